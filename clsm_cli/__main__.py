@@ -1,0 +1,3 @@
+from clsm_cli.cli.app import main
+
+main()

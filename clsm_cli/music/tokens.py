@@ -1,0 +1,244 @@
+"""The paper's melodico-rhythmic encoding, as pure functions on numpy token arrays.
+
+A melody on the 16th-note grid becomes one token per step: a note's first step is its pitch token,
+later steps are ``__`` (hold); a rest's first step is ``R``, later steps ``__``. A window is
+*canonical* when its first token is not ``__``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from clsm_cli.constants import (
+    BARS_PER_WINDOW,
+    FIRST_PITCH_TOKEN,
+    HOLD_TOKEN,
+    MAX_PITCH,
+    MIN_PITCH,
+    NUM_MUSIC_TOKENS,
+    REST_TOKEN,
+    STEPS_PER_BAR,
+    TOKEN_NAMES,
+)
+
+TOKEN_DTYPE = np.uint8
+
+
+@dataclass(frozen=True)
+class StepNote:
+    """A note on the step grid: sounds from ``start_step`` up to (not including) ``end_step``.
+
+    ``tied_from_before`` marks a note decoded from leading ``__`` tokens: it continues whatever was
+    sounding before the first step rather than starting a new note.
+    """
+
+    start_step: int
+    end_step: int
+    pitch: int
+    tied_from_before: bool = False
+
+    def __post_init__(self):
+        if self.end_step <= self.start_step:
+            raise ValueError(f"note must last at least one step, got {self.start_step}..{self.end_step}")
+        if not 0 <= self.pitch <= 127:
+            raise ValueError(f"pitch must be in range 0..127, got {self.pitch}")
+
+    @property
+    def duration_steps(self) -> int:
+        return self.end_step - self.start_step
+
+
+def pitch_to_token(pitch: int) -> int:
+    if not MIN_PITCH <= pitch <= MAX_PITCH:
+        raise ValueError(f"pitch must be in range {MIN_PITCH}..{MAX_PITCH}, got {pitch}")
+    return FIRST_PITCH_TOKEN + pitch - MIN_PITCH
+
+
+def token_to_pitch(token: int) -> int | None:
+    """The MIDI pitch of a pitch token; None for R, __ and specials."""
+    if FIRST_PITCH_TOKEN <= token < FIRST_PITCH_TOKEN + (MAX_PITCH - MIN_PITCH + 1):
+        return MIN_PITCH + token - FIRST_PITCH_TOKEN
+    return None
+
+
+def is_pitch_token(token: int) -> bool:
+    return token_to_pitch(int(token)) is not None
+
+
+def encode_notes(notes: Iterable[StepNote], num_steps: int, start_step: int = 0) -> np.ndarray:
+    """Tokens for steps ``start_step .. start_step + num_steps`` of a monophonic line.
+
+    Notes must not overlap and their pitches must lie in the token range. Steps no note covers are
+    rests. A note that began before ``start_step`` is clipped; the result is made canonical, so its
+    first step carries the note's pitch (a model sees the pitch of a note already sounding).
+    """
+    tokens = np.full(num_steps, HOLD_TOKEN, dtype=TOKEN_DTYPE)
+    covered = np.zeros(num_steps, dtype=bool)
+    for note in sorted(notes, key=lambda n: n.start_step):
+        first = max(note.start_step, start_step) - start_step
+        last = min(note.end_step, start_step + num_steps) - start_step
+        if last <= first:
+            continue
+        if covered[first:last].any():
+            raise ValueError(f"notes overlap at step {start_step + first}; reduce to one line first")
+        tokens[first] = pitch_to_token(note.pitch)
+        covered[first:last] = True
+    # Rests: the first uncovered step after a covered one (or at the start) gets R.
+    previous_covered = np.concatenate([[True], covered[:-1]]) if num_steps else covered
+    rest_starts = ~covered & previous_covered
+    if num_steps:
+        rest_starts[0] = not covered[0]
+    tokens[rest_starts] = REST_TOKEN
+    return tokens
+
+
+def decode_tokens(tokens: Sequence[int], start_step: int = 0) -> list[StepNote]:
+    """Notes (rests omitted) of a token sequence, with step positions offset by ``start_step``.
+
+    Leading ``__`` tokens become a note with ``tied_from_before=True`` and pitch 0 when the pitch is
+    unknown here; callers that know what was sounding use :func:`resolve_leading_hold` first.
+    Raises ValueError for special tokens.
+    """
+    notes: list[StepNote] = []
+    current_pitch: int | None = None
+    current_start = start_step
+    current_tied = False
+    leading = True
+
+    def close(end: int):
+        if current_pitch is not None:
+            notes.append(StepNote(current_start, end, current_pitch, current_tied))
+
+    for offset, raw in enumerate(tokens):
+        token = int(raw)
+        step = start_step + offset
+        if token == HOLD_TOKEN:
+            if leading:
+                current_pitch, current_start, current_tied = 0, step, True
+            leading = False
+            continue
+        leading = False
+        if token >= NUM_MUSIC_TOKENS:
+            raise ValueError(f"special token {TOKEN_NAMES[token]!r} at step {step} in a melody")
+        close(step)
+        current_pitch = token_to_pitch(token)
+        current_start, current_tied = step, False
+    close(start_step + len(tokens))
+    return notes
+
+
+def resolve_leading_hold(tokens: np.ndarray, sounding_token: int) -> np.ndarray:
+    """Replace a leading ``__`` with the token sounding just before (a pitch or R): canonical form."""
+    tokens = np.asarray(tokens, dtype=TOKEN_DTYPE).copy()
+    if len(tokens) and tokens[0] == HOLD_TOKEN:
+        tokens[0] = sounding_token
+    return tokens
+
+
+def sounding_token_at(tokens: np.ndarray, index: int) -> int:
+    """The pitch or R token whose sound covers ``tokens[index]`` (walks back over holds)."""
+    for position in range(index, -1, -1):
+        if tokens[position] != HOLD_TOKEN:
+            return int(tokens[position])
+    return REST_TOKEN
+
+
+def cut_window(sequence: np.ndarray, start: int, length: int) -> np.ndarray:
+    """A canonical slice ``sequence[start:start+length]`` (leading hold replaced by what sounds)."""
+    window = np.asarray(sequence[start : start + length], dtype=TOKEN_DTYPE).copy()
+    if len(window) and window[0] == HOLD_TOKEN:
+        window[0] = sounding_token_at(sequence, start)
+    return window
+
+
+def is_canonical(tokens: np.ndarray) -> bool:
+    return len(tokens) == 0 or int(tokens[0]) != HOLD_TOKEN
+
+
+def is_music_tokens(tokens: np.ndarray) -> bool:
+    """True when every token is a pitch, R or __ (no model specials)."""
+    return bool(np.all(np.asarray(tokens) < NUM_MUSIC_TOKENS))
+
+
+def longest_rest_steps(tokens: np.ndarray) -> int:
+    """Length in steps of the longest run of rest (R followed by its holds)."""
+    longest = current = 0
+    in_rest = False
+    for raw in tokens:
+        token = int(raw)
+        if token == REST_TOKEN:
+            in_rest, current = True, 1
+        elif token == HOLD_TOKEN and in_rest:
+            current += 1
+        else:
+            in_rest, current = False, 0
+        longest = max(longest, current)
+    return longest
+
+
+def transpose_tokens(tokens: np.ndarray, semitones: int) -> np.ndarray | None:
+    """Tokens shifted by ``semitones``, or None if any pitch would leave the token range."""
+    tokens = np.asarray(tokens)
+    is_pitch = tokens < FIRST_PITCH_TOKEN + (MAX_PITCH - MIN_PITCH + 1)
+    shifted = tokens.astype(np.int16) + np.where(is_pitch, semitones, 0)
+    if np.any(is_pitch & ((shifted < FIRST_PITCH_TOKEN) | (shifted > FIRST_PITCH_TOKEN + MAX_PITCH - MIN_PITCH))):
+        return None
+    return shifted.astype(TOKEN_DTYPE)
+
+
+def octave_shift_into_range(pitches: Iterable[int]) -> int:
+    """The multiple of 12 semitones that puts the most of ``pitches`` inside 55..84.
+
+    Ties prefer the smallest shift. Returns 0 for no pitches.
+    """
+    pitches = list(pitches)
+    if not pitches:
+        return 0
+    best_shift, best_inside = 0, -1
+    for octaves in sorted(range(-10, 11), key=abs):
+        shift = 12 * octaves
+        inside = sum(MIN_PITCH <= p + shift <= MAX_PITCH for p in pitches)
+        if inside > best_inside:
+            best_shift, best_inside = shift, inside
+    return best_shift
+
+
+def fold_into_range(pitch: int) -> int:
+    """Move a pitch by whole octaves until it lies in 55..84 (for the model's view only)."""
+    while pitch < MIN_PITCH:
+        pitch += 12
+    while pitch > MAX_PITCH:
+        pitch -= 12
+    return pitch
+
+
+def window_bars(num_song_bars: int, first_target_bar: int, last_target_bar: int) -> tuple[int, int]:
+    """First and last bar (1-based, inclusive) of the 8-bar window centred on the target.
+
+    The window is clamped to the song; a song shorter than 8 bars gives the whole song (the caller
+    pads it with rests).
+    """
+    if num_song_bars <= BARS_PER_WINDOW:
+        return 1, num_song_bars
+    target_bars = last_target_bar - first_target_bar + 1
+    before = (BARS_PER_WINDOW - target_bars) // 2
+    first = first_target_bar - before
+    first = max(1, min(first, num_song_bars - BARS_PER_WINDOW + 1))
+    return first, first + BARS_PER_WINDOW - 1
+
+
+def tokens_to_text(tokens: Iterable[int], steps_per_bar: int = STEPS_PER_BAR) -> str:
+    """Readable form, bars separated by ``|``: ``67 __ R __ | 69 ...``."""
+    names = [TOKEN_NAMES[int(t)] for t in tokens]
+    bars = [" ".join(names[i : i + steps_per_bar]) for i in range(0, len(names), steps_per_bar)]
+    return " | ".join(bars)
+
+
+def vocabulary_hash() -> str:
+    """A stable hash of the vocabulary and grid; stored in every checkpoint and shard manifest."""
+    description = "|".join(TOKEN_NAMES) + f"|steps_per_bar={STEPS_PER_BAR}|window_bars={BARS_PER_WINDOW}"
+    return hashlib.sha256(description.encode("utf-8")).hexdigest()[:16]
