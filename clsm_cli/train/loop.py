@@ -1,0 +1,939 @@
+"""The training loop behind ``clsm train``: the same loop for CLSM, the VAE, both ARNNs and the LM.
+
+What a run does (paper section 3.4 for the defaults):
+
+1. reads the data manifest and the splits (train-1/valid-1 for the generators, train-2/valid-2 for
+   the LM), builds the model from a preset (seeded), and an Adam optimizer (lr 5e-4, 0.9/0.999);
+2. each epoch visits the training windows in an order that depends only on (seed, epoch), in
+   batches of 64 (the last incomplete batch is dropped); the per-kind ``Objective`` turns a batch
+   into a loss (τ sampled once per batch, KL annealed linearly over 2 epochs);
+3. logs a JSONL line every ``log_every`` steps and per validation, validates at the end of every
+   epoch (and every ``validate_every`` steps if asked), shows rich progress on stderr;
+4. writes an atomic training checkpoint (``state.py``) every ``checkpoint_every`` steps and when it
+   stops, so ``--resume`` continues bit for bit: the data position is (epoch, step in epoch), and
+   every generator's state is saved;
+5. saves the finished model with ``checkpoint.save_model`` (where ``--model NAME`` finds it) with a
+   training record, and writes ``reproducibility.json`` beside it.
+
+Randomness has separate, seeded streams: model initialisation, the batch order, the batch
+conditions (τ, ARNN masks; one stream shared by all ranks), the model's sampling noise and dropout
+(one stream per rank). Validation draws from fixed seeds inside ``torch.random.fork_rng``, so it
+never disturbs training.
+
+Under ``torchrun`` every rank computes the same global batch order and conditions and trains on its
+own equal slice; DistributedDataParallel averages gradients (gloo on CPU, NCCL on CUDA).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+
+from clsm_cli import __version__
+from clsm_cli.errors import InputFileError, OutputError, UsageError
+from clsm_cli.train import state as training_state
+from clsm_cli.train.distributed import (
+    Runtime,
+    all_gather_objects,
+    all_reduce_sum,
+    barrier,
+    broadcast_object,
+    rank_rows,
+    start_runtime,
+    stop_runtime,
+)
+from clsm_cli.train.objectives import (
+    DEFAULT_ANNEAL_EPOCHS,
+    DEFAULT_BETA,
+    DEFAULT_GAMMA,
+    MODEL_KINDS,
+    VALIDATION_SEED,
+    BatchConditions,
+    MetricSums,
+    Objective,
+    ObjectiveSettings,
+    anneal_steps_for,
+)
+
+LOG_FILE_NAME = "train-log.jsonl"
+REPRODUCIBILITY_FILE_NAME = "reproducibility.json"
+DEFAULT_PRESET = "small"
+DEFAULT_EPOCHS = 2
+DEFAULT_BATCH_SIZE = 64
+DEFAULT_LEARNING_RATE = 5e-4
+ADAM_BETAS = (0.9, 0.999)
+DEFAULT_SEED = 0
+DEFAULT_CHECKPOINT_EVERY = 1000
+DEFAULT_LOG_EVERY = 50
+DEFAULT_MAX_VALIDATION_WINDOWS = 4096
+DISPLAY_EVERY_STEPS = 10  # how often the progress line's loss / KL / speed refresh
+
+# Splits each kind trains and validates on (paper section 3.1).
+GENERATOR_SPLITS = ("train-1", "valid-1")
+LM_SPLITS = ("train-2", "valid-2")
+
+# Settings a resumed run must share with the run it continues (else it would be another run).
+LOCKED_SETTINGS = ("preset", "batch_size", "learning_rate", "kl_weight", "anneal_epochs", "free_bits", "seed", "grad_clip")
+
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything ``clsm train`` accepts. ``None`` means the default, or the resumed run's value."""
+
+    kind: str  # clsm, vae, arnn, arnn-t or lm
+    data_dir: Path
+    out: str  # a plain name (user models dir) or a path
+    preset: Optional[str] = None  # paper, small (default) or tiny
+    epochs: Optional[int] = None  # 2
+    batch_size: Optional[int] = None  # 64, the global batch over all processes
+    learning_rate: Optional[float] = None  # 5e-4
+    beta: Optional[float] = None  # CLSM's KL weight, 0.012
+    gamma: Optional[float] = None  # the VAE's KL weight, 0.4
+    anneal_epochs: Optional[float] = None  # 2.0 epochs of linear KL warm-up
+    free_bits: Optional[float] = None  # nats per latent dimension, 0 = off
+    seed: Optional[int] = None  # 0
+    grad_clip: Optional[float] = None  # max gradient norm, 0 = no clipping (the paper's setting)
+    device: str = "auto"
+    precision: str = "auto"  # CUDA only: auto (bf16 if supported, else fp16), fp32, bf16, fp16
+    resume: bool = False
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
+    log_every: int = DEFAULT_LOG_EVERY
+    validate_every: int = 0  # extra validations every N steps; 0 = once per epoch only
+    max_validation_windows: int = DEFAULT_MAX_VALIDATION_WINDOWS  # 0 = the whole validation split
+    max_steps: Optional[int] = None  # stop after this many optimizer steps in total
+    time_limit_seconds: Optional[float] = None  # stop (with a checkpoint) after this long
+    workers: int = 1  # background threads that load batches; 0 loads in the training thread
+    command: tuple[str, ...] = ()  # the command line, for the reproducibility record
+
+
+@dataclass
+class TrainResult:
+    model_directory: Path
+    global_step: int
+    epochs_completed: float
+    completed: bool  # all epochs done (False when stopped by --max-steps, --time-limit or Ctrl-C)
+    stop_reason: str
+    wall_seconds: float  # over all resumed sessions
+    train_metrics: dict[str, float] = field(default_factory=dict)
+    validation_metrics: dict[str, float] = field(default_factory=dict)
+    log_path: Optional[Path] = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Small pure helpers
+
+
+def derive_seed(seed: int, stream: str, index: int = 0) -> int:
+    """A 63-bit seed for one named random stream, stable across machines and Python versions."""
+    digest = hashlib.sha256(f"{seed}:{stream}:{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & ((1 << 63) - 1)
+
+
+def epoch_order(num_windows: int, seed: int, epoch: int) -> np.ndarray:
+    """The order in which epoch ``epoch`` visits the training windows (depends on nothing else)."""
+    generator = torch.Generator().manual_seed(derive_seed(seed, "order", epoch))
+    return torch.randperm(num_windows, generator=generator).numpy()
+
+
+def validation_subset(num_windows: int, max_windows: int) -> np.ndarray:
+    """A fixed subset (sorted indices) of the validation split, the same for every run."""
+    if max_windows <= 0 or num_windows <= max_windows:
+        return np.arange(num_windows)
+    generator = torch.Generator().manual_seed(VALIDATION_SEED)
+    return np.sort(torch.randperm(num_windows, generator=generator)[:max_windows].numpy())
+
+
+def resolve_output_dir(out: str) -> Path:
+    """A plain name goes to the user models directory (where ``--model NAME`` looks); else a path."""
+    if _PLAIN_NAME.match(out) and out not in (".", ".."):
+        from clsm_cli.checkpoint import user_models_dir
+
+        return Path(user_models_dir()) / out
+    return Path(out).expanduser()
+
+
+def splits_for(kind: str) -> tuple[str, str]:
+    return LM_SPLITS if kind == "lm" else GENERATOR_SPLITS
+
+
+def tokens_to_tensor(windows: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(n, 128) uint8 windows -> LongTensor on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(windows)).to(device=device, dtype=torch.long, non_blocking=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# One optimizer step (also what benchmarks/train.py times)
+
+
+class LossModule(torch.nn.Module):
+    """Wraps a model so that ``forward`` is its objective: what DDP needs to sync gradients."""
+
+    def __init__(self, model: torch.nn.Module, objective: Objective):
+        super().__init__()
+        self.model = model
+        self.objective = objective
+
+    def forward(self, tokens, conditions: BatchConditions, kl_weight: float, noise_generator):
+        return self.objective.training_loss(self.model, tokens, conditions, kl_weight, noise_generator)
+
+
+def make_optimizer(model: torch.nn.Module, learning_rate: float) -> torch.optim.Optimizer:
+    # foreach=False keeps the arithmetic identical whatever device or tensor count (exact resume).
+    return torch.optim.Adam(model.parameters(), lr=learning_rate, betas=ADAM_BETAS, foreach=False)
+
+
+def train_step(
+    loss_module: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: "torch.amp.GradScaler",
+    runtime: Runtime,
+    tokens: torch.Tensor,
+    conditions: BatchConditions,
+    kl_weight: float,
+    noise_generator: Optional[torch.Generator],
+    grad_clip: float = 0.0,
+) -> dict[str, torch.Tensor]:
+    """Forward, backward and one Adam step; returns the detached scalar terms of the loss."""
+    optimizer.zero_grad(set_to_none=True)
+    with runtime.autocast():
+        out = loss_module(tokens, conditions, kl_weight, noise_generator)
+    scaler.scale(out["loss"]).backward()
+    if grad_clip > 0:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(loss_module.parameters(), grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    return {
+        name: value.detach().float()
+        for name, value in out.items()
+        if isinstance(value, torch.Tensor) and value.dim() == 0
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress display
+
+
+class Reporter:
+    """Rich progress on stderr (rank 0 only): a bar with loss / KL / speed, and message lines."""
+
+    def __init__(self, enabled: bool, console=None):
+        self.enabled = enabled
+        self.console = console
+        self._progress = None
+        self._task = None
+
+    def start(self, description: str, total_steps: int, completed_steps: int) -> None:
+        if not self.enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.console = self.console or Console(stderr=True, highlight=False)
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=total_steps, completed=completed_steps, stats="")
+
+    def update(self, completed_steps: int, stats: str) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=completed_steps, stats=stats)
+
+    def message(self, text: str) -> None:
+        if not self.enabled:
+            return
+        if self._progress is not None:
+            self._progress.console.print(text, highlight=False, soft_wrap=True)
+        else:
+            from rich.console import Console
+
+            (self.console or Console(stderr=True, highlight=False)).print(text, highlight=False, soft_wrap=True)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def format_metrics(metrics: dict[str, float], names: tuple[str, ...] = ()) -> str:
+    shown = names or tuple(metrics)
+    parts = []
+    for name in shown:
+        if name in metrics:
+            value = metrics[name]
+            parts.append(f"{name.replace('_', ' ')} {value:.4g}" if abs(value) < 1e4 else f"{name} {value:.3e}")
+    return " · ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches
+
+
+class BatchLoader:
+    """Reads batches of windows in the background (``workers`` threads), in a fixed order."""
+
+    def __init__(self, windows, workers: int):
+        self.windows = windows
+        self.workers = workers
+        self._pool = ThreadPoolExecutor(max_workers=workers) if workers > 0 else None
+
+    def iterate(self, index_batches: list[np.ndarray]):
+        if self._pool is None:
+            for indices in index_batches:
+                yield self.windows[indices]
+            return
+        ahead = 2 * self.workers
+        pending: list[Future] = []
+        position = 0
+        while position < len(index_batches) or pending:
+            while position < len(index_batches) and len(pending) < ahead:
+                pending.append(self._pool.submit(self.windows.__getitem__, index_batches[position]))
+                position += 1
+            yield pending.pop(0).result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+class _StopRequest:
+    """Ctrl-C once: finish the current step, checkpoint, save. Twice: stop at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def install(self) -> None:
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread (e.g. inside a test runner thread)
+            self._previous = None
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def uninstall(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+def train(options: TrainOptions, *, show_progress: bool = True, console=None) -> TrainResult:
+    """Train (or resume training) one model as ``options`` says; return where it was saved."""
+    _check_options(options)
+    runtime = start_runtime(options.device, options.precision)
+    try:
+        return _Run(options, runtime, Reporter(show_progress and runtime.is_main, console)).run()
+    finally:
+        stop_runtime(runtime)
+
+
+def _check_options(options: TrainOptions) -> None:
+    if options.kind not in MODEL_KINDS:
+        raise UsageError(f"model must be one of {', '.join(MODEL_KINDS)}, got {options.kind!r}")
+    if options.beta is not None and options.kind != "clsm":
+        raise UsageError(f"--beta is the CLSM's KL weight; for {options.kind} leave it out (the VAE's is --gamma)")
+    if options.gamma is not None and options.kind != "vae":
+        raise UsageError(f"--gamma is the VAE's KL weight; for {options.kind} leave it out (CLSM's is --beta)")
+    if options.free_bits is not None and options.kind not in ("clsm", "vae"):
+        raise UsageError(f"--free-bits applies to latent models (clsm, vae), not {options.kind}")
+    positive = {
+        "--epochs": options.epochs,
+        "--batch-size": options.batch_size,
+        "--lr": options.learning_rate,
+        "--checkpoint-every": options.checkpoint_every,
+        "--log-every": options.log_every,
+        "--max-steps": options.max_steps,
+        "--time-limit": options.time_limit_seconds,
+    }
+    for flag, value in positive.items():
+        if value is not None and not value > 0:
+            raise UsageError(f"{flag} must be greater than 0, got {value}")
+    non_negative = {
+        "--beta": options.beta,
+        "--gamma": options.gamma,
+        "--anneal-epochs": options.anneal_epochs,
+        "--free-bits": options.free_bits,
+        "--grad-clip": options.grad_clip,
+        "--validate-every": options.validate_every,
+        "--max-val-windows": options.max_validation_windows,
+        "--workers": options.workers,
+        "--seed": options.seed,
+    }
+    for flag, value in non_negative.items():
+        if value is not None and value < 0:
+            raise UsageError(f"{flag} must not be negative, got {value}")
+
+
+class _Run:
+    """One training session (a fresh run or a resumed one) on one rank."""
+
+    def __init__(self, options: TrainOptions, runtime: Runtime, reporter: Reporter):
+        self.options = options
+        self.runtime = runtime
+        self.reporter = reporter
+        self.out_dir = resolve_output_dir(options.out)
+        self.log_path = self.out_dir / LOG_FILE_NAME
+        self.stop_request = _StopRequest()
+
+    # ----------------------------------------------------------------- setup
+    def _open_data(self):
+        from clsm_cli.data.shards import open_split, read_manifest
+
+        data_dir = Path(self.options.data_dir)
+        if not data_dir.is_dir():
+            raise InputFileError(
+                f"the data folder {data_dir} does not exist; build one with `clsm data build SRC --out {data_dir}`"
+            )
+        try:
+            manifest = read_manifest(data_dir)
+        except FileNotFoundError:
+            raise InputFileError(
+                f"{data_dir} has no manifest.json, so it is not a clsm data folder; "
+                f"build one with `clsm data build SRC --out {data_dir}`"
+            ) from None
+        train_split, valid_split = splits_for(self.options.kind)
+        train_set = open_split(data_dir, train_split)
+        valid_set = open_split(data_dir, valid_split)
+        return manifest, train_set, valid_set
+
+    def _resolve_settings(self, saved: Optional[dict]) -> dict[str, Any]:
+        """This run's settings: explicit options, else the resumed run's, else the defaults."""
+        options = self.options
+        kl_option = options.beta if options.kind == "clsm" else options.gamma if options.kind == "vae" else None
+        default_kl = DEFAULT_BETA if options.kind == "clsm" else DEFAULT_GAMMA if options.kind == "vae" else 0.0
+        explicit = {
+            "preset": options.preset,
+            "batch_size": options.batch_size,
+            "learning_rate": options.learning_rate,
+            "kl_weight": kl_option,
+            "anneal_epochs": options.anneal_epochs,
+            "free_bits": options.free_bits,
+            "seed": options.seed,
+            "grad_clip": options.grad_clip,
+            "epochs": options.epochs,
+        }
+        defaults = {
+            "preset": DEFAULT_PRESET,
+            "batch_size": DEFAULT_BATCH_SIZE,
+            "learning_rate": DEFAULT_LEARNING_RATE,
+            "kl_weight": default_kl,
+            "anneal_epochs": DEFAULT_ANNEAL_EPOCHS,
+            "free_bits": 0.0,
+            "seed": DEFAULT_SEED,
+            "grad_clip": 0.0,
+            "epochs": DEFAULT_EPOCHS,
+        }
+        settings = {}
+        for name, value in explicit.items():
+            if saved is not None and name in saved:
+                if value is not None and name in LOCKED_SETTINGS and value != saved[name]:
+                    flag = _flag_for(name, options.kind)
+                    raise UsageError(
+                        f"{flag} {value} differs from the {saved[name]} that the run in {self.out_dir} "
+                        "was started with; resume without it, or train a new model with another --out"
+                    )
+                settings[name] = saved[name] if value is None else value
+            else:
+                settings[name] = defaults[name] if value is None else value
+        return settings
+
+    def _check_output(self) -> Optional[dict]:
+        """Refuse to overwrite a finished or running model; with --resume, read its checkpoint."""
+        if self.options.resume:
+            if not training_state.has_training_state(self.out_dir):
+                raise UsageError(
+                    f"--resume found no training checkpoint in {self.out_dir}; start without --resume"
+                )
+            return training_state.read_training_info(self.out_dir)
+        if self.out_dir.exists() and (not self.out_dir.is_dir() or any(self.out_dir.iterdir())):
+            raise OutputError(
+                f"{self.out_dir} already exists; choose another --out, or add --resume to continue its training"
+            )
+        return None
+
+    # ----------------------------------------------------------------- main
+    def run(self) -> TrainResult:
+        from clsm_cli.models.config import config_to_dict, preset_config
+        from clsm_cli.models.registry import build_model
+
+        options, runtime = self.options, self.runtime
+        saved = self._check_output()
+        saved_info = saved["info"] if saved else None
+        manifest, train_set, valid_set = self._open_data()
+        data_hash = _manifest_hash(manifest)
+        if saved_info is not None and saved_info.get("data_hash") != data_hash:
+            raise UsageError(
+                f"the data in {options.data_dir} is not the data the run in {self.out_dir} was started on; "
+                "resume with the same --data folder"
+            )
+        settings = self._resolve_settings(saved_info["settings"] if saved_info else None)
+        seed = int(settings["seed"])
+        batch_size = int(settings["batch_size"])
+        row_start, row_stop = rank_rows(batch_size, runtime)
+
+        num_windows = len(train_set)
+        steps_per_epoch = num_windows // batch_size
+        if steps_per_epoch == 0:
+            raise InputFileError(
+                f"the {splits_for(options.kind)[0]} split of {options.data_dir} holds {num_windows} windows, "
+                f"fewer than one batch of {batch_size}; use more data or a smaller --batch-size"
+            )
+        if len(valid_set) == 0:
+            raise InputFileError(f"the {splits_for(options.kind)[1]} split of {options.data_dir} holds no windows")
+        total_steps = steps_per_epoch * int(settings["epochs"])
+        if options.max_steps is not None:
+            total_steps = min(total_steps, options.max_steps)
+
+        config = preset_config(options.kind, settings["preset"])
+        if saved_info is not None and saved_info.get("config") != config_to_dict(config):
+            raise UsageError(f"the model config saved in {self.out_dir} differs from preset {settings['preset']}")
+        torch.manual_seed(derive_seed(seed, "init"))
+        model = build_model(config).to(runtime.device)
+        latent_dim = int(getattr(config, "z_dim", 0))
+        objective = Objective(
+            ObjectiveSettings(
+                kind=options.kind,
+                final_kl_weight=float(settings["kl_weight"]),
+                anneal_steps=anneal_steps_for(float(settings["anneal_epochs"]), steps_per_epoch),
+                free_bits=float(settings["free_bits"]),
+                latent_dim=latent_dim,
+            )
+        )
+        optimizer = make_optimizer(model, float(settings["learning_rate"]))
+        scaler = torch.amp.GradScaler(runtime.device.type, enabled=runtime.amp_dtype == torch.float16)
+        condition_generator = torch.Generator().manual_seed(derive_seed(seed, "conditions"))
+        noise_generator = torch.Generator(device=runtime.device).manual_seed(derive_seed(seed, "noise", runtime.rank))
+        torch.manual_seed(derive_seed(seed, "dropout", runtime.rank))
+
+        info = {
+            "kind": options.kind,
+            "config": config_to_dict(config),
+            "data_hash": data_hash,
+            "settings": settings,
+            "world_size": runtime.world_size,
+        }
+        progress = {"global_step": 0, "epoch": 0, "step_in_epoch": 0, "elapsed_seconds": 0.0, "last_validation": {}}
+        if options.resume:
+            state, scaler_state = training_state.load_training_state(
+                self.out_dir, model=model, optimizer=optimizer, device=runtime.device
+            )
+            if scaler_state and scaler.is_enabled():
+                scaler.load_state_dict(scaler_state)
+            self._restore_rng(state, condition_generator, noise_generator)
+            progress.update(state.progress)
+            self._trim_log(progress["global_step"])
+        elif runtime.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        barrier(runtime)
+
+        if runtime.distributed:
+            device_ids = [runtime.device.index] if runtime.device.type == "cuda" else None
+            loss_module: torch.nn.Module = torch.nn.parallel.DistributedDataParallel(
+                LossModule(model, objective), device_ids=device_ids
+            )
+        else:
+            loss_module = LossModule(model, objective)
+
+        if runtime.is_main:
+            self._write_reproducibility(config_to_dict(config), settings, manifest, data_hash, finished=None)
+            self.reporter.message(
+                f"training {options.kind} ({settings['preset']} preset, "
+                f"{sum(p.numel() for p in model.parameters()):,} parameters) on {runtime.describe()}; "
+                f"{num_windows:,} windows, {steps_per_epoch:,} steps per epoch, saving to {self.out_dir}"
+            )
+            if options.resume:
+                self.reporter.message(f"resuming at step {progress['global_step']:,} (epoch {progress['epoch'] + 1})")
+
+        validation_indices = validation_subset(len(valid_set), options.max_validation_windows)
+        loader = BatchLoader(train_set, options.workers)
+        session_start = time.perf_counter()
+        elapsed_before = float(progress["elapsed_seconds"])
+        interval = _Interval()
+        display = _Interval()
+        last_train_metrics: dict[str, float] = dict(progress.get("last_train") or {})
+        last_validation: dict[str, float] = dict(progress.get("last_validation") or {})
+        validated_at = progress.get("validated_at_step", -1)
+
+        def elapsed() -> float:
+            return elapsed_before + time.perf_counter() - session_start
+
+        def save_checkpoint() -> None:
+            progress["elapsed_seconds"] = elapsed()
+            progress["last_validation"] = last_validation
+            progress["validated_at_step"] = validated_at
+            rng = self._gather_rng(condition_generator, noise_generator)
+            if runtime.is_main:
+                training_state.save_training_state(
+                    self.out_dir,
+                    model=model,
+                    optimizer=optimizer,
+                    scaler_state=scaler.state_dict() if scaler.is_enabled() else {},
+                    progress=dict(progress),
+                    rng_states=rng,
+                    info=info,
+                )
+            barrier(runtime)
+
+        def validate() -> dict[str, float]:
+            nonlocal validated_at, last_validation
+            metrics = self._validate(model, objective, valid_set, validation_indices, batch_size)
+            validated_at = progress["global_step"]
+            last_validation = metrics
+            if runtime.is_main:
+                record = {
+                    "type": "validation",
+                    "step": progress["global_step"],
+                    "epoch": progress["global_step"] / steps_per_epoch,
+                    **metrics,
+                }
+                self._log(record)
+                self.reporter.message(
+                    f"validation at step {progress['global_step']:,} "
+                    f"(epoch {progress['global_step'] / steps_per_epoch:.2f}): "
+                    + format_metrics(metrics)
+                )
+            return metrics
+
+        self.stop_request.install()
+        self.reporter.start(f"{options.kind}", total_steps, progress["global_step"])
+        session_steps = 0
+        stop_reason = ""
+        try:
+            while progress["global_step"] < total_steps and not stop_reason:
+                order = epoch_order(num_windows, seed, progress["epoch"])
+                first = progress["step_in_epoch"]
+                last = min(steps_per_epoch, first + total_steps - progress["global_step"])
+                index_batches = [
+                    order[step * batch_size + row_start : step * batch_size + row_stop] for step in range(first, last)
+                ]
+                for windows in loader.iterate(index_batches):
+                    tokens = tokens_to_tensor(windows, runtime.device)  # (B / world_size, 128)
+                    conditions = objective.sample_conditions(model, batch_size, condition_generator)
+                    conditions = conditions.rows(row_start, row_stop).to(runtime.device)
+                    kl_weight = objective.kl_weight(progress["global_step"])
+                    terms = train_step(
+                        loss_module, optimizer, scaler, runtime, tokens, conditions, kl_weight,
+                        noise_generator, float(settings["grad_clip"]),
+                    )
+                    terms["kl_weight"] = torch.tensor(kl_weight)
+                    interval.add(terms)
+                    display.add(terms)
+                    progress["global_step"] += 1
+                    progress["step_in_epoch"] += 1
+                    session_steps += 1
+                    step = progress["global_step"]
+                    end_of_epoch = progress["step_in_epoch"] == steps_per_epoch
+                    if end_of_epoch:
+                        progress["epoch"] += 1
+                        progress["step_in_epoch"] = 0
+
+                    if step % DISPLAY_EVERY_STEPS == 0 or step == total_steps:
+                        speed = session_steps / max(time.perf_counter() - session_start, 1e-9)
+                        stats = format_metrics(display.local_means(), ("loss", "kl", "accuracy"))
+                        self.reporter.update(step, f"{stats} · {speed:.2f} steps/s")
+                        display.reset()
+                    if step % options.log_every == 0 or step == total_steps:
+                        last_train_metrics = interval.means(runtime)
+                        interval.reset()
+                        progress["last_train"] = last_train_metrics
+                        if runtime.is_main:
+                            wall = time.perf_counter() - session_start
+                            self._log(
+                                {
+                                    "type": "train",
+                                    "step": step,
+                                    "epoch": step / steps_per_epoch,
+                                    **last_train_metrics,
+                                    "learning_rate": optimizer.param_groups[0]["lr"],
+                                    "steps_per_second": session_steps / wall,
+                                    "windows_per_second": session_steps * batch_size / wall,
+                                    "elapsed_seconds": elapsed(),
+                                }
+                            )
+                    if end_of_epoch or (options.validate_every and step % options.validate_every == 0):
+                        validate()
+                    if step % options.checkpoint_every == 0:
+                        save_checkpoint()
+                    stop_reason = self._should_stop(session_start)
+                    if stop_reason:
+                        break
+            if not stop_reason:
+                finished_all = progress["global_step"] >= steps_per_epoch * int(settings["epochs"])
+                stop_reason = "completed" if finished_all else "max-steps"
+            if interval.count:
+                last_train_metrics = interval.means(runtime)
+                progress["last_train"] = last_train_metrics
+            if validated_at != progress["global_step"]:
+                validate()
+            save_checkpoint()
+        finally:
+            loader.close()
+            self.stop_request.uninstall()
+            self.reporter.stop()
+
+        wall_seconds = elapsed()
+        completed = stop_reason == "completed"
+        result = TrainResult(
+            model_directory=self.out_dir,
+            global_step=progress["global_step"],
+            epochs_completed=progress["global_step"] / steps_per_epoch,
+            completed=completed,
+            stop_reason=stop_reason,
+            wall_seconds=wall_seconds,
+            train_metrics=last_train_metrics,
+            validation_metrics=last_validation,
+            log_path=self.log_path,
+        )
+        if runtime.is_main:
+            record = self._training_record(config_to_dict(config), settings, manifest, data_hash, result, steps_per_epoch)
+            from clsm_cli.checkpoint import save_model
+
+            save_model(model, self.out_dir, record)
+            self._write_reproducibility(config_to_dict(config), settings, manifest, data_hash, finished=record)
+        barrier(runtime)
+        return result
+
+    # ----------------------------------------------------------------- pieces
+    def _should_stop(self, session_start: float) -> str:
+        reason = ""
+        if self.stop_request.requested:
+            reason = "interrupted"
+        elif self.options.time_limit_seconds is not None and (
+            time.perf_counter() - session_start >= self.options.time_limit_seconds
+        ):
+            reason = "time-limit"
+        if self.runtime.distributed:
+            # Ranks must agree, or one would wait forever in the next all-reduce.
+            reason = broadcast_object(reason, self.runtime)
+        return reason
+
+    def _validate(self, model, objective: Objective, valid_set, indices: np.ndarray, batch_size: int) -> dict[str, float]:
+        runtime = self.runtime
+        sums = MetricSums()
+        devices = [runtime.device] if runtime.device.type == "cuda" else []
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.random.fork_rng(devices=devices), torch.no_grad():
+                for batch_index, start in enumerate(range(0, len(indices), batch_size)):
+                    if batch_index % runtime.world_size != runtime.rank:
+                        continue
+                    tokens = tokens_to_tensor(valid_set[indices[start : start + batch_size]], runtime.device)
+                    conditions = objective.validation_conditions(model, batch_index, tokens.shape[0])
+                    noise = torch.Generator(device=runtime.device).manual_seed(VALIDATION_SEED + batch_index)
+                    with runtime.autocast():
+                        sums.merge(objective.validation_metrics(model, tokens, conditions.to(runtime.device), noise))
+        finally:
+            model.train(was_training)
+        names = sorted(set().union(*all_gather_objects(sorted(sums.totals), runtime)))
+        totals = all_reduce_sum([sums.totals.get(name, 0.0) for name in names], runtime)
+        weights = all_reduce_sum([sums.weights.get(name, 0.0) for name in names], runtime)
+        return {name: total / weight for name, total, weight in zip(names, totals, weights) if weight}
+
+    def _gather_rng(self, condition_generator: torch.Generator, noise_generator: torch.Generator) -> dict[str, torch.Tensor]:
+        own = {"torch": torch.get_rng_state(), "noise": noise_generator.get_state()}
+        if self.runtime.device.type == "cuda":
+            own["cuda"] = torch.cuda.get_rng_state(self.runtime.device)
+        states = {"conditions": condition_generator.get_state()}
+        for rank, rank_states in enumerate(all_gather_objects(own, self.runtime)):
+            for name, value in rank_states.items():
+                states[f"rank{rank}/{name}"] = value
+        return states
+
+    def _restore_rng(self, state: training_state.TrainingState, condition_generator, noise_generator) -> None:
+        rng = state.rng_states
+        condition_generator.set_state(rng["conditions"])
+        prefix = f"rank{self.runtime.rank}/"
+        saved_world = int(state.info.get("world_size", 1))
+        if saved_world != self.runtime.world_size and self.runtime.is_main:
+            self.reporter.message(
+                f"[yellow]warning:[/yellow] this run was started with {saved_world} processes and resumes with "
+                f"{self.runtime.world_size}; it continues, but not bit-identically"
+            )
+        if prefix + "torch" not in rng:
+            return  # a rank the saved run did not have keeps its freshly seeded streams
+        torch.set_rng_state(rng[prefix + "torch"])
+        if prefix + "noise" in rng:
+            try:
+                noise_generator.set_state(rng[prefix + "noise"])
+            except RuntimeError:  # the saved run used another device type; keep the fresh stream
+                pass
+        if self.runtime.device.type == "cuda" and prefix + "cuda" in rng:
+            torch.cuda.set_rng_state(rng[prefix + "cuda"], self.runtime.device)
+
+    def _log(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, sort_keys=False)
+        with open(self.log_path, "a", encoding="utf-8") as stream:
+            stream.write(line + "\n")
+
+    def _trim_log(self, step: int) -> None:
+        """Drop log lines written after the checkpoint we resume from (they will be written again)."""
+        if not self.runtime.is_main or not self.log_path.exists():
+            return
+        kept = []
+        for line in self.log_path.read_text(encoding="utf-8").splitlines():
+            try:
+                if json.loads(line).get("step", 0) <= step:
+                    kept.append(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash
+        temporary = self.log_path.with_suffix(".jsonl.tmp")
+        temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        os.replace(temporary, self.log_path)
+
+    def _training_record(self, config, settings, manifest, data_hash, result: TrainResult, steps_per_epoch) -> dict:
+        return {
+            "kind": self.options.kind,
+            "preset": settings["preset"],
+            "data": {"directory": str(Path(self.options.data_dir).resolve()), "manifest_hash": data_hash,
+                     "train_split": splits_for(self.options.kind)[0],
+                     "validation_split": splits_for(self.options.kind)[1]},
+            "settings": settings,
+            "seed": settings["seed"],
+            "device": self.runtime.describe(),
+            "world_size": self.runtime.world_size,
+            "precision": self.runtime.precision,
+            "steps": result.global_step,
+            "steps_per_epoch": steps_per_epoch,
+            "epochs_completed": result.epochs_completed,
+            "completed": result.completed,
+            "stop_reason": result.stop_reason,
+            "wall_seconds": round(result.wall_seconds, 3),
+            "final_train": result.train_metrics,
+            "final_validation": result.validation_metrics,
+            "clsm_version": __version__,
+            "torch_version": torch.__version__,
+        }
+
+    def _write_reproducibility(self, config, settings, manifest, data_hash, finished: Optional[dict]) -> None:
+        record = {
+            "command": list(self.options.command) or sys.argv,
+            "kind": self.options.kind,
+            "config": config,
+            "settings": settings,
+            "options": _jsonable(dataclasses.asdict(self.options)),
+            "data": {"directory": str(Path(self.options.data_dir).resolve()), "manifest_hash": data_hash},
+            "seed": settings["seed"],
+            "device": self.runtime.describe(),
+            "world_size": self.runtime.world_size,
+            "precision": self.runtime.precision,
+            "code": {
+                "clsm_version": __version__,
+                "git_commit": _git_commit(),
+                "torch_version": torch.__version__,
+                "numpy_version": np.__version__,
+                "python_version": platform.python_version(),
+                "platform": platform.platform(),
+            },
+            "result": finished,
+        }
+        path = self.out_dir / REPRODUCIBILITY_FILE_NAME
+        temporary = path.with_suffix(".json.tmp")
+        temporary.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        os.replace(temporary, path)
+
+
+class _Interval:
+    """Sums of the loss terms over some steps, averaged over all ranks when read."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count = 0
+
+    def add(self, terms: dict[str, torch.Tensor]) -> None:
+        for name, value in terms.items():
+            value = value.detach().float().cpu() if value.device.type != "cpu" else value.detach().float()
+            self.sums[name] = self.sums[name] + value if name in self.sums else value
+        self.count += 1
+
+    def local_means(self) -> dict[str, float]:
+        """This rank's means (for the progress line: no collective call)."""
+        return {name: float(total) / self.count for name, total in self.sums.items()} if self.count else {}
+
+    def means(self, runtime: Runtime) -> dict[str, float]:
+        if not self.count:
+            return {}
+        names = sorted(self.sums)
+        totals = all_reduce_sum([float(self.sums[name]) for name in names], runtime)
+        return {name: total / (self.count * runtime.world_size) for name, total in zip(names, totals)}
+
+
+def _manifest_hash(manifest: dict) -> str:
+    for key in ("content_hash", "hash", "sha256"):
+        if isinstance(manifest.get(key), str):
+            return manifest[key]
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+
+
+def _flag_for(setting: str, kind: str) -> str:
+    names = {
+        "preset": "--preset",
+        "batch_size": "--batch-size",
+        "learning_rate": "--lr",
+        "kl_weight": "--beta" if kind == "clsm" else "--gamma",
+        "anneal_epochs": "--anneal-epochs",
+        "free_bits": "--free-bits",
+        "seed": "--seed",
+        "grad_clip": "--grad-clip",
+        "epochs": "--epochs",
+    }
+    return names[setting]
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _git_commit() -> Optional[str]:
+    """The commit of a source checkout, when clsm runs from one (None for an installed wheel)."""
+    source = Path(__file__).resolve().parents[2]
+    if not (source / ".git").exists():
+        return None
+    try:
+        completed = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return completed.stdout.strip() or None
