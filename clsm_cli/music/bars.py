@@ -1,0 +1,246 @@
+"""Bar lines of a MIDI song, in ticks, from its time-signature events.
+
+How bars are found:
+
+* Bar lines come from time signatures alone; tempo changes never move them (they change how long
+  a tick lasts, not how many ticks a bar has). A file without time signatures is in 4/4, the MIDI
+  default (``song.had_time_signature`` is False then, and callers tell the user).
+* A bar of ``n/d`` lasts ``n * 4 * ticks_per_beat / d`` ticks (a MIDI beat is a quarter note) and
+  holds ``n * 16 / d`` sixteenth-note steps: 4/4 and 2/2 have 16, 3/4 and 6/8 have 12.
+* A time signature that does not fall on a bar line starts a new bar where it is; the bar it
+  interrupts is cut short (``Bar.is_complete`` is False for it).
+* Bars are numbered from 1 as ``clsm show`` prints them, and cover the song up to the end of its
+  last note. Steps count on from bar to bar, so every bar has a ``first_step`` on one grid for the
+  whole song (the *song step grid* that ``melody.quantize_track`` and the writer use).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, Sequence
+
+from clsm_cli.constants import DEFAULT_METER, STEPS_PER_QUARTER
+from clsm_cli.errors import InputFileError, UsageError
+
+if TYPE_CHECKING:  # only for annotations: bars.py does not need midi_io at run time
+    from clsm_cli.music.midi_io import MidiSong
+
+STEPS_PER_WHOLE_NOTE = 4 * STEPS_PER_QUARTER  # 16 sixteenths
+MAX_SONG_BARS = 100_000  # a longer "song" is a corrupt file; refuse before building the list
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar: ticks ``start_tick`` up to (not including) ``end_tick``, steps from ``first_step``."""
+
+    number: int  # 1-based, as clsm show prints it
+    start_tick: int
+    end_tick: int
+    numerator: int
+    denominator: int
+    first_step: int  # on the song step grid: the sum of the steps of all earlier bars
+    steps: int  # sixteenth-note steps in this bar (fewer than the meter's when cut short)
+
+    @property
+    def meter(self) -> tuple[int, int]:
+        return (self.numerator, self.denominator)
+
+    @property
+    def end_step(self) -> int:
+        return self.first_step + self.steps
+
+    @property
+    def length_ticks(self) -> int:
+        return self.end_tick - self.start_tick
+
+    @property
+    def is_complete(self) -> bool:
+        """False for a bar cut short by a time signature that was not on a bar line."""
+        return self.steps == meter_steps(self.numerator, self.denominator)
+
+
+def round_half_up(value: float | Fraction) -> int:
+    """Round to the nearest integer, halves upwards (Python's round() goes to even)."""
+    return math.floor(value + Fraction(1, 2)) if isinstance(value, Fraction) else math.floor(value + 0.5)
+
+
+def meter_steps(numerator: int, denominator: int) -> int:
+    """Sixteenth-note steps in a full bar of ``numerator/denominator``; ValueError if not whole."""
+    steps = Fraction(numerator * STEPS_PER_WHOLE_NOTE, denominator)
+    if steps.denominator != 1 or steps <= 0:
+        raise ValueError(f"a {numerator}/{denominator} bar is not a whole number of sixteenth notes")
+    return int(steps)
+
+
+def _normalized_signatures(song: "MidiSong") -> list[tuple[int, int, int]]:
+    """Time signatures sorted by tick, one per tick (the last one written wins), starting at 0."""
+    by_tick: dict[int, tuple[int, int]] = {}
+    for tick, numerator, denominator in song.time_signatures:
+        by_tick[tick] = (numerator, denominator)
+    signatures = [(tick, *meter) for tick, meter in sorted(by_tick.items())]
+    if not signatures or signatures[0][0] > 0:
+        signatures.insert(0, (0, *DEFAULT_METER))
+    return signatures
+
+
+def _last_note_end(song: "MidiSong") -> int:
+    return max((note.end_tick for track in song.tracks for note in track.notes), default=0)
+
+
+def song_bars(song: "MidiSong") -> list[Bar]:
+    """The bars of ``song``, numbered from 1, covering it up to the end of its last note.
+
+    Raises InputFileError for a meter the 16th grid cannot hold (7/32), a bar that is not a whole
+    number of ticks at the file's resolution, or an absurd number of bars.
+    """
+    ticks_per_beat = song.ticks_per_beat
+    song_end = max(1, _last_note_end(song))
+    signatures = _normalized_signatures(song)
+
+    # Validate each meter in use and size the list before building it.
+    segments = []  # (start_tick, end_tick or None, numerator, denominator, bar_ticks, steps)
+    total_bars = 0
+    for index, (tick, numerator, denominator) in enumerate(signatures):
+        if tick >= song_end:
+            break
+        segment_end = signatures[index + 1][0] if index + 1 < len(signatures) else None
+        if segment_end is not None and segment_end >= song_end:
+            segment_end = None  # a meter change after the music does not cut the last bar short
+        try:
+            steps = meter_steps(numerator, denominator)
+        except ValueError:
+            raise InputFileError(
+                f"{song.name} has a time signature of {numerator}/{denominator} at tick {tick}, "
+                "which does not fit the sixteenth-note grid clsm works on"
+            ) from None
+        bar_ticks = Fraction(numerator * 4 * ticks_per_beat, denominator)
+        if bar_ticks.denominator != 1:
+            raise InputFileError(
+                f"{song.name} has {ticks_per_beat} ticks per beat, too few for a whole "
+                f"{numerator}/{denominator} bar (at tick {tick})"
+            )
+        bar_ticks = int(bar_ticks)
+        covered_end = song_end if segment_end is None else min(segment_end, song_end)
+        total_bars += -(-(covered_end - tick) // bar_ticks)
+        if total_bars > MAX_SONG_BARS:
+            raise InputFileError(
+                f"{song.name} would have more than {MAX_SONG_BARS:,} bars; the file looks corrupt"
+            )
+        segments.append((tick, segment_end, numerator, denominator, bar_ticks, steps))
+
+    bars: list[Bar] = []
+    first_step = 0
+    for start, segment_end, numerator, denominator, bar_ticks, steps in segments:
+        tick = start
+        while tick < song_end and (segment_end is None or tick < segment_end):
+            end = tick + bar_ticks
+            bar_steps = steps
+            if segment_end is not None and end > segment_end:
+                # The next time signature interrupts this bar: it ends there, with the steps it got.
+                end = segment_end
+                bar_steps = max(1, round_half_up(Fraction((end - tick) * STEPS_PER_QUARTER, ticks_per_beat)))
+            bars.append(Bar(len(bars) + 1, tick, end, numerator, denominator, first_step, bar_steps))
+            first_step += bar_steps
+            tick = end
+    return bars
+
+
+# --- tick <-> step on the song step grid -------------------------------------------------------
+
+
+def bar_at_tick(bars: Sequence[Bar], tick: float) -> Bar:
+    """The bar holding ``tick`` (the first bar before the song, the last bar after it)."""
+    index = bisect.bisect_right(bars, tick, key=lambda bar: bar.start_tick) - 1
+    return bars[max(0, index)]
+
+
+def bar_at_step(bars: Sequence[Bar], step: int) -> Bar:
+    """The bar holding ``step`` (the first bar before the song, the last bar after it)."""
+    index = bisect.bisect_right(bars, step, key=lambda bar: bar.first_step) - 1
+    return bars[max(0, index)]
+
+
+def exact_step(bars: Sequence[Bar], ticks_per_beat: int, tick: float) -> float:
+    """Where ``tick`` falls on the song step grid, unrounded."""
+    bar = bar_at_tick(bars, tick)
+    return bar.first_step + (tick - bar.start_tick) * STEPS_PER_QUARTER / ticks_per_beat
+
+
+def tick_to_step(bars: Sequence[Bar], ticks_per_beat: int, tick: int) -> int:
+    """The nearest step on the song step grid (halves round up)."""
+    bar = bar_at_tick(bars, tick)
+    # round_half_up((tick - start) * 4 / ticks_per_beat) in integers: exact at every resolution.
+    offset = (2 * STEPS_PER_QUARTER * (tick - bar.start_tick) + ticks_per_beat) // (2 * ticks_per_beat)
+    if bar.number < len(bars) and offset > bar.steps:
+        offset = bar.steps  # a cut-short bar: its tail belongs to the next bar's first step
+    return bar.first_step + offset
+
+
+def step_to_tick(bars: Sequence[Bar], ticks_per_beat: int, step: int) -> int:
+    """The tick of a step on the song step grid (whole ticks; rounded at odd resolutions).
+
+    A bar's end step is the next bar's start tick; steps past the last bar continue its grid.
+    """
+    bar = bar_at_step(bars, step)
+    if step == bar.end_step and bar.number < len(bars):
+        return bars[bar.number].start_tick
+    # round_half_up((step - first_step) * ticks_per_beat / 4) in integers.
+    tick = bar.start_tick + (2 * (step - bar.first_step) * ticks_per_beat + STEPS_PER_QUARTER) // (
+        2 * STEPS_PER_QUARTER
+    )
+    if bar.number < len(bars):
+        tick = min(tick, bar.end_tick)
+    return tick
+
+
+def bar_range_ticks(bars: Sequence[Bar], first_bar: int, last_bar: int) -> tuple[int, int]:
+    """Start and end tick of bars ``first_bar..last_bar`` (1-based, inclusive)."""
+    return bars[first_bar - 1].start_tick, bars[last_bar - 1].end_tick
+
+
+def bar_range_steps(bars: Sequence[Bar], first_bar: int, last_bar: int) -> tuple[int, int]:
+    """First step and end step of bars ``first_bar..last_bar`` on the song step grid."""
+    return bars[first_bar - 1].first_step, bars[last_bar - 1].end_step
+
+
+# --- bar ranges as the user writes them --------------------------------------------------------
+
+_RANGE_PATTERN = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
+_DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2010": "-", "\u2011": "-"})
+
+
+def parse_bar_range(text: str) -> tuple[int, int]:
+    """``"3-4"`` → (3, 4); ``"3"`` → (3, 3); en dashes and spaces are fine.
+
+    Malformed, zero, negative or reversed ranges raise UsageError (exit 2).
+    """
+    match = _RANGE_PATTERN.match(str(text).translate(_DASHES))
+    problem = f"--bars must look like 3-4 (first-last, counted from 1), got '{text}'"
+    if match is None:
+        raise UsageError(problem)
+    first = int(match.group(1))
+    last = int(match.group(2)) if match.group(2) is not None else first
+    if first < 1 or last < first:
+        raise UsageError(problem)
+    return first, last
+
+
+def format_bar_range(first: int, last: int) -> str:
+    """"bar 3" or "bars 3-4", for messages."""
+    return f"bar {first}" if first == last else f"bars {first}-{last}"
+
+
+def check_bar_range(first: int, last: int, bars: Sequence[Bar], file_name: str) -> None:
+    """InputFileError (exit 3) when the range does not lie inside the song."""
+    count = len(bars)
+    if last <= count:
+        return
+    length = f"{count} bar" if count == 1 else f"{count} bars"
+    if first > count:
+        verb = "is" if first == last else "are"
+        raise InputFileError(f"{format_bar_range(first, last)} {verb} past the end of {file_name} ({length})")
+    raise InputFileError(f"{format_bar_range(first, last)} run past the end of {file_name} ({length})")

@@ -1,0 +1,342 @@
+"""Which track is the melody, and the melody as notes on the 16th-note step grid.
+
+* :func:`track_summaries` describes every track (a (chunk, channel) pair) for ``clsm show``.
+* :func:`choose_melody_track` picks the melody: the ``--track`` the user gave (a number as
+  ``clsm show`` prints it, or a name), or automatically the non-drum, mostly monophonic track with
+  the most notes in the 8-bar window around the target (basses only when nothing else fits).
+* :func:`quantize_track` moves a track's notes onto the *song step grid* (``bars.song_bars``:
+  steps counted on from bar to bar, 16 per 4/4 bar) and reports what moved. Pitches stay real MIDI
+  pitches and chords stay chords; :func:`reduce_to_monophony` makes the single line the model
+  reads (highest note wins) and counts what it dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Sequence
+
+from clsm_cli.constants import BASS_PROGRAMS
+from clsm_cli.errors import InputFileError, UsageError
+from clsm_cli.music.bars import Bar, bar_at_step, bar_at_tick, bar_range_ticks, song_bars, tick_to_step
+from clsm_cli.music.midi_io import MidiSong, MidiTrack
+from clsm_cli.music.tokens import StepNote, window_bars
+
+MOSTLY_MONOPHONIC_SHARE = 0.1  # a melody track may have this share of its notes in chords
+LEGATO_TOLERANCE_BEATS = Fraction(1, 8)  # overlaps shorter than a 32nd note are legato, not chords
+OFF_GRID_TOLERANCE_STEPS = Fraction(1, 8)  # onsets or releases moved further than this are reported
+TRIPLET_TOLERANCE_BEATS = Fraction(1, 48)
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    """What ``clsm show`` prints about one track."""
+
+    number: int
+    name: str  # the track's own name ("" if none)
+    label: str  # name for people (falls back to "Drums" / "program N")
+    chunk: int
+    channel: int  # 0-based; people count channels from 1
+    program: int
+    notes: int
+    polyphony: float  # share of notes that sound together with an earlier one (0 = one line)
+    lowest_pitch: int
+    highest_pitch: int
+    is_drum: bool
+    is_bass: bool
+    notes_in_range: int | None  # notes starting in the requested bars (None without a range)
+
+    @property
+    def pitch_range(self) -> tuple[int, int]:
+        return (self.lowest_pitch, self.highest_pitch)
+
+
+def is_bass_track(track: MidiTrack) -> bool:
+    """General MIDI bass programs (33..40 as people count, 32..39 here) or "bass" in the name."""
+    return track.program in BASS_PROGRAMS or "bass" in track.name.lower()
+
+
+def polyphony_share(track: MidiTrack, ticks_per_beat: int) -> float:
+    """Share of the track's notes that start while an earlier note still sounds (beyond a short
+    legato overlap) or together with another note."""
+    if not track.notes:
+        return 0.0
+    tolerance = LEGATO_TOLERANCE_BEATS * ticks_per_beat
+    overlapping = 0
+    sounding_until = None
+    previous_start = None
+    for note in track.notes:  # sorted by start tick
+        if sounding_until is not None and (note.start_tick < sounding_until - tolerance or note.start_tick == previous_start):
+            overlapping += 1
+        sounding_until = note.end_tick if sounding_until is None else max(sounding_until, note.end_tick)
+        previous_start = note.start_tick
+    return overlapping / len(track.notes)
+
+
+def _notes_starting_in(track: MidiTrack, start_tick: int, end_tick: int) -> int:
+    return sum(start_tick <= note.start_tick < end_tick for note in track.notes)
+
+
+def track_summaries(
+    song: MidiSong, bars: Sequence[Bar] | None = None, bar_range: tuple[int, int] | None = None
+) -> list[TrackSummary]:
+    """One summary per track, in track-number order. ``notes_in_range`` counts the notes starting in
+    ``bar_range`` (1-based, inclusive; bars beyond the song count nothing)."""
+    range_ticks = None
+    if bar_range is not None:
+        bars = bars if bars is not None else song_bars(song)
+        first, last = bar_range
+        if first <= len(bars):
+            range_ticks = bar_range_ticks(bars, first, min(last, len(bars)))
+        else:
+            range_ticks = (0, 0)
+    summaries = []
+    for track in song.tracks:
+        pitches = [note.pitch for note in track.notes]
+        summaries.append(
+            TrackSummary(
+                number=track.number,
+                name=track.name,
+                label=track.label,
+                chunk=track.chunk,
+                channel=track.channel,
+                program=track.program,
+                notes=len(track.notes),
+                polyphony=polyphony_share(track, song.ticks_per_beat),
+                lowest_pitch=min(pitches),
+                highest_pitch=max(pitches),
+                is_drum=track.is_drum,
+                is_bass=is_bass_track(track),
+                notes_in_range=None if range_ticks is None else _notes_starting_in(track, *range_ticks),
+            )
+        )
+    return summaries
+
+
+def _track_list(song: MidiSong) -> str:
+    return ", ".join(f"{track.number} {track.label}" for track in song.tracks)
+
+
+def find_track(song: MidiSong, requested: str) -> MidiTrack:
+    """The track a ``--track`` value names: its number, or its name (exact, then a unique part of
+    it, ignoring case). UsageError listing the tracks otherwise."""
+    text = str(requested).strip()
+    if text.isdigit():
+        number = int(text)
+        for track in song.tracks:
+            if track.number == number:
+                return track
+        raise UsageError(
+            f"--track {text} does not exist in {song.name}; its tracks are {_track_list(song)}"
+        )
+    wanted = text.casefold()
+    exact = [track for track in song.tracks if track.label.casefold() == wanted]
+    partial = [track for track in song.tracks if wanted and wanted in track.label.casefold()]
+    for matches in (exact, partial):
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            numbers = ", ".join(str(track.number) for track in matches)
+            raise UsageError(f"--track '{text}' matches tracks {numbers} of {song.name}; give the number instead")
+    raise UsageError(
+        f"--track '{text}' is neither a track number nor a track name in {song.name}; "
+        f"its tracks are {_track_list(song)}"
+    )
+
+
+def choose_melody_track(
+    song: MidiSong,
+    requested: str | None,
+    bar_range: tuple[int, int] | None = None,
+    bars: Sequence[Bar] | None = None,
+) -> MidiTrack:
+    """The melody track: ``requested`` (a number or a name) when given, else the best guess.
+
+    The guess prefers, in order: mostly monophonic tracks, tracks that are not basses, the most
+    notes in the 8-bar window around ``bar_range`` (the whole song without one), the higher line.
+    Drum tracks are never chosen. UsageError for an unknown or drum ``requested`` track,
+    InputFileError when the song has only drums.
+    """
+    if requested is not None and str(requested).strip():
+        track = find_track(song, requested)
+        if track.is_drum:
+            raise UsageError(
+                f"track {track.number} ({track.label}) of {song.name} is a drum track; "
+                f"choose a melodic one: {_track_list(song)}"
+            )
+        return track
+    candidates = [track for track in song.tracks if not track.is_drum]
+    if not candidates:
+        raise InputFileError(f"{song.name} has only drum tracks; clsm needs a melody")
+    window = None
+    if bar_range is not None:
+        bars = bars if bars is not None else song_bars(song)
+        first, last = bar_range
+        if first <= len(bars):
+            window = bar_range_ticks(bars, *window_bars(len(bars), first, min(last, len(bars))))
+
+    def preference(track: MidiTrack):
+        notes = len(track.notes) if window is None else _notes_starting_in(track, *window)
+        mean_pitch = sum(note.pitch for note in track.notes) / len(track.notes)
+        return (
+            polyphony_share(track, song.ticks_per_beat) <= MOSTLY_MONOPHONIC_SHARE,
+            not is_bass_track(track),
+            notes,
+            mean_pitch,
+            -track.number,
+        )
+
+    return max(candidates, key=preference)
+
+
+# --- quantization ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuantizeReport:
+    """What moving a track onto the 16th grid changed (counts of notes)."""
+
+    notes: int
+    off_grid: int  # onset or release more than 1/8 step from a 16th line
+    triplets: int  # onset on a triplet position (a 16th grid cannot hold it)
+    lengthened: int  # shorter than a step after rounding: now one step long
+    overlaps_trimmed: int  # a same-pitch note cut short where the next one starts
+    duplicates_merged: int  # same pitch starting on the same step: kept once
+
+    def summary(self) -> str:
+        """One sentence for a warning, or "" when nothing moved."""
+        parts = []
+        if self.off_grid:
+            parts.append(f"{self.off_grid} of {self.notes} notes were off the 16th-note grid and moved onto it")
+        if self.triplets:
+            parts.append(f"{self.triplets} looked like triplets, which the grid cannot hold")
+        if self.lengthened:
+            parts.append(f"{self.lengthened} shorter than a 16th were lengthened")
+        if self.overlaps_trimmed or self.duplicates_merged:
+            parts.append(
+                f"{self.overlaps_trimmed + self.duplicates_merged} overlapping repeats of one pitch were trimmed"
+            )
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class QuantizedTrack:
+    """A track's notes on the song step grid (real MIDI pitches; chords possible)."""
+
+    track_number: int
+    notes: list[StepNote]  # sorted by (start_step, -pitch)
+    report: QuantizeReport
+
+
+def _is_triplet_onset(bars: Sequence[Bar], ticks_per_beat: int, tick: int) -> bool:
+    bar = bar_at_tick(bars, tick)
+    position = Fraction(tick - bar.start_tick, ticks_per_beat) % 1  # where in the quarter note
+    tolerance = TRIPLET_TOLERANCE_BEATS
+
+    def near(value: Fraction) -> bool:
+        return abs(position - value) <= tolerance
+
+    on_sixteenth = any(near(Fraction(k, 4)) for k in range(5))
+    return not on_sixteenth and any(near(Fraction(k, 6)) for k in (1, 2, 4, 5))
+
+
+def _off_grid(bars: Sequence[Bar], ticks_per_beat: int, tick: int, step: int) -> bool:
+    grid_tick = Fraction(step_to_tick_exact(bars, ticks_per_beat, step))
+    return abs(tick - grid_tick) > OFF_GRID_TOLERANCE_STEPS * Fraction(ticks_per_beat, 4)
+
+
+def step_to_tick_exact(bars: Sequence[Bar], ticks_per_beat: int, step: int) -> Fraction:
+    """The exact (possibly fractional) tick of a step, for measuring how far notes moved."""
+    bar = bar_at_step(bars, step)
+    if step == bar.end_step and bar.number < len(bars):
+        return Fraction(bars[bar.number].start_tick)
+    return bar.start_tick + Fraction((step - bar.first_step) * ticks_per_beat, 4)
+
+
+def quantize_track(track: MidiTrack, bars: Sequence[Bar], ticks_per_beat: int | None = None) -> QuantizedTrack:
+    """Snap ``track``'s notes to the nearest 16th step of the song step grid.
+
+    A note's step is ``bar.first_step + round((tick - bar.start_tick) / (ticks_per_beat / 4))`` in
+    the bar holding the tick; a note shorter than a step after rounding lasts one step. Same-pitch
+    notes that now overlap are trimmed (the earlier ends where the later starts) and same-pitch
+    notes on the same step are merged. Different pitches may still overlap (chords).
+
+    ``ticks_per_beat`` comes from the song; it is inferred from the bars when omitted.
+    """
+    if ticks_per_beat is None:
+        ticks_per_beat = _ticks_per_beat_from_bars(bars)
+    off_grid = triplets = lengthened = 0
+    snapped: list[StepNote] = []
+    for note in track.notes:
+        start = tick_to_step(bars, ticks_per_beat, note.start_tick)
+        end = tick_to_step(bars, ticks_per_beat, note.end_tick)
+        if _off_grid(bars, ticks_per_beat, note.start_tick, start) or _off_grid(bars, ticks_per_beat, note.end_tick, end):
+            off_grid += 1
+        if _is_triplet_onset(bars, ticks_per_beat, note.start_tick):
+            triplets += 1
+        if end <= start:
+            end = start + 1
+            lengthened += 1
+        snapped.append(StepNote(start, end, note.pitch))
+
+    overlaps_trimmed = duplicates_merged = 0
+    by_pitch: dict[int, list[StepNote]] = {}
+    for note in sorted(snapped, key=lambda n: (n.pitch, n.start_step, -n.end_step)):
+        line = by_pitch.setdefault(note.pitch, [])
+        if line and line[-1].start_step == note.start_step:
+            duplicates_merged += 1  # the longer one (sorted first) stays
+            continue
+        if line and line[-1].end_step > note.start_step:
+            line[-1] = StepNote(line[-1].start_step, note.start_step, note.pitch)
+            overlaps_trimmed += 1
+        line.append(note)
+    notes = sorted((note for line in by_pitch.values() for note in line), key=lambda n: (n.start_step, -n.pitch))
+    report = QuantizeReport(len(track.notes), off_grid, triplets, lengthened, overlaps_trimmed, duplicates_merged)
+    return QuantizedTrack(track.number, notes, report)
+
+
+def _ticks_per_beat_from_bars(bars: Sequence[Bar]) -> int:
+    """A complete bar of n/d has n*4*tpb/d ticks and n*16/d steps, so tpb = ticks * 4 / steps.
+    (song_bars always ends with a complete bar.)"""
+    for bar in bars:
+        if bar.is_complete:
+            return int(Fraction(bar.length_ticks * 4, bar.steps))
+    raise ValueError("cannot infer ticks per beat from bars that are all cut short; pass ticks_per_beat")
+
+
+def reduce_to_monophony(notes: Sequence[StepNote]) -> tuple[list[StepNote], int]:
+    """One line from possibly overlapping notes: (line, number of notes dropped).
+
+    Of notes starting on the same step the highest wins. A later onset cuts the note before it
+    short, except that a lower note lying wholly under a longer, higher one is dropped (the top
+    line goes on). ``tied_from_before`` is kept on the notes that remain.
+    """
+    ordered = sorted(notes, key=lambda n: (n.start_step, -n.pitch))
+    line: list[StepNote] = []
+    dropped = 0
+    for note in ordered:
+        if line:
+            previous = line[-1]
+            if note.start_step == previous.start_step:
+                dropped += 1  # a lower note of a chord
+                continue
+            if note.start_step < previous.end_step:
+                if note.pitch < previous.pitch and note.end_step <= previous.end_step:
+                    dropped += 1  # an inner voice under a held top note
+                    continue
+                line[-1] = StepNote(previous.start_step, note.start_step, previous.pitch, previous.tied_from_before)
+        line.append(note)
+    return line, dropped
+
+
+def is_monophonic(notes: Sequence[StepNote], tolerance: float = 0.0) -> bool:
+    """True when at most ``tolerance`` (a share, 0..1) of the notes start while another sounds."""
+    if not notes:
+        return True
+    overlapping = 0
+    sounding_until = None
+    for note in sorted(notes, key=lambda n: (n.start_step, -n.end_step)):
+        if sounding_until is not None and note.start_step < sounding_until:
+            overlapping += 1
+        sounding_until = note.end_step if sounding_until is None else max(sounding_until, note.end_step)
+    return overlapping / len(notes) <= tolerance
