@@ -87,17 +87,17 @@ class MidiTrack:
     number: int  # 1-based, in (chunk, channel) order: what clsm show prints and --track takes
     chunk: int  # 0-based index of the track chunk in the file
     channel: int  # 0-based MIDI channel (9 is General MIDI percussion)
-    name: str  # the chunk's track name ("" if none), "(channel N)" added when a chunk mixes channels
+    name: str  # the chunk's track name ("" if none); "(channel N)" added when a chunk mixes channels
     program: int  # General MIDI program 0..127 (the first program change; 0 if none)
     is_drum: bool
     notes: list[MidiNote]
 
     @property
     def label(self) -> str:
-        """A name for people: the track name, or "Drums" / "program N" when it has none."""
+        """A name for people: the track name, or "Drums" / "channel N" when it has none."""
         if self.name:
             return self.name
-        return "Drums" if self.is_drum else f"program {self.program}"
+        return "Drums" if self.is_drum else f"channel {self.channel + 1}"
 
 
 @dataclass
@@ -502,8 +502,8 @@ def _song_from_bytes(data: bytes, path: Path) -> MidiSong:
     tracks = []
     for number, (chunk_index, channel) in enumerate(sorted(notes_by_track), start=1):
         track_name = chunk_names[chunk_index]
-        if channels_in_chunk[chunk_index] > 1:
-            track_name = f"{track_name} (channel {channel + 1})".strip()
+        if channels_in_chunk[chunk_index] > 1 and track_name:
+            track_name = f"{track_name} (channel {channel + 1})"
         program = programs.get((chunk_index, channel), first_program_on_channel.get(channel, 0))
         notes = sorted(notes_by_track[(chunk_index, channel)], key=lambda note: (note.start_tick, note.pitch))
         tracks.append(MidiTrack(number, chunk_index, channel, track_name, program, channel == DRUM_CHANNEL, notes))
