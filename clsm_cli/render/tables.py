@@ -12,6 +12,7 @@ from typing import Iterable, Sequence
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from clsm_cli.constants import DEFAULT_METER
 
@@ -162,29 +163,43 @@ def meter_description(bars: Sequence, had_time_signature: bool = True) -> str:
 def song_summary_rows(song, bars: Sequence) -> list[tuple[str, str]]:
     """The key/value lines of the summary: file, meter, tempo, bars, resolution, MIDI type."""
     num_bars = len(bars)
+    tempos = song.tempos if getattr(song, "had_tempo", True) else []
     return [
         ("file", str(getattr(song.path, "name", song.path))),
         ("meter", meter_description(bars, song.had_time_signature)),
-        ("tempo", tempo_description(song.tempos)),
+        ("tempo", tempo_description(tempos)),
         ("bars", f"{num_bars}"),
         ("resolution", f"{song.ticks_per_beat} ticks per quarter note"),
         ("MIDI type", f"{song.midi_type}"),
     ]
 
 
-def song_summary_table(song, bars: Sequence) -> Table:
-    """A borderless two-column key/value table of :func:`song_summary_rows`."""
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
-    for key, value in song_summary_rows(song, bars):
-        table.add_row(key, value)
-    return table
+def song_summary_table(song, bars: Sequence) -> Text:
+    """:func:`song_summary_rows` as aligned ``key  value`` lines (no trailing padding when piped)."""
+    rows = song_summary_rows(song, bars)
+    key_width = max(len(key) for key, _ in rows)
+    text = Text()
+    for index, (key, value) in enumerate(rows):
+        if index:
+            text.append("\n")
+        text.append(key.ljust(key_width + 2), style="bold")
+        text.append(value)
+    return text
+
+
+def track_kind(summary) -> str:
+    """``drums``, ``bass`` or nothing: the parts the automatic melody choice avoids."""
+    if summary.is_drum:
+        return "drums"
+    return "bass" if getattr(summary, "is_bass", False) else ""
 
 
 def tracks_table(summaries: Sequence, chosen_number: int | None = None) -> Table:
     """One row per track (a chunk/channel pair): number, name, program, channel, notes, polyphony,
-    pitch range, drum, and a marker on the melody track ``clsm`` uses."""
+    pitch range, drums/bass, and a marker on the melody track ``clsm`` uses.
+
+    ``summaries`` are ``melody.TrackSummary`` objects (anything with their fields).
+    """
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("name", overflow="fold", max_width=28)
@@ -193,19 +208,19 @@ def tracks_table(summaries: Sequence, chosen_number: int | None = None) -> Table
     table.add_column("notes", justify="right", no_wrap=True)
     table.add_column("poly", justify="right", no_wrap=True)
     table.add_column("range", no_wrap=True)
-    table.add_column("drum", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
     table.add_column("", no_wrap=True)
     for summary in summaries:
         chosen = summary.number == chosen_number
         table.add_row(
             str(summary.number),
-            summary.name or "—",
+            getattr(summary, "label", None) or summary.name or "—",
             program_name(summary.program, summary.is_drum),
             str(summary.channel + 1),
             str(summary.notes),
             percent_text(summary.polyphony),
             pitch_range_text(summary.lowest_pitch, summary.highest_pitch),
-            "yes" if summary.is_drum else "",
+            track_kind(summary),
             CHOSEN_MARKER if chosen else "",
             style="bold" if chosen else None,
         )

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 from rich.console import Console
 
+from clsm_cli.music.melody import TrackSummary
 from clsm_cli.render.tables import (
     CHOSEN_MARKER,
     GM_PROGRAM_NAMES,
@@ -78,20 +79,29 @@ def test_a_missing_time_signature_is_said_in_the_summary():
     assert rows["meter"] == "4/4 (no time signature in the file: assuming 4/4)"
     assert rows["bars"] == "2"
     assert rows["tempo"] == "120 BPM"
+    song.had_tempo = False
+    assert dict(song_summary_rows(song, [bar(1)]))["tempo"] == "120 BPM (no tempo set; the MIDI default)"
     assert rows["resolution"] == "480 ticks per quarter note"
 
 
 def test_tracks_table_marks_the_melody_and_numbers_channels_from_one():
     summaries = [
-        SimpleNamespace(number=1, name="Lead", program=73, channel=0, notes=64, polyphony=0.0,
-                        lowest_pitch=62, highest_pitch=79, is_drum=False),
-        SimpleNamespace(number=2, name="", program=None, channel=9, notes=128, polyphony=0.5,
-                        lowest_pitch=36, highest_pitch=46, is_drum=True),
+        TrackSummary(number=1, name="Lead", label="Lead", chunk=1, channel=0, program=73, notes=64,
+                     polyphony=0.0, lowest_pitch=62, highest_pitch=79, is_drum=False, is_bass=False,
+                     notes_in_range=None),
+        TrackSummary(number=2, name="", label="Drums", chunk=2, channel=9, program=0, notes=128,
+                     polyphony=0.5, lowest_pitch=36, highest_pitch=46, is_drum=True, is_bass=False,
+                     notes_in_range=None),
+        TrackSummary(number=3, name="", label="channel 3", chunk=2, channel=2, program=33, notes=20,
+                     polyphony=0.0, lowest_pitch=28, highest_pitch=40, is_drum=False, is_bass=True,
+                     notes_in_range=None),
     ]
     lines = plain(tracks_table(summaries, chosen_number=1)).splitlines()
     lead = next(line for line in lines if "Lead" in line)
     drums = next(line for line in lines if "Drum kit" in line)
+    bass = next(line for line in lines if "channel 3" in line)
     assert "Flute" in lead and "D4–G5" in lead and CHOSEN_MARKER in lead
     assert CHOSEN_MARKER not in drums
-    assert " 10 " in drums and "50%" in drums and "yes" in drums
+    assert " 10 " in drums and "50%" in drums and "drums" in drums
+    assert "Electric Bass (finger)" in bass and "bass" in bass.split("(finger)")[1]
     assert "program" in lines[0] and "notes" in lines[0]
