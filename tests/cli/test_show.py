@@ -1,12 +1,14 @@
 """``clsm show`` through the real Typer app: tables, the roll, highlighting, errors, no torch."""
 
+import random
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from tests.midi_factory import SongSpec, TrackSpec, melody_track
+from tests.midi_factory import SongSpec, TrackSpec, melody_track, random_multitrack_song
 
 ESCAPE = "\x1b"
 
@@ -211,3 +213,53 @@ def test_show_never_imports_torch(band_song):
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "torch modules: []" in completed.stdout
+
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.mark.parametrize("name", sorted(path.name for path in EXAMPLES_DIR.glob("*.mid")))
+def test_every_example_shows_with_its_bars_highlighted(run_clsm, name):
+    result = run_clsm("show", EXAMPLES_DIR / name, "--bars", "3-4")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    roll = roll_lines(result.stdout)
+    assert roll[0] == "melody: track 1 (Melody), bars 1-8 of " + result.stdout.split("bars        ")[1].split()[0]
+    assert roll[2].strip() and set(roll[2].strip()) <= {"^", " "}
+
+
+def test_examples_are_test_split_tunes_their_script_reproduces():
+    completed = subprocess.run(
+        [sys.executable, str(EXAMPLES_DIR / "make_examples.py"), "--check"], capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.stdout.count("(test split)") == len(list(EXAMPLES_DIR.glob("*.mid"))) >= 3
+
+
+def test_mutated_files_exit_0_or_3_without_a_traceback(run_clsm, tmp_path):
+    """A seeded fuzz of show (benchmarks can run thousands; 60 here keep the suite fast)."""
+    rng = random.Random(2021)
+    seeds = [random_multitrack_song(seed, num_bars=12).to_bytes() for seed in range(3)]
+    seeds.append((EXAMPLES_DIR / "hoert-ihr-herrn.mid").read_bytes())
+    exit_codes = set()
+    for index in range(60):
+        data = bytearray(rng.choice(seeds))
+        mutation = index % 4
+        if mutation == 0:  # one byte: often still a readable file, with odd notes or meters
+            data[rng.randrange(14, len(data))] = rng.randrange(256)
+        elif mutation == 1:
+            data = data[: rng.randrange(len(data))]
+        elif mutation == 2:
+            position = rng.randrange(len(data))
+            data[position:position] = b"MTrk" + rng.randrange(2**32).to_bytes(4, "big") + bytes(rng.randrange(256) for _ in range(9))
+        else:
+            position = rng.randrange(len(data) - 4)
+            data[position : position + 4] = b"\x7f\xff\xff\xff"
+        path = tmp_path / f"mutant{index}.mid"
+        path.write_bytes(bytes(data))
+        result = run_clsm("show", path, "--bars", f"{rng.randint(1, 4)}-{rng.randint(4, 6)}")
+        assert result.exit_code in (0, 3), (index, result.output)
+        assert isinstance(result.exception, (SystemExit, type(None))), (index, repr(result.exception))
+        assert "Traceback" not in result.output
+        exit_codes.add(result.exit_code)
+    assert exit_codes == {0, 3}  # the mutations both break files and leave some readable
