@@ -189,6 +189,14 @@ def pitch_rows(notes: Iterable[StepNote], bars: Sequence[RollBar], pitch_range: 
     return tuple(range(max(used), min(used) - 1, -1))
 
 
+def shared_pitch_range(note_lists: Iterable[Iterable[StepNote]], bars: Sequence[BarLike]) -> tuple[int, int] | None:
+    """(lowest, highest) pitch sounding in ``bars`` across several note lists, or None if silent:
+    pass it as every roll's ``pitch_range`` so that rolls of several candidates line up row by row."""
+    bars = as_roll_bars(bars)
+    rows = pitch_rows([note for notes in note_lists for note in notes], bars)
+    return (rows[-1], rows[0]) if rows else None
+
+
 def _overlaps(note: StepNote, bar: RollBar) -> bool:
     return note.start_step < bar.end_step and note.end_step > bar.first_step
 

@@ -21,6 +21,7 @@ from clsm_cli.render.pianoroll import (
     pitch_rows,
     roll_bars_from_song,
     roll_grid,
+    shared_pitch_range,
     system_width,
 )
 
@@ -59,6 +60,13 @@ def test_pitch_range_widens_the_rows_but_never_hides_notes():
     notes = [StepNote(0, 4, 60), StepNote(4, 8, 62)]
     assert pitch_rows(notes, bars_4_4(1), pitch_range=(58, 61)) == (62, 61, 60, 59, 58)
     assert pitch_rows(notes, bars_4_4(1), pitch_range=(60, 60)) == (62, 61, 60)
+
+
+def test_rolls_of_several_candidates_share_one_pitch_range():
+    first = [StepNote(0, 4, 60), StepNote(40, 44, 90)]  # the 90 is outside the bars shown
+    second = [StepNote(4, 8, 67), StepNote(20, 24, 57)]
+    assert shared_pitch_range([first, second], bars_4_4(2)) == (57, 67)
+    assert shared_pitch_range([[], []], bars_4_4(2)) is None
 
 
 def test_note_starts_holds_beats_and_rests_in_one_bar():
