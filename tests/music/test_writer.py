@@ -1,0 +1,482 @@
+"""The surgical writer and the other writers: only the target bars of one track change.
+
+The randomized test compares every event outside the target bars between the input and the output,
+read independently with mido, across multi-track files with tempo and meter changes.
+"""
+
+import os
+import random
+import wave
+from pathlib import Path
+
+import mido
+import pretty_midi
+import pytest
+
+import clsm_cli.music.midi_io as midi_io
+from clsm_cli.errors import EXIT_OUTPUT, OutputError
+from clsm_cli.music.bars import bar_range_steps, bar_range_ticks, song_bars, step_to_tick
+from clsm_cli.music.melody import choose_melody_track
+from clsm_cli.music.midi_io import (
+    MidiTrack,
+    nearby_velocity,
+    read_midi,
+    read_text_events,
+    render_wav,
+    write_candidates_file,
+    write_edited_song,
+    write_sequence_file,
+)
+from clsm_cli.music.tokens import StepNote
+from tests.midi_factory import SongSpec, TrackSpec, make_midi, random_multitrack_song
+
+PROVENANCE = "clsm infill bars 2-2 seed 7 w=[0.1, -0.2] \u03b4"
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def absolute_events(track):
+    now, events = 0, []
+    for message in track:
+        now += message.time
+        events.append((now, message))
+    return events
+
+
+def as_text(text: str) -> str:
+    """How mido shows a UTF-8 text event (it decodes text as Latin-1)."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+def outside_events(track, channel, range_start, range_end, provenance):
+    """Every event except the edited channel's notes in [range_start, range_end], the provenance
+    text and the end of track: what must be identical between input and output."""
+    kept = []
+    for tick, message in absolute_events(track):
+        if message.type == "end_of_track":
+            continue
+        if message.type in ("note_on", "note_off") and message.channel == channel and range_start <= tick <= range_end:
+            continue
+        if message.type == "text" and message.text == as_text(provenance):
+            continue
+        kept.append((tick, tuple(message.bytes())))
+    return kept
+
+
+def note_tuples(track):
+    return sorted((n.start_tick, n.end_tick, n.pitch, n.velocity) for n in track.notes)
+
+
+def left_sounding(notes, range_start, tolerance, pitch):
+    sounding = [n for n in notes if n.start_tick < range_start and n.end_tick > range_start - tolerance]
+    same = [n for n in sounding if n.pitch == pitch]
+    return max(same or sounding, key=lambda n: (n.pitch, n.start_tick)) if sounding else None
+
+
+def expected_notes(song, track, bars, first_bar, last_bar, new_notes):
+    """The track's notes after the edit, computed from the contract in plain terms."""
+    range_start, range_end = bar_range_ticks(bars, first_bar, last_bar)
+    velocity = nearby_velocity(track, bars, first_bar, last_bar)
+    tied = next((n for n in new_notes if n.tied_from_before and n.start_step == bars[first_bar - 1].first_step), None)
+    left = left_sounding(track.notes, range_start, song.ticks_per_beat / 8, tied.pitch) if tied else None
+    result = []
+    for note in track.notes:
+        if note.start_tick >= range_end:
+            result.append((note.start_tick, note.end_tick, note.pitch, note.velocity))
+        elif note.start_tick >= range_start:
+            if note.end_tick > range_end:
+                result.append((range_end, note.end_tick, note.pitch, note.velocity))
+        elif note is left:
+            tie_end = step_to_tick(bars, song.ticks_per_beat, tied.end_step)
+            if note.end_tick > range_end and tie_end == range_end:
+                result.append((note.start_tick, note.end_tick, note.pitch, note.velocity))
+            else:
+                result.append((note.start_tick, tie_end, note.pitch, note.velocity))
+                if note.end_tick > range_end:
+                    result.append((range_end, note.end_tick, note.pitch, note.velocity))
+        elif note.end_tick > range_start:
+            result.append((note.start_tick, range_start, note.pitch, note.velocity))
+            if note.end_tick > range_end:
+                result.append((range_end, note.end_tick, note.pitch, note.velocity))
+        else:
+            result.append((note.start_tick, note.end_tick, note.pitch, note.velocity))
+    for note in new_notes:
+        if note is tied and (left is not None or note.pitch == 0):
+            continue
+        start, end = (step_to_tick(bars, song.ticks_per_beat, s) for s in (note.start_step, note.end_step))
+        result.append((start, end, note.pitch, velocity))
+    return sorted(result)
+
+
+def random_line(rng, first_step, end_step, tie_pitch=None):
+    """A random monophonic line of StepNotes filling [first_step, end_step) with notes and rests."""
+    notes, step = [], first_step
+    if tie_pitch is not None:
+        length = rng.randint(1, 6)
+        notes.append(StepNote(step, min(end_step, step + length), tie_pitch, tied_from_before=True))
+        step = notes[-1].end_step
+    while step < end_step:
+        length = min(end_step - step, rng.randint(1, 6))
+        if rng.random() < 0.8:
+            notes.append(StepNote(step, step + length, rng.randint(55, 84)))
+        step += length
+    return notes
+
+
+def moved_release(song, track, bars, first_bar, new_notes):
+    """(tick, pitch) of the release a leading tie may move: that of a note that ended just before
+    the range (within half a step) and is continued by the tie. None when there is none."""
+    range_start = bars[first_bar - 1].start_tick
+    tied = next((n for n in new_notes if n.tied_from_before and n.start_step == bars[first_bar - 1].first_step), None)
+    left = left_sounding(track.notes, range_start, song.ticks_per_beat / 8, tied.pitch) if tied else None
+    if left is not None and left.end_tick < range_start:
+        return (left.end_tick, left.pitch)
+    return None
+
+
+def without_release(events, channel, release):
+    """``events`` (tick, bytes) without the first release of ``release`` = (tick, pitch)."""
+    if release is None:
+        return events
+    for index, (tick, data) in enumerate(events):
+        is_release = data[0] == 0x80 | channel or (data[0] == 0x90 | channel and data[2] == 0)
+        if tick == release[0] and is_release and data[1] == release[1]:
+            return events[:index] + events[index + 1 :]
+    raise AssertionError(f"no release {release} in the input")
+
+
+def check_only_target_changed(input_path, output_path, song, track, bars, first_bar, last_bar, provenance, release=None):
+    """Every event outside the target is identical; ``release`` (see moved_release) is the one
+    event a leading tie may move."""
+    before, after = mido.MidiFile(input_path), mido.MidiFile(output_path)
+    assert after.type == before.type and after.ticks_per_beat == before.ticks_per_beat
+    assert len(after.tracks) == len(before.tracks)
+    range_start, range_end = bar_range_ticks(bars, first_bar, last_bar)
+    for index, (old, new) in enumerate(zip(before.tracks, after.tracks)):
+        if index != track.chunk:
+            assert [(m.time, m.bytes()) for m in old] == [(m.time, m.bytes()) for m in new]
+            continue
+        old_outside = without_release(outside_events(old, track.channel, range_start, range_end, provenance),
+                                      track.channel, release)
+        assert old_outside == outside_events(new, track.channel, range_start, range_end, provenance)
+        texts = [(t, m.text) for t, m in absolute_events(new) if m.type == "text" and m.text == as_text(provenance)]
+        assert texts == [(range_start, as_text(provenance))]
+        assert new[-1].type == "end_of_track" and sum(m.type == "end_of_track" for m in new) == 1
+        # Nothing of the edited channel changes before the range: no new events there at all.
+        early = [(t, tuple(m.bytes())) for t, m in absolute_events(new) if t < range_start]
+        old_early = [(t, tuple(m.bytes())) for t, m in absolute_events(old) if t < range_start]
+        assert early == without_release(old_early, track.channel, release)
+
+
+# --- the randomized contract test -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_songs_only_target_bars_change(tmp_path, seed):
+    rng = random.Random(1000 + seed)
+    spec = random_multitrack_song(rng, num_bars=rng.randint(6, 14), jitter_ticks=rng.choice((0, 0, 7)))
+    input_path = spec.write(tmp_path / "in.mid")
+    song = read_midi(input_path)
+    bars = song_bars(song)
+    candidates = [t for t in song.tracks if not t.is_drum]
+    track = choose_melody_track(song, None) if seed % 2 == 0 else rng.choice(candidates)
+    first_bar = rng.randint(1, len(bars))
+    last_bar = min(len(bars), first_bar + rng.randint(0, 3))
+    first_step, end_step = bar_range_steps(bars, first_bar, last_bar)
+    tie_pitch = rng.choice((None, 0, rng.choice([n.pitch for n in track.notes])))
+    new_notes = random_line(rng, first_step, end_step, tie_pitch)
+
+    output_path = write_edited_song(song, track, bars, first_bar, last_bar, new_notes, tmp_path / "out.mid", PROVENANCE)
+
+    assert output_path == tmp_path / "out.mid"
+    release = moved_release(song, track, bars, first_bar, new_notes)
+    check_only_target_changed(input_path, output_path, song, track, bars, first_bar, last_bar, PROVENANCE, release)
+    edited = read_midi(output_path)
+    assert [(t.chunk, t.channel) for t in edited.tracks] == [(t.chunk, t.channel) for t in song.tracks]
+    for before, after in zip(song.tracks, edited.tracks):
+        if before is track:
+            assert note_tuples(after) == expected_notes(song, track, bars, first_bar, last_bar, new_notes)
+        else:
+            assert note_tuples(after) == note_tuples(before)
+    assert PROVENANCE in read_text_events(output_path)
+    assert song_bars(edited)[: len(bars)] == bars or len(song_bars(edited)) <= len(bars)
+    pretty_midi.PrettyMIDI(str(output_path))  # opens in pretty_midi too
+
+
+# --- crossing notes, ties, velocity ---------------------------------------------------------------
+
+
+def write_and_read(tmp_path, notes, new_notes, first_bar=2, last_bar=2, channel=0, **spec):
+    path = make_midi(tmp_path / "in.mid", [TrackSpec(notes, channel=channel, name="Lead")], **spec)
+    song = read_midi(path)
+    bars = song_bars(song)
+    out = write_edited_song(song, song.tracks[0], bars, first_bar, last_bar, new_notes, tmp_path / "out.mid", "p",
+                            force=True)
+    return song, bars, read_midi(out), out
+
+
+def test_notes_crossing_both_boundaries(tmp_path):
+    # Range: bar 2 = ticks 1920..3840 = steps 16..32.
+    notes = [(0, 2400, 60, 90), (2400, 3000, 62, 91), (3000, 4200, 64, 92), (4320, 5000, 65, 93), (5760, 7680, 67, 94)]
+    song, bars, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 24, 70), StepNote(28, 32, 72)])
+    assert nearby_velocity(song.tracks[0], bars, 2, 2) == 92  # the median of 90..94
+    assert note_tuples(edited.tracks[0]) == [
+        (0, 1920, 60, 90),  # cut at the range start, outside part kept
+        (1920, 2880, 70, 92),  # new notes with the nearby median velocity
+        (3360, 3840, 72, 92),
+        (3840, 4200, 64, 92),  # remainder re-struck at the range end, its velocity kept
+        (4320, 5000, 65, 93),
+        (5760, 7680, 67, 94),
+    ]
+
+
+def test_note_spanning_the_whole_range_keeps_both_outside_parts(tmp_path):
+    _, _, edited, _ = write_and_read(tmp_path, [(0, 6000, 60, 90)], [StepNote(20, 24, 67)])
+    assert note_tuples(edited.tracks[0]) == [(0, 1920, 60, 90), (2400, 2880, 67, 90), (3840, 6000, 60, 90)]
+
+
+def test_the_crossing_notes_own_events_stay_where_they_were(tmp_path):
+    # The note crossing the range end keeps its original release event (same tick, same bytes).
+    path = make_midi(tmp_path / "in.mid", [TrackSpec([(3000, 4200, 64, 92), (4200, 4800, 65, 90)])])
+    song = read_midi(path)
+    bars = song_bars(song)
+    out = write_edited_song(song, song.tracks[0], bars, 2, 2, [], tmp_path / "out.mid", "p")
+    events = [(t, m.type, getattr(m, "note", None), getattr(m, "velocity", None))
+              for t, m in absolute_events(mido.MidiFile(out).tracks[1])]
+    assert (4200, "note_off", 64, 64) in events  # the original release of E4
+    assert (3840, "note_on", 64, 92) in events  # the re-strike
+    assert not any(t == 3000 for t, *_ in events)  # the original attack inside the range is gone
+
+
+def test_leading_tie_extends_the_note_sounding_at_the_boundary(tmp_path):
+    notes = [(0, 2400, 60, 90), (2400, 3000, 62, 90)]
+    tied = StepNote(16, 22, 60, tied_from_before=True)
+    _, _, edited, _ = write_and_read(tmp_path, notes, [tied, StepNote(22, 26, 64)])
+    assert note_tuples(edited.tracks[0]) == [(0, 2640, 60, 90), (2640, 3120, 64, 90)]
+
+
+def test_leading_tie_continues_a_note_that_ends_on_the_bar_line(tmp_path):
+    notes = [(960, 1920, 60, 90), (1920, 2400, 62, 90)]
+    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, 0, tied_from_before=True)])
+    assert note_tuples(edited.tracks[0]) == [(960, 2400, 60, 90)]
+
+
+def test_leading_tie_over_the_whole_range_leaves_a_long_note_alone(tmp_path):
+    _, _, edited, out = write_and_read(tmp_path, [(0, 6000, 60, 90)], [StepNote(16, 32, 60, tied_from_before=True)])
+    assert note_tuples(edited.tracks[0]) == [(0, 6000, 60, 90)]
+    notes_events = [m for m in mido.MidiFile(out).tracks[1] if m.type in ("note_on", "note_off")]
+    assert len(notes_events) == 2
+
+
+def test_leading_tie_without_a_sounding_note(tmp_path):
+    notes = [(0, 960, 60, 90), (4000, 4400, 62, 90)]
+    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, 67, tied_from_before=True)])
+    assert (1920, 2400, 67, 90) in note_tuples(edited.tracks[0])  # a normal note at its pitch
+    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, 0, tied_from_before=True), StepNote(20, 24, 65)])
+    assert note_tuples(edited.tracks[0]) == [(0, 960, 60, 90), (2400, 2880, 65, 90), (4000, 4400, 62, 90)]
+
+
+def test_new_notes_use_the_tracks_channel_and_nearby_median_velocity(tmp_path):
+    # 20 bars; loud notes far away (bars 1-2), soft ones around the target (bars 9-12).
+    notes = [(b * 1920, b * 1920 + 480, 60, 120) for b in range(2)]
+    notes += [(b * 1920, b * 1920 + 480, 62, v) for b, v in zip(range(8, 12), (40, 50, 60, 70))]
+    notes += [(19 * 1920, 19 * 1920 + 480, 64, 100)]
+    path = make_midi(tmp_path / "in.mid", [TrackSpec(notes, channel=5)])
+    song = read_midi(path)
+    bars = song_bars(song)
+    track = song.tracks[0]
+    assert nearby_velocity(track, bars, 10, 10) == 55  # median of 40, 50, 60, 70 in the window
+    assert nearby_velocity(track, bars, 17, 17) == 100  # only the last note in bars 13-20
+    assert nearby_velocity(MidiTrack(1, 0, 0, "", 0, False, []), bars, 1, 1) == 80
+    out = write_edited_song(song, track, bars, 10, 10, [StepNote(bars[9].first_step, bars[9].first_step + 4, 70)],
+                            tmp_path / "out.mid", "p")
+    new = [m for m in mido.MidiFile(out).tracks[1] if m.type == "note_on" and m.note == 70]
+    assert [(m.channel, m.velocity) for m in new] == [(5, 55)]
+
+
+def test_end_of_track_moves_after_new_notes_past_the_old_end(tmp_path):
+    # The last note ends half way through bar 2; new notes fill bar 2 to its end.
+    _, _, edited, out = write_and_read(tmp_path, [(0, 480, 60, 90), (1920, 2880, 62, 90)], [StepNote(16, 32, 64)])
+    assert note_tuples(edited.tracks[0]) == [(0, 480, 60, 90), (1920, 3840, 64, 90)]
+    track = mido.MidiFile(out).tracks[1]
+    assert track[-1].type == "end_of_track" and absolute_events(track)[-1][0] == 3840
+
+
+def test_type0_edit_keeps_the_other_channels_of_the_chunk(tmp_path):
+    tracks = [TrackSpec([(i * 480, i * 480 + 480, 72, 90) for i in range(16)], channel=0),
+              TrackSpec([(i * 960, i * 960 + 960, 40, 70) for i in range(8)], channel=1, program=33)]
+    path = make_midi(tmp_path / "in.mid", tracks, midi_type=0)
+    song = read_midi(path)
+    bars = song_bars(song)
+    out = write_edited_song(song, song.tracks[0], bars, 2, 3, [StepNote(16, 48, 67)], tmp_path / "out.mid", PROVENANCE)
+    assert mido.MidiFile(out).type == 0
+    check_only_target_changed(path, out, song, song.tracks[0], bars, 2, 3, PROVENANCE)
+    assert note_tuples(read_midi(out).tracks[1]) == note_tuples(song.tracks[1])
+
+
+def test_new_notes_outside_the_target_are_a_programming_error(tmp_path):
+    path = make_midi(tmp_path / "in.mid", [TrackSpec([(0, 7680, 60, 90)])])
+    song = read_midi(path)
+    with pytest.raises(ValueError, match="outside the target"):
+        write_edited_song(song, song.tracks[0], song_bars(song), 2, 2, [StepNote(10, 20, 60)], tmp_path / "o.mid", "p")
+
+
+# --- refusing and atomic writes -------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_song(tmp_path):
+    path = make_midi(tmp_path / "song.mid", [TrackSpec([(0, 480, 60, 90), (1920, 2400, 62, 90)])])
+    song = read_midi(path)
+    return song, song_bars(song)
+
+
+def edit(song, bars, out, force=False):
+    return write_edited_song(song, song.tracks[0], bars, 1, 1, [StepNote(0, 4, 67)], out, "p", force=force)
+
+
+def test_existing_output_is_refused_without_force(tmp_path, small_song):
+    song, bars = small_song
+    out = tmp_path / "out.mid"
+    out.write_bytes(b"keep me")
+    with pytest.raises(OutputError) as caught:
+        edit(song, bars, out)
+    assert caught.value.exit_code == EXIT_OUTPUT and "already exists; use --force" in caught.value.message
+    assert out.read_bytes() == b"keep me"
+    edit(song, bars, out, force=True)
+    assert read_midi(out).tracks[0].notes[0].pitch == 67
+
+
+def test_the_input_file_is_never_overwritten(tmp_path, small_song):
+    song, bars = small_song
+    original = song.path.read_bytes()
+    for target in (song.path, tmp_path / "sub" / ".." / "song.mid"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        for force in (False, True):
+            with pytest.raises(OutputError, match="refusing to write over the input file song.mid"):
+                edit(song, bars, target, force=force)
+    os.symlink(song.path, tmp_path / "link.mid")
+    with pytest.raises(OutputError, match="refusing to write over the input"):
+        edit(song, bars, tmp_path / "link.mid", force=True)
+    assert song.path.read_bytes() == original
+
+
+def test_missing_or_unwritable_folder_is_an_output_error(tmp_path, small_song, monkeypatch):
+    song, bars = small_song
+    with pytest.raises(OutputError, match="does not exist"):
+        edit(song, bars, tmp_path / "missing" / "out.mid")
+    with pytest.raises(OutputError, match="is a folder"):
+        edit(song, bars, tmp_path)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(midi_io.tempfile, "mkstemp", denied)
+    with pytest.raises(OutputError, match="cannot write to the folder .* \\(Permission denied\\)"):
+        edit(song, bars, tmp_path / "out.mid")
+
+
+def test_a_failed_write_leaves_no_partial_file(tmp_path, small_song, monkeypatch):
+    song, bars = small_song
+    out = tmp_path / "out.mid"
+    out.write_bytes(b"old")
+
+    def broken_replace(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(midi_io.os, "replace", broken_replace)
+    with pytest.raises(OutputError, match="No space left on device"):
+        edit(song, bars, out, force=True)
+    assert out.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mid", "song.mid"]  # no temporary left
+
+
+def test_successful_write_leaves_only_the_output(tmp_path, small_song):
+    song, bars = small_song
+    edit(song, bars, tmp_path / "out.mid")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mid", "song.mid"]
+
+
+# --- candidates, sequences, text, audio -----------------------------------------------------------
+
+
+def test_candidates_file_adds_one_track_per_candidate(tmp_path):
+    spec = SongSpec([TrackSpec([(i * 480, i * 480 + 480, 72, 90) for i in range(24)], channel=3, program=40, name="Lead"),
+                     TrackSpec([(0, 5760, 40, 70)], channel=1, program=33)], midi_type=0)
+    path = spec.write(tmp_path / "in.mid")
+    song = read_midi(path)
+    bars = song_bars(song)
+    track = song.tracks[1]
+    assert track.channel == 3
+    candidates = [[StepNote(16, 24, 60 + k), StepNote(24, 32, 0, tied_from_before=False)] for k in range(3)]
+    candidates[2] = [StepNote(16, 20, 0, tied_from_before=True), StepNote(20, 32, 65)]
+    out = write_candidates_file(song, track, bars, 2, 2, candidates, tmp_path / "cands.mid", ["a", "b", "c"])
+    before, after = mido.MidiFile(path), mido.MidiFile(out)
+    assert after.type == 1 and len(after.tracks) == len(before.tracks) + 3
+    for old, new in zip(before.tracks, after.tracks):
+        assert [(m.time, m.bytes()) for m in old] == [(m.time, m.bytes()) for m in new]
+    result = read_midi(out)
+    added = [t for t in result.tracks if t.chunk >= len(before.tracks)]
+    assert [t.name for t in added] == ["candidate 1", "candidate 2", "candidate 3"]
+    assert all(t.channel == 3 and t.program == 40 for t in added)
+    assert [(n.start_tick, n.end_tick, n.pitch) for n in added[0].notes] == [(1920, 2880, 60), (2880, 3840, 0)]
+    # A leading tie of unknown pitch sounds the note it continues (72, sounding into bar 2).
+    assert [(n.start_tick, n.end_tick, n.pitch) for n in added[2].notes] == [(1920, 2400, 72), (2400, 3840, 65)]
+    assert read_text_events(out) == ["a", "b", "c"]
+    with pytest.raises(OutputError, match="already exists"):
+        write_candidates_file(song, track, bars, 2, 2, candidates, out, "p")
+
+
+def test_sequence_file_plays_versions_one_after_another(tmp_path):
+    versions = [[StepNote(0, 8, 60), StepNote(8, 20, 62)], [StepNote(0, 4, 0, tied_from_before=True), StepNote(4, 16, 64)]]
+    out = write_sequence_file(versions, 12, 96, 600_000, (3, 4), 73, tmp_path / "seq.mid", PROVENANCE)
+    song = read_midi(out)
+    assert song.time_signatures == [(0, 3, 4)] and song.tempos == [(0, 600_000)] and song.ticks_per_beat == 96
+    (track,) = song.tracks
+    assert track.program == 73
+    # Versions last 2 bars of 3/4 (24 steps) plus a bar of silence: the second starts at step 36.
+    assert [(n.start_tick, n.end_tick, n.pitch) for n in track.notes] == [(0, 192, 60), (192, 480, 62), (36 * 24 + 96, 36 * 24 + 384, 64)]
+    assert read_text_events(out) == [PROVENANCE]
+    markers = [(t, m.text) for t, m in absolute_events(mido.MidiFile(out).tracks[0]) if m.type == "marker"]
+    assert markers == [(0, "version 1"), (36 * 24, "version 2")]
+    with pytest.raises(ValueError):
+        write_sequence_file(versions, 16, 96, 600_000, (3, 4), 73, tmp_path / "bad.mid", "p")
+
+
+def test_render_wav_falls_back_to_sine_tones(tmp_path, small_song, monkeypatch):
+    song, _ = small_song
+    monkeypatch.setattr(midi_io.shutil, "which", lambda name: None)
+    renderer = render_wav(song.path, tmp_path / "song.wav")
+    assert "sine" in renderer
+    with wave.open(str(tmp_path / "song.wav")) as stream:
+        assert stream.getnframes() > 22_050 // 2 and stream.getsampwidth() == 2
+    with pytest.raises(OutputError, match="already exists"):
+        render_wav(song.path, tmp_path / "song.wav")
+
+
+def test_render_wav_uses_fluidsynth_when_installed(tmp_path, small_song, monkeypatch):
+    song, _ = small_song
+    calls = []
+
+    def fake_run(command, capture_output, timeout):
+        calls.append(command)
+        Path(command[command.index("-F") + 1]).write_bytes(b"RIFF fake wav")
+        return type("Result", (), {"returncode": 0})()
+
+    monkeypatch.setattr(midi_io.shutil, "which", lambda name: "/usr/bin/fluidsynth")
+    monkeypatch.setattr(midi_io, "find_soundfont", lambda: "/usr/share/sounds/sf2/FluidR3_GM.sf2")
+    monkeypatch.setattr(midi_io.subprocess, "run", fake_run)
+    assert render_wav(song.path, tmp_path / "out.wav") == "fluidsynth"
+    assert (tmp_path / "out.wav").read_bytes() == b"RIFF fake wav"
+    assert calls[0][0] == "/usr/bin/fluidsynth" and calls[0][-2:] == ["/usr/share/sounds/sf2/FluidR3_GM.sf2", str(song.path)]
+
+
+def test_at_a_boundary_the_new_release_comes_before_the_next_attack(tmp_path):
+    # The last new note (E4) ends at the range end, where the next original E4 starts: players
+    # that pair a release with the newest attack need the release first.
+    _, _, edited, out = write_and_read(tmp_path, [(0, 480, 60, 90), (3840, 4320, 64, 80)], [StepNote(24, 32, 64)])
+    assert note_tuples(edited.tracks[0]) == [(0, 480, 60, 90), (2880, 3840, 64, 85), (3840, 4320, 64, 80)]
+    at_boundary = [(m.type, m.velocity) for t, m in absolute_events(mido.MidiFile(out).tracks[1])
+                   if t == 3840 and m.type in ("note_on", "note_off")]
+    assert at_boundary == [("note_off", 64), ("note_on", 80)]
