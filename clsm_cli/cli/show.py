@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
 
 @reports_errors
 def show(
-    file: Path = typer.Argument(..., help="The MIDI file (.mid) to show.", show_default=False),
+    file: Path = typer.Argument(..., metavar="FILE", help="The MIDI file (.mid) to show.", show_default=False),
     bars: Optional[str] = typer.Option(
         None, "--bars", "-b", metavar="A-B", help="Bars to highlight, e.g. 3-4 or 5 (numbered from 1)."
     ),
