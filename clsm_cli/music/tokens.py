@@ -122,8 +122,9 @@ def decode_tokens(tokens: Sequence[int], start_step: int = 0) -> list[StepNote]:
             leading = False
             continue
         leading = False
-        if token >= NUM_MUSIC_TOKENS:
-            raise ValueError(f"special token {TOKEN_NAMES[token]!r} at step {step} in a melody")
+        if not 0 <= token < NUM_MUSIC_TOKENS:
+            name = TOKEN_NAMES[token] if 0 <= token < len(TOKEN_NAMES) else str(token)
+            raise ValueError(f"token {name!r} at step {step} is not a music token (pitch, R or __)")
         close(step)
         current_pitch = token_to_pitch(token)
         current_start, current_tied = step, False
