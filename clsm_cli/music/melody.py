@@ -12,20 +12,20 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Sequence
 
 from clsm_cli.constants import BASS_PROGRAMS
 from clsm_cli.errors import InputFileError, UsageError
-from clsm_cli.music.bars import Bar, bar_at_step, bar_at_tick, bar_range_ticks, song_bars, tick_to_step
+from clsm_cli.music.bars import Bar, bar_range_ticks, song_bars
 from clsm_cli.music.midi_io import MidiSong, MidiTrack
 from clsm_cli.music.tokens import StepNote, window_bars
 
 MOSTLY_MONOPHONIC_SHARE = 0.1  # a melody track may have this share of its notes in chords
-LEGATO_TOLERANCE_BEATS = Fraction(1, 8)  # overlaps shorter than a 32nd note are legato, not chords
-OFF_GRID_TOLERANCE_STEPS = Fraction(1, 8)  # onsets or releases moved further than this are reported
-TRIPLET_TOLERANCE_BEATS = Fraction(1, 48)
+LEGATO_TOLERANCE_BEATS = 1 / 8  # overlaps shorter than a 32nd note are legato, not chords
+# Reported as moved: onsets or releases more than 1/8 step from a 16th line. Reported as triplets:
+# onsets within 1/48 beat of a triplet position (k/6 of a beat) and of no 16th (see _Grid.place).
 
 
 @dataclass(frozen=True)
@@ -228,29 +228,29 @@ class QuantizedTrack:
     report: QuantizeReport
 
 
-def _is_triplet_onset(bars: Sequence[Bar], ticks_per_beat: int, tick: int) -> bool:
-    bar = bar_at_tick(bars, tick)
-    position = Fraction(tick - bar.start_tick, ticks_per_beat) % 1  # where in the quarter note
-    tolerance = TRIPLET_TOLERANCE_BEATS
+class _Grid:
+    """Tick → step on the song step grid, with what moved, in integer arithmetic (exact at every
+    resolution, and fast enough for the data pipeline's millions of notes)."""
 
-    def near(value: Fraction) -> bool:
-        return abs(position - value) <= tolerance
+    def __init__(self, bars: Sequence[Bar], ticks_per_beat: int):
+        self.bars = bars
+        self.starts = [bar.start_tick for bar in bars]
+        self.ticks_per_beat = ticks_per_beat
 
-    on_sixteenth = any(near(Fraction(k, 4)) for k in range(5))
-    return not on_sixteenth and any(near(Fraction(k, 6)) for k in (1, 2, 4, 5))
-
-
-def _off_grid(bars: Sequence[Bar], ticks_per_beat: int, tick: int, step: int) -> bool:
-    grid_tick = Fraction(step_to_tick_exact(bars, ticks_per_beat, step))
-    return abs(tick - grid_tick) > OFF_GRID_TOLERANCE_STEPS * Fraction(ticks_per_beat, 4)
-
-
-def step_to_tick_exact(bars: Sequence[Bar], ticks_per_beat: int, step: int) -> Fraction:
-    """The exact (possibly fractional) tick of a step, for measuring how far notes moved."""
-    bar = bar_at_step(bars, step)
-    if step == bar.end_step and bar.number < len(bars):
-        return Fraction(bars[bar.number].start_tick)
-    return bar.start_tick + Fraction((step - bar.first_step) * ticks_per_beat, 4)
+    def place(self, tick: int) -> tuple[int, bool, bool]:
+        """(step, off the grid by more than 1/8 step, on a triplet position) for ``tick``."""
+        bars, tpb = self.bars, self.ticks_per_beat
+        bar = bars[max(0, bisect.bisect_right(self.starts, tick) - 1)]
+        offset = tick - bar.start_tick
+        steps = (8 * offset + tpb) // (2 * tpb)  # round(offset * 4 / tpb), halves up
+        if bar.number < len(bars) and steps > bar.steps:
+            steps = bar.steps  # a cut-short bar's tail belongs to the next bar's first step
+        off_grid = abs(32 * offset - 8 * steps * tpb) > tpb  # |offset - steps * tpb/4| > tpb/32
+        # Where in its quarter note: a triplet is within 1/48 beat of k/6 and not of any k/4.
+        position = offset % tpb
+        near_sixteenth = any(abs(48 * position - 12 * k * tpb) <= tpb for k in range(5))
+        near_triplet = any(abs(48 * position - 8 * k * tpb) <= tpb for k in (1, 2, 4, 5))
+        return bar.first_step + steps, off_grid, near_triplet and not near_sixteenth
 
 
 def quantize_track(track: MidiTrack, bars: Sequence[Bar], ticks_per_beat: int | None = None) -> QuantizedTrack:
@@ -265,15 +265,14 @@ def quantize_track(track: MidiTrack, bars: Sequence[Bar], ticks_per_beat: int | 
     """
     if ticks_per_beat is None:
         ticks_per_beat = _ticks_per_beat_from_bars(bars)
+    grid = _Grid(bars, ticks_per_beat)
     off_grid = triplets = lengthened = 0
     snapped: list[StepNote] = []
     for note in track.notes:
-        start = tick_to_step(bars, ticks_per_beat, note.start_tick)
-        end = tick_to_step(bars, ticks_per_beat, note.end_tick)
-        if _off_grid(bars, ticks_per_beat, note.start_tick, start) or _off_grid(bars, ticks_per_beat, note.end_tick, end):
-            off_grid += 1
-        if _is_triplet_onset(bars, ticks_per_beat, note.start_tick):
-            triplets += 1
+        start, start_moved, triplet = grid.place(note.start_tick)
+        end, end_moved, _ = grid.place(note.end_tick)
+        off_grid += start_moved or end_moved
+        triplets += triplet
         if end <= start:
             end = start + 1
             lengthened += 1
@@ -300,7 +299,7 @@ def _ticks_per_beat_from_bars(bars: Sequence[Bar]) -> int:
     (song_bars always ends with a complete bar.)"""
     for bar in bars:
         if bar.is_complete:
-            return int(Fraction(bar.length_ticks * 4, bar.steps))
+            return bar.length_ticks * 4 // bar.steps
     raise ValueError("cannot infer ticks per beat from bars that are all cut short; pass ticks_per_beat")
 
 

@@ -46,7 +46,7 @@ from mido.midifiles.meta import UnknownMetaMessage, build_meta_message
 
 from clsm_cli.constants import DRUM_CHANNEL, MAX_MIDI_FILE_BYTES, MAX_NOTES_PER_FILE, MAX_TRACKS
 from clsm_cli.errors import InputFileError, OutputError
-from clsm_cli.music.bars import Bar, bar_range_steps, bar_range_ticks, meter_steps, step_to_tick
+from clsm_cli.music.bars import Bar, bar_range_steps, bar_range_ticks, step_to_tick
 from clsm_cli.music.tokens import StepNote, window_bars
 
 # Limits beyond constants.py: both far above any real song, both checked while parsing.
@@ -183,6 +183,33 @@ def _sysex_message(payload: bytes, delta: int) -> mido.Message:
     return message
 
 
+# Channel messages by status nibble: mido's type name and the names of its data bytes.
+_CHANNEL_MESSAGE_FIELDS = {
+    0x80: ("note_off", ("note", "velocity")),
+    0x90: ("note_on", ("note", "velocity")),
+    0xA0: ("polytouch", ("note", "value")),
+    0xB0: ("control_change", ("control", "value")),
+    0xC0: ("program_change", ("program",)),
+    0xD0: ("aftertouch", ("value",)),
+}
+
+
+def _channel_message(status: int, values: bytes, delta: int) -> mido.Message:
+    """The mido message for validated bytes (data bytes already checked to be 0..127); built
+    directly because mido's own checks triple the reading time of a large file."""
+    kind = status & 0xF0
+    fields: dict[str, object]
+    if kind == 0xE0:
+        fields = {"type": "pitchwheel", "channel": status & 0x0F, "pitch": (values[0] | values[1] << 7) - 8192}
+    else:
+        type_name, names = _CHANNEL_MESSAGE_FIELDS[kind]
+        fields = {"type": type_name, "channel": status & 0x0F, **dict(zip(names, values))}
+    fields["time"] = delta
+    message = mido.Message.__new__(mido.Message)
+    vars(message).update(fields)
+    return message
+
+
 class _EventBudget:
     """Counts events and notes across the file so a huge one is refused while it is read."""
 
@@ -243,7 +270,7 @@ def _parse_track(data: bytes, budget: _EventBudget) -> mido.MidiTrack:
             if max(values) > 0x7F:
                 raise _Corrupt("a note or controller value is above 127")
             position += length
-            message = mido.Message.from_bytes([status, *values], time=delta)
+            message = _channel_message(status, values, delta)
         else:
             raise _Corrupt(f"it contains the status byte 0x{status:02X}, which is not allowed in MIDI files")
         budget.add(status & 0xF0 == 0x90 and message.type == "note_on" and message.velocity > 0)
@@ -885,13 +912,15 @@ def write_sequence_file(
     """A small type-1 file playing ``versions`` one after another (for ``interpolate --combined``).
 
     Each version is a whole window melody starting at step 0 (16th steps). Versions all get the
-    length of the longest, rounded up to whole bars, with ``gap_bars`` of silence between them and
-    a marker ("version 1", ...) where each starts. A leading tie of unknown pitch is a rest.
+    length of the longest, rounded up to whole bars of ``steps_per_bar``, with ``gap_bars`` of
+    silence between them and a marker ("version 1", ...) where each starts. ``meter`` goes into
+    the file's time signature (bar lines line up with the versions when it has ``steps_per_bar``
+    steps). A leading tie of unknown pitch is a rest.
     """
     out_path = Path(out_path)
     _check_output_path(out_path, force)
-    if meter_steps(*meter) != steps_per_bar:
-        raise ValueError(f"meter {meter[0]}/{meter[1]} does not have {steps_per_bar} steps per bar")
+    if steps_per_bar < 1:
+        raise ValueError(f"steps_per_bar must be at least 1, got {steps_per_bar}")
     if not 0 <= program <= 127 or not 0 <= channel <= 15:
         raise ValueError(f"program must be in range 0..127 and channel 0..15, got {program} and {channel}")
     longest = max((note.end_step for notes in versions for note in notes), default=steps_per_bar)

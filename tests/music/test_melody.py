@@ -163,3 +163,21 @@ def test_random_songs_melody_quantizes_monophonic_and_on_grid(seed):
     assert is_monophonic(quantized.notes)
     assert reduce_to_monophony(quantized.notes) == (quantized.notes, 0)
     assert quantized.notes[-1].end_step <= bars[-1].end_step
+
+
+def test_quantize_agrees_with_the_bar_grid_at_odd_resolutions():
+    import random
+
+    from clsm_cli.music.bars import tick_to_step
+
+    rng = random.Random(5)
+    for ticks_per_beat in (7, 96, 383, 1000):
+        starts = sorted(rng.sample(range(40 * ticks_per_beat), 60))
+        notes = [(s, s + rng.randint(1, 3 * ticks_per_beat), 60 + i % 12, 80) for i, s in enumerate(starts)]
+        song = song_of(TrackSpec(notes), ticks_per_beat=ticks_per_beat,
+                       time_signatures=[(0, 4, 4), (8 * ticks_per_beat, 3, 4), (17 * ticks_per_beat + 3, 6, 8)])
+        bars = song_bars(song)
+        quantized = quantize_track(song.tracks[0], bars, ticks_per_beat)
+        expected = {(tick_to_step(bars, ticks_per_beat, n.start_tick), n.pitch) for n in song.tracks[0].notes}
+        assert {(n.start_step, n.pitch) for n in quantized.notes} <= expected
+        assert len(quantized.notes) + quantized.report.duplicates_merged == len(notes)

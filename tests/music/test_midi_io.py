@@ -263,3 +263,20 @@ def test_parser_agrees_with_mido_on_every_message(seed):
     assert len(ours.tracks) == len(theirs.tracks)
     for mine, reference in zip(ours.tracks, theirs.tracks):
         assert [(m.time, m.bytes()) for m in mine] == [(m.time, m.bytes()) for m in reference]
+
+
+def test_every_channel_message_kind_agrees_with_mido():
+    import io
+
+    body = bytes([
+        0x00, 0x93, 60, 100, 0x00, 0xA3, 60, 33, 0x00, 0xB3, 7, 90, 0x00, 0xC3, 12, 0x00, 0xD3, 44,
+        0x00, 0xE3, 0x00, 0x40, 0x00, 0xE3, 0x7F, 0x7F, 0x00, 0xE3, 0x00, 0x00, 0x10, 0x83, 60, 64,
+        0x00, 0xF0, 0x03, 0x7E, 0x09, 0xF7, 0x00, 0xFF, 0x7F, 0x02, 0x01, 0x02,
+    ]) + END
+    data = header() + chunk(b"MTrk", body)
+    ours = song_from_bytes(data).midi_file.tracks[0]
+    theirs = mido.MidiFile(file=io.BytesIO(data)).tracks[0]
+    assert [(m.time, m.bytes()) for m in ours] == [(m.time, m.bytes()) for m in theirs]
+    assert [m.type for m in ours][:7] == ["note_on", "polytouch", "control_change", "program_change",
+                                         "aftertouch", "pitchwheel", "pitchwheel"]
+    assert [m.pitch for m in ours if m.type == "pitchwheel"] == [0, 8191, -8192]

@@ -441,7 +441,7 @@ def test_sequence_file_plays_versions_one_after_another(tmp_path):
     markers = [(t, m.text) for t, m in absolute_events(mido.MidiFile(out).tracks[0]) if m.type == "marker"]
     assert markers == [(0, "version 1"), (36 * 24, "version 2")]
     with pytest.raises(ValueError):
-        write_sequence_file(versions, 16, 96, 600_000, (3, 4), 73, tmp_path / "bad.mid", "p")
+        write_sequence_file(versions, 0, 96, 600_000, (3, 4), 73, tmp_path / "bad.mid", "p")
 
 
 def test_render_wav_falls_back_to_sine_tones(tmp_path, small_song, monkeypatch):
