@@ -1,0 +1,275 @@
+"""The built-in corpus: folk melodies bundled with music21, read into step-grid note lists.
+
+``clsm data build --corpus music21`` reads these collections of music21's core corpus (all ABC
+files; each ``X:`` tune of a file is one song):
+
+==================  ==========================================================================
+essenFolksong       the Essen folk song collection (German, Chinese and other European songs)
+oneills1850         O'Neill's Music of Ireland (1850 tunes)
+ryansMammoth        Ryan's Mammoth Collection (American fiddle tunes, 1883)
+airdsAirs           Aird's Selection of Scotch, English, Irish and Foreign Airs (1778-1803)
+miscFolk            American fife music and Northumbrian minstrelsy
+nottingham-dataset  the two sample tunes of the Nottingham dataset music21 ships
+==================  ==========================================================================
+
+The rest of the corpus (Bach chorales, Palestrina, Monteverdi, ...) is art music in several voices
+and stays out. A song's identity is its corpus path and ``X:`` number, e.g.
+``essenFolksong/altdeu10.abc#3``, so the split of a tune never depends on the rest of the corpus.
+
+How a tune becomes notes:
+
+* the meter: every time signature of the tune must be 4/4 (``M:C``) or 2/2 (``M:C|``); tunes
+  whose ABC text declares another meter (or ``M:none``) are skipped before the slow music21
+  parse, and the parsed tune's own time signatures are checked again;
+* the melody is read as written, repeats not played out (music21's ``expandRepeats`` misreads
+  many ABC repeat layouts), taking only the last ending of a volta (``|1 ... :|2 ...``): the path
+  of the final pass, so bars stay whole and no melody jumps from one ending into the other;
+* a pickup (anacrusis) bar is padded with rests at its start to a full bar, so bar lines fall on
+  the 16-step grid; a tune whose full bars then do not all start on that grid (bars of another
+  length in the middle) is skipped as "irregular bars";
+* accidentals carry to the end of their bar (ABC 2.1, standard notation);
+* ties between notes of the same pitch merge into one note; a chord keeps its highest note;
+  grace notes and chord symbols are dropped;
+* then the tune is what reading a MIDI rendering of it would give (:func:`tune_song`: one
+  ``MidiTrack`` per part, 960 ticks per quarter, its time signature at tick 0) and goes through
+  exactly the MIDI path (:func:`clsm_cli.data.corpus.midi_song_notes`): bars from the time
+  signature, ``melody.quantize_track`` (quarterLength x 4 steps, nearest step), the same filters.
+
+Nothing is cached: music21 parses each tune's text in memory (no pickles in its scratch folder).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from clsm_cli.constants import STEPS_PER_BAR, STEPS_PER_QUARTER
+from clsm_cli.data.corpus import SongNotes, SongSkipped, midi_song_notes
+from clsm_cli.errors import ClsmError
+from clsm_cli.music.bars import round_half_up
+
+if TYPE_CHECKING:
+    from clsm_cli.music.midi_io import MidiSong
+
+FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "miscFolk", "nottingham-dataset")
+KEPT_METERS = ("4/4", "2/2")
+_BAR_QUARTERS = Fraction(STEPS_PER_BAR, STEPS_PER_QUARTER)  # 4 quarter notes in 4/4 and 2/2
+TICKS_PER_QUARTER = 960  # exact for the tuplets folk tunes use (thirds, fifths, sixths, eighths)
+_VELOCITY = 80
+_ABC_METER_NAMES = {"C": "4/4", "C|": "2/2"}
+_TUNE_START = re.compile(r"(?m)^(?=X:)")
+_REFERENCE = re.compile(r"X:\s*(\S*)")
+# music21 carries an accidental to the end of its bar (as standard notation and ABC 2.1 do) only in
+# files that declare ABC 2.x; these collections declare no version but are written that way
+# (Essen: "d2_e2e2" is E flat twice), so every tune is parsed as ABC 2.1.
+_ABC_2_1 = "%abc-2.1\n"
+_METER_FIELDS = re.compile(r"(?m)^M:([^\n%]*)|\[M:([^\]%]*)\]")
+
+
+@dataclass(frozen=True)
+class Tune:
+    """One ABC tune to read: its song identity and the text music21 parses (file header + tune)."""
+
+    identity: str
+    text: str
+
+
+def require_music21():
+    try:
+        import music21  # noqa: F401
+    except ImportError:
+        raise ClsmError(
+            "the built-in corpus needs music21; install it with: pip install 'clsm-cli[corpus]'"
+        ) from None
+    return music21
+
+
+def corpus_root() -> Path:
+    """music21's bundled corpus folder."""
+    music21 = require_music21()
+    return Path(music21.__file__).resolve().parent / "corpus"
+
+
+def music21_version() -> str:
+    return str(require_music21().__version__)
+
+
+def collection_files(root: Path | None = None) -> list[Path]:
+    """The ABC files of the folk collections, sorted (the build order)."""
+    root = root or corpus_root()
+    files: list[Path] = []
+    for collection in FOLK_COLLECTIONS:
+        files.extend(sorted((root / collection).glob("*.abc")))
+    if not files:
+        raise ClsmError(f"no folk collections found in music21's corpus at {root}; reinstall music21")
+    return files
+
+
+def split_tunes(text: str, relative_path: str) -> list[Tune]:
+    """The tunes of one ABC file, each with the file header (text before the first ``X:``)."""
+    pieces = _TUNE_START.split(text)
+    header = "" if pieces[0].startswith("X:") else pieces[0]
+    tunes: list[Tune] = []
+    seen: dict[str, int] = {}
+    for piece in pieces:
+        if not piece.startswith("X:"):
+            continue
+        reference = _REFERENCE.match(piece).group(1) or str(len(tunes) + 1)
+        seen[reference] = seen.get(reference, 0) + 1
+        if seen[reference] > 1:  # a repeated X: number still names a distinct tune
+            reference = f"{reference}.{seen[reference]}"
+        tunes.append(Tune(identity=f"{relative_path}#{reference}", text=header + piece))
+    return tunes
+
+
+def list_folk_tunes(root: Path | None = None) -> list[Tune]:
+    """Every tune of the folk collections, in a fixed order."""
+    root = root or corpus_root()
+    tunes: list[Tune] = []
+    for path in collection_files(root):
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+        tunes.extend(split_tunes(text, path.relative_to(root).as_posix()))
+    return tunes
+
+
+def declared_meters(abc_text: str) -> list[str]:
+    """The meters an ABC tune's text declares (``M:`` lines and inline ``[M:...]``), normalised."""
+    meters = []
+    for line_field, inline_field in _METER_FIELDS.findall(abc_text):
+        value = (line_field or inline_field).strip()
+        meters.append(_ABC_METER_NAMES.get(value, value.replace(" ", "")))
+    return meters
+
+
+def read_tune(tune: Tune) -> SongNotes:
+    """The notes of one tune on the 16-step grid; raises SongSkipped with the reason it cannot be used."""
+    return midi_song_notes(tune_song(tune))
+
+
+def tune_song(tune: Tune) -> "MidiSong":
+    """A tune as the MidiSong reading a MIDI rendering of it would give (one track per part)."""
+    other = [meter for meter in declared_meters(tune.text) if meter not in KEPT_METERS]
+    if other:
+        raise SongSkipped("meter", f"in {other[0]}, not 4/4 or 2/2")
+
+    import mido
+    from music21 import converter
+
+    from clsm_cli.music.midi_io import MidiNote, MidiSong, MidiTrack
+
+    try:
+        score = converter.parseData(_ABC_2_1 + tune.text, format="abc")
+    except Exception as error:  # noqa: BLE001 - music21 raises many types for bad ABC
+        raise SongSkipped("unreadable", f"music21 cannot parse it ({type(error).__name__}: {error})") from None
+    parts = list(getattr(score, "parts", [])) or [score]
+    tracks = []
+    meter = None
+    for index, part in enumerate(parts):
+        part_meter, events = _part_events(part)
+        meter = meter or part_meter
+        notes = [
+            MidiNote(_ticks(start), _ticks(end), pitch, _VELOCITY)
+            for start, end, pitch in events
+            if _ticks(end) > _ticks(start)
+        ]
+        instrument = part.getInstrument(returnDefault=False)
+        program = instrument.midiProgram if instrument is not None and instrument.midiProgram is not None else 0
+        tracks.append(
+            MidiTrack(
+                number=index + 1,
+                chunk=index + 1,
+                channel=index % 16,
+                name=part.partName or "",
+                program=program,
+                is_drum=False,
+                notes=sorted(notes, key=lambda note: (note.start_tick, note.pitch)),
+            )
+        )
+    end_tick = max((note.end_tick for track in tracks for note in track.notes), default=0)
+    return MidiSong(
+        path=Path(tune.identity),
+        ticks_per_beat=TICKS_PER_QUARTER,
+        midi_type=1,
+        tracks=tracks,
+        time_signatures=[(0, *meter)],
+        had_time_signature=True,
+        tempos=[(0, 500_000)],
+        end_tick=end_tick,
+        midi_file=mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER),
+    )
+
+
+def _ticks(quarters: Fraction) -> int:
+    return round_half_up(quarters * TICKS_PER_QUARTER)
+
+
+def _part_events(part) -> tuple[tuple[int, int], list[tuple[Fraction, Fraction, int]]]:
+    """(meter, [(start, end, pitch)] in quarters from the padded song start) for one part."""
+    signatures = list(part.recurse().getElementsByClass("TimeSignature"))
+    if not signatures:
+        raise SongSkipped("meter", "no time signature (free meter)")
+    for signature in signatures:
+        if signature.ratioString not in KEPT_METERS:
+            raise SongSkipped("meter", f"in {signature.ratioString}, not 4/4 or 2/2")
+    meter = (signatures[0].numerator, signatures[0].denominator)
+
+    skipped_endings = _earlier_ending_measures(part)
+    measures = [m for m in part.getElementsByClass("Measure") if id(m) not in skipped_endings]
+    if not measures:
+        raise SongSkipped("unreadable", "music21 found no bars in it")
+    first_length = Fraction(measures[0].duration.quarterLength)
+    position = _BAR_QUARTERS - first_length if 0 < first_length < _BAR_QUARTERS else Fraction(0)
+    elements = []  # (start in quarters from the padded song start, music21 note or chord)
+    for measure in measures:
+        length = Fraction(measure.duration.quarterLength)
+        if length and length % _BAR_QUARTERS == 0 and position % _BAR_QUARTERS != 0:
+            where = f"{float(position % _BAR_QUARTERS):g} quarters"
+            raise SongSkipped("irregular bars", f"bar {measure.number} starts {where} off the 4/4 grid")
+        elements.extend((position + Fraction(element.offset), element) for element in measure.flatten().notes)
+        position += length
+    return meter, _merged_events(elements)
+
+
+def _earlier_ending_measures(part) -> set[int]:
+    """ids of the measures of first (non-final) endings: ``|1 ... :|2 ...`` keeps only ending 2.
+
+    Repeats are not played out (music21's expandRepeats misreads many ABC repeat layouts), so the
+    melody is the written one, taking the last ending of each volta: the path of the final pass.
+    """
+    brackets = sorted(
+        (bracket for bracket in part.spannerBundle.getByClass("RepeatBracket") if bracket.getSpannedElements()),
+        key=lambda bracket: bracket.getFirst().offset,
+    )
+    skipped: set[int] = set()
+    for bracket, following in zip(brackets, brackets[1:]):
+        last = bracket.getLast()
+        if following.getFirst().offset == last.offset + last.duration.quarterLength:
+            skipped.update(id(measure) for measure in bracket.getSpannedElements())
+    return skipped
+
+
+def _merged_events(elements) -> list[tuple[Fraction, Fraction, int]]:
+    """(start, end, pitch) from (start, note or chord): ties merged, chords to their top, graces dropped."""
+    from music21 import harmony
+
+    events: list[list] = []  # [start_quarters, end_quarters, midi_pitch]
+    for start, element in sorted(elements, key=lambda pair: pair[0]):
+        if isinstance(element, harmony.Harmony) or element.duration.isGrace:
+            continue
+        length = Fraction(element.duration.quarterLength)
+        if length <= 0:
+            continue
+        pitch = max(p.midi for p in element.pitches)
+        tie = element.tie.type if element.tie is not None else None
+        if tie in ("stop", "continue") and events and events[-1][2] == pitch and events[-1][1] == start:
+            events[-1][1] = start + length
+            continue
+        events.append([start, start + length, pitch])
+    return [(start, end, pitch) for start, end, pitch in events]

@@ -1,0 +1,188 @@
+"""Training windows from one melody track: tokens, 8-bar windows, rest filter, transpositions.
+
+Pure functions on numpy arrays (no files, no music21, no MIDI), following paper section 3.1:
+
+1. a monophonic track whose pitches lie in 55..84 is encoded on the 16-step grid
+   (:func:`clsm_cli.music.tokens.encode_notes`) over whole bars;
+2. 8-bar windows are cut with a 1-bar stride, in canonical form (a window starting inside a note
+   begins with that note's pitch, inside a rest with ``R``: :func:`clsm_cli.music.tokens.cut_window`);
+3. windows holding more than one bar (16 steps) of consecutive rest are dropped;
+4. training splits add every transposition in -6..+5 semitones that keeps the *whole track* in
+   range (the paper transposes tracks, not windows); held-out splits keep the original key.
+
+Windows of held-out splits that repeat a training window are found by 64-bit digests
+(:func:`window_digests`), so the training set never has to stay in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from clsm_cli.constants import (
+    BARS_PER_WINDOW,
+    FIRST_PITCH_TOKEN,
+    HOLD_TOKEN,
+    MAX_PITCH,
+    MIN_PITCH,
+    NUM_PITCHES,
+    REST_TOKEN,
+    STEPS_PER_BAR,
+    TRANSPOSITIONS_SEMITONES,
+    WINDOW_STEPS,
+)
+from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote, encode_notes
+
+WINDOW_STRIDE_BARS = 1
+MAX_REST_STEPS = STEPS_PER_BAR  # a window may hold at most one bar of consecutive rest
+
+
+@dataclass(frozen=True)
+class TrackWindows:
+    """The windows of one track in its original key, and the transpositions the track allows."""
+
+    windows: np.ndarray  # (n, WINDOW_STEPS) uint8, canonical
+    start_bars: np.ndarray  # (n,) int32, 0-based bar of each window's first step
+    shifts: tuple[int, ...]  # semitone shifts (0 included) keeping every pitch of the track in range
+    dropped_for_rest: int  # windows cut but dropped for holding more than one bar of rest
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+
+def pitches_in_range(notes: Sequence[StepNote]) -> bool:
+    return all(MIN_PITCH <= note.pitch <= MAX_PITCH for note in notes)
+
+
+def allowed_shifts(notes: Sequence[StepNote]) -> tuple[int, ...]:
+    """Every shift in -6..+5 that keeps all pitches of the track in 55..84 (empty if one is outside)."""
+    if not notes:
+        return ()
+    lowest = min(note.pitch for note in notes)
+    highest = max(note.pitch for note in notes)
+    return tuple(s for s in TRANSPOSITIONS_SEMITONES if MIN_PITCH <= lowest + s and highest + s <= MAX_PITCH)
+
+
+def track_tokens(notes: Sequence[StepNote], num_bars: int, steps_per_bar: int = STEPS_PER_BAR) -> np.ndarray:
+    """The token sequence of a monophonic, in-range track over ``num_bars`` whole bars from step 0."""
+    return encode_notes(notes, num_bars * steps_per_bar, start_step=0)
+
+
+def cut_track_windows(
+    notes: Sequence[StepNote],
+    num_bars: int,
+    steps_per_bar: int = STEPS_PER_BAR,
+    max_rest_steps: int = MAX_REST_STEPS,
+) -> TrackWindows:
+    """8-bar windows (1-bar stride) of a monophonic, in-range track, rest-filtered.
+
+    ``notes`` are on a grid where bar ``b`` (0-based) starts at step ``b * steps_per_bar``.
+    """
+    if not pitches_in_range(notes):
+        raise ValueError(f"track pitches must lie in {MIN_PITCH}..{MAX_PITCH}; filter the track first")
+    window_steps = BARS_PER_WINDOW * steps_per_bar
+    tokens = track_tokens(notes, num_bars, steps_per_bar)
+    starts = np.arange(0, max(num_bars - BARS_PER_WINDOW + 1, 0), WINDOW_STRIDE_BARS) * steps_per_bar
+    if not len(starts):
+        windows = np.zeros((0, window_steps), dtype=TOKEN_DTYPE)
+        return TrackWindows(windows, np.zeros(0, np.int32), allowed_shifts(notes), 0)
+    # Vectorised equivalent of cut_window + longest_rest_steps per window (tests check the two agree).
+    sounding = _sounding_tokens(tokens)
+    windows = np.lib.stride_tricks.sliding_window_view(tokens, window_steps)[starts].copy()
+    windows[:, 0] = np.where(windows[:, 0] == HOLD_TOKEN, sounding[starts], windows[:, 0])
+    keep = _longest_rest_in_windows(sounding == REST_TOKEN, starts, window_steps) <= max_rest_steps
+    return TrackWindows(
+        windows=windows[keep],
+        start_bars=(starts[keep] // steps_per_bar).astype(np.int32),
+        shifts=allowed_shifts(notes),
+        dropped_for_rest=int((~keep).sum()),
+    )
+
+
+def _sounding_tokens(tokens: np.ndarray) -> np.ndarray:
+    """Per step, the pitch or R token whose sound covers it (holds forward-filled; R before any)."""
+    positions = np.where(tokens != HOLD_TOKEN, np.arange(len(tokens)), -1)
+    last_onset = np.maximum.accumulate(positions)
+    return np.where(last_onset >= 0, tokens[np.maximum(last_onset, 0)], REST_TOKEN).astype(TOKEN_DTYPE)
+
+
+def _longest_rest_in_windows(resting: np.ndarray, starts: np.ndarray, window_steps: int) -> np.ndarray:
+    """Longest run of resting steps inside each window ``[start, start + window_steps)``."""
+    edges = np.diff(np.concatenate([[0], resting.astype(np.int8), [0]]))
+    run_starts, run_ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if not len(run_starts):
+        return np.zeros(len(starts), dtype=np.int64)
+    window_starts = starts[:, None]
+    overlap = np.minimum(run_ends[None, :], window_starts + window_steps) - np.maximum(run_starts[None, :], window_starts)
+    return np.clip(overlap, 0, None).max(axis=1)
+
+
+def transpose_windows(windows: np.ndarray, semitones: int) -> np.ndarray:
+    """All windows shifted by ``semitones`` (the caller checked the range; R and __ stay)."""
+    windows = np.asarray(windows, dtype=TOKEN_DTYPE)
+    if semitones == 0:
+        return windows.copy()
+    is_pitch = windows < FIRST_PITCH_TOKEN + NUM_PITCHES
+    shifted = windows.astype(np.int16) + np.where(is_pitch, semitones, 0)
+    if np.any(is_pitch & ((shifted < FIRST_PITCH_TOKEN) | (shifted >= FIRST_PITCH_TOKEN + NUM_PITCHES))):
+        raise ValueError(f"a shift of {semitones} semitones leaves the pitch range {MIN_PITCH}..{MAX_PITCH}")
+    return shifted.astype(TOKEN_DTYPE)
+
+
+def augment_windows(track: TrackWindows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training windows: every allowed shift of every window, ordered by shift then window.
+
+    Returns ``(windows (n*k, 128), start_bars (n*k,), shifts (n*k,))``.
+    """
+    if not len(track) or not track.shifts:
+        empty = np.zeros((0, track.windows.shape[1]), dtype=TOKEN_DTYPE)
+        return empty, np.zeros(0, np.int32), np.zeros(0, np.int32)
+    windows = np.concatenate([transpose_windows(track.windows, s) for s in track.shifts])
+    start_bars = np.tile(track.start_bars, len(track.shifts))
+    shifts = np.repeat(np.asarray(track.shifts, dtype=np.int32), len(track))
+    return windows, start_bars, shifts
+
+
+def window_digests(windows: np.ndarray) -> np.ndarray:
+    """A 64-bit digest per window (blake2b of its bytes): (n, 128) uint8 -> (n,) uint64."""
+    windows = np.ascontiguousarray(windows, dtype=TOKEN_DTYPE)
+    digests = np.empty(len(windows), dtype=np.uint64)
+    for index, row in enumerate(windows):
+        digests[index] = int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little")
+    return digests
+
+
+def seen_in_training(windows: np.ndarray, sorted_training_digests: np.ndarray) -> np.ndarray:
+    """Which held-out windows equal a training window in any key the augmentation could produce.
+
+    ``sorted_training_digests`` are the sorted digests of the training windows in their original
+    key. A held-out window counts as seen when it, or one of its in-range transpositions by the
+    inverse of a training shift, has one of those digests: that catches the same tune filed under
+    two song identities (two collections, two versions) even when it is written in another key.
+    Returns a boolean mask (n,).
+    """
+    windows = np.asarray(windows, dtype=TOKEN_DTYPE)
+    seen = np.zeros(len(windows), dtype=bool)
+    if not len(windows) or not len(sorted_training_digests):
+        return seen
+    is_pitch = windows < FIRST_PITCH_TOKEN + NUM_PITCHES
+    pitch_tokens = np.where(is_pitch, windows.astype(np.int16), NUM_PITCHES)
+    lowest = pitch_tokens.min(axis=1)  # NUM_PITCHES for a window without notes
+    highest = np.where(is_pitch, windows.astype(np.int16), -1).max(axis=1)
+    for training_shift in TRANSPOSITIONS_SEMITONES:
+        back = -training_shift  # the training window in its original key is this window shifted back
+        candidates = ~seen & (lowest + back >= 0) & (highest + back < NUM_PITCHES)
+        if not candidates.any():
+            continue
+        index = np.flatnonzero(candidates)
+        digests = window_digests(transpose_windows(windows[index], back))
+        position = np.searchsorted(sorted_training_digests, digests)
+        position = np.minimum(position, len(sorted_training_digests) - 1)
+        seen[index[sorted_training_digests[position] == digests]] = True
+    return seen
+
+
+assert WINDOW_STEPS == BARS_PER_WINDOW * STEPS_PER_BAR
