@@ -66,7 +66,8 @@ def polyphony_share(track: MidiTrack, ticks_per_beat: int) -> float:
     sounding_until = None
     previous_start = None
     for note in track.notes:  # sorted by start tick
-        if sounding_until is not None and (note.start_tick < sounding_until - tolerance or note.start_tick == previous_start):
+        chord = note.start_tick == previous_start
+        if sounding_until is not None and (note.start_tick < sounding_until - tolerance or chord):
             overlapping += 1
         sounding_until = note.end_tick if sounding_until is None else max(sounding_until, note.end_tick)
         previous_start = note.start_tick

@@ -319,7 +319,8 @@ def _parse_file(data: bytes, name: str) -> tuple[int, int, list[mido.MidiTrack],
         raise InputFileError(f"{name} is corrupt: its header says 0 ticks per beat")
     if declared_tracks > MAX_TRACKS:
         raise InputFileError(
-            f"{name} declares {declared_tracks:,} tracks, more than the {MAX_TRACKS:,} clsm reads; the file looks corrupt"
+            f"{name} declares {declared_tracks:,} tracks, more than the {MAX_TRACKS:,} clsm reads; "
+            "the file looks corrupt"
         )
     position = 8 + header_length
     if declared_tracks == 0 or position >= len(data):
@@ -602,6 +603,12 @@ def _check_output_path(out_path: Path, force: bool, input_path: Path | None = No
         raise OutputError(f"cannot write {out_path.name}: the folder {parent} does not exist")
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(out_path: Path, data: bytes, force: bool) -> Path:
     """Write via a temporary file in the same folder, then rename (never a half-written file)."""
     try:
@@ -613,6 +620,7 @@ def _atomic_write(out_path: Path, data: bytes, force: bool) -> Path:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs are ordinary files
         if force:
             os.replace(temporary, out_path)
         else:
@@ -855,8 +863,9 @@ def _candidate_chunk(
         start = step_to_tick(bars, ticks_per_beat, note.start_step)
         end = step_to_tick(bars, ticks_per_beat, note.end_step)
         if end > start:
-            events.append((start, 2, order, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)))
-            events.append((end, 1, order, mido.Message("note_off", channel=channel, note=pitch, velocity=RELEASE_VELOCITY)))
+            attack = mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)
+            release = mido.Message("note_off", channel=channel, note=pitch, velocity=RELEASE_VELOCITY)
+            events.extend([(start, 2, order, attack), (end, 1, order, release)])
     events.sort(key=lambda event: event[:3])
     return _to_delta_track([(tick, message) for tick, _, _, message in events])
 

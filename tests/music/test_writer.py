@@ -480,3 +480,13 @@ def test_at_a_boundary_the_new_release_comes_before_the_next_attack(tmp_path):
     at_boundary = [(m.type, m.velocity) for t, m in absolute_events(mido.MidiFile(out).tracks[1])
                    if t == 3840 and m.type in ("note_on", "note_off")]
     assert at_boundary == [("note_off", 64), ("note_on", 80)]
+
+
+def test_outputs_get_ordinary_file_permissions(tmp_path, small_song):
+    song, bars = small_song
+    previous = os.umask(0o022)
+    try:
+        out = edit(song, bars, tmp_path / "out.mid")
+    finally:
+        os.umask(previous)
+    assert out.stat().st_mode & 0o777 == 0o644
