@@ -157,6 +157,8 @@ def tune_song(tune: Tune) -> "MidiSong":
     """A tune as the MidiSong reading a MIDI rendering of it would give (one track per part)."""
     other = [meter for meter in declared_meters(tune.text) if meter not in KEPT_METERS]
     if other:
+        if other[0].lower() in ("none", ""):
+            raise SongSkipped("meter", "no time signature (free meter)")
         raise SongSkipped("meter", f"in {other[0]}, not 4/4 or 2/2")
 
     import mido
@@ -223,7 +225,7 @@ def _part_events(part) -> tuple[tuple[int, int], list[tuple[Fraction, Fraction, 
     skipped_endings = _earlier_ending_measures(part)
     measures = [m for m in part.getElementsByClass("Measure") if id(m) not in skipped_endings]
     if not measures:
-        raise SongSkipped("unreadable", "music21 found no bars in it")
+        raise SongSkipped("irregular bars", "it has no bar lines")
     first_length = Fraction(measures[0].duration.quarterLength)
     position = _BAR_QUARTERS - first_length if 0 < first_length < _BAR_QUARTERS else Fraction(0)
     elements = []  # (start in quarters from the padded song start, music21 note or chord)

@@ -58,8 +58,9 @@ def pitches_in_range(notes: Sequence[StepNote]) -> bool:
 
 
 def allowed_shifts(notes: Sequence[StepNote]) -> tuple[int, ...]:
-    """Every shift in -6..+5 that keeps all pitches of the track in 55..84 (empty if one is outside)."""
-    if not notes:
+    """Every shift in -6..+5 that keeps all pitches of the track in 55..84 (none for a track that
+    is not in range to begin with)."""
+    if not notes or not pitches_in_range(notes):
         return ()
     lowest = min(note.pitch for note in notes)
     highest = max(note.pitch for note in notes)

@@ -1,0 +1,68 @@
+"""``clsm data build`` through the real Typer app."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from clsm_cli.cli.app import app
+from clsm_cli.data import music21_corpus
+from clsm_cli.data.shards import read_manifest
+from tests.data.synthetic_corpus import write_corpus
+
+ENV = {"COLUMNS": "120", "NO_COLOR": "1", "FORCE_COLOR": None}
+
+
+def run(*args):
+    return CliRunner(env=ENV).invoke(app, [str(arg) for arg in args])
+
+
+@pytest.fixture
+def corpus_dir(tmp_path):
+    write_corpus(tmp_path / "midi")
+    return tmp_path / "midi"
+
+
+def test_build_prints_parameters_table_and_summary(corpus_dir, tmp_path):
+    out = tmp_path / "data"
+    result = run("data", "build", corpus_dir, "--out", out, "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert "workers" in result.stderr and "-6..+5" in result.stderr  # parameters first, on stderr
+    assert "train-1 (transposed)" in result.stdout and "total" in result.stdout
+    assert "processed 11 files (skipped 45.5%)" in result.stdout
+    assert "skipped 1 for unreadable, e.g. broken/corrupt.mid" in result.stderr
+    assert read_manifest(out)["files"]["kept"] == 6
+
+
+def test_existing_output_needs_force(corpus_dir, tmp_path):
+    out = tmp_path / "data"
+    assert run("data", "build", corpus_dir, "--out", out, "--workers", "1").exit_code == 0
+    again = run("data", "build", corpus_dir, "--out", out, "--workers", "1")
+    assert again.exit_code == 5 and "--force" in again.stderr
+    assert run("data", "build", corpus_dir, "--out", out, "--workers", "1", "--force").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--corpus", "music21"], "not both"),
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--identity", "album"], "album"),
+    ],
+)
+def test_usage_errors_exit_2(corpus_dir, tmp_path, args, message):
+    result = run("data", "build", corpus_dir, "--out", tmp_path / "data", *args)
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "data").exists()
+
+
+def test_nothing_to_read_is_a_usage_error(tmp_path):
+    result = run("data", "build", "--out", tmp_path / "data")
+    assert result.exit_code == 2 and "--corpus music21" in result.stderr
+
+
+def test_music21_corpus_option(monkeypatch, tmp_path):
+    monkeypatch.setattr(music21_corpus, "FOLK_COLLECTIONS", ("nottingham-dataset",))
+    result = run("data", "build", "--corpus", "music21", "--out", tmp_path / "folk", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert "nottingham-dataset" in result.stderr and "processed 2 files" in result.stdout
