@@ -1,0 +1,354 @@
+"""``clsm infill``, ``clsm interpolate`` and ``clsm vary``: new versions of some bars of a melody.
+
+Each command parses and checks its options, loads the model once, runs
+:func:`clsm_cli.edit_files.edit_file` on every input file and renders what came back: a piano-roll
+preview of each output on stdout (when it is a terminal, or with ``--preview``), warnings and one
+error line per failed file on stderr, and a summary table at the end. With ``--json`` stdout holds
+one JSON object per input file and nothing else. The exit code is 0 when every file succeeded,
+otherwise that of the first failure. Torch is imported only once a command runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, List, Optional, Sequence
+
+import typer
+from rich.console import Console
+
+from clsm_cli.cli.app import escape_markup, reports_errors, stderr_console, stdout_console
+from clsm_cli.errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from clsm_cli.edit_files import EditModel, EditOptions, FileResult
+
+COMPACT_ROLLS_ABOVE = 4  # more outputs per file than this: compact piano rolls
+
+COMMON_NOTES = """\
+Only the chosen bars of the melody track change; everything else in each file stays exactly as it
+was. Outputs are named <stem>.<verb>-bars<A>-<B>-s<seed>-<k>.mid (in --out), so reruns with another
+seed never overwrite earlier ones. Each output records the model, seed, bars, command and its
+latent w in a text event (and in --json), so that interpolate --start/--end and vary --around can
+reuse it.
+"""
+
+INFILL_HELP = f"""\
+Write new versions of some bars (infills), sampled from the model given the bars around them.
+
+{COMMON_NOTES}
+Ranges longer than 4 bars are filled in chunks of at most 4 bars, left to right.
+
+[bold]Examples[/bold]
+
+  clsm infill song.mid --bars 3-4                 4 infills of bars 3-4
+  clsm infill song.mid --bars 3-4 -n 8 --seed 7   8 infills, reproducible
+  clsm infill song.mid --bars 3-4 --temperature 0 the paper's argmax decoding
+  clsm infill song.mid --bars 5-6 --combined      also one file with every infill as a track
+  clsm infill songs/*.mid --bars 5-6 --json       batch: one JSON object per file on stdout
+"""
+
+INTERPOLATE_HELP = f"""\
+Morph some bars from one version to another in --steps steps (writes steps + 1 files).
+
+The endpoints are two samples from the model by default; --from-original starts from the existing
+bars, and --start / --end take two earlier outputs (say two infills you like): their stored latent
+is reused exactly when they come from the same model, any other file is encoded. Sampled decoding
+(temperature > 0) uses the same random numbers for every step, so only the latent changes along
+the way; use --temperature 0 on both the infills and the interpolation for exact endpoints.
+
+{COMMON_NOTES}
+[bold]Examples[/bold]
+
+  clsm interpolate song.mid --bars 3-4 --steps 8          9 files between two samples
+  clsm interpolate song.mid --bars 3-4 --from-original    from the existing bars to a sample
+  clsm interpolate song.mid --bars 3-4 --start song.infill-bars3-4-s7-1.mid --end song.infill-bars3-4-s7-3.mid
+  clsm interpolate song.mid --bars 3-4 --combined         also one file playing them in sequence
+"""
+
+VARY_HELP = f"""\
+Write variations of some bars: small moves in the model's latent space around them.
+
+The centre is the existing bars (encoded), or an earlier output given with --around.
+
+--amount scales the move (0 gives the centre itself; 0.3 is subtle, 1 is as wide as the model's
+prior). {COMMON_NOTES}
+[bold]Examples[/bold]
+
+  clsm vary song.mid --bars 5-6                          4 variations, amount 0.5
+  clsm vary song.mid --bars 5-6 --amount 0.3 -n 8
+  clsm vary song.mid --bars 5-6 --around song.infill-bars5-6-s7-2.mid
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="infill", help=INFILL_HELP, no_args_is_help=True)(infill)
+    app.command(name="interpolate", help=INTERPOLATE_HELP, no_args_is_help=True)(interpolate)
+    app.command(name="vary", help=VARY_HELP, no_args_is_help=True)(vary)
+
+
+# --- options shared by the three commands ----------------------------------------------------------
+
+FILES = typer.Argument(..., help="MIDI files to edit (.mid); many files load the model once.", show_default=False)
+BARS = typer.Option(..., "--bars", "-b", metavar="A-B", help="Bars to change, e.g. 3-4 or 5 (numbered from 1, as clsm show prints them).", show_default=False)
+NUM = typer.Option(4, "--num", "-n", min=1, help="How many versions to write per file.")
+SEED = typer.Option(None, "--seed", "-s", min=0, help="Random seed; the same seed on the same device gives the same files. Default: drawn and reported.")
+TEMPERATURE = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature; 0 is the paper's argmax decoding. Default: what the model recommends.")
+TOP_P = typer.Option(None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling: keep the most likely tokens up to this mass. Default: the model's.")
+MODEL = typer.Option(None, "--model", "-m", metavar="NAME|DIR", help="A model from clsm models, or a model directory. Default: the shipped model.")
+TRACK = typer.Option(None, "--track", "-t", metavar="TRACK", help="Melody track: its number in clsm show's table, or its name. Default: chosen automatically.")
+OUT = typer.Option(Path("."), "--out", "-o", metavar="DIR", help="Folder for the outputs (created if missing).")
+FORCE = typer.Option(False, "--force", help="Overwrite outputs that already exist.")
+JSON = typer.Option(False, "--json", help="Print one JSON object per input file on stdout (messages stay on stderr).")
+PREVIEW = typer.Option(None, "--preview/--no-preview", help="Piano-roll previews on stdout. Default: only when stdout is a terminal.", show_default=False)
+WAV = typer.Option(False, "--wav", help="Also render each output to WAV (fluidsynth with a General MIDI soundfont when present).")
+COMBINED = typer.Option(False, "--combined", help="Also write one file with every version (as tracks; in sequence for interpolate).")
+DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; auto uses CUDA when present.")
+
+
+@reports_errors
+def infill(
+    files: List[Path] = FILES,
+    bars: str = BARS,
+    num: int = NUM,
+    seed: Optional[int] = SEED,
+    temperature: Optional[float] = TEMPERATURE,
+    top_p: Optional[float] = TOP_P,
+    model: Optional[str] = MODEL,
+    track: Optional[str] = TRACK,
+    out: Path = OUT,
+    force: bool = FORCE,
+    json_output: bool = JSON,
+    preview: Optional[bool] = PREVIEW,
+    wav: bool = WAV,
+    combined: bool = COMBINED,
+    device: str = DEVICE,
+) -> None:
+    _run("infill", files, bars, json_output, preview, device, model,
+         dict(num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, out_dir=out, force=force,
+              wav=wav, combined=combined))
+
+
+@reports_errors
+def interpolate(
+    files: List[Path] = FILES,
+    bars: str = BARS,
+    steps: int = typer.Option(8, "--steps", "-j", min=1, help="Steps from one endpoint to the other (writes steps + 1 files)."),
+    from_original: bool = typer.Option(False, "--from-original", help="Start from the existing bars (encoded)."),
+    start: Optional[Path] = typer.Option(None, "--start", metavar="FILE", help="Start at an earlier output (or any MIDI file, encoded)."),
+    end: Optional[Path] = typer.Option(None, "--end", metavar="FILE", help="End at an earlier output (or any MIDI file, encoded)."),
+    seed: Optional[int] = SEED,
+    temperature: Optional[float] = TEMPERATURE,
+    top_p: Optional[float] = TOP_P,
+    model: Optional[str] = MODEL,
+    track: Optional[str] = TRACK,
+    out: Path = OUT,
+    force: bool = FORCE,
+    json_output: bool = JSON,
+    preview: Optional[bool] = PREVIEW,
+    wav: bool = WAV,
+    combined: bool = COMBINED,
+    device: str = DEVICE,
+) -> None:
+    _run("interpolate", files, bars, json_output, preview, device, model,
+         dict(steps=steps, from_original=from_original, start_file=start, end_file=end, seed=seed,
+              temperature=temperature, top_p=top_p, track=track, out_dir=out, force=force, wav=wav,
+              combined=combined))
+
+
+@reports_errors
+def vary(
+    files: List[Path] = FILES,
+    bars: str = BARS,
+    amount: float = typer.Option(0.5, "--amount", "-a", min=0.0, help="How far variations move from the centre (0 = the centre itself)."),
+    around: Optional[Path] = typer.Option(None, "--around", metavar="FILE", help="Vary around an earlier output instead of the existing bars."),
+    num: int = NUM,
+    seed: Optional[int] = SEED,
+    temperature: Optional[float] = TEMPERATURE,
+    top_p: Optional[float] = TOP_P,
+    model: Optional[str] = MODEL,
+    track: Optional[str] = TRACK,
+    out: Path = OUT,
+    force: bool = FORCE,
+    json_output: bool = JSON,
+    preview: Optional[bool] = PREVIEW,
+    wav: bool = WAV,
+    combined: bool = COMBINED,
+    device: str = DEVICE,
+) -> None:
+    _run("vary", files, bars, json_output, preview, device, model,
+         dict(amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
+              track=track, out_dir=out, force=force, wav=wav, combined=combined))
+
+
+# --- the shared run ------------------------------------------------------------------------------
+
+
+def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview: Optional[bool], device: str,
+         model: Optional[str], values: dict) -> None:
+    from clsm_cli import edit_files
+    from clsm_cli.music.bars import parse_bar_range
+
+    first_bar, last_bar = parse_bar_range(bars)  # usage errors before any file or model is touched
+    seed = values.pop("seed")
+    options = edit_files.EditOptions(
+        verb=verb, first_bar=first_bar, last_bar=last_bar,
+        seed=edit_files.draw_seed() if seed is None else seed, model_arg=model, **values,
+    )
+    edit_files.check_options(options)
+
+    messages = _plain_when_no_color(stderr_console())
+    with messages.status("loading the model…", spinner="dots") if messages.is_terminal else _nothing():
+        edit_model = edit_files.load_edit_model(model, device)
+    decoding = _decoding_text(options, edit_model)
+    messages.print(f"model {escape_markup(edit_model.name)} ({edit_model.device}), seed {options.seed}, {decoding}",
+                   style="dim", soft_wrap=True)
+
+    show_previews = _wants_previews(preview, json_output)
+    results: list[FileResult] = []
+    per_file = _outputs_per_file(options)
+    with _progress(messages, len(files) * per_file) as advance:
+        for path in files:
+            result = edit_files.edit_file(Path(path), options, edit_model, progress=advance)
+            results.append(result)
+            _report(result, messages, json_output, show_previews)
+    _summary(results, options, messages)
+    exit_code = next((result.exit_code for result in results if not result.ok), EXIT_OK)
+    if exit_code != EXIT_OK:
+        raise typer.Exit(exit_code)
+
+
+def _outputs_per_file(options: "EditOptions") -> int:
+    return options.steps + 1 if options.verb == "interpolate" else options.num
+
+
+def _decoding_text(options: "EditOptions", edit_model: "EditModel") -> str:
+    from clsm_cli.edit import resolve_decoding
+
+    decoding = resolve_decoding(edit_model.model, options.temperature, options.top_p)
+    if decoding.temperature == 0:
+        return "argmax decoding"
+    nucleus = f", top-p {decoding.top_p:g}" if decoding.top_p < 1 else ""
+    return f"temperature {decoding.temperature:g}{nucleus}"
+
+
+def _report(result: "FileResult", messages: Console, json_output: bool, show_previews: Optional[str]) -> None:
+    name = result.input.name
+    for warning in result.warnings:
+        text = warning if name in warning else f"{name}: {warning}"
+        messages.print(f"[yellow]warning:[/yellow] {escape_markup(text)}", soft_wrap=True)
+    if result.error is not None:
+        text = result.error.message if name in result.error.message else f"{name}: {result.error.message}"
+        messages.print(f"[bold red]error:[/bold red] {escape_markup(text)}", soft_wrap=True)
+    if json_output:
+        typer.echo(json.dumps(result.to_json()))
+    if show_previews and result.previews:
+        console = messages if show_previews == "stderr" else _plain_when_no_color(stdout_console())
+        _print_previews(result, console)
+
+
+def _print_previews(result: "FileResult", console: Console) -> None:
+    from clsm_cli.render.pianoroll import PianoRoll
+
+    compact = len(result.previews) > COMPACT_ROLLS_ABOVE
+    pitches = [
+        note.pitch for view in result.previews for note in view.notes
+        if any(note.start_step < first + steps and note.end_step > first for _, first, steps in view.bars)
+    ]
+    pitch_range = (min(pitches), max(pitches)) if pitches else None
+    for view in result.previews:
+        console.print()
+        console.print(PianoRoll(view.notes, view.bars, highlighted_bars=view.target_bars, dim_other_bars=True,
+                                title=view.title, compact=compact, pitch_range=pitch_range))
+
+
+def _summary(results: Sequence["FileResult"], options: "EditOptions", messages: Console) -> None:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("file", overflow="fold")
+    table.add_column("result", no_wrap=True)
+    table.add_column("outputs", overflow="fold")
+    for result in results:
+        if result.ok:
+            table.add_row(escape_markup(result.input.name), "[green]ok[/green]", escape_markup(_outputs_text(result)))
+        else:
+            table.add_row(escape_markup(result.input.name), f"[red]exit {result.exit_code}[/red]",
+                          escape_markup(result.error.message))
+    messages.print()
+    messages.print(table)
+    succeeded = sum(result.ok for result in results)
+    failed = len(results) - succeeded
+    tail = f", {failed} failed" if failed else ""
+    messages.print(f"{succeeded} of {len(results)} file{'s' if len(results) != 1 else ''} edited{tail}; "
+                   f"repeat with --seed {options.seed}", soft_wrap=True)
+
+
+def _outputs_text(result: "FileResult") -> str:
+    if not result.outputs:
+        return "none"
+    first, last = result.outputs[0].path, result.outputs[-1].path
+    folder = first.parent
+    where = "" if str(folder) in ("", ".") else f" in {folder}"
+    if len(result.outputs) == 1:
+        text = f"{first.name}{where}"
+    else:
+        prefix = first.name[: first.name.rfind("-") + 1]
+        text = f"{len(result.outputs)} files {prefix}{{1..{len(result.outputs)}}}.mid{where}"
+    if result.combined is not None:
+        text += f" + {result.combined.name}"
+    if result.outputs[0].wav is not None:
+        text += f" + WAV ({result.outputs[0].wav_renderer})"
+    return text
+
+
+def _wants_previews(preview: Optional[bool], json_output: bool) -> Optional[str]:
+    """Where previews go: "stdout", "stderr" (forced alongside --json) or None."""
+    if preview is False:
+        return None
+    if json_output:
+        return "stderr" if preview else None
+    if preview:
+        return "stdout"
+    return "stdout" if stdout_console().is_terminal else None
+
+
+def _plain_when_no_color(console: Console) -> Console:
+    """Rich's NO_COLOR keeps bold and dim (still escape codes); a console without colours has none."""
+    if console.no_color:
+        return Console(color_system=None, highlight=False, width=console.width, stderr=console.stderr)
+    return console
+
+
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+class _progress:
+    """A transient progress bar on stderr when it is a terminal; a no-op callback otherwise."""
+
+    def __init__(self, console: Console, total: int):
+        self.console = console
+        self.total = total
+        self.bar = None
+
+    def __enter__(self):
+        if not self.console.is_terminal or self.total <= 1:
+            return lambda: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(TextColumn("writing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=self.console, transient=True)
+        self.bar.start()
+        task = self.bar.add_task("outputs", total=self.total)
+        return lambda: self.bar.advance(task)
+
+    def __exit__(self, *exc_info):
+        if self.bar is not None:
+            self.bar.stop()
+        return False
