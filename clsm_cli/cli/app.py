@@ -18,7 +18,7 @@ from clsm_cli import __version__
 from clsm_cli.errors import EXIT_BUG, ClsmError
 
 # Command groups, in the order `clsm --help` lists them. Each module defines register(app).
-COMMAND_MODULES = ("show",)
+COMMAND_MODULES = ("show", "data", "train", "edit", "models", "evaluate")
 
 HELP = """\
 Edit bars of a MIDI melody with a Contextual Latent Space Model (Akama, ISMIR 2021).
