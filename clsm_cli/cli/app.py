@@ -6,15 +6,21 @@ torch, so ``clsm --help``, ``clsm --version`` and ``clsm show`` stay fast.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import sys
-from typing import Callable, Optional, TypeVar
+from typing import Optional
 
 import typer
-from rich.console import Console
 
 from clsm_cli import __version__
+from clsm_cli.cli.console import (  # noqa: F401 - re-exported for command modules
+    error_line,
+    escape_markup,
+    reports_errors,
+    stderr_console,
+    stdout_console,
+    warn,
+)
 from clsm_cli.errors import EXIT_BUG, ClsmError
 
 # Command groups, in the order `clsm --help` lists them. Each module defines register(app).
@@ -43,47 +49,6 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-def stdout_console() -> Console:
-    """Results for people (piano rolls, tables). Colour is off when piped or with NO_COLOR."""
-    return Console(highlight=False)
-
-
-def stderr_console() -> Console:
-    """Messages, warnings, progress: never mixed into stdout, so --json output stays clean."""
-    return Console(stderr=True, highlight=False)
-
-
-def warn(message: str) -> None:
-    stderr_console().print(f"[yellow]warning:[/yellow] {message}", soft_wrap=True)
-
-
-def error_line(message: str) -> None:
-    stderr_console().print(f"[bold red]error:[/bold red] {message}", soft_wrap=True, markup=True)
-
-
-CommandFunction = TypeVar("CommandFunction", bound=Callable)
-
-
-def reports_errors(command: CommandFunction) -> CommandFunction:
-    """Decorator for commands: a ClsmError becomes one line on stderr and its exit code."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except ClsmError as error:
-            error_line(escape_markup(error.message))
-            raise typer.Exit(error.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def escape_markup(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 def _version_callback(value: bool) -> None:
@@ -115,12 +80,10 @@ def main() -> None:
         error_line("interrupted")
         sys.exit(130)
     except ClsmError as error:  # raised outside a command (should not happen, but stay polite)
-        error_line(escape_markup(error.message))
+        error_line(error.message)
         sys.exit(error.exit_code)
     except Exception as error:  # noqa: BLE001 - the last line of defence
-        error_line(
-            escape_markup(f"internal error ({type(error).__name__}: {error}); this is a bug in clsm, please report it")
-        )
+        error_line(f"internal error ({type(error).__name__}: {error}); this is a bug in clsm, please report it")
         sys.exit(EXIT_BUG)
 
 

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from clsm_cli.cli.app import reports_errors, stdout_console, warn
+from clsm_cli.cli.console import reports_errors, stdout_console, warn
 from clsm_cli.constants import BARS_PER_WINDOW
 from clsm_cli.errors import ClsmError
 
@@ -69,7 +68,7 @@ def show(
     if not song.had_time_signature:
         warn(f"{file.name} has no time signature: assuming 4/4 (the MIDI default).")
 
-    console = results_console()
+    console = stdout_console()
     summaries = melody.track_summaries(song, song_bars)
     try:
         melody_track = melody.choose_melody_track(song, track, bar_range, song_bars)
@@ -116,18 +115,6 @@ def shown_bar_range(num_song_bars: int, bar_range: tuple[int, int] | None) -> tu
     if last - first + 1 >= BARS_PER_WINDOW:
         return first, last
     return window_bars(num_song_bars, first, last)
-
-
-def results_console() -> Console:
-    """The stdout console, fully plain under NO_COLOR.
-
-    Rich's own NO_COLOR handling removes colours but keeps bold and dim, which are still escape
-    codes on a terminal; a console without a colour system writes none at all.
-    """
-    console = stdout_console()
-    if console.no_color:
-        return Console(color_system=None, highlight=False, width=console.width)
-    return console
 
 
 def _count(number: int, noun: str) -> str:
