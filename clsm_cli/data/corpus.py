@@ -92,6 +92,7 @@ class TrackNotes:
     is_drum: bool = False
     is_bass: bool = False
     is_monophonic: bool = True  # no note starts while another sounds (legato overlaps allowed)
+    is_in_range: bool = True  # every pitch in 55..84 (also checked on ``notes``)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,8 @@ def track_rejection(track: TrackNotes) -> str | None:
         return "bass"
     if not track.is_monophonic:
         return "polyphonic"
+    if not track.is_in_range:
+        return "out of range"
     if not track.notes:
         return "empty"
     if not pitches_in_range(track.notes):
@@ -208,6 +211,10 @@ def midi_song_notes(song: "MidiSong") -> SongNotes:
             continue
         if melody.polyphony_share(track, song.ticks_per_beat) > 0:
             tracks.append(TrackNotes(track.number, track.name, (), is_monophonic=False))
+            continue
+        if not all(MIN_PITCH <= note.pitch <= MAX_PITCH for note in track.notes):
+            # Quantizing keeps pitches: decide before spending time on it.
+            tracks.append(TrackNotes(track.number, track.name, (), is_in_range=False))
             continue
         quantized = melody.quantize_track(track, bars, song.ticks_per_beat)
         line, _ = melody.reduce_to_monophony(quantized.notes)

@@ -1,0 +1,190 @@
+"""How fast ``clsm data build`` reads an LMD-like corpus: files per second and windows per second.
+
+Generates (seeded) a few hundred multi-track MIDI files shaped like LMD-matched songs — 8 to 16
+tracks with drums, bass, chords, pads, arpeggios, one or two sung lines, expression controllers,
+3 to 5 minutes, 30 to 100 KB each, stored as ``TR…/<hash>.mid`` with 1 to 3 versions per song,
+about one song in six in 3/4 — into a temporary folder, builds a dataset from it and prints::
+
+    files/s, windows/s (original key and written), MB/s, and the build's skip reasons
+
+Usage: ``python benchmarks/data.py [--files 300] [--workers N] [--seed 0] [--keep DIR]``.
+The issue's target is >= 50 files/s on 2 cores. Figures depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import multiprocessing
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import mido
+
+from clsm_cli.data.corpus import available_cores, build_dataset
+
+TICKS_PER_BEAT = 480
+STEP = TICKS_PER_BEAT // 4
+
+
+def _track(name: str, channel: int, program: int | None, notes, controls=()) -> mido.MidiTrack:
+    events = []
+    if program is not None:
+        events.append((0, 1, mido.Message("program_change", channel=channel, program=program)))
+    for tick, control, value in controls:
+        events.append((tick, 1, mido.Message("control_change", channel=channel, control=control, value=value)))
+    for start, end, pitch, velocity in notes:
+        events.append((start, 2, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)))
+        events.append((end, 0, mido.Message("note_off", channel=channel, note=pitch, velocity=0)))
+    events.sort(key=lambda event: (event[0], event[1]))
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0)])
+    now = 0
+    for tick, _, message in events:
+        track.append(message.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    return track
+
+
+def lmd_like_song(rng: random.Random) -> mido.MidiFile:
+    """One song: conductor + 8..16 instrument tracks over 90..150 bars."""
+    meter = (3, 4) if rng.random() < 1 / 6 else (4, 4)
+    bar_ticks = meter[0] * TICKS_PER_BEAT
+    bars = rng.randint(90, 150)
+    end = bars * bar_ticks
+    conductor = mido.MidiTrack(
+        [
+            mido.MetaMessage("time_signature", numerator=meter[0], denominator=meter[1], time=0),
+            mido.MetaMessage("set_tempo", tempo=rng.randint(400_000, 700_000), time=0),
+            mido.MetaMessage("end_of_track", time=end),
+        ]
+    )
+    tracks = [conductor]
+
+    def line(low, high, durations, rest_chance, jitter=0):
+        notes, tick, pitch = [], 0, rng.randint(low, high)
+        while tick < end:
+            length = rng.choice(durations) * STEP
+            if rng.random() >= rest_chance:
+                pitch = min(high, max(low, pitch + rng.randint(-3, 3)))
+                start = max(0, tick + rng.randint(-jitter, jitter))
+                notes.append((start, min(end, tick + length - rng.randint(0, jitter)), pitch, rng.randint(60, 110)))
+            tick += length
+        return notes
+
+    expression = [(tick, 11, rng.randint(60, 127)) for tick in range(0, end, STEP * 4)]
+    drums = []
+    for bar_start in range(0, end, bar_ticks):
+        for step in range(0, bar_ticks, STEP):
+            drums.append((bar_start + step, bar_start + step + STEP // 2, 42, 70))
+            if step % TICKS_PER_BEAT == 0:
+                drums.append((bar_start + step, bar_start + step + STEP, 36 if step % (2 * TICKS_PER_BEAT) == 0 else 38, 100))
+    tracks.append(_track("Drums", 9, None, drums))
+    tracks.append(_track("Bass", 1, 33, line(36, 52, (2, 4, 4, 8), 0.1)))
+    chords = []
+    for bar_start in range(0, end, bar_ticks):
+        root = rng.randint(52, 64)
+        for half in (0, bar_ticks // 2):
+            for interval in (0, 4, 7, 11):
+                chords.append((bar_start + half, bar_start + half + bar_ticks // 2, root + interval, 70))
+    tracks.append(_track("Piano", 0, 0, chords, expression))
+    tracks.append(_track("Vocal", 3, 53, line(60, 79, (2, 2, 4, 4, 6, 8), 0.25, jitter=8), expression))
+    extra = [
+        ("Strings", 48, lambda: [(s, e, p + d, v) for s, e, p, v in line(55, 70, (16,), 0.1) for d in (0, 7)]),
+        ("Guitar", 25, lambda: line(55, 76, (1, 1, 2), 0.05)),
+        ("Lead", 81, lambda: line(62, 90, (2, 4, 8), 0.5)),
+        ("Pad", 89, lambda: [(s, e, p + d, v) for s, e, p, v in line(48, 60, (32,), 0.0) for d in (0, 3, 7)]),
+        ("Flute", 73, lambda: line(72, 84, (4, 8), 0.6, jitter=4)),
+        ("Organ", 16, lambda: line(48, 72, (4, 8, 16), 0.3)),
+        ("Brass", 61, lambda: line(55, 74, (2, 4), 0.4)),
+        ("Synth Bass", 38, lambda: line(30, 45, (2, 4), 0.2)),
+        ("Choir", 52, lambda: [(s, e, p + d, v) for s, e, p, v in line(55, 72, (16,), 0.3) for d in (0, 4)]),
+        ("Percussion", 10, lambda: line(70, 80, (1, 2), 0.5)),
+        ("Harmony", 54, lambda: line(57, 74, (2, 4, 6), 0.3)),
+        ("Arp", 5, lambda: line(60, 84, (1,), 0.1)),
+    ]
+    rng.shuffle(extra)
+    for channel, (name, program, make) in zip([2, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15], extra[: rng.randint(4, 12)]):
+        tracks.append(_track(name, channel, program, make()))
+    return mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT, tracks=tracks)
+
+
+def _write_song(job: tuple[Path, str]) -> int:
+    folder, seed = job
+    data = io.BytesIO()
+    lmd_like_song(random.Random(seed)).save(file=data)
+    data = data.getvalue()
+    (folder / (hashlib.md5(data).hexdigest() + ".mid")).write_bytes(data)
+    return len(data)
+
+
+def write_corpus(root: Path, files: int, seed: int, workers: int) -> int:
+    """LMD-matched layout: root/A/B/C/TR<16>/<md5>.mid, 1..3 versions per song. Returns bytes written."""
+    rng = random.Random(seed)
+    jobs: list[tuple[Path, str]] = []
+    while len(jobs) < files:
+        track_id = "TR" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(16))
+        folder = root / track_id[2] / track_id[3] / track_id[4] / track_id
+        folder.mkdir(parents=True, exist_ok=True)
+        for _ in range(min(rng.choice((1, 1, 2, 3)), files - len(jobs))):
+            jobs.append((folder, f"{seed}-{len(jobs)}"))
+    with multiprocessing.Pool(workers) as pool:
+        return sum(pool.map(_write_song, jobs, chunksize=4))
+
+
+def _cpu_seconds_per_file(paths: list[Path]) -> float:
+    """CPU time of reading, filtering and cutting one file in this process (no pool, no writing)."""
+    from clsm_cli.data.corpus import WorkItem, process_item
+
+    started = time.process_time()
+    for path in paths:
+        process_item(WorkItem(label=path.name, identity=path.stem, split="train-1", path=str(path)))
+    return (time.process_time() - started) / len(paths)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=None, help="default: every available core")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, default=None, help="keep the generated corpus here")
+    args = parser.parse_args(argv)
+    workers = args.workers or available_cores()
+
+    temporary = Path(tempfile.mkdtemp(prefix="clsm-bench-data-"))
+    corpus = args.keep or temporary / "lmd"
+    try:
+        started = time.perf_counter()
+        size = write_corpus(corpus, args.files, args.seed, workers)
+        sizes = sorted(p.stat().st_size for p in corpus.rglob("*.mid"))
+        print(f"corpus: {len(sizes)} files, {size / 2**20:.1f} MB, {sizes[0] // 1024}-{sizes[-1] // 1024} KB each "
+              f"(median {sizes[len(sizes) // 2] // 1024} KB), generated in {time.perf_counter() - started:.1f} s")
+        print(f"build: {workers} workers on {available_cores()} available cores (machine load matters)")
+        started = time.perf_counter()
+        manifest = build_dataset(temporary / "dataset", [corpus], workers=workers)
+        seconds = time.perf_counter() - started
+        cpu_per_file = _cpu_seconds_per_file(sorted(corpus.rglob("*.mid"))[:20])
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+    files = manifest["files"]["total"]
+    original = sum(record["windows_original_key"] for record in manifest["splits"].values())
+    written = sum(record["windows"] for record in manifest["splits"].values())
+    print(f"time          {seconds:.1f} s")
+    print(f"files/s       {files / seconds:.1f}")
+    print(f"windows/s     {original / seconds:,.0f} original key, {written / seconds:,.0f} written (with transpositions)")
+    print(f"MB/s          {size / 2**20 / seconds:.2f}")
+    print(f"CPU per file  {cpu_per_file * 1000:.0f} ms in one process (load-independent): "
+          f"{1 / cpu_per_file:.1f} files/s per core, {workers / cpu_per_file:.1f} files/s on {workers} idle cores")
+    print(f"kept          {manifest['files']['kept']} of {files} files; skipped: "
+          + ", ".join(f"{reason} {entry['count']}" for reason, entry in sorted(manifest["files"]["skipped_by_reason"].items())))
+    print(f"tracks        {manifest['tracks']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
