@@ -25,8 +25,10 @@ How a tune becomes notes:
   many ABC repeat layouts), taking only the last ending of a volta (``|1 ... :|2 ...``): the path
   of the final pass, so bars stay whole and no melody jumps from one ending into the other;
 * a pickup (anacrusis) bar is padded with rests at its start to a full bar, so bar lines fall on
-  the 16-step grid; a tune whose full bars then do not all start on that grid (bars of another
-  length in the middle) is skipped as "irregular bars";
+  the 16-step grid; a section's pickup written after a complete bar and a double bar or repeat
+  sign (``... A2 || B2 | Aaa^g ...``) takes the place of the end of that bar, as it is played; a
+  tune whose full bars then do not all start on the grid (bars of another length in the middle)
+  is skipped as "irregular bars";
 * accidentals carry to the end of their bar (ABC 2.1, standard notation);
 * ties between notes of the same pitch merge into one note; a chord keeps its highest note;
   grace notes and chord symbols are dropped;
@@ -228,15 +230,43 @@ def _part_events(part) -> tuple[tuple[int, int], list[tuple[Fraction, Fraction, 
         raise SongSkipped("irregular bars", "it has no bar lines")
     first_length = Fraction(measures[0].duration.quarterLength)
     position = _BAR_QUARTERS - first_length if 0 < first_length < _BAR_QUARTERS else Fraction(0)
-    elements = []  # (start in quarters from the padded song start, music21 note or chord)
-    for measure in measures:
+    events: list[list] = []  # [start, end, midi pitch] in quarters from the padded song start
+    for index, measure in enumerate(measures):
         length = Fraction(measure.duration.quarterLength)
-        if length and length % _BAR_QUARTERS == 0 and position % _BAR_QUARTERS != 0:
+        if _is_lead_in(measures, index, position):
+            # A pickup to the next section written after a complete bar ("... A2 || B2 | Aaa..."):
+            # as played, it takes the place of the end of that bar.
+            position -= length
+            events = [[start, min(end, position), pitch] for start, end, pitch in events if start < position]
+        elif length and length % _BAR_QUARTERS == 0 and position % _BAR_QUARTERS != 0:
             where = f"{float(position % _BAR_QUARTERS):g} quarters"
             raise SongSkipped("irregular bars", f"bar {measure.number} starts {where} off the 4/4 grid")
-        elements.extend((position + Fraction(element.offset), element) for element in measure.flatten().notes)
+        for element in measure.flatten().notes:
+            _add_event(events, position + Fraction(element.offset), element)
         position += length
-    return meter, _merged_events(elements)
+    return meter, [(start, end, pitch) for start, end, pitch in events]
+
+
+def _is_lead_in(measures, index: int, position: Fraction) -> bool:
+    """A short bar that opens a section (after a double bar or a repeat sign) right after a
+    complete bar, and is followed by a complete bar: the new section's pickup."""
+    length = Fraction(measures[index].duration.quarterLength)
+    if index == 0 or index + 1 >= len(measures) or not 0 < length < _BAR_QUARTERS:
+        return False
+    previous, following = measures[index - 1], measures[index + 1]
+    section_end = _is_section_line(previous.rightBarline) or _is_section_line(measures[index].leftBarline)
+    following_length = Fraction(following.duration.quarterLength)
+    return (
+        section_end
+        and position % _BAR_QUARTERS == 0
+        and Fraction(previous.duration.quarterLength) >= length
+        and following_length > 0
+        and following_length % _BAR_QUARTERS == 0
+    )
+
+
+def _is_section_line(barline) -> bool:
+    return barline is not None and getattr(barline, "type", "regular") not in ("regular", "dashed", "dotted", "none")
 
 
 def _earlier_ending_measures(part) -> set[int]:
@@ -257,21 +287,19 @@ def _earlier_ending_measures(part) -> set[int]:
     return skipped
 
 
-def _merged_events(elements) -> list[tuple[Fraction, Fraction, int]]:
-    """(start, end, pitch) from (start, note or chord): ties merged, chords to their top, graces dropped."""
+def _add_event(events: list[list], start: Fraction, element) -> None:
+    """Append a note or chord: ties merged into the note they continue, chords to their top note,
+    grace notes and chord symbols dropped."""
     from music21 import harmony
 
-    events: list[list] = []  # [start_quarters, end_quarters, midi_pitch]
-    for start, element in sorted(elements, key=lambda pair: pair[0]):
-        if isinstance(element, harmony.Harmony) or element.duration.isGrace:
-            continue
-        length = Fraction(element.duration.quarterLength)
-        if length <= 0:
-            continue
-        pitch = max(p.midi for p in element.pitches)
-        tie = element.tie.type if element.tie is not None else None
-        if tie in ("stop", "continue") and events and events[-1][2] == pitch and events[-1][1] == start:
-            events[-1][1] = start + length
-            continue
-        events.append([start, start + length, pitch])
-    return [(start, end, pitch) for start, end, pitch in events]
+    if isinstance(element, harmony.Harmony) or element.duration.isGrace:
+        return
+    length = Fraction(element.duration.quarterLength)
+    if length <= 0:
+        return
+    pitch = max(p.midi for p in element.pitches)
+    tie = element.tie.type if element.tie is not None else None
+    if tie in ("stop", "continue") and events and events[-1][2] == pitch and events[-1][1] == start:
+        events[-1][1] = start + length
+        return
+    events.append([start, start + length, pitch])

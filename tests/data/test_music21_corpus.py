@@ -33,6 +33,16 @@ def test_tune_becomes_step_notes_like_a_midi_file():
     ]
 
 
+def test_a_section_pickup_after_a_complete_bar_replaces_its_end():
+    body = HEADER.format(meter="C|") + "G2 A2 B2 c2|d2 e2 f2 g2||B2|A2 B2 c2 d2|e8|]\n"
+    notes = read_tune(Tune("t.abc#1", body)).tracks[0].notes
+    assert [(n.start_step, n.end_step, n.pitch) for n in notes][4:9] == [
+        (16, 20, 74), (20, 24, 76), (24, 28, 78),  # g2, the bar's last beat, gives way to the pickup
+        (28, 32, 71),  # B2 on that beat
+        (32, 36, 69),  # the next section starts on the bar line
+    ]
+
+
 def test_triplets_go_through_the_midi_quantizer():
     song = read_tune(Tune("t.abc#1", HEADER.format(meter="C") + "(3GAB c2 d4|G8|A8|]\n"))
     assert [(n.start_step, n.end_step) for n in song.tracks[0].notes] == [(0, 1), (1, 3), (3, 4), (4, 8), (8, 16), (16, 32), (32, 48)]
