@@ -161,12 +161,17 @@ def validation_subset(num_windows: int, max_windows: int) -> np.ndarray:
     return np.sort(torch.randperm(num_windows, generator=generator)[:max_windows].numpy())
 
 
+def is_plain_model_name(out: str) -> bool:
+    """``folk-clsm`` is a model name; ``runs/try``, ``./x`` or ``~/m`` are paths."""
+    return bool(_PLAIN_NAME.match(out)) and out not in (".", "..")
+
+
 def resolve_output_dir(out: str) -> Path:
     """A plain name goes to the user models directory (where ``--model NAME`` looks); else a path."""
-    if _PLAIN_NAME.match(out) and out not in (".", ".."):
-        from clsm_cli.checkpoint import user_models_dir
+    if is_plain_model_name(out):
+        from clsm_cli.checkpoint import user_model_dir
 
-        return Path(user_models_dir()) / out
+        return user_model_dir(out)
     return Path(out).expanduser()
 
 
@@ -416,13 +421,7 @@ class _Run:
             raise InputFileError(
                 f"the data folder {data_dir} does not exist; build one with `clsm data build SRC --out {data_dir}`"
             )
-        try:
-            manifest = read_manifest(data_dir)
-        except FileNotFoundError:
-            raise InputFileError(
-                f"{data_dir} has no manifest.json, so it is not a clsm data folder; "
-                f"build one with `clsm data build SRC --out {data_dir}`"
-            ) from None
+        manifest = read_manifest(data_dir)  # InputFileError (exit 3) when it is not a dataset
         train_split, valid_split = splits_for(self.options.kind)
         train_set = open_split(data_dir, train_split)
         valid_set = open_split(data_dir, valid_split)
@@ -489,9 +488,9 @@ class _Run:
         from clsm_cli.models.registry import build_model
 
         options, runtime = self.options, self.runtime
+        manifest, train_set, valid_set = self._open_data()
         saved = self._check_output()
         saved_info = saved["info"] if saved else None
-        manifest, train_set, valid_set = self._open_data()
         data_hash = _manifest_hash(manifest)
         if saved_info is not None and saved_info.get("data_hash") != data_hash:
             raise UsageError(
@@ -894,9 +893,9 @@ class _Interval:
 
 
 def _manifest_hash(manifest: dict) -> str:
-    for key in ("content_hash", "hash", "sha256"):
-        if isinstance(manifest.get(key), str):
-            return manifest[key]
+    """The dataset's content hash (``clsm data build`` writes it), else a hash of the manifest."""
+    if isinstance(manifest.get("content_sha256"), str):
+        return manifest["content_sha256"]
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 

@@ -151,7 +151,11 @@ class Objective:
         if self.kind in ("arnn", "arnn-t"):
             from clsm_cli.models.arnn import random_constraint_mask
 
-            mask = random_constraint_mask(model.config, batch_size, generator=generator)  # (B, 128) bool
+            config = model.config
+            mask = random_constraint_mask(
+                batch_size, config.constraint_mode, generator, config.window_steps, config.target_lengths,
+                config.steps_per_bar,
+            )  # (B, 128) bool, drawn on the CPU so every rank and device draws the same mask
             return BatchConditions(constraint_mask=mask)
         return BatchConditions()
 

@@ -30,6 +30,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from clsm_cli.errors import ModelError
+
 STATE_FORMAT_VERSION = 1
 STATE_DIRECTORY_NAME = "training"
 STATE_JSON_NAME = "state.json"
@@ -148,13 +150,14 @@ def load_training_state(
 ) -> tuple[TrainingState, dict]:
     """Load weights and optimizer state in place; return the counters, RNG states and scaler state."""
     directory = state_directory(model_directory)
-    document = json.loads((directory / STATE_JSON_NAME).read_text(encoding="utf-8"))
-    if document.get("format_version") != STATE_FORMAT_VERSION:
-        raise ValueError(
-            f"training checkpoint format {document.get('format_version')} is not the supported "
-            f"format {STATE_FORMAT_VERSION}"
-        )
-    tensors = load_file(str(directory / document["tensor_file"]), device="cpu")
+    document = _read_document(directory)
+    try:
+        tensors = load_file(str(directory / document["tensor_file"]), device="cpu")
+    except Exception:  # safetensors raises its own error types for missing or torn files
+        raise ModelError(
+            f"the training checkpoint in {directory} is missing or damaged ({document['tensor_file']}); "
+            "train a new model instead of resuming"
+        ) from None
     model_state = {
         name[len(_MODEL_PREFIX) :]: value for name, value in tensors.items() if name.startswith(_MODEL_PREFIX)
     }
@@ -171,8 +174,23 @@ def load_training_state(
 
 def read_training_info(model_directory: Path) -> dict[str, Any]:
     """The checkpoint's counters and settings without loading any tensor."""
-    document = json.loads((state_directory(model_directory) / STATE_JSON_NAME).read_text(encoding="utf-8"))
+    document = _read_document(state_directory(model_directory))
     return {"progress": document["progress"], "info": document["info"]}
+
+
+def _read_document(directory: Path) -> dict:
+    path = directory / STATE_JSON_NAME
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise ModelError(f"the training checkpoint {path} is not readable JSON; train a new model instead") from None
+    if not isinstance(document, dict) or document.get("format_version") != STATE_FORMAT_VERSION:
+        version = document.get("format_version") if isinstance(document, dict) else None
+        raise ModelError(
+            f"the training checkpoint in {directory} has format {version!r}, this clsm resumes format "
+            f"{STATE_FORMAT_VERSION}; resume it with the clsm version that wrote it"
+        )
+    return document
 
 
 def _move_optimizer_state(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
