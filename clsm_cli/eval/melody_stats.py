@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from clsm_cli.constants import HOLD_TOKEN, MIN_PITCH, NUM_MUSIC_TOKENS, NUM_PITCHES, STEPS_PER_BAR
-from clsm_cli.eval.metrics import mean_pairwise_edit_ratio
+from clsm_cli.eval.metrics import edit_distances, mean_pairwise_edit_ratio
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,19 @@ class MelodyStatsTotals:
         if ratio is not None:
             self.pairwise_sum += ratio
             self.pairwise_calls += 1
+
+    def add_candidate_sets(self, candidate_sets: np.ndarray) -> None:
+        """Add B calls at once: (B, n, L) candidates, all pairs of each call in one vectorised pass."""
+        candidate_sets = np.asarray(candidate_sets)
+        num_calls, count, length = candidate_sets.shape
+        if count < 2 or length == 0 or num_calls == 0:
+            return
+        first, second = np.triu_indices(count, k=1)
+        distances = edit_distances(
+            candidate_sets[:, first].reshape(-1, length), candidate_sets[:, second].reshape(-1, length)
+        ).reshape(num_calls, len(first))
+        self.pairwise_sum += float((distances.mean(axis=1) / length).sum())
+        self.pairwise_calls += num_calls
 
     def merge(self, other: "MelodyStatsTotals") -> "MelodyStatsTotals":
         return MelodyStatsTotals(

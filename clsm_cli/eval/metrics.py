@@ -28,7 +28,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from clsm_cli.constants import WINDOW_STEPS
+from clsm_cli.constants import NUM_PITCHES, WINDOW_STEPS
 
 LEFT_ONLY_CASE = "left context only"
 OTHER_CASE = "otherwise"
@@ -160,6 +160,37 @@ def splice_targets(windows: np.ndarray, target_start: int, targets: np.ndarray) 
     targets = np.asarray(targets)
     windows[:, target_start : target_start + targets.shape[1]] = targets
     return windows
+
+
+# --- reference targets (no model) -------------------------------------------------------------------
+
+
+def copied_targets(windows: np.ndarray, target_start: int, target_length: int) -> np.ndarray:
+    """The "copy" reference: the bars just before the target, copied into it.
+
+    When fewer than ``target_length`` steps precede the target, the ones there are repeated to fill
+    it; a target at the window start copies the bars just after it instead. Returns (B, L).
+    """
+    windows = np.asarray(windows)
+    if target_start > 0:
+        source = windows[:, max(0, target_start - target_length) : target_start]
+    else:
+        source = windows[:, target_length : 2 * target_length]
+    if source.shape[1] == 0:
+        raise ValueError("a copy needs context next to the target")
+    repeats = -(-target_length // source.shape[1])
+    return np.tile(source, (1, repeats))[:, :target_length]
+
+
+def random_pitch_targets(targets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The "random" reference: every note of the real targets gets a uniformly random pitch.
+
+    Rests and holds stay, so the rhythm is the real one. ``targets`` (B, L) of music tokens.
+    """
+    targets = np.asarray(targets)
+    is_note = targets < NUM_PITCHES
+    random_pitches = rng.integers(0, NUM_PITCHES, size=targets.shape)
+    return np.where(is_note, random_pitches, targets).astype(targets.dtype)
 
 
 # --- NLL under the evaluation LM --------------------------------------------------------------------

@@ -109,3 +109,14 @@ def test_quality_checks_flag_the_dull_prototype_and_pass_a_good_model():
     assert all(check.passed for check in quality_checks(good, real, 0.70, 0.55))
     missing = quality_checks(good, real, None, 0.55)[-1]
     assert missing.passed is None
+
+
+def test_batched_candidate_sets_equal_one_call_at_a_time():
+    rng = np.random.default_rng(1)
+    sets = rng.integers(0, 5, size=(6, 4, 8))
+    batched, one_by_one = MelodyStatsTotals(), MelodyStatsTotals()
+    batched.add_candidate_sets(sets)
+    for candidates in sets:
+        one_by_one.add_candidates(candidates)
+    assert batched.pairwise_calls == one_by_one.pairwise_calls == 6
+    assert batched.pairwise_sum == pytest.approx(one_by_one.pairwise_sum)

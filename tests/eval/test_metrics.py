@@ -161,3 +161,26 @@ def test_pairwise_edit_ratio_of_candidates():
     # distances: (0,1) = 1, (0,2) = 4, (1,2) = 3 -> mean 8/3 over 4 tokens
     assert mean_pairwise_edit_ratio(candidates) == pytest.approx(8 / 12)
     assert mean_pairwise_edit_ratio(candidates[:1]) is None
+
+
+def test_copy_reference_takes_the_bars_before_or_after():
+    windows = np.arange(12).reshape(1, 12)
+    from clsm_cli.eval.metrics import copied_targets
+
+    assert copied_targets(windows, 6, 3).tolist() == [[3, 4, 5]]  # the 3 steps before
+    assert copied_targets(windows, 2, 5).tolist() == [[0, 1, 0, 1, 0]]  # too few before: repeated
+    assert copied_targets(windows, 0, 4).tolist() == [[4, 5, 6, 7]]  # at the start: the steps after
+
+
+def test_random_reference_keeps_the_rhythm():
+    from clsm_cli.constants import HOLD_TOKEN, REST_TOKEN
+    from clsm_cli.eval.metrics import random_pitch_targets
+
+    targets = np.array([[5, HOLD_TOKEN, REST_TOKEN, 7, 9, HOLD_TOKEN] * 20], dtype=np.uint8)
+    randomised = random_pitch_targets(targets, np.random.default_rng(0))
+    is_note = targets < 30
+    assert (randomised[~is_note] == targets[~is_note]).all()
+    assert (randomised[is_note] < 30).all()
+    assert len(set(randomised[is_note].tolist())) > 10  # pitches really are redrawn
+    again = random_pitch_targets(targets, np.random.default_rng(0))
+    assert (again == randomised).all()

@@ -1,0 +1,103 @@
+"""Fixtures for the evaluation tests: a tiny dataset in the real shard format and tiny saved models.
+
+The models are randomly initialised ``tiny`` presets saved with ``checkpoint.save_model``: the
+harness only needs them to run, not to be good. The test windows are simple scale-and-arpeggio
+melodies, so the melody statistics have something musical to measure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from clsm_cli.constants import HOLD_TOKEN, REST_TOKEN, WINDOW_STEPS
+from clsm_cli.data.shards import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    SOURCES_NAME,
+    DatasetWriter,
+    content_sha256,
+    write_json,
+)
+from clsm_cli.data.splits import HELD_OUT_SPLITS, TRAIN_SPLITS
+
+MOTIFS = ((0, 2, 4, 5, 7, 5, 4, 2), (0, 4, 7, 12, 7, 4, 0, None), (7, 5, 4, 2, 0, 2, 4, 0))
+KINDS = ("clsm", "vae", "arnn", "arnn-t")  # the generators; "lm" is saved separately
+CLI_ENV = {"COLUMNS": "120", "LINES": "50", "FORCE_COLOR": None, "NO_COLOR": "1", "TERM": "dumb"}
+
+
+def melodic_windows(count: int, seed: int) -> np.ndarray:
+    """(count, 128) canonical windows: a motif in quarter and eighth notes on a random base pitch."""
+    rng = np.random.default_rng(seed)
+    windows = np.full((count, WINDOW_STEPS), HOLD_TOKEN, dtype=np.uint8)
+    for row in range(count):
+        motif = MOTIFS[rng.integers(len(MOTIFS))]
+        base = int(rng.integers(0, 30 - 12))
+        step, index = 0, 0
+        while step < WINDOW_STEPS:
+            degree = motif[index % len(motif)]
+            windows[row, step] = REST_TOKEN if degree is None else base + degree
+            step += int(rng.choice([2, 4]))
+            index += 1
+    return windows
+
+
+def write_dataset(directory: Path, test_windows: int, seed: int = 0) -> Path:
+    directory.mkdir(parents=True)
+    writer = DatasetWriter(directory, windows_per_shard=16)
+    empty = np.zeros((0, WINDOW_STEPS), dtype=np.uint8)
+    for offset, split in enumerate(TRAIN_SPLITS + HELD_OUT_SPLITS):
+        windows = melodic_windows(test_windows if split == "test" else 4, seed + offset)
+        origins = np.zeros((len(windows), 4), dtype=np.int32)
+        if split in TRAIN_SPLITS:
+            writer.add_training(split, windows, origins, original_key=empty)
+        else:
+            writer.add_held_out(split, windows, origins)
+    splits = writer.finish()
+    write_json(directory / SOURCES_NAME, [])
+    manifest = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "splits": splits}
+    manifest["content_sha256"] = content_sha256(directory)
+    write_json(directory / MANIFEST_NAME, manifest)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def eval_data(tmp_path_factory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp("eval-data") / "melodies", test_windows=40)
+
+
+def tiny_model(kind: str, seed: int):
+    from clsm_cli.models.config import preset_config
+    from clsm_cli.models.registry import build_model
+
+    torch.manual_seed(seed)
+    return build_model(preset_config(kind, "tiny")).eval()
+
+
+@pytest.fixture(scope="session")
+def saved_models(tmp_path_factory) -> dict[str, Path]:
+    """Folders of saved tiny models by kind: clsm, vae, arnn, arnn-t and lm."""
+    from clsm_cli.checkpoint import save_model
+
+    root = tmp_path_factory.mktemp("eval-models")
+    folders = {}
+    for seed, kind in enumerate(KINDS + ("lm",)):
+        folders[kind] = save_model(tiny_model(kind, seed), root / f"tiny-{kind}", training={"preset": "tiny"})
+    return folders
+
+
+@pytest.fixture
+def run_clsm():
+    from clsm_cli.cli.app import app
+
+    runner = CliRunner(env=dict(CLI_ENV))
+
+    def run(*args):
+        return runner.invoke(app, [str(arg) for arg in args])
+
+    return run
