@@ -302,17 +302,26 @@ def results_markdown(rows: Sequence, header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+SCREEN_COLUMNS = (
+    ("model", "model"), ("case", "case"), ("R(2)", "r2"), ("R(4)", "r4"), ("R(8)", "r8"),
+    ("NLL win", "nll_window"), ("NLL tgt", "nll_target"), ("recon", "recon_left_contextual"),
+)
+SCREEN_CASE_NAMES = {"left context only": "left only", "otherwise": "other"}
+
+
 def results_table(rows: Sequence):
+    """The main figures, narrow enough for an 80-column terminal (everything is in the files)."""
     from rich.table import Table
 
-    table = Table(title="clsm evaluate", show_lines=False)
-    for title, _ in MAIN_COLUMNS:
-        table.add_column(title, justify="left" if title in ("model", "family", "case") else "right")
+    table = Table(title="clsm evaluate", caption="recon: left-contextual reconstruction accuracy; NLL in nats/token")
+    for title, _ in SCREEN_COLUMNS:
+        if title == "model":
+            table.add_column(title, overflow="fold")
+        else:
+            table.add_column(title, justify="left" if title == "case" else "right", no_wrap=True)
     for row in rows:
-        table.add_row(*[
-            escape_markup(value) if isinstance(value := getattr(row, attribute), str) else _number(value)
-            for _, attribute in MAIN_COLUMNS
-        ])
+        table.add_row(escape_markup(row.model), SCREEN_CASE_NAMES.get(row.case, row.case),
+                      *[_number(getattr(row, attribute)) for _, attribute in SCREEN_COLUMNS[2:]])
     return table
 
 
@@ -413,7 +422,7 @@ def _header_lines(record: dict) -> list[str]:
         f"{record['windows']} windows of the `{record['data']['split']}` split of `{record['data']['directory']}`"
         f" (manifest sha256 {str(record['data']['manifest_sha256'])[:16]}), seed {record['seed']}.",
         f"clsm {code['clsm']}{commit}; torch {environment['torch']} on {environment['device']}"
-        f" ({environment['cpu_count']} CPUs, {environment['torch_threads']} torch threads);"
+        f" ({environment['cpu_count']} CPUs, torch threads: {environment['torch_threads']});"
         f" {record['seconds'].get('total', 0):.0f} s in all.",
         f"Command: `{record['command']}`",
     ]

@@ -107,7 +107,8 @@ def _draw_nll(axis, rows: Sequence) -> None:
             axis.annotate(row.model, (row.nll_window, row.recon_left_contextual), fontsize=6, xytext=(3, 3),
                           textcoords="offset points")
         else:
+            label = row.model if row.model == row.family else f"{row.model} ({row.family})"
             axis.axvline(row.nll_window, color=colour, linestyle=LINE_STYLES.get(row.family, "--"), linewidth=1.2,
-                         label=row.model)
+                         label=label)
     axis.set_xlabel("LM NLL per token, whole window (nats; lower is better)")
     axis.legend(fontsize=7, loc="best")
