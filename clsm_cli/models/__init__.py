@@ -1,1 +1,7 @@
-"""models package."""
+"""The models: CLSM (clsm.py), its baselines VAE (vae.py) and Anticipation-RNN (arnn.py), and the
+evaluation language model (lm.py), with their configs (config.py) and shared layers (layers.py).
+
+This package imports only torch, numpy, ``clsm_cli.constants`` and ``clsm_cli.errors``; importing
+the package itself imports nothing (``config`` is torch-free, the rest import torch).
+Build a model with ``registry.build_model(preset_config(kind, preset))``.
+"""

@@ -1,0 +1,248 @@
+"""Model configurations: one frozen dataclass per model kind, with named presets.
+
+A config says everything needed to rebuild a model's layers (sizes, vocabulary, grid, meters) and
+how the model is meant to be decoded. It is saved inside every checkpoint (``config_to_dict``), so
+loading a model never needs a preset name. This module imports no torch: ``clsm models`` can read
+configs without it.
+
+Presets (DESIGN.md section 3):
+  ``paper``  the sizes of Akama (ISMIR 2021) section 2.4 (CLSM about 7.9 M parameters);
+  ``small``  the shipped CPU default (narrower LSTMs, MLPs and z; no dropout);
+  ``tiny``   a few thousand parameters, for tests only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Union
+
+from clsm_cli.constants import (
+    NUM_MUSIC_TOKENS,
+    STEPS_PER_BAR,
+    TARGET_LENGTHS_STEPS,
+    VOCAB_SIZE,
+    WINDOW_STEPS,
+)
+from clsm_cli.errors import ModelError
+
+DEFAULT_METERS = ((4, 4), (2, 2))  # 2/2 bars have the 4/4 length and share its 16-step grid
+
+
+@dataclass(frozen=True)
+class CLSMConfig:
+    """Contextual Latent Space Model (paper section 2.4)."""
+
+    kind: str = "clsm"
+    # Vocabulary and grid: the checkpoint refuses data that disagrees with these.
+    vocab_size: int = VOCAB_SIZE  # input symbols: 32 music tokens + <s>, <p>, <pad>
+    num_music_tokens: int = NUM_MUSIC_TOKENS  # decoder classes: a target never holds a special
+    window_steps: int = WINDOW_STEPS  # K: tokens per window (8 bars of 16 steps)
+    steps_per_bar: int = STEPS_PER_BAR  # the grid the model was trained on
+    meters: tuple[tuple[int, int], ...] = DEFAULT_METERS  # meters whose bars it may edit
+    target_lengths: tuple[int, ...] = TARGET_LENGTHS_STEPS  # |x_T| seen in training (1..4 bars)
+    # Transformers (encoder, prior and decoder all use these).
+    d_model: int = 128  # token embedding size = transformer width (paper: 128)
+    num_heads: int = 8  # attention heads (paper: 8)
+    ff_dim: int = 256  # feed-forward hidden size (paper: "hidden size" 256)
+    num_layers: int = 2  # layers in each transformer (paper: 2)
+    dropout: float = 0.1  # transformer and Bi-LSTM dropout (paper: 0.1)
+    max_relative_distance: int = 128  # relative positions are clipped to +-this (128 = whole window)
+    # Encoder / prior heads.
+    lstm_hidden: int = 256  # Bi-LSTM hidden size per direction (paper: 256)
+    lstm_layers: int = 2  # Bi-LSTM layers (paper: 2)
+    mlp_hidden: int = 512  # hidden size of the mean / log-variance MLPs (paper: 512)
+    z_dim: int = 128  # latent size d_z (paper: 128)
+    # Flow f: Z -> W.
+    flow_layers: int = 4  # affine couplings (paper: 4)
+    flow_hidden: int = 256  # width of each scale/shift MLP (paper: 256)
+    # Decoder's view of z.
+    latent_memory_length: int = 4  # l_z memory vectors made from z by one Linear (paper: 4)
+    # Decoding the CLI uses by default; 0.0 temperature is argmax (the paper's choice).
+    decoding_temperature: float = 0.0
+    decoding_top_p: float = 1.0  # nucleus mass kept when sampling (1.0 = all)
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """Baseline VAE (paper section 3.2.1): Bi-LSTM encoder over x, LSTM decoder, N(0, I) prior."""
+
+    kind: str = "vae"
+    vocab_size: int = VOCAB_SIZE
+    num_music_tokens: int = NUM_MUSIC_TOKENS
+    window_steps: int = WINDOW_STEPS
+    steps_per_bar: int = STEPS_PER_BAR
+    meters: tuple[tuple[int, int], ...] = DEFAULT_METERS
+    target_lengths: tuple[int, ...] = TARGET_LENGTHS_STEPS
+    embedding_dim: int = 128  # token embedding size (as the CLSM's)
+    lstm_hidden: int = 256  # LSTMs "equal to those of the LSTMs in CLSM" (paper 3.2.1)
+    lstm_layers: int = 2  # 2-layer Bi-LSTM encoder and 2-layer LSTM decoder
+    dropout: float = 0.1  # between LSTM layers
+    mlp_hidden: int = 512  # mean / log-variance MLPs, as the CLSM's
+    z_dim: int = 128  # latent size, as the CLSM's
+    decoding_temperature: float = 0.0  # the paper decodes the VAE by argmax
+    decoding_top_p: float = 1.0
+
+
+@dataclass(frozen=True)
+class ARNNConfig:
+    """Anticipation-RNN baseline (paper section 3.2.2; Hadjeres & Nielsen).
+
+    ``constraint_mode`` says how training draws constraint positions: ``"random"`` (ARNN) or
+    ``"targets"`` (ARNN_T: only the complements of the CLSM's target sets).
+    """
+
+    kind: str = "arnn"
+    vocab_size: int = VOCAB_SIZE
+    num_music_tokens: int = NUM_MUSIC_TOKENS
+    window_steps: int = WINDOW_STEPS
+    steps_per_bar: int = STEPS_PER_BAR
+    meters: tuple[tuple[int, int], ...] = DEFAULT_METERS
+    target_lengths: tuple[int, ...] = TARGET_LENGTHS_STEPS
+    constraint_mode: str = "random"  # "random" (ARNN) or "targets" (ARNN_T)
+    embedding_dim: int = 128  # token and constraint embedding size
+    lstm_hidden: int = 256  # both RNNs, "equal to those of the LSTMs in CLSM" (paper 3.2.2)
+    lstm_layers: int = 2  # 2-layer constraint-RNN and 2-layer token-RNN
+    dropout: float = 0.1  # between LSTM layers
+    decoding_temperature: float = 1.0  # the paper samples ARNN at temperature 1.0
+    decoding_top_p: float = 1.0
+
+
+@dataclass(frozen=True)
+class LMConfig:
+    """The evaluation language model: a vanilla causal transformer that scores whole windows."""
+
+    kind: str = "lm"
+    vocab_size: int = VOCAB_SIZE
+    num_music_tokens: int = NUM_MUSIC_TOKENS
+    window_steps: int = WINDOW_STEPS
+    steps_per_bar: int = STEPS_PER_BAR
+    meters: tuple[tuple[int, int], ...] = DEFAULT_METERS
+    target_lengths: tuple[int, ...] = TARGET_LENGTHS_STEPS
+    d_model: int = 128  # as the CLSM's transformers
+    num_heads: int = 8
+    ff_dim: int = 256
+    num_layers: int = 2  # "a separate vanilla 2-layer autoregressive transformer"
+    dropout: float = 0.1
+    decoding_temperature: float = 1.0  # only used if someone samples from the LM
+    decoding_top_p: float = 1.0
+
+
+ModelConfig = Union[CLSMConfig, VAEConfig, ARNNConfig, LMConfig]
+
+CONFIG_CLASSES: dict[str, type] = {
+    "clsm": CLSMConfig,
+    "vae": VAEConfig,
+    "arnn": ARNNConfig,
+    "lm": LMConfig,
+}
+
+# What `clsm train MODEL` accepts; "arnn-t" is an ARNNConfig trained on target-set constraints.
+TRAINABLE_KINDS = ("clsm", "vae", "arnn", "arnn-t", "lm")
+PRESET_NAMES = ("paper", "small", "tiny")
+
+_SMALL_TRANSFORMER = dict(d_model=128, num_heads=4, ff_dim=256, num_layers=2, dropout=0.0)
+_TINY_TRANSFORMER = dict(d_model=32, num_heads=2, ff_dim=64, num_layers=2, dropout=0.0)
+
+PRESETS: dict[str, dict[str, ModelConfig]] = {
+    "paper": {
+        "clsm": CLSMConfig(),
+        "vae": VAEConfig(),
+        "arnn": ARNNConfig(),
+        "arnn-t": ARNNConfig(constraint_mode="targets"),
+        "lm": LMConfig(),
+    },
+    "small": {
+        "clsm": CLSMConfig(
+            **_SMALL_TRANSFORMER, lstm_hidden=128, mlp_hidden=256, z_dim=64, flow_hidden=128,
+        ),
+        "vae": VAEConfig(embedding_dim=128, lstm_hidden=128, mlp_hidden=256, z_dim=64, dropout=0.0),
+        "arnn": ARNNConfig(embedding_dim=128, lstm_hidden=128, dropout=0.0),
+        "arnn-t": ARNNConfig(embedding_dim=128, lstm_hidden=128, dropout=0.0, constraint_mode="targets"),
+        "lm": LMConfig(**_SMALL_TRANSFORMER),
+    },
+    "tiny": {
+        "clsm": CLSMConfig(
+            **_TINY_TRANSFORMER, max_relative_distance=32, lstm_hidden=32, mlp_hidden=32, z_dim=8,
+            flow_hidden=32,
+        ),
+        "vae": VAEConfig(embedding_dim=32, lstm_hidden=32, mlp_hidden=32, z_dim=8, dropout=0.0),
+        "arnn": ARNNConfig(embedding_dim=32, lstm_hidden=32, dropout=0.0),
+        "arnn-t": ARNNConfig(embedding_dim=32, lstm_hidden=32, dropout=0.0, constraint_mode="targets"),
+        "lm": LMConfig(**_TINY_TRANSFORMER),
+    },
+}
+
+
+def preset_config(kind: str, preset: str) -> ModelConfig:
+    """The config of model ``kind`` (one of TRAINABLE_KINDS) in preset ``paper``, ``small`` or ``tiny``."""
+    if preset not in PRESETS:
+        raise ModelError(f"unknown preset {preset!r}; choose one of {', '.join(PRESET_NAMES)}")
+    if kind not in PRESETS[preset]:
+        raise ModelError(f"unknown model kind {kind!r}; choose one of {', '.join(TRAINABLE_KINDS)}")
+    return PRESETS[preset][kind]
+
+
+def config_to_dict(config: ModelConfig) -> dict[str, Any]:
+    """A JSON-ready dict (tuples become lists); ``config_from_dict`` inverts it exactly."""
+    return _to_json(asdict(config))
+
+
+def config_from_dict(data: dict[str, Any]) -> ModelConfig:
+    """Rebuild a config saved by ``config_to_dict``.
+
+    Fields missing from ``data`` take today's defaults (older checkpoints); unknown fields are an
+    error, since they come from a newer clsm whose model this one cannot rebuild faithfully.
+    """
+    if not isinstance(data, dict):
+        raise ModelError("the model config is not a JSON object")
+    kind = data.get("kind")
+    if kind not in CONFIG_CLASSES:
+        raise ModelError(f"unknown model kind {kind!r} in the config; this clsm knows {', '.join(CONFIG_CLASSES)}")
+    cls = CONFIG_CLASSES[kind]
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ModelError(
+            f"the {kind} config has fields this clsm does not know ({', '.join(unknown)}); "
+            "it was probably saved by a newer version"
+        )
+    values = {name: _from_json(value) for name, value in data.items()}
+    try:
+        config = cls(**values)
+    except TypeError as error:
+        raise ModelError(f"the {kind} config is malformed: {error}") from None
+    validate_config(config)
+    return config
+
+
+def validate_config(config: ModelConfig) -> None:
+    """Raise ModelError when sizes cannot build a model (e.g. heads that do not divide the width)."""
+    if getattr(config, "d_model", 1) % getattr(config, "num_heads", 1) != 0:
+        raise ModelError(f"d_model {config.d_model} is not divisible by num_heads {config.num_heads}")
+    if isinstance(config, CLSMConfig) and config.z_dim % 2 != 0:
+        raise ModelError(f"z_dim must be even for the flow's half-splits, got {config.z_dim}")
+    if isinstance(config, ARNNConfig) and config.constraint_mode not in ("random", "targets"):
+        raise ModelError(f"constraint_mode must be 'random' or 'targets', got {config.constraint_mode!r}")
+    if config.decoding_temperature < 0 or not 0 < config.decoding_top_p <= 1:
+        raise ModelError("decoding_temperature must be >= 0 and decoding_top_p in (0, 1]")
+
+
+def with_decoding(config: ModelConfig, temperature: float, top_p: float = 1.0) -> ModelConfig:
+    """The same config recommending another decoding (set after measuring a trained model)."""
+    config = replace(config, decoding_temperature=float(temperature), decoding_top_p=float(top_p))
+    validate_config(config)
+    return config
+
+
+def _to_json(value):
+    if isinstance(value, dict):
+        return {key: _to_json(item) for key, item in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_to_json(item) for item in value]
+    return value
+
+
+def _from_json(value):
+    if isinstance(value, list):
+        return tuple(_from_json(item) for item in value)
+    return value
