@@ -64,9 +64,8 @@ def test_nll_and_references_add_up_under_a_known_lm(eval_data):
     plan = plan_evaluation(open_split(eval_data, "test"), 40, seed=1)
     result = evaluate([], KnownLM(), plan)
     for case in CASES:
-        rows = [rows for start, length, rows in plan.groups() if case_of(start, length) == case]
-        groups = [(start, length, r) for start, length, r in plan.groups() if case_of(start, length) == case]
-        assert rows, "the seed should give windows in both cases"
+        groups = [(start, length, rows) for start, length, rows in plan.groups() if case_of(start, length) == case]
+        assert groups, "the seed should give windows in both cases"
         data = result.row(DATA, case)
         windows = np.concatenate([plan.windows[r] for _, _, r in groups]).astype(float)
         assert data.windows == data.samples == len(windows)
