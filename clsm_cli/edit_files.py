@@ -32,7 +32,7 @@ import json
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -333,7 +333,8 @@ def _bars_seen(num_bars: int, first_bar: int, last_bar: int, config) -> tuple[in
     bars_per_window = _bars_per_window(config)
     first, last = centred_window_bars(num_bars, first_bar, last_bar, bars_per_window)
     if last_bar - first_bar + 1 > MAX_TARGET_BARS:
-        first = max(1, min(first, first_bar - bars_per_window + 1))
+        first_chunk_last = first_bar + MAX_TARGET_BARS - 1  # that chunk's window ends with it
+        first = max(1, min(first, first_chunk_last - bars_per_window + 1))
     return first, last
 
 
@@ -717,8 +718,7 @@ class _Version:
     tokens: np.ndarray
 
 
-def edit_file(path: Path, options: EditOptions, edit_model: EditModel,
-              progress: Optional[Callable[[], None]] = None) -> FileResult:
+def edit_file(path: Path, options: EditOptions, edit_model: EditModel) -> FileResult:
     """Run ``options.verb`` on one file; a ClsmError becomes the result's ``error`` (nothing raised)."""
     from clsm_cli.edit import resolve_decoding
 
@@ -729,13 +729,13 @@ def edit_file(path: Path, options: EditOptions, edit_model: EditModel,
         temperature=decoding.temperature, top_p=decoding.top_p,
     )
     try:
-        _run_edit(result, options, edit_model, progress)
+        _run_edit(result, options, edit_model)
     except ClsmError as error:
         result.error = error
     return result
 
 
-def _run_edit(result: FileResult, options: EditOptions, edit_model: EditModel, progress) -> None:
+def _run_edit(result: FileResult, options: EditOptions, edit_model: EditModel) -> None:
     prepared = prepare_song(result.input, options.first_bar, options.last_bar, options.track, edit_model)
     result.track = prepared.track_label
     result.warnings.extend(prepared.warnings)
@@ -770,8 +770,6 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: EditModel, p
         result.outputs.append(OutputFile(path, k, version.latents, version.tokens,
                                          tuple(notes_for_writer(version.line, start, end)), wav, renderer))
         result.previews.append(_roll_view(prepared, version, path.name, options))
-        if progress is not None:
-            progress()
 
     if combined_path is not None:
         _write_combined(prepared, options, versions, combined_path, result, generation)

@@ -206,20 +206,18 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
 
     show_previews = _wants_previews(preview, json_output)
     results: list[FileResult] = []
-    per_file = _outputs_per_file(options)
-    with _progress(messages, len(files) * per_file) as advance:
+    with _Progress(messages, len(files)) as progress:
         for path in files:
-            result = edit_files.edit_file(Path(path), options, edit_model, progress=advance)
+            progress.begin(Path(path).name)
+            result = edit_files.edit_file(Path(path), options, edit_model)
+            progress.end()
             results.append(result)
-            _report(result, messages, json_output, show_previews)
+            with progress.paused():
+                _report(result, messages, json_output, show_previews)
     _summary(results, options, messages)
     exit_code = next((result.exit_code for result in results if not result.ok), EXIT_OK)
     if exit_code != EXIT_OK:
         raise typer.Exit(exit_code)
-
-
-def _outputs_per_file(options: "EditOptions") -> int:
-    return options.steps + 1 if options.verb == "interpolate" else options.num
 
 
 def _decoding_text(options: "EditOptions", edit_model: "EditModel") -> str:
@@ -281,23 +279,22 @@ def _summary(results: Sequence["FileResult"], options: "EditOptions", messages: 
     succeeded = sum(result.ok for result in results)
     failed = len(results) - succeeded
     tail = f", {failed} failed" if failed else ""
-    messages.print(f"{succeeded} of {len(results)} file{'s' if len(results) != 1 else ''} edited{tail}; "
-                   f"repeat with --seed {options.seed}", soft_wrap=True)
+    folder = "the current folder" if str(options.out_dir) in ("", ".") else str(options.out_dir)
+    messages.print(f"{succeeded} of {len(results)} file{'s' if len(results) != 1 else ''} edited{tail}, "
+                   f"outputs in {escape_markup(folder)}; repeat with --seed {options.seed}", soft_wrap=True)
 
 
 def _outputs_text(result: "FileResult") -> str:
     if not result.outputs:
         return "none"
-    first, last = result.outputs[0].path, result.outputs[-1].path
-    folder = first.parent
-    where = "" if str(folder) in ("", ".") else f" in {folder}"
-    if len(result.outputs) == 1:
-        text = f"{first.name}{where}"
-    else:
-        prefix = first.name[: first.name.rfind("-") + 1]
-        text = f"{len(result.outputs)} files {prefix}{{1..{len(result.outputs)}}}.mid{where}"
+    first = result.outputs[0].path
+    # The file column already names the stem, and the folder is said once below the table.
+    suffix = first.name[len(result.input.stem) + 1 :] if first.name.startswith(result.input.stem + ".") else first.name
+    if len(result.outputs) > 1:
+        suffix = f"{suffix[: suffix.rfind('-') + 1]}{{1..{len(result.outputs)}}}.mid"
+    text = f"{len(result.outputs)} × {suffix}"
     if result.combined is not None:
-        text += f" + {result.combined.name}"
+        text += " + all"
     if result.outputs[0].wav is not None:
         text += f" + WAV ({result.outputs[0].wav_renderer})"
     return text
@@ -329,26 +326,57 @@ class _nothing:
         return False
 
 
-class _progress:
-    """A transient progress bar on stderr when it is a terminal; a no-op callback otherwise."""
+class _Progress:
+    """Progress on stderr when it is a terminal: a spinner for one file, a bar over many files.
 
-    def __init__(self, console: Console, total: int):
+    Transient (it disappears when done) and paused while a file's results are printed. With
+    NO_COLOR it stays off, so the output holds no escape codes of any kind.
+    """
+
+    def __init__(self, console: Console, num_files: int):
         self.console = console
-        self.total = total
-        self.bar = None
+        self.num_files = num_files
+        self.display = None
+        self.task = None
 
-    def __enter__(self):
-        if not self.console.is_terminal or self.total <= 1:
-            return lambda: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    def __enter__(self) -> "_Progress":
+        if self.console.is_terminal and self.console.color_system is not None:  # NO_COLOR: no cursor codes either
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        self.bar = Progress(TextColumn("writing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=self.console, transient=True)
-        self.bar.start()
-        task = self.bar.add_task("outputs", total=self.total)
-        return lambda: self.bar.advance(task)
+            columns = [SpinnerColumn(), TextColumn("{task.description}")]
+            if self.num_files > 1:
+                columns += [BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+            self.display = Progress(*columns, console=self.console, transient=True)
+            self.task = self.display.add_task("", total=self.num_files)
+            self.display.start()
+        return self
+
+    def begin(self, name: str) -> None:
+        if self.display is not None:
+            self.display.update(self.task, description=f"editing {escape_markup(name)}")
+
+    def end(self) -> None:
+        if self.display is not None:
+            self.display.advance(self.task)
+
+    def paused(self):
+        if self.display is None:
+            return _nothing()
+        return _Paused(self.display)
 
     def __exit__(self, *exc_info):
-        if self.bar is not None:
-            self.bar.stop()
+        if self.display is not None:
+            self.display.stop()
+        return False
+
+
+class _Paused:
+    def __init__(self, display):
+        self.display = display
+
+    def __enter__(self):
+        self.display.stop()
+
+    def __exit__(self, *exc_info):
+        self.display.start()
         return False

@@ -146,7 +146,7 @@ def test_a_batch_with_a_corrupt_file_writes_the_rest_and_exits_3(edit_cli, song,
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and "corrupt.mid" in error_lines[0]
     assert "Traceback" not in result.output
-    assert "2 of 3 files edited, 1 failed" in result.stderr
+    assert "2 of 3 files edited, 1 failed, outputs in" in result.stderr
 
 
 def test_json_is_the_only_thing_on_stdout(edit_cli, song):
