@@ -233,6 +233,7 @@ class FileResult:
     temperature: Optional[float] = None
     top_p: Optional[float] = None
     previews: list[RollView] = field(default_factory=list)
+    reproduce: str = ""  # the command line that makes these outputs again
 
     @property
     def ok(self) -> bool:
@@ -247,6 +248,7 @@ class FileResult:
         return {
             "input": str(self.input),
             "command": self.verb,
+            "reproduce": self.reproduce,
             "ok": self.ok,
             "error": None if self.error is None else self.error.message,
             "exit_code": self.exit_code,
@@ -597,6 +599,8 @@ def reproduce_command(options: EditOptions, input_path: Path) -> str:
         parts += ["--model", options.model_arg]
     if options.track is not None:
         parts += ["--track", options.track]
+    if str(options.out_dir) not in ("", "."):
+        parts += ["--out", str(options.out_dir)]
     return shlex.join(parts)
 
 
@@ -726,7 +730,7 @@ def edit_file(path: Path, options: EditOptions, edit_model: EditModel) -> FileRe
     result = FileResult(
         input=Path(path), verb=options.verb, seed=options.seed, model=edit_model.name,
         model_sha256=edit_model.sha256, first_bar=options.first_bar, last_bar=options.last_bar,
-        temperature=decoding.temperature, top_p=decoding.top_p,
+        temperature=decoding.temperature, top_p=decoding.top_p, reproduce=reproduce_command(options, Path(path)),
     )
     try:
         _run_edit(result, options, edit_model)
@@ -741,20 +745,22 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: EditModel) -
     result.warnings.extend(prepared.warnings)
     start, end = prepared.target_steps(options.first_bar, options.last_bar)
 
+    # Refuse existing outputs before the model runs, so a refused file costs nothing.
+    count = options.steps + 1 if options.verb == "interpolate" else options.num
+    paths = [output_path(options.out_dir, prepared.path, options.verb, options.first_bar, options.last_bar,
+                         options.seed, k) for k in range(1, count + 1)]
+    combined_path = (output_path(options.out_dir, prepared.path, options.verb, options.first_bar, options.last_bar,
+                                 options.seed, "all") if options.combined else None)
+    wav_paths = [path.with_suffix(".wav") for path in paths] if options.wav else []
+    _make_out_dir(options.out_dir)
+    _check_outputs_free(paths + wav_paths + ([combined_path] if combined_path else []), prepared.path, options.force)
+
     if options.verb == "infill":
         versions = _infill_versions(prepared, options, edit_model, result)
     elif options.verb == "interpolate":
         versions = _interpolate_versions(prepared, options, edit_model, result)
     else:
         versions = _vary_versions(prepared, options, edit_model, result)
-
-    paths = [output_path(options.out_dir, prepared.path, options.verb, options.first_bar, options.last_bar,
-                         options.seed, k) for k in range(1, len(versions) + 1)]
-    combined_path = (output_path(options.out_dir, prepared.path, options.verb, options.first_bar, options.last_bar,
-                                 options.seed, "all") if options.combined else None)
-    wav_paths = [path.with_suffix(".wav") for path in paths] if options.wav else []
-    _make_out_dir(options.out_dir)
-    _check_outputs_free(paths + wav_paths + ([combined_path] if combined_path else []), prepared.path, options.force)
 
     generation = _generation(parse_provenance(midi_io.read_text_events(prepared.path)))
     for k, (version, path) in enumerate(zip(versions, paths), start=1):

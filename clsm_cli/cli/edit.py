@@ -26,56 +26,62 @@ if TYPE_CHECKING:
 COMPACT_ROLLS_ABOVE = 4  # more outputs per file than this: compact piano rolls
 
 COMMON_NOTES = """\
-Only the chosen bars of the melody track change; everything else in each file stays exactly as it
-was. Outputs are named <stem>.<verb>-bars<A>-<B>-s<seed>-<k>.mid (in --out), so reruns with another
-seed never overwrite earlier ones. Each output records the model, seed, bars, command and its
-latent w in a text event (and in --json), so that interpolate --start/--end and vary --around can
-reuse it.
+Only the chosen bars of the melody track change; everything else in each
+file stays exactly as it was. Outputs are named
+<stem>.<verb>-bars<A>-<B>-s<seed>-<k>.mid (in --out), so a rerun with another
+seed never overwrites earlier ones. Each output records the model, seed,
+bars, command and its latent w in a text event (and in --json), so that
+interpolate --start/--end and vary --around can reuse it.
 """
 
 INFILL_HELP = f"""\
-Write new versions of some bars (infills), sampled from the model given the bars around them.
+Write new versions of some bars (infills), sampled given the bars around them.
 
 {COMMON_NOTES}
-Ranges longer than 4 bars are filled in chunks of at most 4 bars, left to right.
+Ranges longer than 4 bars are filled in chunks of at most 4 bars, left to
+right: each chunk sees the bars before it (new ones included), the last one
+also the bars after it.
 
 [bold]Examples[/bold]
 
-  clsm infill song.mid --bars 3-4                 4 infills of bars 3-4
-  clsm infill song.mid --bars 3-4 -n 8 --seed 7   8 infills, reproducible
-  clsm infill song.mid --bars 3-4 --temperature 0 the paper's argmax decoding
-  clsm infill song.mid --bars 5-6 --combined      also one file with every infill as a track
-  clsm infill songs/*.mid --bars 5-6 --json       batch: one JSON object per file on stdout
+  clsm infill song.mid --bars 3-4                  4 infills of bars 3-4
+  clsm infill song.mid --bars 3-4 -n 8 --seed 7    8 infills, reproducible
+  clsm infill song.mid --bars 3-4 --temperature 0  the paper's argmax decoding
+  clsm infill song.mid --bars 5-6 --combined       also all infills in one file
+  clsm infill songs/*.mid --bars 5-6 --json        batch, one JSON line per file
 """
 
 INTERPOLATE_HELP = f"""\
-Morph some bars from one version to another in --steps steps (writes steps + 1 files).
+Morph some bars from one version to another in --steps steps (steps + 1 files).
 
-The endpoints are two samples from the model by default; --from-original starts from the existing
-bars, and --start / --end take two earlier outputs (say two infills you like): their stored latent
-is reused exactly when they come from the same model, any other file is encoded. Sampled decoding
-(temperature > 0) uses the same random numbers for every step, so only the latent changes along
-the way; use --temperature 0 on both the infills and the interpolation for exact endpoints.
+The endpoints are two samples from the model by default. --from-original
+starts from the existing bars; --start and --end take earlier outputs (say two
+infills you like): their stored latent is reused exactly when the same model
+made them, and any other file is encoded. Sampled decoding (temperature > 0)
+uses the same random numbers at every step, so only the latent changes along
+the way; decode both the infills and the interpolation with --temperature 0
+to get the endpoints exactly.
 
 {COMMON_NOTES}
 [bold]Examples[/bold]
 
-  clsm interpolate song.mid --bars 3-4 --steps 8          9 files between two samples
-  clsm interpolate song.mid --bars 3-4 --from-original    from the existing bars to a sample
-  clsm interpolate song.mid --bars 3-4 --start song.infill-bars3-4-s7-1.mid --end song.infill-bars3-4-s7-3.mid
-  clsm interpolate song.mid --bars 3-4 --combined         also one file playing them in sequence
+  clsm interpolate song.mid --bars 3-4 --steps 8         9 files, sample to sample
+  clsm interpolate song.mid --bars 3-4 --from-original   existing bars to a sample
+  clsm interpolate song.mid --bars 3-4 --start a.mid --end b.mid
+  clsm interpolate song.mid --bars 3-4 --combined        also all steps in one file
 """
 
 VARY_HELP = f"""\
-Write variations of some bars: small moves in the model's latent space around them.
+Write variations of some bars: small moves in the model's latent space.
 
-The centre is the existing bars (encoded), or an earlier output given with --around.
+The centre is the existing bars (encoded), or an earlier output given with
+--around. --amount scales the moves: 0 gives the centre itself, 0.3 is subtle,
+1 is as wide as the model's prior.
 
---amount scales the move (0 gives the centre itself; 0.3 is subtle, 1 is as wide as the model's
-prior). {COMMON_NOTES}
+{COMMON_NOTES}
 [bold]Examples[/bold]
 
-  clsm vary song.mid --bars 5-6                          4 variations, amount 0.5
+  clsm vary song.mid --bars 5-6                   4 variations, amount 0.5
   clsm vary song.mid --bars 5-6 --amount 0.3 -n 8
   clsm vary song.mid --bars 5-6 --around song.infill-bars5-6-s7-2.mid
 """

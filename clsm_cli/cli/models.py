@@ -17,7 +17,9 @@ import typer
 from clsm_cli.cli.app import escape_markup, reports_errors, stderr_console, stdout_console
 
 HELP = """\
-List the installed models: the shipped ones and those you trained (clsm train ... --out NAME).
+List the installed models: the shipped ones and those you trained.
+
+Models you train with clsm train ... --out NAME are listed under that name.
 
 Give a name from this list, or a model directory, to --model of infill, interpolate and vary.
 The default is the shipped model.

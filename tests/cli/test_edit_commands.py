@@ -21,7 +21,7 @@ from clsm_cli.constants import HOLD_TOKEN, TOKEN_NAMES
 from clsm_cli.music import melody, midi_io
 from clsm_cli.music.bars import bar_range_steps, bar_range_ticks, song_bars
 from clsm_cli.music.tokens import encode_notes, resolve_leading_hold, sounding_token_at, tokens_to_text
-from tests.test_edit_files import STEP_TICKS, melody_of, scale_melody, tiny_model, tiny_model_dir, write_song  # noqa: F401
+from tests.test_edit_files import melody_of, scale_melody, tiny_model, tiny_model_dir, write_song  # noqa: F401
 
 ESCAPE = "\x1b"
 
@@ -154,7 +154,8 @@ def test_json_is_the_only_thing_on_stdout(edit_cli, song):
     assert result.exit_code == 0
     assert len(result.stdout.strip().splitlines()) == 1
     (record,) = records
-    assert set(record) >= {"input", "outputs", "seed", "model", "bars", "warnings", "error"}
+    assert set(record) >= {"input", "outputs", "seed", "model", "bars", "warnings", "error", "reproduce"}
+    assert record["reproduce"].startswith("clsm infill") and "--seed 4" in record["reproduce"]
     assert "song.infill-bars3-4-s4-2.mid" in result.stderr  # preview titles and the summary went to stderr
 
 
