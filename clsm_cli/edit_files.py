@@ -599,9 +599,7 @@ def reproduce_command(options: EditOptions, input_path: Path) -> str:
         parts += ["--model", options.model_arg]
     if options.track is not None:
         parts += ["--track", options.track]
-    if str(options.out_dir) not in ("", "."):
-        parts += ["--out", str(options.out_dir)]
-    return shlex.join(parts)
+    return shlex.join(parts)  # without --out: the same edit written elsewhere is the same file
 
 
 def provenance_text(record: dict) -> str:
