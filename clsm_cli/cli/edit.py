@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, List, Optional, Sequence
 import typer
 from rich.console import Console
 
-from clsm_cli.cli.app import escape_markup, reports_errors, stderr_console, stdout_console
+from clsm_cli.cli.console import escape_markup, reports_errors, stderr_console, stdout_console
 from clsm_cli.errors import EXIT_OK
 
 if TYPE_CHECKING:
@@ -203,8 +203,9 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     )
     edit_files.check_options(options)
 
-    messages = _plain_when_no_color(stderr_console())
-    with messages.status("loading the model…", spinner="dots") if messages.is_terminal else _nothing():
+    messages = stderr_console()
+    spinner = messages.is_terminal and messages.color_system is not None  # NO_COLOR: no cursor codes
+    with messages.status("loading the model…", spinner="dots") if spinner else _nothing():
         edit_model = edit_files.load_edit_model(model, device)
     decoding = _decoding_text(options, edit_model)
     messages.print(f"model {escape_markup(edit_model.name)} ({edit_model.device}), seed {options.seed}, {decoding}",
@@ -247,7 +248,7 @@ def _report(result: "FileResult", messages: Console, json_output: bool, show_pre
     if json_output:
         typer.echo(json.dumps(result.to_json()))
     if show_previews and result.previews:
-        console = messages if show_previews == "stderr" else _plain_when_no_color(stdout_console())
+        console = messages if show_previews == "stderr" else stdout_console()
         _print_previews(result, console)
 
 
@@ -315,13 +316,6 @@ def _wants_previews(preview: Optional[bool], json_output: bool) -> Optional[str]
     if preview:
         return "stdout"
     return "stdout" if stdout_console().is_terminal else None
-
-
-def _plain_when_no_color(console: Console) -> Console:
-    """Rich's NO_COLOR keeps bold and dim (still escape codes); a console without colours has none."""
-    if console.no_color:
-        return Console(color_system=None, highlight=False, width=console.width, stderr=console.stderr)
-    return console
 
 
 class _nothing:

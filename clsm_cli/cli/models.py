@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import typer
 
-from clsm_cli.cli.app import escape_markup, reports_errors, stderr_console, stdout_console
+from clsm_cli.cli.console import escape_markup, reports_errors, stderr_console, stdout_console
 
 HELP = """\
 List the installed models: the shipped ones and those you trained.
@@ -152,12 +152,9 @@ def validation_text(validation: dict) -> str:
 
 def _print_table(rows: list[dict]) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
     console = stdout_console()
-    if console.no_color:
-        console = Console(color_system=None, highlight=False, width=console.width)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for column in ("name", "source", "kind", "preset", "data", "meters", "size", "validation"):
         table.add_column(column, overflow="fold")
