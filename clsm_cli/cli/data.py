@@ -105,7 +105,7 @@ def build(
         ("splits", "train-1 / valid-1 / train-2 / valid-2 / test = 11:1:6:1:1, by song"),
         ("transpositions", "-6..+5 semitones in range, training splits only"),
     ):
-        messages.print(f"  {name:15} {value}", markup=False, highlight=False)
+        messages.print(f"  {name:15} {value}", markup=False, highlight=False, soft_wrap=True)
 
     manifest = _run_with_progress(
         messages,
@@ -128,11 +128,12 @@ def build(
             f"  skipped {entry['count']} for {reason}, e.g. {example['source']}: {example['detail']}",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
     if "error" in files["skipped_by_reason"]:
         warn("some files failed inside clsm (reason 'error' in the manifest); this is a bug, please report it")
     skipped_percent = 100.0 * files["skipped"] / files["total"] if files["total"] else 0.0
-    stdout_console().print(f"processed {files['total']} files (skipped {skipped_percent:.1f}%) -> {out}")
+    stdout_console().print(f"processed {files['total']:,} files (skipped {skipped_percent:.1f}%) -> {out}")
 
 
 def _music21_collections() -> list[str]:
@@ -169,25 +170,25 @@ def _run_with_progress(console, run):
 
 def summary_table(manifest: dict) -> Table:
     """Songs, files, tracks and windows per split, as the manifest records them."""
-    table = Table(title="dataset", title_justify="left")
-    for column in ("split", "songs", "files", "tracks", "windows (original key)", "windows", "dropped (in training)"):
-        table.add_column(column, justify="left" if column == "split" else "right")
     from clsm_cli.data.splits import SPLITS
 
-    totals = [0] * 6
+    table = Table(
+        title="dataset",
+        title_justify="left",
+        caption="original: windows in their original key; windows: written (* with transpositions); "
+        "in training: held-out windows dropped for equalling a training window",
+        caption_justify="left",
+    )
+    for column in ("split", "songs", "files", "tracks", "original", "windows", "in training"):
+        table.add_column(column, justify="left" if column == "split" else "right", no_wrap=True)
+    fields = ("songs", "files", "tracks", "windows_original_key", "windows", "dropped_seen_in_training")
+    totals = dict.fromkeys(fields, 0)
     for split in SPLITS:
         record = manifest["splits"][split]
-        values = [
-            record["songs"],
-            record["files"],
-            record["tracks"],
-            record["windows_original_key"],
-            record["windows"],
-            record.get("dropped_seen_in_training", 0),
-        ]
-        totals = [total + value for total, value in zip(totals, values)]
-        note = " (transposed)" if record["transposed"] else ""
-        dropped = f"{values[5]:,}" if "dropped_seen_in_training" in record else "-"
-        table.add_row(split + note, *(f"{v:,}" for v in values[:5]), dropped)
-    table.add_row("total", *(f"{v:,}" for v in totals[:5]), f"{totals[5]:,}", style="bold")
+        for name in fields:
+            totals[name] += record.get(name, 0)
+        cells = [f"{record[name]:,}" for name in fields[:-1]]
+        dropped = f"{record['dropped_seen_in_training']:,}" if "dropped_seen_in_training" in record else "-"
+        table.add_row(split + (" *" if record["transposed"] else ""), *cells, dropped)
+    table.add_row("total", *(f"{totals[name]:,}" for name in fields), style="bold")
     return table

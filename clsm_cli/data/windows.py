@@ -5,7 +5,8 @@ Pure functions on numpy arrays (no files, no music21, no MIDI), following paper 
 1. a monophonic track whose pitches lie in 55..84 is encoded on the 16-step grid
    (:func:`clsm_cli.music.tokens.encode_notes`) over whole bars;
 2. 8-bar windows are cut with a 1-bar stride, in canonical form (a window starting inside a note
-   begins with that note's pitch, inside a rest with ``R``: :func:`clsm_cli.music.tokens.cut_window`);
+   begins with that note's pitch, inside a rest with ``R``), exactly as
+   :func:`clsm_cli.music.tokens.cut_window` would cut them (vectorised here; the tests compare);
 3. windows holding more than one bar (16 steps) of consecutive rest are dropped;
 4. training splits add every transposition in -6..+5 semitones that keeps the *whole track* in
    range (the paper transposes tracks, not windows); held-out splits keep the original key.

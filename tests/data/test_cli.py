@@ -28,7 +28,7 @@ def test_build_prints_parameters_table_and_summary(corpus_dir, tmp_path):
     result = run("data", "build", corpus_dir, "--out", out, "--workers", "1")
     assert result.exit_code == 0, result.output
     assert "workers" in result.stderr and "-6..+5" in result.stderr  # parameters first, on stderr
-    assert "train-1 (transposed)" in result.stdout and "total" in result.stdout
+    assert "train-1 *" in result.stdout and "total" in result.stdout
     assert "processed 11 files (skipped 45.5%)" in result.stdout
     assert "skipped 1 for unreadable, e.g. broken/corrupt.mid" in result.stderr
     assert read_manifest(out)["files"]["kept"] == 6
