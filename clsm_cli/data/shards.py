@@ -313,7 +313,12 @@ class WindowSet:
             return np.asarray(self._shards[shard][row])
         if isinstance(index, slice):
             index = np.arange(self._length)[index]
-        positions = np.asarray(index, dtype=np.int64)
+        index = np.asarray(index)
+        if index.dtype == bool:
+            if index.shape != (self._length,):
+                raise IndexError(f"a boolean mask must have one entry per window ({self._length})")
+            index = np.flatnonzero(index)
+        positions = index.astype(np.int64)
         if positions.ndim != 1:
             raise TypeError("index windows with an int, a slice or a 1-D integer array")
         positions = np.where(positions < 0, positions + self._length, positions)

@@ -40,6 +40,8 @@ def test_indexing_across_shards(dataset):
     assert np.array_equal(windows[picks], every[picks])
     assert np.array_equal(windows[2:9:3], every[2:9:3])
     assert windows[np.array([], dtype=np.int64)].shape == (0, 128)
+    mask = np.arange(len(windows)) % 3 == 0
+    assert np.array_equal(windows[mask], every[mask])
     with pytest.raises(IndexError):
         windows[len(windows)]
     with pytest.raises(IndexError):
