@@ -37,7 +37,7 @@ def time_model(kind: str, preset: str, batch_size: int, steps: int, warmup: int 
     """Median seconds per training step, and the parameter count."""
     torch.manual_seed(0)
     model = build_model(preset_config(kind, preset)).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4, fused=True)  # fused: one kernel, not one loop per tensor
     generator = torch.Generator().manual_seed(0)
     times = []
     for step in range(warmup + steps):

@@ -231,11 +231,7 @@ class CLSM(nn.Module):
         num_context = context_positions.shape[0]
 
         memory_kv = decoder.memory_keys_values(z)
-        attention = decoder.transformer.layers[0].self_attention
-        caches = [
-            LayerCache.empty(batch, attention.num_heads, key_positions.shape[0], attention.d_head, like=z)
-            for _ in decoder.transformer.layers
-        ]
+        caches = [LayerCache(capacity=key_positions.shape[0]) for _ in decoder.transformer.layers]
         # One pass over the context fills the caches; its row ts (input index ts) predicts x_T[0].
         hidden = decoder.transformer(
             decoder.embed(inputs[:, context_positions], context_positions), context_positions,

@@ -120,20 +120,26 @@ class FeedForward(nn.Sequential):
 
 @dataclass
 class LayerCache:
-    """Preallocated keys/values of one self-attention layer; ``length`` positions are filled."""
+    """Keys/values of one self-attention layer, preallocated for ``capacity`` positions.
 
-    keys: Tensor  # (B, H, capacity, d_head)
-    values: Tensor  # (B, H, capacity, d_head)
+    The buffers are made on the first append, in the keys' dtype and device (so a cache works
+    under autocast too); ``length`` positions are filled.
+    """
+
+    capacity: int
+    keys: Optional[Tensor] = None  # (B, H, capacity, d_head)
+    values: Optional[Tensor] = None  # (B, H, capacity, d_head)
     length: int = 0
-
-    @classmethod
-    def empty(cls, batch: int, num_heads: int, capacity: int, d_head: int, like: Tensor) -> "LayerCache":
-        shape = (batch, num_heads, capacity, d_head)
-        return cls(like.new_empty(shape), like.new_empty(shape), 0)
 
     def append(self, keys: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
         """Store (B, H, n, d_head) new keys/values; return all keys/values so far."""
+        if self.keys is None:
+            batch, heads, _, d_head = keys.shape
+            self.keys = keys.new_empty((batch, heads, self.capacity, d_head))
+            self.values = values.new_empty((batch, heads, self.capacity, d_head))
         end = self.length + keys.shape[2]
+        if end > self.capacity:
+            raise ValueError(f"cache holds {self.capacity} positions, {end} were appended")
         self.keys[:, :, self.length : end] = keys
         self.values[:, :, self.length : end] = values
         self.length = end
