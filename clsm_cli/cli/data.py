@@ -14,7 +14,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from clsm_cli.cli.app import reports_errors, stderr_console, stdout_console, warn
+from clsm_cli.cli.console import reports_errors, stderr_console, stdout_console, warn
 from clsm_cli.errors import UsageError
 
 HELP = (
