@@ -304,10 +304,14 @@ class CLSM(nn.Module):
         return self.flow.inverse(self.sample_prior_w(tokens, target_start, target_length, n, generator))
 
     @torch.no_grad()
+    def encode(self, tokens: Tensor, target_start: int, target_length: int) -> Tensor:
+        """The posterior mean: the z that best describes the window's own target. (B, z_dim)"""
+        return self.posterior(tokens, target_start, target_length)[0]
+
+    @torch.no_grad()
     def encode_w(self, tokens: Tensor, target_start: int, target_length: int) -> Tensor:
         """f(posterior mean): where the window's own target sits in W. (B, z_dim)"""
-        mean, _ = self.posterior(tokens, target_start, target_length)
-        return self.flow(mean)[0]
+        return self.flow(self.encode(tokens, target_start, target_length))[0]
 
     @torch.no_grad()
     def z_to_w(self, z: Tensor) -> Tensor:

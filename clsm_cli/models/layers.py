@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+Rows = Union[Tensor, slice]  # which query rows a layer computes: a slice or an index tensor
 
 
 def relative_index(query_positions: Tensor, key_positions: Tensor, max_distance: int) -> Tensor:
@@ -176,7 +178,7 @@ class TransformerLayer(nn.Module):
         rel_index: Optional[Tensor] = None,
         bias: Optional[Tensor] = None,
         memory_kv: Optional[tuple[Tensor, Tensor]] = None,
-        query_rows: Optional[Tensor] = None,
+        query_rows: Optional[Rows] = None,
         cache: Optional[LayerCache] = None,
     ) -> Tensor:
         """x (B, T, d_model) -> (B, Tq, d_model).
@@ -229,7 +231,7 @@ class TransformerStack(nn.Module):
         positions: Tensor,
         allowed: Optional[Tensor] = None,
         memory_kv: Optional[list[tuple[Tensor, Tensor]]] = None,
-        last_layer_rows: Optional[Tensor] = None,
+        last_layer_rows: Optional[Rows] = None,
         caches: Optional[list[LayerCache]] = None,
         key_positions: Optional[Tensor] = None,
     ) -> Tensor:

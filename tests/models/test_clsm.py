@@ -202,3 +202,11 @@ def test_clsm_overfits_a_handful_of_windows():
         # Decoding the posterior mean (argmax, cached) reproduces the targets.
         mean, _ = model.posterior(tokens, start, length)
         assert torch.equal(model.decode(tokens, start, length, mean), tokens[:, start : start + length])
+
+
+def test_encode_w_maps_the_posterior_mean_into_w(clsm, windows):
+    mean, _ = clsm.posterior(windows, 16, 48)
+    torch.testing.assert_close(clsm.encode(windows, 16, 48), mean)
+    w = clsm.encode_w(windows, 16, 48)
+    torch.testing.assert_close(w, clsm.flow(mean)[0])
+    torch.testing.assert_close(clsm.w_to_z(w), mean, rtol=0, atol=1e-5)
