@@ -15,7 +15,7 @@ from typing import Optional
 
 import typer
 
-from clsm_cli.cli.app import reports_errors, stdout_console
+from clsm_cli.cli.console import reports_errors, stderr_console, stdout_console
 from clsm_cli.errors import UsageError
 
 HELP = """\
@@ -113,7 +113,10 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of every random choice in the run. [default: 0]"),
     grad_clip: Optional[float] = typer.Option(None, "--grad-clip", help="Clip the gradient norm to this (0 = off). [default: 0]"),
     device: Device = typer.Option(Device.auto, "--device", help="Where to train: auto picks CUDA when present."),
-    precision: Precision = typer.Option(Precision.auto, "--precision", help="CUDA only: auto = bf16 if supported, else fp16."),
+    precision: Precision = typer.Option(
+        Precision.auto, "--precision",
+        help="auto: bf16 (else fp16) on CUDA, fp32 on the CPU. bf16 on the CPU is faster only with AMX.",
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue the run saved in --out from its last checkpoint."),
     checkpoint_every: int = typer.Option(1000, "--checkpoint-every", metavar="N", help="Write a training checkpoint every N steps."),
     log_every: int = typer.Option(50, "--log-every", metavar="N", help="Write a train-log.jsonl line every N steps."),
@@ -154,7 +157,7 @@ def train(
         workers=workers,
         command=tuple(["clsm", *sys.argv[1:]]),
     )
-    result = run_training(options)
+    result = run_training(options, console=stderr_console())
     if _is_main_process():
         _print_result(result, out, model.value)
 

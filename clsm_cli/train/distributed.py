@@ -1,5 +1,8 @@
 """Where a training process runs: device, mixed precision and (optionally) its data-parallel rank.
 
+Precision: ``auto`` is bf16 autocast on CUDA GPUs that support it (fp16 with a gradient scaler
+otherwise) and fp32 on the CPU; ``--precision bf16`` on the CPU is an opt-in for CPUs with AMX.
+
 One process is the ordinary case. Under ``torchrun`` (``python -m torch.distributed.run
 --nproc_per_node N -m clsm_cli train ...``) the environment carries ``RANK``, ``WORLD_SIZE`` and
 ``LOCAL_RANK``; every rank then builds the same global batch and trains on its own equal slice of
@@ -44,7 +47,7 @@ class Runtime:
         return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.amp_dtype]
 
     def autocast(self):
-        """Mixed precision on CUDA only; a no-op context in fp32."""
+        """Mixed precision (CUDA, or bf16 on the CPU when asked for); a no-op context in fp32."""
         if self.amp_dtype is None:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
@@ -69,8 +72,8 @@ def start_runtime(device: str = "auto", precision: str = "auto") -> Runtime:
     if device == "cuda" and not cuda:
         raise UsageError("--device cuda was requested but no CUDA GPU is available; use --device cpu")
     use_cuda = device == "cuda" or (device == "auto" and cuda)
-    if not use_cuda and precision in ("bf16", "fp16"):
-        raise UsageError(f"--precision {precision} needs a CUDA GPU; on the CPU training runs in fp32")
+    if not use_cuda and precision == "fp16":
+        raise UsageError("--precision fp16 needs a CUDA GPU; on the CPU use fp32 (the default) or bf16")
 
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -94,6 +97,10 @@ def start_runtime(device: str = "auto", precision: str = "auto") -> Runtime:
             amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         else:
             amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    elif precision == "bf16":
+        # Opt-in only: bf16 autocast roughly halves step time on CPUs with AMX (Sapphire Rapids and
+        # later) and is slower than fp32 on CPUs without native bf16, so "auto" stays fp32 here.
+        amp_dtype = torch.bfloat16
     return Runtime(torch_device, rank, world_size, local_rank, amp_dtype)
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import platform
 import re
@@ -40,7 +39,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -112,7 +111,7 @@ class TrainOptions:
     seed: Optional[int] = None  # 0
     grad_clip: Optional[float] = None  # max gradient norm, 0 = no clipping (the paper's setting)
     device: str = "auto"
-    precision: str = "auto"  # CUDA only: auto (bf16 if supported, else fp16), fp32, bf16, fp16
+    precision: str = "auto"  # auto (CUDA: bf16 if supported, else fp16; CPU: fp32), fp32, bf16, fp16
     resume: bool = False
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
     log_every: int = DEFAULT_LOG_EVERY
@@ -201,8 +200,7 @@ class LossModule(torch.nn.Module):
 
 
 def make_optimizer(model: torch.nn.Module, learning_rate: float) -> torch.optim.Optimizer:
-    # foreach=False keeps the arithmetic identical whatever device or tensor count (exact resume).
-    return torch.optim.Adam(model.parameters(), lr=learning_rate, betas=ADAM_BETAS, foreach=False)
+    return torch.optim.Adam(model.parameters(), lr=learning_rate, betas=ADAM_BETAS)
 
 
 def train_step(
@@ -484,253 +482,269 @@ class _Run:
 
     # ----------------------------------------------------------------- main
     def run(self) -> TrainResult:
-        from clsm_cli.models.config import config_to_dict, preset_config
-        from clsm_cli.models.registry import build_model
+        from clsm_cli.models.config import config_to_dict
 
-        options, runtime = self.options, self.runtime
         manifest, train_set, valid_set = self._open_data()
         saved = self._check_output()
         saved_info = saved["info"] if saved else None
-        data_hash = _manifest_hash(manifest)
-        if saved_info is not None and saved_info.get("data_hash") != data_hash:
+        self.data_hash = _manifest_hash(manifest)
+        if saved_info is not None and saved_info.get("data_hash") != self.data_hash:
             raise UsageError(
-                f"the data in {options.data_dir} is not the data the run in {self.out_dir} was started on; "
+                f"the data in {self.options.data_dir} is not the data the run in {self.out_dir} was started on; "
                 "resume with the same --data folder"
             )
-        settings = self._resolve_settings(saved_info["settings"] if saved_info else None)
-        seed = int(settings["seed"])
-        batch_size = int(settings["batch_size"])
-        row_start, row_stop = rank_rows(batch_size, runtime)
-
-        num_windows = len(train_set)
-        steps_per_epoch = num_windows // batch_size
-        if steps_per_epoch == 0:
-            raise InputFileError(
-                f"the {splits_for(options.kind)[0]} split of {options.data_dir} holds {num_windows} windows, "
-                f"fewer than one batch of {batch_size}; use more data or a smaller --batch-size"
-            )
-        if len(valid_set) == 0:
-            raise InputFileError(f"the {splits_for(options.kind)[1]} split of {options.data_dir} holds no windows")
-        total_steps = steps_per_epoch * int(settings["epochs"])
-        if options.max_steps is not None:
-            total_steps = min(total_steps, options.max_steps)
-
-        config = preset_config(options.kind, settings["preset"])
-        if saved_info is not None and saved_info.get("config") != config_to_dict(config):
-            raise UsageError(f"the model config saved in {self.out_dir} differs from preset {settings['preset']}")
-        torch.manual_seed(derive_seed(seed, "init"))
-        model = build_model(config).to(runtime.device)
-        latent_dim = int(getattr(config, "z_dim", 0))
-        objective = Objective(
-            ObjectiveSettings(
-                kind=options.kind,
-                final_kl_weight=float(settings["kl_weight"]),
-                anneal_steps=anneal_steps_for(float(settings["anneal_epochs"]), steps_per_epoch),
-                free_bits=float(settings["free_bits"]),
-                latent_dim=latent_dim,
-            )
-        )
-        optimizer = make_optimizer(model, float(settings["learning_rate"]))
-        scaler = torch.amp.GradScaler(runtime.device.type, enabled=runtime.amp_dtype == torch.float16)
-        condition_generator = torch.Generator().manual_seed(derive_seed(seed, "conditions"))
-        noise_generator = torch.Generator(device=runtime.device).manual_seed(derive_seed(seed, "noise", runtime.rank))
-        torch.manual_seed(derive_seed(seed, "dropout", runtime.rank))
-
-        info = {
-            "kind": options.kind,
-            "config": config_to_dict(config),
-            "data_hash": data_hash,
-            "settings": settings,
-            "world_size": runtime.world_size,
-        }
-        progress = {"global_step": 0, "epoch": 0, "step_in_epoch": 0, "elapsed_seconds": 0.0, "last_validation": {}}
-        if options.resume:
-            state, scaler_state = training_state.load_training_state(
-                self.out_dir, model=model, optimizer=optimizer, device=runtime.device
-            )
-            if scaler_state and scaler.is_enabled():
-                scaler.load_state_dict(scaler_state)
-            self._restore_rng(state, condition_generator, noise_generator)
-            progress.update(state.progress)
-            self._trim_log(progress["global_step"])
-        elif runtime.is_main:
+        self.settings = self._resolve_settings(saved_info["settings"] if saved_info else None)
+        self.train_set, self.valid_set = train_set, valid_set
+        self._plan_steps()
+        self._build(saved_info)
+        self.progress = _Progress()
+        if self.options.resume:
+            self._restore()
+        elif self.runtime.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        barrier(runtime)
-
-        if runtime.distributed:
-            device_ids = [runtime.device.index] if runtime.device.type == "cuda" else None
-            loss_module: torch.nn.Module = torch.nn.parallel.DistributedDataParallel(
-                LossModule(model, objective), device_ids=device_ids
-            )
-        else:
-            loss_module = LossModule(model, objective)
-
-        if runtime.is_main:
-            self._write_reproducibility(config_to_dict(config), settings, manifest, data_hash, finished=None)
-            self.reporter.message(
-                f"training {options.kind} ({settings['preset']} preset, "
-                f"{sum(p.numel() for p in model.parameters()):,} parameters) on {runtime.describe()}; "
-                f"{num_windows:,} windows, {steps_per_epoch:,} steps per epoch, saving to {self.out_dir}"
-            )
-            if options.resume:
-                self.reporter.message(f"resuming at step {progress['global_step']:,} (epoch {progress['epoch'] + 1})")
-
-        validation_indices = validation_subset(len(valid_set), options.max_validation_windows)
-        loader = BatchLoader(train_set, options.workers)
-        session_start = time.perf_counter()
-        elapsed_before = float(progress["elapsed_seconds"])
-        interval = _Interval()
-        display = _Interval()
-        last_train_metrics: dict[str, float] = dict(progress.get("last_train") or {})
-        last_validation: dict[str, float] = dict(progress.get("last_validation") or {})
-        validated_at = progress.get("validated_at_step", -1)
-
-        def elapsed() -> float:
-            return elapsed_before + time.perf_counter() - session_start
-
-        def save_checkpoint() -> None:
-            progress["elapsed_seconds"] = elapsed()
-            progress["last_validation"] = last_validation
-            progress["validated_at_step"] = validated_at
-            rng = self._gather_rng(condition_generator, noise_generator)
-            if runtime.is_main:
-                training_state.save_training_state(
-                    self.out_dir,
-                    model=model,
-                    optimizer=optimizer,
-                    scaler_state=scaler.state_dict() if scaler.is_enabled() else {},
-                    progress=dict(progress),
-                    rng_states=rng,
-                    info=info,
-                )
-            barrier(runtime)
-
-        def validate() -> dict[str, float]:
-            nonlocal validated_at, last_validation
-            metrics = self._validate(model, objective, valid_set, validation_indices, batch_size)
-            validated_at = progress["global_step"]
-            last_validation = metrics
-            if runtime.is_main:
-                record = {
-                    "type": "validation",
-                    "step": progress["global_step"],
-                    "epoch": progress["global_step"] / steps_per_epoch,
-                    **metrics,
-                }
-                self._log(record)
-                self.reporter.message(
-                    f"validation at step {progress['global_step']:,} "
-                    f"(epoch {progress['global_step'] / steps_per_epoch:.2f}): "
-                    + format_metrics(metrics)
-                )
-            return metrics
+        barrier(self.runtime)
+        if self.runtime.is_main:
+            self._write_reproducibility(finished=None)
+            self._announce()
 
         self.stop_request.install()
-        self.reporter.start(f"{options.kind}", total_steps, progress["global_step"])
-        session_steps = 0
-        stop_reason = ""
+        self.reporter.start(self.options.kind, self.total_steps, self.progress.global_step)
+        loader = BatchLoader(train_set, self.options.workers)
         try:
-            while progress["global_step"] < total_steps and not stop_reason:
-                order = epoch_order(num_windows, seed, progress["epoch"])
-                first = progress["step_in_epoch"]
-                last = min(steps_per_epoch, first + total_steps - progress["global_step"])
-                index_batches = [
-                    order[step * batch_size + row_start : step * batch_size + row_stop] for step in range(first, last)
-                ]
-                for windows in loader.iterate(index_batches):
-                    tokens = tokens_to_tensor(windows, runtime.device)  # (B / world_size, 128)
-                    conditions = objective.sample_conditions(model, batch_size, condition_generator)
-                    conditions = conditions.rows(row_start, row_stop).to(runtime.device)
-                    kl_weight = objective.kl_weight(progress["global_step"])
-                    terms = train_step(
-                        loss_module, optimizer, scaler, runtime, tokens, conditions, kl_weight,
-                        noise_generator, float(settings["grad_clip"]),
-                    )
-                    terms["kl_weight"] = torch.tensor(kl_weight)
-                    interval.add(terms)
-                    display.add(terms)
-                    progress["global_step"] += 1
-                    progress["step_in_epoch"] += 1
-                    session_steps += 1
-                    step = progress["global_step"]
-                    end_of_epoch = progress["step_in_epoch"] == steps_per_epoch
-                    if end_of_epoch:
-                        progress["epoch"] += 1
-                        progress["step_in_epoch"] = 0
-
-                    if step % DISPLAY_EVERY_STEPS == 0 or step == total_steps:
-                        speed = session_steps / max(time.perf_counter() - session_start, 1e-9)
-                        stats = format_metrics(display.local_means(), ("loss", "kl", "accuracy"))
-                        self.reporter.update(step, f"{stats} · {speed:.2f} steps/s")
-                        display.reset()
-                    if step % options.log_every == 0 or step == total_steps:
-                        last_train_metrics = interval.means(runtime)
-                        interval.reset()
-                        progress["last_train"] = last_train_metrics
-                        if runtime.is_main:
-                            wall = time.perf_counter() - session_start
-                            self._log(
-                                {
-                                    "type": "train",
-                                    "step": step,
-                                    "epoch": step / steps_per_epoch,
-                                    **last_train_metrics,
-                                    "learning_rate": optimizer.param_groups[0]["lr"],
-                                    "steps_per_second": session_steps / wall,
-                                    "windows_per_second": session_steps * batch_size / wall,
-                                    "elapsed_seconds": elapsed(),
-                                }
-                            )
-                    if end_of_epoch or (options.validate_every and step % options.validate_every == 0):
-                        validate()
-                    if step % options.checkpoint_every == 0:
-                        save_checkpoint()
-                    stop_reason = self._should_stop(session_start)
-                    if stop_reason:
-                        break
-            if not stop_reason:
-                finished_all = progress["global_step"] >= steps_per_epoch * int(settings["epochs"])
-                stop_reason = "completed" if finished_all else "max-steps"
-            if interval.count:
-                last_train_metrics = interval.means(runtime)
-                progress["last_train"] = last_train_metrics
-            if validated_at != progress["global_step"]:
-                validate()
-            save_checkpoint()
+            stop_reason = self._train_steps(loader)
+            if self.interval.count:
+                self.progress.last_train = self.interval.means(self.runtime)
+            if self.progress.validated_at_step != self.progress.global_step:
+                self._validate_and_log()
+            self._save_checkpoint()
         finally:
             loader.close()
             self.stop_request.uninstall()
             self.reporter.stop()
 
-        wall_seconds = elapsed()
-        completed = stop_reason == "completed"
+        progress = self.progress
         result = TrainResult(
             model_directory=self.out_dir,
-            global_step=progress["global_step"],
-            epochs_completed=progress["global_step"] / steps_per_epoch,
-            completed=completed,
+            global_step=progress.global_step,
+            epochs_completed=progress.global_step / self.steps_per_epoch,
+            completed=stop_reason == "completed",
             stop_reason=stop_reason,
-            wall_seconds=wall_seconds,
-            train_metrics=last_train_metrics,
-            validation_metrics=last_validation,
+            wall_seconds=self._elapsed(),
+            train_metrics=progress.last_train,
+            validation_metrics=progress.last_validation,
             log_path=self.log_path,
         )
-        if runtime.is_main:
-            record = self._training_record(config_to_dict(config), settings, manifest, data_hash, result, steps_per_epoch)
+        if self.runtime.is_main:
             from clsm_cli.checkpoint import save_model
 
-            save_model(model, self.out_dir, record)
-            self._write_reproducibility(config_to_dict(config), settings, manifest, data_hash, finished=record)
-        barrier(runtime)
+            record = self._training_record(result)
+            save_model(self.model, self.out_dir, record)
+            self._write_reproducibility(finished=record)
+        barrier(self.runtime)
         return result
 
+    def _plan_steps(self) -> None:
+        options, batch_size = self.options, int(self.settings["batch_size"])
+        train_split, valid_split = splits_for(options.kind)
+        self.steps_per_epoch = len(self.train_set) // batch_size
+        if self.steps_per_epoch == 0:
+            raise InputFileError(
+                f"the {train_split} split of {options.data_dir} holds {len(self.train_set)} windows, "
+                f"fewer than one batch of {batch_size}; use more data or a smaller --batch-size"
+            )
+        if len(self.valid_set) == 0:
+            raise InputFileError(f"the {valid_split} split of {options.data_dir} holds no windows")
+        self.planned_steps = self.steps_per_epoch * int(self.settings["epochs"])
+        self.total_steps = min(self.planned_steps, options.max_steps or self.planned_steps)
+        self.batch_size = batch_size
+        self.row_start, self.row_stop = rank_rows(batch_size, self.runtime)
+        self.validation_indices = validation_subset(len(self.valid_set), options.max_validation_windows)
+
+    def _build(self, saved_info: Optional[dict]) -> None:
+        """Model (seeded), objective, optimizer, scaler and the run's random streams."""
+        from clsm_cli.models.config import config_to_dict, preset_config
+        from clsm_cli.models.registry import build_model
+
+        options, runtime, settings = self.options, self.runtime, self.settings
+        seed = int(settings["seed"])
+        self.config = preset_config(options.kind, settings["preset"])
+        self.config_dict = config_to_dict(self.config)
+        if saved_info is not None and saved_info.get("config") != self.config_dict:
+            raise UsageError(f"the model config saved in {self.out_dir} differs from preset {settings['preset']}")
+        torch.manual_seed(derive_seed(seed, "init"))
+        self.model = build_model(self.config).to(runtime.device)
+        self.objective = Objective(
+            ObjectiveSettings(
+                kind=options.kind,
+                final_kl_weight=float(settings["kl_weight"]),
+                anneal_steps=anneal_steps_for(float(settings["anneal_epochs"]), self.steps_per_epoch),
+                free_bits=float(settings["free_bits"]),
+                latent_dim=int(getattr(self.config, "z_dim", 0)),
+            )
+        )
+        self.optimizer = make_optimizer(self.model, float(settings["learning_rate"]))
+        self.scaler = torch.amp.GradScaler(runtime.device.type, enabled=runtime.amp_dtype == torch.float16)
+        # τ and ARNN masks: one CPU stream shared by all ranks. Noise and dropout: one per rank.
+        self.condition_generator = torch.Generator().manual_seed(derive_seed(seed, "conditions"))
+        self.noise_generator = torch.Generator(device=runtime.device).manual_seed(
+            derive_seed(seed, "noise", runtime.rank)
+        )
+        torch.manual_seed(derive_seed(seed, "dropout", runtime.rank))
+        self.info = {
+            "kind": options.kind,
+            "config": self.config_dict,
+            "data_hash": self.data_hash,
+            "settings": settings,
+            "world_size": runtime.world_size,
+        }
+        self.loss_module: torch.nn.Module = LossModule(self.model, self.objective)
+        if runtime.distributed:
+            device_ids = [runtime.device.index] if runtime.device.type == "cuda" else None
+            self.loss_module = torch.nn.parallel.DistributedDataParallel(self.loss_module, device_ids=device_ids)
+        self.interval = _Interval()  # loss terms since the last log line
+        self.display = _Interval()  # loss terms since the last progress refresh
+
+    def _restore(self) -> None:
+        state, scaler_state = training_state.load_training_state(
+            self.out_dir, model=self.model, optimizer=self.optimizer, device=self.runtime.device
+        )
+        if scaler_state and self.scaler.is_enabled():
+            self.scaler.load_state_dict(scaler_state)
+        self._restore_rng(state)
+        self.progress = _Progress.from_dict(state.progress)
+        self._trim_log(self.progress.global_step)
+
+    def _announce(self) -> None:
+        parameters = sum(parameter.numel() for parameter in self.model.parameters())
+        self.reporter.message(
+            f"training {self.options.kind} ({self.settings['preset']} preset, {parameters:,} parameters) on "
+            f"{self.runtime.describe()}; {len(self.train_set):,} windows, {self.steps_per_epoch:,} steps per epoch, "
+            f"saving to {self.out_dir}"
+        )
+        if self.options.resume:
+            self.reporter.message(
+                f"resuming at step {self.progress.global_step:,} (epoch {self.progress.epoch + 1})"
+            )
+
+    # ----------------------------------------------------------------- the loop
+    def _train_steps(self, loader: BatchLoader) -> str:
+        """Train until the planned steps are done or a stop is requested; return why it stopped."""
+        self.session_start = time.perf_counter()
+        self.session_elapsed_before = self.progress.elapsed_seconds
+        self.session_steps = 0
+        progress, seed = self.progress, int(self.settings["seed"])
+        while progress.global_step < self.total_steps:
+            order = epoch_order(len(self.train_set), seed, progress.epoch)
+            first = progress.step_in_epoch
+            last = min(self.steps_per_epoch, first + self.total_steps - progress.global_step)
+            index_batches = [
+                order[step * self.batch_size + self.row_start : step * self.batch_size + self.row_stop]
+                for step in range(first, last)
+            ]
+            for windows in loader.iterate(index_batches):
+                self._train_one_batch(windows)
+                stop_reason = self._after_step()
+                if stop_reason:
+                    return stop_reason
+        return "completed" if progress.global_step >= self.planned_steps else "max-steps"
+
+    def _train_one_batch(self, windows: np.ndarray) -> None:
+        runtime, progress = self.runtime, self.progress
+        tokens = tokens_to_tensor(windows, runtime.device)  # (B / world_size, 128)
+        conditions = self.objective.sample_conditions(self.model, self.batch_size, self.condition_generator)
+        conditions = conditions.rows(self.row_start, self.row_stop).to(runtime.device)
+        kl_weight = self.objective.kl_weight(progress.global_step)
+        terms = train_step(
+            self.loss_module, self.optimizer, self.scaler, runtime, tokens, conditions, kl_weight,
+            self.noise_generator, float(self.settings["grad_clip"]),
+        )
+        terms["kl_weight"] = torch.tensor(kl_weight)
+        self.interval.add(terms)
+        self.display.add(terms)
+        progress.global_step += 1
+        progress.step_in_epoch += 1
+        self.session_steps += 1
+        if progress.step_in_epoch == self.steps_per_epoch:
+            progress.epoch += 1
+            progress.step_in_epoch = 0
+
+    def _after_step(self) -> str:
+        """Progress line, log line, validation and checkpoint when due; the stop reason or ''."""
+        options, step = self.options, self.progress.global_step
+        last = step == self.total_steps
+        if step % DISPLAY_EVERY_STEPS == 0 or last:
+            speed = self.session_steps / max(time.perf_counter() - self.session_start, 1e-9)
+            stats = format_metrics(self.display.local_means(), ("loss", "kl", "accuracy"))
+            self.reporter.update(step, f"{stats} · {speed:.2f} steps/s")
+            self.display.reset()
+        if step % options.log_every == 0 or last:
+            self._log_training()
+        end_of_epoch = self.progress.step_in_epoch == 0
+        if end_of_epoch or (options.validate_every and step % options.validate_every == 0):
+            self._validate_and_log()
+        if step % options.checkpoint_every == 0:
+            self._save_checkpoint()
+        return self._should_stop()
+
+    def _log_training(self) -> None:
+        self.progress.last_train = self.interval.means(self.runtime)
+        self.interval.reset()
+        if not self.runtime.is_main:
+            return
+        wall = time.perf_counter() - self.session_start
+        step = self.progress.global_step
+        self._log(
+            {
+                "type": "train",
+                "step": step,
+                "epoch": step / self.steps_per_epoch,
+                **self.progress.last_train,
+                "learning_rate": self.optimizer.param_groups[0]["lr"],
+                "steps_per_second": self.session_steps / wall,
+                "windows_per_second": self.session_steps * self.batch_size / wall,
+                "elapsed_seconds": self._elapsed(),
+            }
+        )
+
+    def _validate_and_log(self) -> None:
+        metrics = self._validate()
+        step = self.progress.global_step
+        self.progress.validated_at_step = step
+        self.progress.last_validation = metrics
+        if self.runtime.is_main:
+            self._log({"type": "validation", "step": step, "epoch": step / self.steps_per_epoch, **metrics})
+            self.reporter.message(
+                f"validation at step {step:,} (epoch {step / self.steps_per_epoch:.2f}): {format_metrics(metrics)}"
+            )
+
+    def _save_checkpoint(self) -> None:
+        self.progress.elapsed_seconds = self._elapsed()
+        rng = self._gather_rng()
+        if self.runtime.is_main:
+            training_state.save_training_state(
+                self.out_dir,
+                model=self.model,
+                optimizer=self.optimizer,
+                scaler_state=self.scaler.state_dict() if self.scaler.is_enabled() else {},
+                progress=dataclasses.asdict(self.progress),
+                rng_states=rng,
+                info=self.info,
+            )
+        barrier(self.runtime)
+
+    def _elapsed(self) -> float:
+        """Training seconds over every session of this run (setup and earlier stops excluded)."""
+        if not hasattr(self, "session_start"):
+            return self.progress.elapsed_seconds
+        return self.session_elapsed_before + time.perf_counter() - self.session_start
+
     # ----------------------------------------------------------------- pieces
-    def _should_stop(self, session_start: float) -> str:
+    def _should_stop(self) -> str:
         reason = ""
         if self.stop_request.requested:
             reason = "interrupted"
         elif self.options.time_limit_seconds is not None and (
-            time.perf_counter() - session_start >= self.options.time_limit_seconds
+            time.perf_counter() - self.session_start >= self.options.time_limit_seconds
         ):
             reason = "time-limit"
         if self.runtime.distributed:
@@ -738,8 +752,10 @@ class _Run:
             reason = broadcast_object(reason, self.runtime)
         return reason
 
-    def _validate(self, model, objective: Objective, valid_set, indices: np.ndarray, batch_size: int) -> dict[str, float]:
-        runtime = self.runtime
+    def _validate(self) -> dict[str, float]:
+        """Metrics on the fixed validation subset; ranks share its batches and sum their results."""
+        runtime, model, objective = self.runtime, self.model, self.objective
+        indices, batch_size = self.validation_indices, self.batch_size
         sums = MetricSums()
         devices = [runtime.device] if runtime.device.type == "cuda" else []
         was_training = model.training
@@ -749,7 +765,7 @@ class _Run:
                 for batch_index, start in enumerate(range(0, len(indices), batch_size)):
                     if batch_index % runtime.world_size != runtime.rank:
                         continue
-                    tokens = tokens_to_tensor(valid_set[indices[start : start + batch_size]], runtime.device)
+                    tokens = tokens_to_tensor(self.valid_set[indices[start : start + batch_size]], runtime.device)
                     conditions = objective.validation_conditions(model, batch_index, tokens.shape[0])
                     noise = torch.Generator(device=runtime.device).manual_seed(VALIDATION_SEED + batch_index)
                     with runtime.autocast():
@@ -761,19 +777,20 @@ class _Run:
         weights = all_reduce_sum([sums.weights.get(name, 0.0) for name in names], runtime)
         return {name: total / weight for name, total, weight in zip(names, totals, weights) if weight}
 
-    def _gather_rng(self, condition_generator: torch.Generator, noise_generator: torch.Generator) -> dict[str, torch.Tensor]:
-        own = {"torch": torch.get_rng_state(), "noise": noise_generator.get_state()}
+    def _gather_rng(self) -> dict[str, torch.Tensor]:
+        """Every random stream's state; per-rank streams are collected from all ranks."""
+        own = {"torch": torch.get_rng_state(), "noise": self.noise_generator.get_state()}
         if self.runtime.device.type == "cuda":
             own["cuda"] = torch.cuda.get_rng_state(self.runtime.device)
-        states = {"conditions": condition_generator.get_state()}
+        states = {"conditions": self.condition_generator.get_state()}
         for rank, rank_states in enumerate(all_gather_objects(own, self.runtime)):
             for name, value in rank_states.items():
                 states[f"rank{rank}/{name}"] = value
         return states
 
-    def _restore_rng(self, state: training_state.TrainingState, condition_generator, noise_generator) -> None:
+    def _restore_rng(self, state: training_state.TrainingState) -> None:
         rng = state.rng_states
-        condition_generator.set_state(rng["conditions"])
+        self.condition_generator.set_state(rng["conditions"])
         prefix = f"rank{self.runtime.rank}/"
         saved_world = int(state.info.get("world_size", 1))
         if saved_world != self.runtime.world_size and self.runtime.is_main:
@@ -786,7 +803,7 @@ class _Run:
         torch.set_rng_state(rng[prefix + "torch"])
         if prefix + "noise" in rng:
             try:
-                noise_generator.set_state(rng[prefix + "noise"])
+                self.noise_generator.set_state(rng[prefix + "noise"])
             except RuntimeError:  # the saved run used another device type; keep the fresh stream
                 pass
         if self.runtime.device.type == "cuda" and prefix + "cuda" in rng:
@@ -812,20 +829,26 @@ class _Run:
         temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
         os.replace(temporary, self.log_path)
 
-    def _training_record(self, config, settings, manifest, data_hash, result: TrainResult, steps_per_epoch) -> dict:
+    def _training_record(self, result: TrainResult) -> dict:
+        train_split, valid_split = splits_for(self.options.kind)
         return {
             "kind": self.options.kind,
-            "preset": settings["preset"],
-            "data": {"directory": str(Path(self.options.data_dir).resolve()), "manifest_hash": data_hash,
-                     "train_split": splits_for(self.options.kind)[0],
-                     "validation_split": splits_for(self.options.kind)[1]},
-            "settings": settings,
-            "seed": settings["seed"],
+            "preset": self.settings["preset"],
+            "data": {
+                "directory": str(Path(self.options.data_dir).resolve()),
+                "manifest_hash": self.data_hash,
+                "train_split": train_split,
+                "validation_split": valid_split,
+                "train_windows": len(self.train_set),
+                "validation_windows": len(self.validation_indices),
+            },
+            "settings": self.settings,
+            "seed": self.settings["seed"],
             "device": self.runtime.describe(),
             "world_size": self.runtime.world_size,
             "precision": self.runtime.precision,
             "steps": result.global_step,
-            "steps_per_epoch": steps_per_epoch,
+            "steps_per_epoch": self.steps_per_epoch,
             "epochs_completed": result.epochs_completed,
             "completed": result.completed,
             "stop_reason": result.stop_reason,
@@ -836,15 +859,16 @@ class _Run:
             "torch_version": torch.__version__,
         }
 
-    def _write_reproducibility(self, config, settings, manifest, data_hash, finished: Optional[dict]) -> None:
+    def _write_reproducibility(self, finished: Optional[dict]) -> None:
+        """The run's resolved config, data hash, code version, seed and device, beside the model."""
         record = {
             "command": list(self.options.command) or sys.argv,
             "kind": self.options.kind,
-            "config": config,
-            "settings": settings,
+            "config": self.config_dict,
+            "settings": self.settings,
             "options": _jsonable(dataclasses.asdict(self.options)),
-            "data": {"directory": str(Path(self.options.data_dir).resolve()), "manifest_hash": data_hash},
-            "seed": settings["seed"],
+            "data": {"directory": str(Path(self.options.data_dir).resolve()), "manifest_hash": self.data_hash},
+            "seed": self.settings["seed"],
             "device": self.runtime.describe(),
             "world_size": self.runtime.world_size,
             "precision": self.runtime.precision,
@@ -862,6 +886,24 @@ class _Run:
         temporary = path.with_suffix(".json.tmp")
         temporary.write_text(json.dumps(record, indent=2), encoding="utf-8")
         os.replace(temporary, path)
+
+
+@dataclass
+class _Progress:
+    """The counters a checkpoint saves: where the run is and what it last measured."""
+
+    global_step: int = 0
+    epoch: int = 0  # epochs fully done
+    step_in_epoch: int = 0  # batches of the current epoch done (its order comes from seed and epoch)
+    elapsed_seconds: float = 0.0
+    validated_at_step: int = -1
+    last_train: dict = field(default_factory=dict)
+    last_validation: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "_Progress":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{name: value for name, value in values.items() if name in known})
 
 
 class _Interval:

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from clsm_cli.checkpoint import load_model, resolve_model
-from clsm_cli.cli.app import app  # registers every command module (import it before any of them)
+from clsm_cli.cli.app import app
 from clsm_cli.cli.train import parse_duration
 from clsm_cli.errors import UsageError
 

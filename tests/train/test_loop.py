@@ -138,6 +138,13 @@ def test_option_checks(overrides, message, tiny_data, tmp_path):
         run(kind, tiny_data, tmp_path / "m", **overrides)
 
 
+def test_cpu_precision_is_fp32_unless_bf16_is_asked_for(short_data, tmp_path):
+    result = run("lm", short_data, tmp_path / "bf16", max_steps=1, device="cpu", precision="bf16")
+    assert load_model(result.model_directory).metadata["training"]["precision"] == "bf16"
+    with pytest.raises(UsageError, match="fp16 needs a CUDA GPU"):
+        run("lm", short_data, tmp_path / "fp16", max_steps=1, device="cpu", precision="fp16")
+
+
 def test_epoch_order_is_a_seeded_permutation():
     order = epoch_order(50, seed=3, epoch=1)
     assert sorted(order.tolist()) == list(range(50))
