@@ -21,26 +21,19 @@ from clsm_cli.errors import UsageError
 HELP = """\
 Train a model on a dataset built by `clsm data build`, with the paper's settings by default.
 
-MODEL is one of: [bold]clsm[/bold] (the contextual latent space model), [bold]vae[/bold] and
-[bold]arnn[/bold] / [bold]arnn-t[/bold] (the paper's baselines; arnn-t sees constraints only from
-CLSM target sets), or [bold]lm[/bold] (the language model `clsm evaluate` scores samples with).
-Generators train on the train-1 split and validate on valid-1; the LM uses train-2 / valid-2.
+MODEL is [bold]clsm[/bold] (the contextual latent space model), [bold]vae[/bold], [bold]arnn[/bold] or [bold]arnn-t[/bold] (the paper's baselines; arnn-t is constrained only outside CLSM target sets), or [bold]lm[/bold] (the language model `clsm evaluate` scores samples with). Generators train on the train-1 split and validate on valid-1; the LM uses train-2 and valid-2.
 
-Defaults follow the paper: batch 64, Adam (lr 5e-4, betas 0.9 / 0.999), 2 epochs, KL weight
-annealed linearly from 0 over 2 epochs to --beta 0.012 (clsm) or --gamma 0.4 (vae).
+Defaults follow the paper: batch 64, Adam (lr 5e-4, betas 0.9 / 0.999), 2 epochs, and a KL weight annealed linearly from 0 over 2 epochs to --beta 0.012 (clsm) or --gamma 0.4 (vae).
 
---out NAME saves into your clsm models folder, where `--model NAME` finds it; a path
-(anything with a slash) saves there instead. Checkpoints are written every --checkpoint-every
-steps and when training stops (Ctrl-C stops cleanly); --resume continues exactly where it left off.
-A JSONL log (train-log.jsonl) and a reproducibility record sit beside the model.
+--out NAME saves into your clsm models folder, where `--model NAME` finds it; a path (anything with a slash) saves there instead. Checkpoints are written every --checkpoint-every steps and whenever training stops (Ctrl-C stops cleanly after the current step); --resume continues exactly where it stopped. A JSONL log (train-log.jsonl) and a reproducibility record (reproducibility.json) sit beside the model.
 
-Several GPUs (or CPU processes): launch with torchrun; --batch-size stays the global batch.
+Several GPUs or CPU processes: launch with torchrun; --batch-size stays the global batch.
 
 [bold]Examples[/bold]
 
   clsm data build --corpus music21 --out data/folk
-  clsm train clsm --data data/folk --out folk-clsm                      paper settings, small preset
-  clsm train clsm --data data/folk --out folk-clsm --resume              continue after a stop
+  clsm train clsm --data data/folk --out folk-clsm
+  clsm train clsm --data data/folk --out folk-clsm --resume
   clsm train vae --data data/folk --out folk-vae --gamma 0.2 --preset paper
   clsm train clsm --data data/folk --out runs/try --time-limit 30m --device cpu
   torchrun --nproc_per_node 4 -m clsm_cli train clsm --data data/lmd --out lmd-clsm --preset paper
@@ -92,26 +85,28 @@ def register(app: typer.Typer) -> None:
 
 @reports_errors
 def train(
-    model: ModelKind = typer.Argument(..., help="What to train: clsm, vae, arnn, arnn-t or lm.", show_default=False),
+    model: ModelKind = typer.Argument(
+        ..., metavar="MODEL", help="What to train: clsm, vae, arnn, arnn-t or lm.", show_default=False
+    ),
     data: Path = typer.Option(..., "--data", "-d", metavar="DIR", help="Dataset folder from `clsm data build`.", show_default=False),
     out: str = typer.Option(
         ..., "--out", "-o", metavar="NAME|DIR", help="Model name (saved in your clsm models folder) or a folder path.",
         show_default=False,
     ),
-    preset: Optional[Preset] = typer.Option(None, "--preset", "-p", help="Model size: paper, small or tiny. [default: small]"),
-    beta: Optional[float] = typer.Option(None, "--beta", help="CLSM only: KL weight β. [default: 0.012]"),
-    gamma: Optional[float] = typer.Option(None, "--gamma", help="VAE only: KL weight γ. [default: 0.4]"),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Passes over the training split. [default: 2]"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Windows per step, over all processes. [default: 64]"),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate. [default: 0.0005]"),
+    preset: Optional[Preset] = typer.Option(None, "--preset", "-p", help="Model size: paper, small or tiny. \\[default: small]"),
+    beta: Optional[float] = typer.Option(None, "--beta", help="CLSM only: KL weight β. \\[default: 0.012]"),
+    gamma: Optional[float] = typer.Option(None, "--gamma", help="VAE only: KL weight γ. \\[default: 0.4]"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Passes over the training split. \\[default: 2]"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Windows per step, over all processes. \\[default: 64]"),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate. \\[default: 0.0005]"),
     anneal_epochs: Optional[float] = typer.Option(
-        None, "--anneal-epochs", help="Epochs over which the KL weight grows from 0 (0 = full weight at once). [default: 2]"
+        None, "--anneal-epochs", help="Epochs over which the KL weight grows from 0 (0 = full weight at once). \\[default: 2]"
     ),
     free_bits: Optional[float] = typer.Option(
-        None, "--free-bits", help="clsm/vae: KL below this many nats per latent dimension is free. [default: 0, off]"
+        None, "--free-bits", help="clsm/vae: KL below this many nats per latent dimension is free. \\[default: 0, off]"
     ),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of every random choice in the run. [default: 0]"),
-    grad_clip: Optional[float] = typer.Option(None, "--grad-clip", help="Clip the gradient norm to this (0 = off). [default: 0]"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of every random choice in the run. \\[default: 0]"),
+    grad_clip: Optional[float] = typer.Option(None, "--grad-clip", help="Clip the gradient norm to this (0 = off). \\[default: 0]"),
     device: Device = typer.Option(Device.auto, "--device", help="Where to train: auto picks CUDA when present."),
     precision: Precision = typer.Option(
         Precision.auto, "--precision",

@@ -917,8 +917,9 @@ class _Interval:
         self.count = 0
 
     def add(self, terms: dict[str, torch.Tensor]) -> None:
+        # Sums stay on the terms' device: reading them (a GPU sync) happens only when logging.
         for name, value in terms.items():
-            value = value.detach().float().cpu() if value.device.type != "cpu" else value.detach().float()
+            value = value.detach().float()
             self.sums[name] = self.sums[name] + value if name in self.sums else value
         self.count += 1
 

@@ -60,7 +60,7 @@ def test_unknown_model_kind_is_rejected():
 def test_help_lists_models_defaults_and_examples():
     result = clsm("train", "--help")
     assert result.exit_code == 0
-    for text in ("arnn-t", "--beta", "--gamma", "--resume", "--time-limit", "torchrun", "Examples"):
+    for text in ("arnn-t", "--beta", "--gamma", "--resume", "--time-limit", "torchrun", "Examples", "[default: 0.012]"):
         assert text in result.stdout
 
 
