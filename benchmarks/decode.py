@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--presets", default="small,paper")
     parser.add_argument("--candidates", type=int, default=16)
     parser.add_argument("--target-length", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
     if args.threads:
