@@ -7,6 +7,7 @@ torch, so ``clsm --help``, ``clsm --version`` and ``clsm show`` stay fast.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Optional
 
@@ -72,6 +73,9 @@ for _module_name in COMMAND_MODULES:
 
 def main() -> None:
     """Console-script entry point: a bug gets one line and exit code 1, never a dump of locals."""
+    # Idle OpenMP threads should sleep, not spin: on a busy CPU (a DAW, a build) spinning threads
+    # made decoding 15-100x slower. Must be set before torch is imported (lazily, by commands).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         app()
     except SystemExit:

@@ -1,0 +1,1 @@
+"""Shipped models, one folder each: model.safetensors, config.json, CARD.md."""
