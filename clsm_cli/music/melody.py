@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -51,9 +52,16 @@ class TrackSummary:
         return (self.lowest_pitch, self.highest_pitch)
 
 
+_BASS_NAME = re.compile(r"bass(?!oon)", re.IGNORECASE)
+
+
 def is_bass_track(track: MidiTrack) -> bool:
-    """General MIDI bass programs (33..40 as people count, 32..39 here) or "bass" in the name."""
-    return track.program in BASS_PROGRAMS or "bass" in track.name.lower()
+    """General MIDI bass programs (33..40 as people count, 32..39 here) or "bass" in the name.
+
+    "Bassoon" and "bass clarinet"-like names that merely start with "bass" as another word are not
+    basses: the word must be "bass" itself.
+    """
+    return track.program in BASS_PROGRAMS or _BASS_NAME.search(track.name) is not None
 
 
 def polyphony_share(track: MidiTrack, ticks_per_beat: int) -> float:

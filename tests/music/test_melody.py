@@ -181,3 +181,15 @@ def test_quantize_agrees_with_the_bar_grid_at_odd_resolutions():
         expected = {(tick_to_step(bars, ticks_per_beat, n.start_tick), n.pitch) for n in song.tracks[0].notes}
         assert {(n.start_step, n.pitch) for n in quantized.notes} <= expected
         assert len(quantized.notes) + quantized.report.duplicates_merged == len(notes)
+
+
+def test_bassoon_is_not_a_bass_but_a_bass_guitar_is():
+    from clsm_cli.music.melody import is_bass_track
+    from clsm_cli.music.midi_io import MidiTrack
+
+    def track(name, program=70):
+        return MidiTrack(number=1, chunk=1, channel=0, name=name, program=program, is_drum=False, notes=[])
+
+    assert not is_bass_track(track("Bassoon"))
+    assert is_bass_track(track("Fretless Bass"))
+    assert is_bass_track(track("Piano", program=33))
