@@ -15,16 +15,8 @@ import torch
 from typer.testing import CliRunner
 
 from clsm_cli.constants import HOLD_TOKEN, REST_TOKEN, WINDOW_STEPS
-from clsm_cli.data.shards import (
-    FORMAT_NAME,
-    FORMAT_VERSION,
-    MANIFEST_NAME,
-    SOURCES_NAME,
-    DatasetWriter,
-    content_sha256,
-    write_json,
-)
 from clsm_cli.data.splits import HELD_OUT_SPLITS, TRAIN_SPLITS
+from tests.dataset_factory import write_windows_dataset
 
 MOTIFS = ((0, 2, 4, 5, 7, 5, 4, 2), (0, 4, 7, 12, 7, 4, 0, None), (7, 5, 4, 2, 0, 2, 4, 0))
 KINDS = ("clsm", "vae", "arnn", "arnn-t")  # the generators; "lm" is saved separately
@@ -48,22 +40,12 @@ def melodic_windows(count: int, seed: int) -> np.ndarray:
 
 
 def write_dataset(directory: Path, test_windows: int, seed: int = 0) -> Path:
-    directory.mkdir(parents=True)
-    writer = DatasetWriter(directory, windows_per_shard=16)
-    empty = np.zeros((0, WINDOW_STEPS), dtype=np.uint8)
-    for offset, split in enumerate(TRAIN_SPLITS + HELD_OUT_SPLITS):
-        windows = melodic_windows(test_windows if split == "test" else 4, seed + offset)
-        origins = np.zeros((len(windows), 4), dtype=np.int32)
-        if split in TRAIN_SPLITS:
-            writer.add_training(split, windows, origins, original_key=empty)
-        else:
-            writer.add_held_out(split, windows, origins)
-    splits = writer.finish()
-    write_json(directory / SOURCES_NAME, [])
-    manifest = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "splits": splits}
-    manifest["content_sha256"] = content_sha256(directory)
-    write_json(directory / MANIFEST_NAME, manifest)
-    return directory
+    splits = TRAIN_SPLITS + HELD_OUT_SPLITS
+    windows = {
+        split: melodic_windows(test_windows if split == "test" else 4, seed + offset)
+        for offset, split in enumerate(splits)
+    }
+    return write_windows_dataset(directory, windows, windows_per_shard=16)
 
 
 @pytest.fixture(scope="session")
