@@ -34,8 +34,10 @@ from clsm_cli.cli.console import escape_markup, reports_errors, stderr_console, 
 from clsm_cli.errors import OutputError, UsageError
 
 HELP = """\
-Reproduce the paper's evaluation: interpolation smoothness R(J), LM NLL of generated samples and
-left-contextual reconstruction accuracy, for CLSM against VAE, ARNN, ARNN_T and the data.
+Reproduce the paper's evaluation of CLSM against VAE, ARNN, ARNN_T and the data.
+
+It measures interpolation smoothness R(J), the LM NLL of generated samples and the left-contextual
+reconstruction accuracy.
 
 MODELS are installed model names or model folders (CLSM, VAE, ARNN or ARNN_T; several CLSMs of a
 beta sweep are fine). Give them after the options or with --models; name their rows with
