@@ -39,6 +39,7 @@ from clsm_cli.models.layers import (
     TransformerStack,
     check_target,
     gaussian_log_density,
+    match_batch,
     sample_logits,
 )
 
@@ -187,14 +188,14 @@ class CLSM(nn.Module):
     def decode_logits(self, tokens: Tensor, target_start: int, target_length: int, z: Tensor) -> Tensor:
         """Teacher-forced logits for x_T given the window's own target tokens. (B, tl, C)"""
         check_target(target_start, target_length, self.config.window_steps)
-        tokens = _match_batch(tokens, z.shape[0])
+        tokens = match_batch(tokens, z.shape[0])
         rows = slice(target_start, target_start + target_length)  # input ts+i predicts x_T[i]
         return self.decoder.output(self.decoder.hidden(decoder_inputs(tokens), target_start, target_length, z, rows))
 
     def decoder_hidden_states(self, tokens: Tensor, target_start: int, target_length: int, z: Tensor) -> Tensor:
         """Final decoder states at every input position (B, K + 1, d); for tests and analysis."""
         check_target(target_start, target_length, self.config.window_steps)
-        tokens = _match_batch(tokens, z.shape[0])
+        tokens = match_batch(tokens, z.shape[0])
         return self.decoder.hidden(decoder_inputs(tokens), target_start, target_length, z)
 
     @torch.inference_mode()
@@ -217,7 +218,7 @@ class CLSM(nn.Module):
         logits each token was drawn from.
         """
         check_target(target_start, target_length, self.config.window_steps)
-        tokens = _match_batch(tokens, z.shape[0])
+        tokens = match_batch(tokens, z.shape[0])
         batch, device = z.shape[0], z.device
         decoder = self.decoder
         inputs = decoder_inputs(tokens)  # (B, K + 1)
@@ -270,7 +271,7 @@ class CLSM(nn.Module):
         The reference for the cache's parity test and the baseline of ``benchmarks/decode.py``.
         """
         check_target(target_start, target_length, self.config.window_steps)
-        tokens = _match_batch(tokens, z.shape[0])
+        tokens = match_batch(tokens, z.shape[0])
         inputs = decoder_inputs(tokens).clone()  # (B, K + 1)
         inputs[:, target_start + 1 : target_start + target_length + 1] = PLACEHOLDER_TOKEN  # not generated yet
         generated = torch.empty(z.shape[0], target_length, dtype=torch.long, device=z.device)
@@ -337,12 +338,3 @@ class CLSM(nn.Module):
         w, w_logvar = w.reshape(1, -1), w_logvar.reshape(1, -1)
         noise = torch.randn((n, w.shape[1]), generator=generator, device=w.device, dtype=w.dtype)
         return w + amount * torch.exp(0.5 * w_logvar) * noise
-
-
-def _match_batch(tokens: Tensor, batch: int) -> Tensor:
-    """Broadcast one window (1, K) to ``batch`` rows; otherwise the batch sizes must agree."""
-    if tokens.shape[0] == batch:
-        return tokens
-    if tokens.shape[0] == 1:
-        return tokens.expand(batch, -1)
-    raise ValueError(f"tokens have {tokens.shape[0]} rows but z has {batch}")

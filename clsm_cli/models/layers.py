@@ -316,3 +316,12 @@ def check_target(target_start: int, target_length: int, window_steps: int) -> No
         raise ValueError(
             f"target {target_start}..{target_start + target_length} must be a non-empty range inside 0..{window_steps}"
         )
+
+
+def match_batch(tokens: Tensor, batch: int) -> Tensor:
+    """Broadcast one window (1, K) to ``batch`` rows; otherwise the batch sizes must agree."""
+    if tokens.shape[0] == batch:
+        return tokens
+    if tokens.shape[0] == 1:
+        return tokens.expand(batch, -1)
+    raise ValueError(f"tokens have {tokens.shape[0]} rows but z has {batch}")

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from clsm_cli.constants import START_TOKEN
 from clsm_cli.models.config import VAEConfig
-from clsm_cli.models.layers import GaussianMLP, check_target, sample_logits
+from clsm_cli.models.layers import GaussianMLP, check_target, match_batch, sample_logits
 
 
 class VAE(nn.Module):
@@ -83,7 +83,7 @@ class VAE(nn.Module):
     def decode_logits(self, tokens: Tensor, target_start: int, target_length: int, z: Tensor) -> Tensor:
         """Teacher-forced logits for x_T from z and x_CL (nothing to the right). (B, tl, C)"""
         check_target(target_start, target_length, self.config.window_steps)
-        tokens = tokens.expand(z.shape[0], -1) if tokens.shape[0] == 1 else tokens
+        tokens = match_batch(tokens, z.shape[0])
         previous = _shift_right(tokens)[:, : target_start + target_length]  # (B, ts + tl)
         logits, _ = self._run_decoder(previous, z)
         return logits[:, target_start:]
@@ -101,7 +101,7 @@ class VAE(nn.Module):
     ) -> Tensor:
         """Read ``<s>`` ⊕ x_CL with z, then generate x_T (B, tl); ``tokens`` may be (1, K)."""
         check_target(target_start, target_length, self.config.window_steps)
-        tokens = tokens.expand(z.shape[0], -1) if tokens.shape[0] == 1 else tokens
+        tokens = match_batch(tokens, z.shape[0])
         previous = _shift_right(tokens)[:, : target_start + 1]  # (B, ts + 1): <s> ⊕ x_CL
         logits, state = self._run_decoder(previous, z)
         generated = torch.empty(z.shape[0], target_length, dtype=torch.long, device=z.device)
