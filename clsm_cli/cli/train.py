@@ -122,6 +122,11 @@ def train(
         None, "--time-limit", metavar="DURATION", help="Stop after this long (e.g. 600, 45m, 2h), with a checkpoint."
     ),
     workers: int = typer.Option(1, "--workers", metavar="N", help="Threads loading batches in the background (0 = none)."),
+    init_from: Optional[str] = typer.Option(
+        None, "--init-from", metavar="MODEL",
+        help="Start from this model's weights (same kind and preset; name or folder) with a fresh optimizer at step 0.",
+        show_default=False,
+    ),
 ) -> None:
     from clsm_cli.train.loop import TrainOptions
     from clsm_cli.train.loop import train as run_training
@@ -150,6 +155,7 @@ def train(
         max_steps=max_steps,
         time_limit_seconds=parse_duration(time_limit) if time_limit is not None else None,
         workers=workers,
+        init_from=init_from,
         command=tuple(["clsm", *sys.argv[1:]]),
     )
     result = run_training(options, console=stderr_console())

@@ -120,6 +120,7 @@ class TrainOptions:
     max_steps: Optional[int] = None  # stop after this many optimizer steps in total
     time_limit_seconds: Optional[float] = None  # stop (with a checkpoint) after this long
     workers: int = 1  # background threads that load batches; 0 loads in the training thread
+    init_from: Optional[str] = None  # start from this saved model's weights (fresh optimizer and step 0)
     command: tuple[str, ...] = ()  # the command line, for the reproducibility record
 
 
@@ -371,6 +372,8 @@ def _check_options(options: TrainOptions) -> None:
         raise UsageError(f"--gamma is the VAE's KL weight; for {options.kind} leave it out (CLSM's is --beta)")
     if options.free_bits is not None and options.kind not in ("clsm", "vae"):
         raise UsageError(f"--free-bits applies to latent models (clsm, vae), not {options.kind}")
+    if options.init_from is not None and options.resume:
+        raise UsageError("--init-from starts a new run; --resume continues one from its own checkpoint, so use one or the other")
     positive = {
         "--epochs": options.epochs,
         "--batch-size": options.batch_size,
@@ -573,6 +576,9 @@ class _Run:
             raise UsageError(f"the model config saved in {self.out_dir} differs from preset {settings['preset']}")
         torch.manual_seed(derive_seed(seed, "init"))
         self.model = build_model(self.config).to(runtime.device)
+        self.init_source = saved_info.get("init_from") if saved_info is not None else None
+        if options.init_from is not None and saved_info is None:
+            self.init_source = self._load_initial_weights(options.init_from)
         self.objective = Objective(
             ObjectiveSettings(
                 kind=options.kind,
@@ -596,6 +602,7 @@ class _Run:
             "data_hash": self.data_hash,
             "settings": settings,
             "world_size": runtime.world_size,
+            "init_from": self.init_source,
         }
         self.loss_module: torch.nn.Module = LossModule(self.model, self.objective)
         if runtime.distributed:
@@ -603,6 +610,25 @@ class _Run:
             self.loss_module = torch.nn.parallel.DistributedDataParallel(self.loss_module, device_ids=device_ids)
         self.interval = _Interval()  # loss terms since the last log line
         self.display = _Interval()  # loss terms since the last progress refresh
+
+    def _load_initial_weights(self, name_or_path: str) -> dict:
+        """Copy a saved model's weights into the fresh model (--init-from); say where they came from."""
+        from clsm_cli.checkpoint import load_model, resolve_model
+        from clsm_cli.models.config import config_to_dict
+
+        source = load_model(resolve_model(name_or_path))  # ModelError (exit 4) when unreadable
+        if source.kind != self.options.kind or config_to_dict(source.config) != self.config_dict:
+            raise UsageError(
+                f"--init-from {name_or_path} is a {source.kind} model ({source.metadata.get('training', {}).get('preset', '?')} "
+                f"preset) that does not fit a {self.options.kind} of preset {self.settings['preset']}; "
+                "start from a model of the same kind and preset"
+            )
+        self.model.load_state_dict(source.model.state_dict())
+        return {
+            "model": str(source.directory),
+            "weights_sha256": source.metadata.get("weights_sha256"),
+            "steps": source.metadata.get("training", {}).get("steps"),
+        }
 
     def _restore(self) -> None:
         state, scaler_state = training_state.load_training_state(
@@ -843,6 +869,7 @@ class _Run:
                 "validation_windows": len(self.validation_indices),
             },
             "settings": self.settings,
+            "init_from": self.init_source,
             "seed": self.settings["seed"],
             "device": self.runtime.describe(),
             "world_size": self.runtime.world_size,
@@ -866,6 +893,7 @@ class _Run:
             "kind": self.options.kind,
             "config": self.config_dict,
             "settings": self.settings,
+            "init_from": self.init_source,
             "options": _jsonable(dataclasses.asdict(self.options)),
             "data": {"directory": str(Path(self.options.data_dir).resolve()), "manifest_hash": self.data_hash},
             "seed": self.settings["seed"],

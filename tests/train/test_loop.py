@@ -104,6 +104,24 @@ def test_resume_refuses_changed_settings_and_missing_checkpoints(tiny_data, tmp_
         run("clsm", tiny_data, tmp_path / "elsewhere", resume=True)
 
 
+def test_init_from_starts_a_new_run_from_saved_weights(tiny_data, tmp_path):
+    first = run("clsm", tiny_data, tmp_path / "first", max_steps=3, learning_rate=3e-3)
+    # With a learning rate of 0 the warm-started model keeps exactly the weights it started from.
+    warm = run("clsm", tiny_data, tmp_path / "warm", max_steps=2, learning_rate=1e-12, init_from=str(first.model_directory))
+    assert warm.global_step == 2
+    a, b = weights(first.model_directory), weights(warm.model_directory)
+    assert all(torch.allclose(a[name], b[name], atol=1e-6) for name in a)
+    cold = weights(run("clsm", tiny_data, tmp_path / "cold", max_steps=2, learning_rate=1e-12).model_directory)
+    assert not all(torch.allclose(a[name], cold[name], atol=1e-6) for name in a)
+    record = load_model(warm.model_directory).metadata["training"]
+    assert record["init_from"]["model"] == str(first.model_directory) and record["init_from"]["steps"] == 3
+
+    with pytest.raises(UsageError, match="does not fit"):
+        run("vae", tiny_data, tmp_path / "other-kind", max_steps=1, init_from=str(first.model_directory))
+    with pytest.raises(UsageError, match="one or the other"):
+        run("clsm", tiny_data, tmp_path / "warm", resume=True, init_from=str(first.model_directory))
+
+
 def test_existing_output_is_never_overwritten(tiny_data, tmp_path):
     out = tmp_path / "taken"
     out.mkdir()
