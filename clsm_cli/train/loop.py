@@ -617,7 +617,13 @@ class _Run:
         from clsm_cli.models.config import config_to_dict
 
         source = load_model(resolve_model(name_or_path))  # ModelError (exit 4) when unreadable
-        if source.kind != self.options.kind or config_to_dict(source.config) != self.config_dict:
+        # The recommended decoding is not part of the architecture: a shipped model may differ there.
+        source_config = dataclasses.replace(
+            source.config,
+            decoding_temperature=self.config.decoding_temperature,
+            decoding_top_p=self.config.decoding_top_p,
+        ) if source.kind == self.options.kind else source.config
+        if source.kind != self.options.kind or config_to_dict(source_config) != self.config_dict:
             raise UsageError(
                 f"--init-from {name_or_path} is a {source.kind} model ({source.metadata.get('training', {}).get('preset', '?')} "
                 f"preset) that does not fit a {self.options.kind} of preset {self.settings['preset']}; "

@@ -116,6 +116,12 @@ def test_init_from_starts_a_new_run_from_saved_weights(tiny_data, tmp_path):
     record = load_model(warm.model_directory).metadata["training"]
     assert record["init_from"]["model"] == str(first.model_directory) and record["init_from"]["steps"] == 3
 
+    # A model shipped with another recommended decoding still fits (decoding is not architecture).
+    config_path = first.model_directory / "config.json"
+    record = json.loads(config_path.read_text())
+    record["config"]["decoding_temperature"] = 1.0
+    config_path.write_text(json.dumps(record))
+    assert run("clsm", tiny_data, tmp_path / "warm-2", max_steps=1, init_from=str(first.model_directory)).global_step == 1
     with pytest.raises(UsageError, match="does not fit"):
         run("vae", tiny_data, tmp_path / "other-kind", max_steps=1, init_from=str(first.model_directory))
     with pytest.raises(UsageError, match="one or the other"):
