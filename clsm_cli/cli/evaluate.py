@@ -34,27 +34,32 @@ from clsm_cli.cli.console import escape_markup, reports_errors, stderr_console, 
 from clsm_cli.errors import OutputError, UsageError
 
 HELP = """\
-Reproduce the paper's evaluation of CLSM against VAE, ARNN, ARNN_T and the data.
+Reproduce the paper's evaluation of CLSM against VAE, ARNN, ARNN_T and the
+data.
 
-It measures interpolation smoothness R(J), the LM NLL of generated samples and the left-contextual
-reconstruction accuracy.
+It measures interpolation smoothness R(J), the LM NLL of generated samples and
+the left-contextual reconstruction accuracy.
 
-MODELS are installed model names or model folders (CLSM, VAE, ARNN or ARNN_T; several CLSMs of a
-beta sweep are fine). Give them after the options or with --models; name their rows with
---names a,b,c. --lm is the language model that scores every sample (clsm train lm).
+MODELS are installed model names or model folders (CLSM, VAE, ARNN or ARNN_T;
+several CLSMs of a beta sweep are fine). Give them after the options or with
+--models; name their rows with --names a,b,c. --lm is the language model that
+scores every sample (clsm train lm).
 
-N test windows (--windows, default 1000) are drawn with --seed, each with a target position drawn
-like the training targets; every figure is reported for "left context only" (the target ends the
-window) and "otherwise". Copy (the bars before the target pasted in) and Random (random pitches on
-the real rhythm) are reference rows beside Data.
+N test windows (--windows, default 1000) are drawn with --seed, each with a
+target position drawn like the training targets; every figure is reported for
+"left context only" (the target ends the window) and "otherwise". Copy (the
+bars before the target pasted in) and Random (random pitches on the real
+rhythm) are reference rows beside Data.
 
-Writes into --out: results.csv, results.md, smoothness.png and nll.png (like the paper's Fig. 3b;
-needs matplotlib: pip install 'clsm-cli\\[eval]') and run.json (what to rerun it exactly).
+Writes into --out: results.csv, results.md, smoothness.png and nll.png (like
+the paper's Fig. 3b; needs matplotlib: pip install 'clsm-cli\\[eval]') and
+run.json (what to rerun it exactly).
 
---quality measures one CLSM's infills (--candidates per window, decoded with --temperature /
---top-p, default: the model's recommended decoding) against the real bars: repeated notes, distinct
-pitches, range, onsets, steps, jumps at the boundaries, well-formedness, how much the infills of
-one call differ, and reconstruction from the posterior mean vs the prior mean.
+--quality measures one CLSM's infills (--candidates per window, decoded with
+--temperature / --top-p, default: the model's recommended decoding) against
+the real bars: repeated notes, distinct pitches, range, onsets, steps, jumps
+at the boundaries, well-formedness, how much the infills of one call differ,
+and reconstruction from the posterior mean vs the prior mean.
 
 [bold]Examples[/bold]
 
