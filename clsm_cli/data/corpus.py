@@ -4,7 +4,7 @@ The pipeline (DESIGN.md section 4, paper section 3.1)::
 
     sources ──scan──> items (sorted; song identity and split fixed here)
             ──worker pool (imap, input order)──> SongResult per file/tune
-                 read   MIDI file (music/midi_io + bars + melody.quantize_track)
+                 read   MIDI file (music/midi_io.read_note_table + bars + melody.quantize_track)
                         or music21 tune (data/music21_corpus)       -> SongNotes on the 16-step grid
                  filter song: 4/4 and 2/2 only, bars on the grid
                  filter tracks: drum, bass, empty, polyphonic, out of 55..84
@@ -63,7 +63,7 @@ from clsm_cli.errors import InputFileError, UsageError
 from clsm_cli.music.tokens import StepNote, vocabulary_hash
 
 if TYPE_CHECKING:
-    from clsm_cli.music.midi_io import MidiSong
+    from clsm_cli.music.midi_io import MidiSong, NoteTable
 
 MIDI_SUFFIXES = (".mid", ".midi")
 CORPORA = ("music21",)
@@ -179,24 +179,30 @@ def song_result(song: SongNotes) -> SongResult:
 
 
 def read_midi_notes(path: str | Path) -> SongNotes:
-    """A MIDI file as step notes; InputFileError when unreadable, SongSkipped when unusable."""
+    """A MIDI file as step notes; InputFileError when unreadable, SongSkipped when unusable.
+
+    Reads with ``midi_io.read_note_table``: the editing commands' reader without its mido messages
+    (same tracks, notes and errors; the tests compare the two on every kind of file).
+    """
     from clsm_cli.music import midi_io
 
-    return midi_song_notes(midi_io.read_midi(path))
+    return midi_song_notes(midi_io.read_note_table(path))
 
 
-def midi_song_notes(song: "MidiSong") -> SongNotes:
+def midi_song_notes(song: "MidiSong | NoteTable") -> SongNotes:
     """A song read from MIDI (or built like one, see music21_corpus) as step notes, the way the
     editing commands see it: bars from time signatures, tracks quantized to the song step grid.
 
     A track is monophonic when no note starts while another still sounds (melody.polyphony_share:
     overlaps shorter than a 32nd note count as legato) and no two notes start together. What
-    rounding onto the grid still overlaps is cut by melody.reduce_to_monophony.
+    rounding onto the grid still overlaps is cut by melody.reduce_to_monophony (quantize_line).
     """
     from clsm_cli.music import melody
     from clsm_cli.music.bars import song_bars
+    from clsm_cli.music.midi_io import NoteTable
 
-    bars = song_bars(song)
+    table = song if isinstance(song, NoteTable) else NoteTable.from_song(song)
+    bars = song_bars(table)
     for bar in bars:
         if bar.meter not in METER_STEPS_PER_BAR:
             raise SongSkipped("meter", f"bar {bar.number} is in {bar.numerator}/{bar.denominator}, not 4/4 or 2/2")
@@ -204,20 +210,20 @@ def midi_song_notes(song: "MidiSong") -> SongNotes:
         if bar.steps != STEPS_PER_BAR or bar.first_step != STEPS_PER_BAR * (bar.number - 1):
             raise SongSkipped("irregular bars", f"bar {bar.number} is cut short by a time signature off the bar line")
     tracks = []
-    for track in song.tracks:
+    for track in table.tracks:
         is_bass = melody.is_bass_track(track)
-        if track.is_drum or is_bass or not track.notes:
+        if track.is_drum or is_bass or not len(track.notes):
             tracks.append(TrackNotes(track.number, track.name, (), track.is_drum, is_bass))
             continue
-        if melody.polyphony_share(track, song.ticks_per_beat) > 0:
+        if melody.polyphony_share(track, table.ticks_per_beat) > 0:
             tracks.append(TrackNotes(track.number, track.name, (), is_monophonic=False))
             continue
-        if not all(MIN_PITCH <= note.pitch <= MAX_PITCH for note in track.notes):
+        pitches = track.notes.pitches
+        if pitches.min() < MIN_PITCH or pitches.max() > MAX_PITCH:
             # Quantizing keeps pitches: decide before spending time on it.
             tracks.append(TrackNotes(track.number, track.name, (), is_in_range=False))
             continue
-        quantized = melody.quantize_track(track, bars, song.ticks_per_beat)
-        line, _ = melody.reduce_to_monophony(quantized.notes)
+        line, _ = melody.quantize_line(track, bars, table.ticks_per_beat)
         tracks.append(TrackNotes(track.number, track.name, line))
     return SongNotes(num_bars=len(bars), tracks=tracks)
 

@@ -27,7 +27,7 @@ from clsm_cli.constants import DEFAULT_METER, STEPS_PER_QUARTER
 from clsm_cli.errors import InputFileError, UsageError
 
 if TYPE_CHECKING:  # only for annotations: bars.py does not need midi_io at run time
-    from clsm_cli.music.midi_io import MidiSong
+    from clsm_cli.music.midi_io import MidiSong, NoteTable
 
 STEPS_PER_WHOLE_NOTE = 4 * STEPS_PER_QUARTER  # 16 sixteenths
 MAX_SONG_BARS = 100_000  # a longer "song" is a corrupt file; refuse before building the list
@@ -76,7 +76,7 @@ def meter_steps(numerator: int, denominator: int) -> int:
     return int(steps)
 
 
-def _normalized_signatures(song: "MidiSong") -> list[tuple[int, int, int]]:
+def _normalized_signatures(song: "MidiSong | NoteTable") -> list[tuple[int, int, int]]:
     """Time signatures sorted by tick, one per tick (the last one written wins), starting at 0."""
     by_tick: dict[int, tuple[int, int]] = {}
     for tick, numerator, denominator in song.time_signatures:
@@ -87,18 +87,14 @@ def _normalized_signatures(song: "MidiSong") -> list[tuple[int, int, int]]:
     return signatures
 
 
-def _last_note_end(song: "MidiSong") -> int:
-    return max((note.end_tick for track in song.tracks for note in track.notes), default=0)
-
-
-def song_bars(song: "MidiSong") -> list[Bar]:
+def song_bars(song: "MidiSong | NoteTable") -> list[Bar]:
     """The bars of ``song``, numbered from 1, covering it up to the end of its last note.
 
     Raises InputFileError for a meter the 16th grid cannot hold (7/32), a bar that is not a whole
     number of ticks at the file's resolution, or an absurd number of bars.
     """
     ticks_per_beat = song.ticks_per_beat
-    song_end = max(1, _last_note_end(song))
+    song_end = max(1, song.last_note_end)
     signatures = _normalized_signatures(song)
 
     # Validate each meter in use and size the list before building it.

@@ -8,19 +8,24 @@
   steps counted on from bar to bar, 16 per 4/4 bar) and reports what moved. Pitches stay real MIDI
   pitches and chords stay chords; :func:`reduce_to_monophony` makes the single line the model
   reads (highest note wins) and counts what it dropped.
+
+:func:`polyphony_share`, :func:`quantize_track` and :func:`quantize_line` (quantize, then reduce
+to one line) work on numpy columns of the notes, so they take either kind of track, a ``MidiTrack``
+(editing commands) or a ``NoteTrack`` (``clsm data build``), with the same result.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
 from clsm_cli.constants import BASS_PROGRAMS
 from clsm_cli.errors import InputFileError, UsageError
 from clsm_cli.music.bars import Bar, bar_range_ticks, song_bars
-from clsm_cli.music.midi_io import MidiSong, MidiTrack
+from clsm_cli.music.midi_io import MidiSong, MidiTrack, NoteTrack, note_arrays
 from clsm_cli.music.tokens import StepNote, window_bars
 
 MOSTLY_MONOPHONIC_SHARE = 0.1  # a melody track may have this share of its notes in chords
@@ -55,7 +60,7 @@ class TrackSummary:
 _BASS_NAME = re.compile(r"bass(?!oon)", re.IGNORECASE)
 
 
-def is_bass_track(track: MidiTrack) -> bool:
+def is_bass_track(track: MidiTrack | NoteTrack) -> bool:
     """General MIDI bass programs (33..40 as people count, 32..39 here) or "bass" in the name.
 
     "Bassoon" and "bass clarinet"-like names that merely start with "bass" as another word are not
@@ -64,22 +69,17 @@ def is_bass_track(track: MidiTrack) -> bool:
     return track.program in BASS_PROGRAMS or _BASS_NAME.search(track.name) is not None
 
 
-def polyphony_share(track: MidiTrack, ticks_per_beat: int) -> float:
+def polyphony_share(track: MidiTrack | NoteTrack, ticks_per_beat: int) -> float:
     """Share of the track's notes that start while an earlier note still sounds (beyond a short
     legato overlap) or together with another note."""
-    if not track.notes:
+    notes = note_arrays(track)  # sorted by start tick
+    if not len(notes):
         return 0.0
+    starts = notes.start_ticks
+    sounding_until = np.maximum.accumulate(notes.end_ticks)[:-1]  # the latest end before each note
     tolerance = LEGATO_TOLERANCE_BEATS * ticks_per_beat
-    overlapping = 0
-    sounding_until = None
-    previous_start = None
-    for note in track.notes:  # sorted by start tick
-        chord = note.start_tick == previous_start
-        if sounding_until is not None and (note.start_tick < sounding_until - tolerance or chord):
-            overlapping += 1
-        sounding_until = note.end_tick if sounding_until is None else max(sounding_until, note.end_tick)
-        previous_start = note.start_tick
-    return overlapping / len(track.notes)
+    overlapping = (starts[1:] < sounding_until - tolerance) | (starts[1:] == starts[:-1])
+    return int(overlapping.sum()) / len(notes)
 
 
 def _notes_starting_in(track: MidiTrack, start_tick: int, end_tick: int) -> int:
@@ -237,70 +237,90 @@ class QuantizedTrack:
     report: QuantizeReport
 
 
-class _Grid:
-    """Tick → step on the song step grid, with what moved, in integer arithmetic (exact at every
-    resolution, and fast enough for the data pipeline's millions of notes)."""
-
-    def __init__(self, bars: Sequence[Bar], ticks_per_beat: int):
-        self.bars = bars
-        self.starts = [bar.start_tick for bar in bars]
-        self.ticks_per_beat = ticks_per_beat
-
-    def place(self, tick: int) -> tuple[int, bool, bool]:
-        """(step, off the grid by more than 1/8 step, on a triplet position) for ``tick``."""
-        bars, tpb = self.bars, self.ticks_per_beat
-        bar = bars[max(0, bisect.bisect_right(self.starts, tick) - 1)]
-        offset = tick - bar.start_tick
-        steps = (8 * offset + tpb) // (2 * tpb)  # round(offset * 4 / tpb), halves up
-        if bar.number < len(bars) and steps > bar.steps:
-            steps = bar.steps  # a cut-short bar's tail belongs to the next bar's first step
-        off_grid = abs(32 * offset - 8 * steps * tpb) > tpb  # |offset - steps * tpb/4| > tpb/32
-        # Where in its quarter note: a triplet is within 1/48 beat of k/6 and not of any k/4.
-        position = offset % tpb
-        near_sixteenth = any(abs(48 * position - 12 * k * tpb) <= tpb for k in range(5))
-        near_triplet = any(abs(48 * position - 8 * k * tpb) <= tpb for k in (1, 2, 4, 5))
-        return bar.first_step + steps, off_grid, near_triplet and not near_sixteenth
+def _place_on_grid(ticks: np.ndarray, bars: Sequence[Bar], ticks_per_beat: int):
+    """(step, off the grid by more than 1/8 step, on a triplet position) for each tick, on the song
+    step grid, in integer arithmetic (exact at every resolution)."""
+    tpb = ticks_per_beat
+    bar_starts = np.array([bar.start_tick for bar in bars], dtype=np.int64)
+    bar_first_steps = np.array([bar.first_step for bar in bars], dtype=np.int64)
+    bar_steps = np.array([bar.steps for bar in bars], dtype=np.int64)
+    index = np.maximum(np.searchsorted(bar_starts, ticks, side="right") - 1, 0)
+    offset = ticks - bar_starts[index]
+    steps = (8 * offset + tpb) // (2 * tpb)  # round(offset * 4 / tpb), halves up
+    # A cut-short bar's tail belongs to the next bar's first step (the last bar has no next one).
+    steps = np.where((index < len(bars) - 1) & (steps > bar_steps[index]), bar_steps[index], steps)
+    off_grid = np.abs(32 * offset - 8 * steps * tpb) > tpb  # |offset - steps * tpb/4| > tpb/32
+    # Where in its quarter note: a triplet is within 1/48 beat of k/6 and not of any k/4.
+    position = (offset % tpb)[:, None]
+    near_sixteenth = (np.abs(48 * position - 12 * tpb * np.arange(5)) <= tpb).any(axis=1)
+    near_triplet = (np.abs(48 * position - 8 * tpb * np.array([1, 2, 4, 5])) <= tpb).any(axis=1)
+    return bar_first_steps[index] + steps, off_grid, near_triplet & ~near_sixteenth
 
 
-def quantize_track(track: MidiTrack, bars: Sequence[Bar], ticks_per_beat: int | None = None) -> QuantizedTrack:
+def quantize_track(
+    track: MidiTrack | NoteTrack, bars: Sequence[Bar], ticks_per_beat: int | None = None
+) -> QuantizedTrack:
     """Snap ``track``'s notes to the nearest 16th step of the song step grid.
 
     A note's step is ``bar.first_step + round((tick - bar.start_tick) / (ticks_per_beat / 4))`` in
     the bar holding the tick; a note shorter than a step after rounding lasts one step. Same-pitch
     notes that now overlap are trimmed (the earlier ends where the later starts) and same-pitch
-    notes on the same step are merged. Different pitches may still overlap (chords).
+    notes on the same step are merged (the longest stays). Different pitches may still overlap
+    (chords).
 
     ``ticks_per_beat`` comes from the song; it is inferred from the bars when omitted.
     """
+    starts, ends, pitches, report = _quantized_columns(track, bars, ticks_per_beat)
+    return QuantizedTrack(track.number, _step_notes(starts, ends, pitches), report)
+
+
+def quantize_line(
+    track: MidiTrack | NoteTrack, bars: Sequence[Bar], ticks_per_beat: int | None = None
+) -> tuple[list[StepNote], int]:
+    """``reduce_to_monophony(quantize_track(track, bars, ticks_per_beat).notes)``, faster when the
+    quantized notes already form one line (no note starts before the previous one ends), as they
+    mostly do for the tracks ``clsm data build`` keeps."""
+    starts, ends, pitches, _ = _quantized_columns(track, bars, ticks_per_beat)
+    if (starts[1:] >= ends[:-1]).all():  # sorted by start, so nothing overlaps or starts together
+        return _step_notes(starts, ends, pitches), 0
+    return reduce_to_monophony(_step_notes(starts, ends, pitches))
+
+
+def _step_notes(starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray) -> list[StepNote]:
+    return [StepNote(*note) for note in zip(starts.tolist(), ends.tolist(), pitches.tolist())]
+
+
+def _quantized_columns(track: MidiTrack | NoteTrack, bars: Sequence[Bar], ticks_per_beat: int | None):
+    """quantize_track's notes as columns (starts, ends, pitches sorted by start, then highest
+    pitch first) and its report."""
     if ticks_per_beat is None:
         ticks_per_beat = _ticks_per_beat_from_bars(bars)
-    grid = _Grid(bars, ticks_per_beat)
-    off_grid = triplets = lengthened = 0
-    snapped: list[StepNote] = []
-    for note in track.notes:
-        start, start_moved, triplet = grid.place(note.start_tick)
-        end, end_moved, _ = grid.place(note.end_tick)
-        off_grid += start_moved or end_moved
-        triplets += triplet
-        if end <= start:
-            end = start + 1
-            lengthened += 1
-        snapped.append(StepNote(start, end, note.pitch))
+    notes = note_arrays(track)
+    starts, start_moved, triplets = _place_on_grid(notes.start_ticks, bars, ticks_per_beat)
+    ends, end_moved, _ = _place_on_grid(notes.end_ticks, bars, ticks_per_beat)
+    lengthened = ends <= starts
+    ends = np.where(lengthened, starts + 1, ends)
 
-    overlaps_trimmed = duplicates_merged = 0
-    by_pitch: dict[int, list[StepNote]] = {}
-    for note in sorted(snapped, key=lambda n: (n.pitch, n.start_step, -n.end_step)):
-        line = by_pitch.setdefault(note.pitch, [])
-        if line and line[-1].start_step == note.start_step:
-            duplicates_merged += 1  # the longer one (sorted first) stays
-            continue
-        if line and line[-1].end_step > note.start_step:
-            line[-1] = StepNote(line[-1].start_step, note.start_step, note.pitch)
-            overlaps_trimmed += 1
-        line.append(note)
-    notes = sorted((note for line in by_pitch.values() for note in line), key=lambda n: (n.start_step, -n.pitch))
-    report = QuantizeReport(len(track.notes), off_grid, triplets, lengthened, overlaps_trimmed, duplicates_merged)
-    return QuantizedTrack(track.number, notes, report)
+    # By pitch, then start, longest first: a repeat on the same step goes, an overlap is cut.
+    order = np.lexsort((-ends, starts, notes.pitches))
+    starts, ends, pitches = starts[order], ends[order], notes.pitches[order]
+    duplicates = np.zeros(len(order), dtype=bool)
+    duplicates[1:] = (pitches[1:] == pitches[:-1]) & (starts[1:] == starts[:-1])
+    starts, ends, pitches = starts[~duplicates], ends[~duplicates], pitches[~duplicates]
+    next_starts = np.append(starts[1:], 0)
+    trimmed = np.append(pitches[1:] == pitches[:-1], False) & (ends > next_starts)
+    ends = np.where(trimmed, next_starts, ends)
+
+    order = np.lexsort((-pitches, starts))
+    report = QuantizeReport(
+        notes=len(notes),
+        off_grid=int((start_moved | end_moved).sum()),
+        triplets=int(triplets.sum()),
+        lengthened=int(lengthened.sum()),
+        overlaps_trimmed=int(trimmed.sum()),
+        duplicates_merged=int(duplicates.sum()),
+    )
+    return starts[order], ends[order], pitches[order], report
 
 
 def _ticks_per_beat_from_bars(bars: Sequence[Bar]) -> int:

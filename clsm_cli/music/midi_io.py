@@ -1,10 +1,19 @@
 """The only code in clsm that reads or writes ``.mid`` bytes.
 
-Reading (:func:`read_midi`) checks the file before trusting it: size, header, every chunk length
-against the bytes really there, and a cap on events, all before anything large is allocated. The
-track chunks are then decoded by a small Standard MIDI File parser here (delta times, running
-status, meta and system-exclusive events) into ``mido`` messages, which the writer reuses. Any
-problem becomes an :class:`InputFileError` with one sentence: bad input never gives a traceback.
+Reading checks the file before trusting it: size, header, every chunk length against the bytes
+really there, and a cap on events, all before anything large is allocated. One small Standard
+MIDI File decoder here (:func:`_scan_track`: delta times, running status, meta and
+system-exclusive events) turns each track chunk into columns of status and data bytes; the notes,
+meters, tempos, names and programs are then found in those columns (:func:`_note_table`). Two
+readers share all of that:
+
+* :func:`read_midi` (the editing commands) also turns the columns into ``mido`` messages, which
+  the surgical writer reuses, and gives a :class:`MidiSong`;
+* :func:`read_note_table` (``clsm data build``) stops at the notes and gives a :class:`NoteTable`
+  whose tracks hold their notes as numpy columns, several times faster on a large file.
+
+Both therefore see the same tracks, notes and meters, and refuse a bad file with the same
+:class:`InputFileError` sentence: bad input never gives a traceback.
 
 A *track* is a (track chunk, channel) pair, so type-0 files and chunks that mix channels split into
 their parts; tracks are numbered from 1 in (chunk, channel) order, as ``clsm show`` prints them.
@@ -36,12 +45,13 @@ import statistics
 import struct
 import subprocess
 import tempfile
-from collections import deque
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import mido
+import numpy as np
 from mido.midifiles.meta import UnknownMetaMessage, build_meta_message
 
 from clsm_cli.constants import DRUM_CHANNEL, MAX_MIDI_FILE_BYTES, MAX_NOTES_PER_FILE, MAX_TRACKS
@@ -68,6 +78,18 @@ _TIME_SIGNATURE_META = 0x58
 _SET_TEMPO_META = 0x51
 _TRACK_NAME_META = 0x03
 _TEXT_META = 0x01
+_META_STATUS = 0xFF
+_NOTE_OFF = 0x80
+_NOTE_ON = 0x90
+_PROGRAM_CHANGE = 0xC0
+_KEYS_PER_CHANNEL = 128  # note-pairing keys: (chunk, channel, pitch) as one integer
+_KEYS_PER_CHUNK = 16 * _KEYS_PER_CHANNEL
+
+
+def _track_label(name: str, is_drum: bool, channel: int) -> str:
+    if name:
+        return name
+    return "Drums" if is_drum else f"channel {channel + 1}"
 
 
 @dataclass(frozen=True)
@@ -95,9 +117,7 @@ class MidiTrack:
     @property
     def label(self) -> str:
         """A name for people: the track name, or "Drums" / "channel N" when it has none."""
-        if self.name:
-            return self.name
-        return "Drums" if self.is_drum else f"channel {self.channel + 1}"
+        return _track_label(self.name, self.is_drum, self.channel)
 
 
 @dataclass
@@ -120,32 +140,118 @@ class MidiSong:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def last_note_end(self) -> int:
+        """The tick where the last note of any track ends (0 without notes)."""
+        return max((note.end_tick for track in self.tracks for note in track.notes), default=0)
 
-# --- reading -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)  # arrays have no single truth value: compare to_notes()
+class NoteArrays:
+    """A track's notes as columns (int64 arrays of equal length), in ``MidiTrack.notes`` order:
+    by start tick, then pitch, then file order."""
+
+    start_ticks: np.ndarray
+    end_ticks: np.ndarray
+    pitches: np.ndarray
+    velocities: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.start_ticks)
+
+    @classmethod
+    def from_notes(cls, notes: Sequence[MidiNote]) -> "NoteArrays":
+        columns = np.array([(n.start_tick, n.end_tick, n.pitch, n.velocity) for n in notes], dtype=np.int64)
+        columns = columns.reshape(len(notes), 4)
+        return cls(*(np.ascontiguousarray(columns[:, index]) for index in range(4)))
+
+    def to_notes(self) -> list[MidiNote]:
+        columns = (self.start_ticks.tolist(), self.end_ticks.tolist(), self.pitches.tolist(), self.velocities.tolist())
+        return [MidiNote(*note) for note in zip(*columns)]
+
+
+@dataclass(frozen=True, eq=False)
+class NoteTrack:
+    """A :class:`MidiTrack` whose notes are :class:`NoteArrays` (what ``read_note_table`` gives)."""
+
+    number: int
+    chunk: int
+    channel: int
+    name: str
+    program: int
+    is_drum: bool
+    notes: NoteArrays
+
+    @property
+    def label(self) -> str:
+        return _track_label(self.name, self.is_drum, self.channel)
+
+
+@dataclass(eq=False)
+class NoteTable:
+    """What :func:`read_note_table` gives: a :class:`MidiSong` without the mido file, its tracks'
+    notes as columns. Every field means what the same field of ``MidiSong`` means."""
+
+    path: Path
+    ticks_per_beat: int
+    midi_type: int
+    tracks: list[NoteTrack]
+    time_signatures: list[tuple[int, int, int]]
+    had_time_signature: bool
+    tempos: list[tuple[int, int]]
+    end_tick: int
+    had_tempo: bool = True
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def last_note_end(self) -> int:
+        return max((int(track.notes.end_ticks.max()) for track in self.tracks if len(track.notes)), default=0)
+
+    @classmethod
+    def from_song(cls, song: MidiSong) -> "NoteTable":
+        """The table of a song read with :func:`read_midi` or built in code (the music21 corpus)."""
+        tracks = [
+            NoteTrack(t.number, t.chunk, t.channel, t.name, t.program, t.is_drum, NoteArrays.from_notes(t.notes))
+            for t in song.tracks
+        ]
+        return cls(
+            path=song.path,
+            ticks_per_beat=song.ticks_per_beat,
+            midi_type=song.midi_type,
+            tracks=tracks,
+            time_signatures=list(song.time_signatures),
+            had_time_signature=song.had_time_signature,
+            tempos=list(song.tempos),
+            end_tick=song.end_tick,
+            had_tempo=song.had_tempo,
+            warnings=list(song.warnings),
+        )
+
+
+def note_arrays(track: MidiTrack | NoteTrack) -> NoteArrays:
+    """The notes of either kind of track as columns."""
+    return track.notes if isinstance(track.notes, NoteArrays) else NoteArrays.from_notes(track.notes)
+
+
+# --- reading: one track chunk --------------------------------------------------------------------
 
 
 class _Corrupt(Exception):
-    """A problem inside a track chunk; read_midi turns it into an InputFileError sentence."""
+    """A problem inside a track chunk; the reader turns it into an InputFileError sentence."""
 
 
-@dataclass
-class _PairedNote:
-    """A note together with the indices of the events that start and end it in its chunk."""
-
-    channel: int
-    pitch: int
-    velocity: int
-    start_tick: int
-    end_tick: int
-    on_index: int
-    off_index: int | None  # None: never released, ends at the end of the chunk
+_CUT_OFF = "an event is cut off at the end of its track"
 
 
 def _read_variable_length(data: bytes, position: int) -> tuple[int, int]:
     value = 0
     for count in range(MAX_VARIABLE_LENGTH_BYTES):
         if position >= len(data):
-            raise _Corrupt("an event is cut off at the end of its track")
+            raise _Corrupt(_CUT_OFF)
         byte = data[position]
         position += 1
         value = (value << 7) | (byte & 0x7F)
@@ -154,12 +260,123 @@ def _read_variable_length(data: bytes, position: int) -> tuple[int, int]:
     raise _Corrupt("a time or length value is longer than MIDI allows")
 
 
+class _EventBudget:
+    """Counts events and notes across the file so a huge one is refused while it is read."""
+
+    def __init__(self, file_name: str):
+        self.file_name = file_name
+        self.events = 0
+        self.notes = 0
+
+    def refuse(self, too_many_events: bool) -> InputFileError:
+        if too_many_events:
+            return InputFileError(
+                f"{self.file_name} has more than {MAX_EVENTS_PER_FILE:,} MIDI events, more than clsm reads"
+            )
+        return InputFileError(f"{self.file_name} has more than {MAX_NOTES_PER_FILE:,} notes, more than clsm reads")
+
+
+@dataclass
+class _ChunkEvents:
+    """One track chunk decoded into columns, one entry per event in file order."""
+
+    deltas: array  # typecode "q": delta time in ticks
+    statuses: bytearray  # running status resolved; 0xFF meta, 0xF0 / 0xF7 system exclusive
+    firsts: bytearray  # first data byte (note, controller, program); a meta event's type byte; 0 for sysex
+    seconds: bytearray  # second data byte (velocity, value); 0 when there is none
+    payloads: list[bytes]  # the data of each meta and system-exclusive event, in order
+
+    def __len__(self) -> int:
+        return len(self.statuses)
+
+
+def _scan_track(data: bytes, budget: _EventBudget) -> _ChunkEvents:
+    """Decode one MTrk chunk's bytes into columns: the one SMF event decoder both readers use.
+
+    Checks every event (lengths against the bytes there, data bytes 0..127, allowed status bytes)
+    and the file's event and note budget as it goes; raises _Corrupt or InputFileError.
+    """
+    deltas, statuses, firsts, seconds, payloads = array("q"), bytearray(), bytearray(), bytearray(), []
+    add_delta, add_status, add_first, add_second = deltas.append, statuses.append, firsts.append, seconds.append
+    position, size = 0, len(data)
+    running_status = 0  # none yet (a real one is at least 0x80)
+    events_left = MAX_EVENTS_PER_FILE - budget.events
+    notes_left = MAX_NOTES_PER_FILE - budget.notes
+    while position < size:
+        delta = data[position]
+        if delta < 0x80:
+            position += 1
+        elif position + 1 < size and data[position + 1] < 0x80:  # two bytes: the next most common
+            delta = (delta & 0x7F) << 7 | data[position + 1]
+            position += 2
+        else:
+            delta, position = _read_variable_length(data, position)
+        if position >= size:
+            raise _Corrupt(_CUT_OFF)
+        status = data[position]
+        if status >= 0x80:
+            position += 1
+        elif not running_status:
+            raise _Corrupt("a data byte appears where an event should start")
+        else:
+            status = running_status  # running status: this byte is already data
+        if status < 0xF0:
+            # Lenient like most players: running status survives meta and sysex events.
+            running_status = status
+            if 0xC0 <= status < 0xE0:  # program change and channel pressure have one data byte
+                if position >= size:
+                    raise _Corrupt(_CUT_OFF)
+                first, second = data[position], 0
+                position += 1
+            else:
+                if position + 2 > size:
+                    raise _Corrupt(_CUT_OFF)
+                first, second = data[position], data[position + 1]
+                position += 2
+                if second and _NOTE_ON <= status < 0xA0:
+                    notes_left -= 1
+            if (first | second) > 0x7F:
+                raise _Corrupt("a note or controller value is above 127")
+        elif status == _META_STATUS:
+            if position >= size:
+                raise _Corrupt(_CUT_OFF)
+            first, second = data[position], 0
+            length, position = _read_variable_length(data, position + 1)
+            if position + length > size:
+                raise _Corrupt("a meta event is longer than its track")
+            payloads.append(data[position : position + length])
+            position += length
+        elif status == 0xF0 or status == 0xF7:
+            length, position = _read_variable_length(data, position)
+            if position + length > size:
+                raise _Corrupt("a system-exclusive message is longer than its track")
+            payloads.append(data[position : position + length])
+            position += length
+            first = second = 0
+        else:
+            raise _Corrupt(f"it contains the status byte 0x{status:02X}, which is not allowed in MIDI files")
+        events_left -= 1
+        if events_left < 0 or notes_left < 0:
+            raise budget.refuse(events_left < 0)
+        add_delta(delta)
+        add_status(status)
+        add_first(first)
+        add_second(second)
+    budget.events = MAX_EVENTS_PER_FILE - events_left
+    budget.notes = MAX_NOTES_PER_FILE - notes_left
+    return _ChunkEvents(deltas, statuses, firsts, seconds, payloads)
+
+
+# --- reading: mido messages for the writer -------------------------------------------------------
+
+
 def _meta_message(meta_type: int, payload: bytes, delta: int) -> mido.MetaMessage:
     """A meta message that writes back exactly ``payload``: decoded when mido can round-trip it,
-    otherwise kept as raw bytes (a damaged key signature must not stop the whole file)."""
+    otherwise kept as raw bytes (a damaged key signature must not stop the whole file). Types
+    mido does not know are built here: its ``build_meta_message`` drops their delta time."""
     try:
         message = build_meta_message(meta_type, list(payload), delta)
-        if _meta_payload(message) == payload:
+        if message.type != "unknown_meta" and _meta_payload(message) == payload:
             return message
     except Exception:  # noqa: BLE001 - any decoding failure just means "keep the raw bytes"
         pass
@@ -185,97 +402,49 @@ def _sysex_message(payload: bytes, delta: int) -> mido.Message:
 
 # Channel messages by status nibble: mido's type name and the names of its data bytes.
 _CHANNEL_MESSAGE_FIELDS = {
-    0x80: ("note_off", ("note", "velocity")),
-    0x90: ("note_on", ("note", "velocity")),
-    0xA0: ("polytouch", ("note", "value")),
-    0xB0: ("control_change", ("control", "value")),
-    0xC0: ("program_change", ("program",)),
-    0xD0: ("aftertouch", ("value",)),
+    0x80: ("note_off", "note", "velocity"),
+    0x90: ("note_on", "note", "velocity"),
+    0xA0: ("polytouch", "note", "value"),
+    0xB0: ("control_change", "control", "value"),
+    0xC0: ("program_change", "program", None),
+    0xD0: ("aftertouch", "value", None),
 }
 
 
-def _channel_message(status: int, values: bytes, delta: int) -> mido.Message:
+def _channel_message(status: int, first: int, second: int, delta: int) -> mido.Message:
     """The mido message for validated bytes (data bytes already checked to be 0..127); built
     directly because mido's own checks triple the reading time of a large file."""
     kind = status & 0xF0
     fields: dict[str, object]
     if kind == 0xE0:
-        fields = {"type": "pitchwheel", "channel": status & 0x0F, "pitch": (values[0] | values[1] << 7) - 8192}
+        fields = {"type": "pitchwheel", "channel": status & 0x0F, "pitch": (first | second << 7) - 8192}
     else:
-        type_name, names = _CHANNEL_MESSAGE_FIELDS[kind]
-        fields = {"type": type_name, "channel": status & 0x0F, **dict(zip(names, values))}
+        type_name, first_name, second_name = _CHANNEL_MESSAGE_FIELDS[kind]
+        fields = {"type": type_name, "channel": status & 0x0F, first_name: first}
+        if second_name is not None:
+            fields[second_name] = second
     fields["time"] = delta
     message = mido.Message.__new__(mido.Message)
     vars(message).update(fields)
     return message
 
 
-class _EventBudget:
-    """Counts events and notes across the file so a huge one is refused while it is read."""
-
-    def __init__(self, file_name: str):
-        self.file_name = file_name
-        self.events = 0
-        self.notes = 0
-
-    def add(self, is_note_on: bool) -> None:
-        self.events += 1
-        self.notes += is_note_on
-        if self.events > MAX_EVENTS_PER_FILE:
-            raise InputFileError(
-                f"{self.file_name} has more than {MAX_EVENTS_PER_FILE:,} MIDI events, more than clsm reads"
-            )
-        if self.notes > MAX_NOTES_PER_FILE:
-            raise InputFileError(f"{self.file_name} has more than {MAX_NOTES_PER_FILE:,} notes, more than clsm reads")
-
-
-def _parse_track(data: bytes, budget: _EventBudget) -> mido.MidiTrack:
-    """Decode one MTrk chunk's bytes into mido messages with delta times."""
+def _mido_track(events: _ChunkEvents) -> mido.MidiTrack:
+    """The chunk's events as mido messages with delta times (what the surgical writer copies)."""
     track = mido.MidiTrack()
-    position, size = 0, len(data)
-    running_status: int | None = None
-    while position < size:
-        delta, position = _read_variable_length(data, position)
-        if position >= size:
-            raise _Corrupt("an event is cut off at the end of its track")
-        status = data[position]
-        if status >= 0x80:
-            position += 1
-        elif running_status is None:
-            raise _Corrupt("a data byte appears where an event should start")
+    append = track.append
+    payloads = iter(events.payloads)
+    for delta, status, first, second in zip(events.deltas, events.statuses, events.firsts, events.seconds):
+        if status < 0xF0:
+            append(_channel_message(status, first, second, delta))
+        elif status == _META_STATUS:
+            append(_meta_message(first, next(payloads), delta))
         else:
-            status = running_status  # running status: this byte is already data
-        if status == 0xFF:
-            if position >= size:
-                raise _Corrupt("an event is cut off at the end of its track")
-            meta_type = data[position]
-            length, position = _read_variable_length(data, position + 1)
-            if position + length > size:
-                raise _Corrupt("a meta event is longer than its track")
-            message = _meta_message(meta_type, data[position : position + length], delta)
-            position += length
-        elif status in (0xF0, 0xF7):
-            length, position = _read_variable_length(data, position)
-            if position + length > size:
-                raise _Corrupt("a system-exclusive message is longer than its track")
-            message = _sysex_message(data[position : position + length], delta)
-            position += length
-        elif status < 0xF0:
-            # Lenient like most players: running status survives meta and sysex events.
-            running_status = status
-            length = 1 if status & 0xF0 in (0xC0, 0xD0) else 2
-            values = data[position : position + length]
-            if len(values) < length:
-                raise _Corrupt("an event is cut off at the end of its track")
-            if max(values) > 0x7F:
-                raise _Corrupt("a note or controller value is above 127")
-            position += length
-            message = _channel_message(status, values, delta)
-        else:
-            raise _Corrupt(f"it contains the status byte 0x{status:02X}, which is not allowed in MIDI files")
-        budget.add(status & 0xF0 == 0x90 and message.type == "note_on" and message.velocity > 0)
-        track.append(message)
+            append(_sysex_message(next(payloads), delta))
     return track
+
+
+# --- reading: the file ---------------------------------------------------------------------------
 
 
 def _unwrap_riff(data: bytes) -> bytes:
@@ -290,8 +459,8 @@ def _unwrap_riff(data: bytes) -> bytes:
     return data
 
 
-def _parse_file(data: bytes, name: str) -> tuple[int, int, list[mido.MidiTrack], list[str]]:
-    """Header checks and chunk walking: (format, ticks_per_beat, tracks, warnings)."""
+def _parse_file(data: bytes, name: str) -> tuple[int, int, list[_ChunkEvents], list[str]]:
+    """Header checks and chunk walking: (format, ticks_per_beat, decoded track chunks, warnings)."""
     data = _unwrap_riff(data)
     if data[:4] != b"MThd":
         raise InputFileError(f"{name} is not a MIDI file (it does not start with the MIDI header 'MThd')")
@@ -327,7 +496,7 @@ def _parse_file(data: bytes, name: str) -> tuple[int, int, list[mido.MidiTrack],
         raise InputFileError(f"{name} contains only a MIDI header and no tracks")
 
     budget = _EventBudget(name)
-    tracks: list[mido.MidiTrack] = []
+    tracks: list[_ChunkEvents] = []
     warnings: list[str] = []
     skipped_chunks = 0
     while len(tracks) < declared_tracks:
@@ -353,7 +522,7 @@ def _parse_file(data: bytes, name: str) -> tuple[int, int, list[mido.MidiTrack],
         position += 8 + length
         if chunk_id == b"MTrk":
             try:
-                tracks.append(_parse_track(body, budget))
+                tracks.append(_scan_track(body, budget))
             except _Corrupt as problem:
                 raise InputFileError(f"{name} is corrupt: in track {len(tracks) + 1}, {problem}") from None
         elif all(0x20 <= byte < 0x7F for byte in chunk_id):
@@ -370,6 +539,172 @@ def _parse_file(data: bytes, name: str) -> tuple[int, int, list[mido.MidiTrack],
     return midi_format, division, tracks, warnings
 
 
+def _pair_note_events(keys: np.ndarray, is_on: np.ndarray, is_off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First-in-first-out note pairing over a sequence of events, vectorised.
+
+    A note-off (``is_off``: note-off or velocity-0 note-on) ends the earliest still-open note-on
+    (``is_on``) with the same key (channel and pitch, and chunk when several chunks are paired at
+    once); a note-off with nothing open is ignored. Returns (indices of the note-ons in event
+    order, index of the event that ends each one or -1 when none does).
+    """
+    events = np.flatnonzero(is_on | is_off)
+    if not len(events):
+        return events, events.copy()
+    events = events[np.argsort(keys[events], kind="stable")]  # grouped by key, file order inside
+    event_keys = keys[events]
+    group_starts = np.empty(len(events), dtype=bool)
+    group_starts[0] = True
+    group_starts[1:] = event_keys[1:] != event_keys[:-1]
+    group = np.cumsum(group_starts) - 1
+    first_of_group = np.flatnonzero(group_starts)
+    on = is_on[events]
+    step = np.where(on, 1, -1)
+    running = np.cumsum(step)
+    depth = running - (running - step)[first_of_group][group]  # open notes, had every off matched
+    # The lowest depth so far in each group (at most 0): a note-off that goes below it found no
+    # open note. Offsetting the groups apart lets one running minimum serve them all.
+    spread = 2 * len(events) + 2
+    floor = np.minimum(np.minimum.accumulate(depth - group * spread) + group * spread, 0)
+    previous_floor = np.zeros(len(events), dtype=floor.dtype)
+    previous_floor[1:] = floor[:-1]
+    previous_floor[group_starts] = 0
+    ends_a_note = ~on & (depth >= previous_floor)
+    # The k-th note-on of a key is ended by the k-th note-off of that key that ends a note.
+    ons_so_far = np.cumsum(on)
+    on_rank = ons_so_far - (ons_so_far - on)[first_of_group][group] - 1
+    offs_per_group = np.bincount(group[ends_a_note], minlength=len(first_of_group))
+    first_off_of_group = np.cumsum(offs_per_group) - offs_per_group
+    off_positions = np.flatnonzero(ends_a_note)
+    on_positions = np.flatnonzero(on)
+    on_group, on_rank = group[on_positions], on_rank[on_positions]
+    released = on_rank < offs_per_group[on_group]
+    off_events = np.full(len(on_positions), -1, dtype=np.int64)
+    off_events[released] = events[off_positions[first_off_of_group[on_group[released]] + on_rank[released]]]
+    on_events = events[on_positions]
+    order = np.argsort(on_events)
+    return on_events[order], off_events[order]
+
+
+def _note_table(
+    path: Path, midi_format: int, ticks_per_beat: int, chunks: list[_ChunkEvents], warnings: list[str]
+) -> NoteTable:
+    """Tracks, notes, meters and tempos from the decoded chunks (the part both readers share)."""
+    name = path.name or str(path)
+    counts = np.array([len(chunk) for chunk in chunks], dtype=np.int64)
+    statuses = np.frombuffer(b"".join(chunk.statuses for chunk in chunks), dtype=np.uint8).astype(np.int64)
+    firsts = np.frombuffer(b"".join(chunk.firsts for chunk in chunks), dtype=np.uint8).astype(np.int64)
+    seconds = np.frombuffer(b"".join(chunk.seconds for chunk in chunks), dtype=np.uint8)
+    deltas = np.frombuffer(b"".join(chunk.deltas.tobytes() for chunk in chunks), dtype=np.int64)
+    chunk_of = np.repeat(np.arange(len(chunks)), counts)
+    running = np.cumsum(deltas)
+    first_event = np.cumsum(counts) - counts
+    ticks = running - np.repeat(np.concatenate(([0], running))[first_event], counts)  # per chunk
+    chunk_ends = np.zeros(len(chunks), dtype=np.int64)
+    filled = counts > 0
+    chunk_ends[filled] = ticks[(first_event + counts - 1)[filled]]
+    end_tick = int(chunk_ends.max(initial=0))
+
+    # Meta events (few): meters, tempos, the first non-empty track name of each chunk.
+    time_signatures: list[tuple[int, int, int]] = []
+    tempos: list[tuple[int, int]] = []
+    chunk_names = [""] * len(chunks)
+    payloads = [payload for chunk in chunks for payload in chunk.payloads]
+    for index, payload in zip(np.flatnonzero(statuses >= 0xF0).tolist(), payloads):
+        if statuses[index] != _META_STATUS:
+            continue
+        meta_type = firsts[index]
+        if meta_type == _TIME_SIGNATURE_META and len(payload) >= 2:
+            numerator, exponent = payload[0], payload[1]
+            if numerator < 1 or exponent > 6:
+                raise InputFileError(
+                    f"{name} has an impossible time signature ({numerator}/2^{exponent}) at tick {int(ticks[index])}"
+                )
+            time_signatures.append((int(ticks[index]), numerator, 2**exponent))
+        elif meta_type == _SET_TEMPO_META and len(payload) >= 3:
+            tempo = (payload[0] << 16) | (payload[1] << 8) | payload[2]
+            if tempo > 0:
+                tempos.append((int(ticks[index]), tempo))
+        elif meta_type == _TRACK_NAME_META and not chunk_names[chunk_of[index]]:
+            chunk_names[chunk_of[index]] = payload.decode("latin-1").strip().replace("\x00", "")
+
+    # Programs: the first program change of each (chunk, channel), and of each channel anywhere.
+    channels = statuses & 0x0F
+    changes = np.flatnonzero((statuses & 0xF0) == _PROGRAM_CHANGE)
+    change_keys = chunk_of[changes] * 16 + channels[changes]
+    _, first_change = np.unique(change_keys, return_index=True)
+    programs = {
+        (int(key) // 16, int(key) % 16): int(program)
+        for key, program in zip(change_keys[first_change], firsts[changes[first_change]])
+    }
+    _, first_on_channel = np.unique(channels[changes], return_index=True)
+    first_program_on_channel = {
+        int(channel): int(program)
+        for channel, program in zip(channels[changes[first_on_channel]], firsts[changes[first_on_channel]])
+    }
+
+    # Notes: pair note-ons and note-offs of every chunk at once; drop zero-length notes.
+    kinds = statuses & 0xF0
+    is_on = (kinds == _NOTE_ON) & (seconds > 0)
+    is_off = (kinds == _NOTE_OFF) | ((kinds == _NOTE_ON) & (seconds == 0))
+    keys = chunk_of * _KEYS_PER_CHUNK + channels * _KEYS_PER_CHANNEL + firsts
+    on_events, off_events = _pair_note_events(keys, is_on, is_off)
+    starts = ticks[on_events]
+    never_closed = off_events < 0
+    ends = np.where(never_closed, np.maximum(starts, chunk_ends[chunk_of[on_events]]), ticks[off_events])
+    sounding = ends > starts  # zero-length notes are silent, and nothing to edit
+    if not sounding.any():
+        raise InputFileError(f"{name} has no notes")
+    on_events, starts, ends = on_events[sounding], starts[sounding], ends[sounding]
+    last_note_end = int(ends.max())
+    if last_note_end / ticks_per_beat > MAX_SONG_BEATS:
+        raise InputFileError(
+            f"{name} lasts {last_note_end // ticks_per_beat:,} beats, more than the {MAX_SONG_BEATS:,} "
+            "clsm reads; its timing looks corrupt"
+        )
+    never_released = int(never_closed[sounding].sum())
+    if never_released:
+        warnings.append(f"{never_released} note(s) in {name} are never released; they end with their track")
+
+    pitches, note_chunks, note_channels = firsts[on_events], chunk_of[on_events], channels[on_events]
+    order = np.lexsort((on_events, pitches, starts, note_channels, note_chunks))
+    track_keys = (note_chunks * 16 + note_channels)[order]
+    boundaries = np.flatnonzero(np.diff(track_keys)) + 1
+    velocities = seconds[on_events].astype(np.int64)
+    columns = [starts[order], ends[order], pitches[order], velocities[order]]
+    split_columns = [np.split(column, boundaries) for column in columns]
+    track_chunks = (track_keys[np.concatenate(([0], boundaries))] // 16).tolist()
+    track_channels = (track_keys[np.concatenate(([0], boundaries))] % 16).tolist()
+    channels_in_chunk: dict[int, int] = {}
+    for chunk_index in track_chunks:
+        channels_in_chunk[chunk_index] = channels_in_chunk.get(chunk_index, 0) + 1
+    tracks = []
+    for number, (chunk_index, channel, *track_columns) in enumerate(
+        zip(track_chunks, track_channels, *split_columns), start=1
+    ):
+        track_name = chunk_names[chunk_index]
+        if channels_in_chunk[chunk_index] > 1 and track_name:
+            track_name = f"{track_name} (channel {channel + 1})"
+        program = programs.get((chunk_index, channel), first_program_on_channel.get(channel, 0))
+        notes = NoteArrays(*track_columns)
+        tracks.append(NoteTrack(number, chunk_index, channel, track_name, program, channel == DRUM_CHANNEL, notes))
+
+    time_signatures.sort(key=lambda signature: signature[0])
+    tempos.sort(key=lambda change: change[0])
+    had_tempo = bool(tempos)
+    return NoteTable(
+        path=path,
+        ticks_per_beat=ticks_per_beat,
+        midi_type=midi_format,
+        tracks=tracks,
+        time_signatures=time_signatures,
+        had_time_signature=bool(time_signatures),
+        tempos=tempos if had_tempo else [(0, mido.midifiles.midifiles.DEFAULT_TEMPO)],
+        end_tick=end_tick,
+        had_tempo=had_tempo,
+        warnings=warnings,
+    )
+
+
 def _absolute_ticks(track: Iterable[mido.Message]) -> list[int]:
     ticks, now = [], 0
     for message in track:
@@ -378,42 +713,46 @@ def _absolute_ticks(track: Iterable[mido.Message]) -> list[int]:
     return ticks
 
 
-def _is_note_on(message) -> bool:
-    return message.type == "note_on" and message.velocity > 0
+@dataclass
+class _PairedNote:
+    """A note together with the indices of the events that start and end it in its chunk."""
 
-
-def _is_note_off(message) -> bool:
-    return message.type == "note_off" or (message.type == "note_on" and message.velocity == 0)
+    channel: int
+    pitch: int
+    velocity: int
+    start_tick: int
+    end_tick: int
+    on_index: int
+    off_index: int | None  # None: never released, ends at the end of the chunk
 
 
 def _pair_notes(track: Sequence[mido.Message], ticks: Sequence[int]) -> list[_PairedNote]:
-    """Every note of a chunk with its event indices (zero-length notes included)."""
+    """Every note of a mido chunk with its event indices (zero-length notes included), paired by
+    the same code as reading."""
     chunk_end = ticks[-1] if ticks else 0
-    open_notes: dict[tuple[int, int], deque[tuple[int, int, int]]] = {}
-    notes: list[_PairedNote] = []
-    for index, (message, tick) in enumerate(zip(track, ticks)):
-        if _is_note_on(message):
-            open_notes.setdefault((message.channel, message.note), deque()).append((tick, message.velocity, index))
-        elif _is_note_off(message):
-            waiting = open_notes.get((message.channel, message.note))
-            if waiting:
-                start, velocity, on_index = waiting.popleft()
-                notes.append(_PairedNote(message.channel, message.note, velocity, start, tick, on_index, index))
-    for (channel, pitch), waiting in open_notes.items():
-        for start, velocity, on_index in waiting:
+    count = len(track)
+    keys = np.zeros(count, dtype=np.int64)
+    velocities = np.zeros(count, dtype=np.int64)
+    is_on, is_off = np.zeros(count, dtype=bool), np.zeros(count, dtype=bool)
+    for index, message in enumerate(track):
+        kind = message.type
+        if kind == "note_on" or kind == "note_off":
+            keys[index] = message.channel * _KEYS_PER_CHANNEL + message.note
+            velocities[index] = message.velocity
+            is_on[index] = kind == "note_on" and message.velocity > 0
+            is_off[index] = not is_on[index]
+    on_events, off_events = _pair_note_events(keys, is_on, is_off)
+    notes = []
+    for on_index, off_index in zip(on_events.tolist(), off_events.tolist()):
+        start = ticks[on_index]
+        channel, pitch = divmod(int(keys[on_index]), _KEYS_PER_CHANNEL)
+        velocity = int(velocities[on_index])
+        if off_index < 0:
             notes.append(_PairedNote(channel, pitch, velocity, start, max(start, chunk_end), on_index, None))
+        else:
+            notes.append(_PairedNote(channel, pitch, velocity, start, ticks[off_index], on_index, off_index))
     notes.sort(key=lambda note: (note.start_tick, note.on_index))
     return notes
-
-
-def _meta_data(message) -> tuple[int | None, bytes]:
-    """(meta type byte, payload) of a meta message; (None, b"") for other messages."""
-    if not message.is_meta:
-        return None, b""
-    if message.type == "unknown_meta":
-        return message.type_byte, bytes(message.data)
-    payload = _meta_payload(message)
-    return message.bytes()[1], payload
 
 
 def read_midi(path: str | os.PathLike) -> MidiSong:
@@ -421,6 +760,13 @@ def read_midi(path: str | os.PathLike) -> MidiSong:
     path = Path(path)
     data = _read_file_bytes(path)
     return _song_from_bytes(data, path)
+
+
+def read_note_table(path: str | os.PathLike) -> NoteTable:
+    """:func:`read_midi` without the mido messages, for ``clsm data build``: the same tracks,
+    notes (as columns), meters and tempos, and the same error for a bad file."""
+    path = Path(path)
+    return _table_from_bytes(_read_file_bytes(path), path)
 
 
 def _read_file_bytes(path: Path) -> bytes:
@@ -456,101 +802,49 @@ def _read_file_bytes(path: Path) -> bytes:
     return data
 
 
-def song_from_bytes(data: bytes, name: str = "input.mid") -> MidiSong:
-    """:func:`read_midi` for bytes already in memory (tests, fuzzing); ``name`` is used in messages."""
+def _check_bytes(data: bytes, name: str) -> None:
     if not data:
         raise InputFileError(f"{name} is empty (0 bytes), not a MIDI file")
     if len(data) > MAX_MIDI_FILE_BYTES:
         raise InputFileError(f"{name} is larger than the {MAX_MIDI_FILE_BYTES // 2**20} MB clsm reads")
+
+
+def song_from_bytes(data: bytes, name: str = "input.mid") -> MidiSong:
+    """:func:`read_midi` for bytes already in memory (tests, fuzzing); ``name`` is used in messages."""
+    _check_bytes(data, name)
     return _song_from_bytes(data, Path(name))
 
 
+def note_table_from_bytes(data: bytes, name: str = "input.mid") -> NoteTable:
+    """:func:`read_note_table` for bytes already in memory; ``name`` is used in messages."""
+    _check_bytes(data, name)
+    return _table_from_bytes(data, Path(name))
+
+
+def _table_from_bytes(data: bytes, path: Path) -> NoteTable:
+    midi_format, ticks_per_beat, chunks, warnings = _parse_file(data, path.name or str(path))
+    return _note_table(path, midi_format, ticks_per_beat, chunks, warnings)
+
+
 def _song_from_bytes(data: bytes, path: Path) -> MidiSong:
-    name = path.name or str(path)
-    midi_format, ticks_per_beat, chunks, warnings = _parse_file(data, name)
-    try:
-        midi_file = mido.MidiFile(type=midi_format, ticks_per_beat=ticks_per_beat, tracks=chunks)
-    except Exception as error:  # noqa: BLE001 - mido's own checks; bad input, not a bug
-        raise InputFileError(f"{name} is corrupt ({error})") from None
-
-    time_signatures: list[tuple[int, int, int]] = []
-    tempos: list[tuple[int, int]] = []
-    notes_by_track: dict[tuple[int, int], list[MidiNote]] = {}
-    programs: dict[tuple[int, int], int] = {}
-    first_program_on_channel: dict[int, int] = {}
-    chunk_names: list[str] = []
-    end_tick = 0
-    never_released = 0
-    for chunk_index, chunk in enumerate(chunks):
-        ticks = _absolute_ticks(chunk)
-        end_tick = max(end_tick, ticks[-1] if ticks else 0)
-        chunk_name = ""
-        for message, tick in zip(chunk, ticks):
-            if message.type == "program_change":
-                programs.setdefault((chunk_index, message.channel), message.program)
-                first_program_on_channel.setdefault(message.channel, message.program)
-                continue
-            meta_type, payload = _meta_data(message)
-            if meta_type == _TIME_SIGNATURE_META and len(payload) >= 2:
-                numerator, exponent = payload[0], payload[1]
-                if numerator < 1 or exponent > 6:
-                    raise InputFileError(
-                        f"{name} has an impossible time signature ({numerator}/2^{exponent}) at tick {tick}"
-                    )
-                time_signatures.append((tick, numerator, 2**exponent))
-            elif meta_type == _SET_TEMPO_META and len(payload) >= 3:
-                tempo = (payload[0] << 16) | (payload[1] << 8) | payload[2]
-                if tempo > 0:
-                    tempos.append((tick, tempo))
-            elif meta_type == _TRACK_NAME_META and not chunk_name:
-                chunk_name = payload.decode("latin-1").strip().replace("\x00", "")
-        chunk_names.append(chunk_name)
-        for paired in _pair_notes(chunk, ticks):
-            if paired.end_tick <= paired.start_tick:
-                continue  # zero-length: silent, and nothing to edit
-            never_released += paired.off_index is None
-            notes_by_track.setdefault((chunk_index, paired.channel), []).append(
-                MidiNote(paired.start_tick, paired.end_tick, paired.pitch, paired.velocity)
-            )
-
-    if not notes_by_track:
-        raise InputFileError(f"{name} has no notes")
-    last_note_end = max(note.end_tick for notes in notes_by_track.values() for note in notes)
-    if last_note_end / ticks_per_beat > MAX_SONG_BEATS:
-        raise InputFileError(
-            f"{name} lasts {last_note_end // ticks_per_beat:,} beats, more than the {MAX_SONG_BEATS:,} "
-            "clsm reads; its timing looks corrupt"
-        )
-    if never_released:
-        warnings.append(f"{never_released} note(s) in {name} are never released; they end with their track")
-
-    channels_in_chunk: dict[int, int] = {}
-    for chunk_index, _ in notes_by_track:
-        channels_in_chunk[chunk_index] = channels_in_chunk.get(chunk_index, 0) + 1
-    tracks = []
-    for number, (chunk_index, channel) in enumerate(sorted(notes_by_track), start=1):
-        track_name = chunk_names[chunk_index]
-        if channels_in_chunk[chunk_index] > 1 and track_name:
-            track_name = f"{track_name} (channel {channel + 1})"
-        program = programs.get((chunk_index, channel), first_program_on_channel.get(channel, 0))
-        notes = sorted(notes_by_track[(chunk_index, channel)], key=lambda note: (note.start_tick, note.pitch))
-        tracks.append(MidiTrack(number, chunk_index, channel, track_name, program, channel == DRUM_CHANNEL, notes))
-
-    time_signatures.sort(key=lambda signature: signature[0])
-    tempos.sort(key=lambda change: change[0])
-    had_tempo = bool(tempos)
+    midi_format, ticks_per_beat, chunks, warnings = _parse_file(data, path.name or str(path))
+    table = _note_table(path, midi_format, ticks_per_beat, chunks, warnings)
+    midi_file = mido.MidiFile(type=midi_format, ticks_per_beat=ticks_per_beat, tracks=[_mido_track(c) for c in chunks])
+    tracks = [
+        MidiTrack(t.number, t.chunk, t.channel, t.name, t.program, t.is_drum, t.notes.to_notes()) for t in table.tracks
+    ]
     return MidiSong(
         path=path,
         ticks_per_beat=ticks_per_beat,
-        midi_type=midi_format,
+        midi_type=table.midi_type,
         tracks=tracks,
-        time_signatures=time_signatures,
-        had_time_signature=bool(time_signatures),
-        tempos=tempos if had_tempo else [(0, mido.midifiles.midifiles.DEFAULT_TEMPO)],
-        end_tick=end_tick,
+        time_signatures=table.time_signatures,
+        had_time_signature=table.had_time_signature,
+        tempos=table.tempos,
+        end_tick=table.end_tick,
         midi_file=midi_file,
-        had_tempo=had_tempo,
-        warnings=warnings,
+        had_tempo=table.had_tempo,
+        warnings=table.warnings,
     )
 
 
@@ -560,9 +854,10 @@ def read_text_events(path: str | os.PathLike) -> list[str]:
     _, _, chunks, _ = _parse_file(_read_file_bytes(path), path.name)
     texts = []
     for chunk in chunks:
-        for message in chunk:
-            meta_type, payload = _meta_data(message)
-            if meta_type == _TEXT_META:
+        # Payloads belong to the meta and system-exclusive events (statuses >= 0xF0), in order.
+        kinds = ((status, first) for status, first in zip(chunk.statuses, chunk.firsts) if status >= 0xF0)
+        for kind, payload in zip(kinds, chunk.payloads):
+            if kind == (_META_STATUS, _TEXT_META):
                 texts.append(_decode_text(payload))
     return texts
 
