@@ -41,6 +41,7 @@ from clsm_cli.models.layers import (
     gaussian_log_density,
     match_batch,
     sample_logits,
+    standard_normal_like,
 )
 
 
@@ -162,10 +163,15 @@ class CLSM(nn.Module):
         target_length: int,
         kl_weight: float,
         generator: Optional[torch.Generator] = None,
+        noise: Optional[Tensor] = None,
     ) -> dict[str, Tensor]:
-        """The minimised objective: mean target cross-entropy + kl_weight · KL (one posterior sample)."""
+        """The minimised objective: mean target cross-entropy + kl_weight · KL (one posterior sample).
+
+        ``noise`` (B, z_dim) gives the posterior sample's standard-normal draws (the trainer draws
+        them for a whole data-parallel batch); without it they come from ``generator``.
+        """
         mean, logvar = self.posterior(tokens, target_start, target_length)  # (B, z_dim)
-        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        noise = standard_normal_like(mean, noise, generator)  # (B, z_dim)
         z = mean + torch.exp(0.5 * logvar) * noise  # (B, z_dim), reparameterised
         log_q = -0.5 * (noise**2 + logvar + math.log(2 * math.pi)).sum(-1)  # log q(z | x, τ), (B,)
         w_mean, w_logvar = self.prior(tokens, target_start, target_length)

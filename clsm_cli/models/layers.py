@@ -318,6 +318,21 @@ def check_target(target_start: int, target_length: int, window_steps: int) -> No
         )
 
 
+def standard_normal_like(
+    mean: Tensor, noise: Optional[Tensor] = None, generator: Optional[torch.Generator] = None
+) -> Tensor:
+    """Standard-normal draws for a reparameterised sample around ``mean`` (B, z_dim).
+
+    ``noise`` given (the trainer draws it for a whole data-parallel batch) is checked and cast;
+    otherwise it is drawn from ``generator``.
+    """
+    if noise is None:
+        return torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+    if noise.shape != mean.shape:
+        raise ValueError(f"noise must have the posterior's shape {tuple(mean.shape)}, got {tuple(noise.shape)}")
+    return noise.to(device=mean.device, dtype=mean.dtype)
+
+
 def match_batch(tokens: Tensor, batch: int) -> Tensor:
     """Broadcast one window (1, K) to ``batch`` rows; otherwise the batch sizes must agree."""
     if tokens.shape[0] == batch:

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from clsm_cli.constants import START_TOKEN
 from clsm_cli.models.config import VAEConfig
-from clsm_cli.models.layers import GaussianMLP, check_target, match_batch, sample_logits
+from clsm_cli.models.layers import GaussianMLP, check_target, match_batch, sample_logits, standard_normal_like
 
 
 class VAE(nn.Module):
@@ -67,11 +67,19 @@ class VAE(nn.Module):
         return self.output(outputs), state  # (B, T, C)
 
     def forward_loss(
-        self, tokens: Tensor, kl_weight: float, generator: Optional[torch.Generator] = None
+        self,
+        tokens: Tensor,
+        kl_weight: float,
+        generator: Optional[torch.Generator] = None,
+        noise: Optional[Tensor] = None,
     ) -> dict[str, Tensor]:
-        """Mean per-token cross-entropy over the window + kl_weight · analytic KL (eq. 9, minimised)."""
+        """Mean per-token cross-entropy over the window + kl_weight · analytic KL (eq. 9, minimised).
+
+        ``noise`` (B, z_dim) gives the posterior sample's standard-normal draws; without it they
+        come from ``generator``.
+        """
         mean, logvar = self.posterior(tokens)  # (B, z_dim)
-        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        noise = standard_normal_like(mean, noise, generator)  # (B, z_dim)
         z = mean + torch.exp(0.5 * logvar) * noise
         kl = (-0.5 * (1 + logvar - mean**2 - torch.exp(logvar)).sum(-1)).mean()
         previous = _shift_right(tokens)  # (B, K): <s> x_0 … x_{K-2}

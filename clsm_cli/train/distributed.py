@@ -5,9 +5,11 @@ otherwise) and fp32 on the CPU; ``--precision bf16`` on the CPU is an opt-in for
 
 One process is the ordinary case. Under ``torchrun`` (``python -m torch.distributed.run
 --nproc_per_node N -m clsm_cli train ...``) the environment carries ``RANK``, ``WORLD_SIZE`` and
-``LOCAL_RANK``; every rank then builds the same global batch and trains on its own equal slice of
-it, and DistributedDataParallel averages the gradients, so N processes take the same optimizer step
-as one process on the whole batch (up to float rounding). CUDA ranks use NCCL, CPU ranks gloo.
+``LOCAL_RANK``; every rank then builds the same global batch (with its τ, constraint masks and
+posterior noise, see ``objectives.py``) and trains on its own equal slice of it, and
+DistributedDataParallel averages the gradients, so N processes take the same optimizer step as one
+process on the whole batch (up to float rounding; dropout masks alone are drawn per rank). CUDA
+ranks use NCCL, CPU ranks gloo.
 """
 
 from __future__ import annotations

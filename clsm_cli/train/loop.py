@@ -16,12 +16,14 @@ What a run does (paper section 3.4 for the defaults):
    training record, and writes ``reproducibility.json`` beside it.
 
 Randomness has separate, seeded streams: model initialisation, the batch order, the batch
-conditions (τ, ARNN masks; one stream shared by all ranks), the model's sampling noise and dropout
-(one stream per rank). Validation draws from fixed seeds inside ``torch.random.fork_rng``, so it
-never disturbs training.
+conditions (τ, ARNN masks), the latent models' reparameterisation noise (these two shared by all
+ranks, see ``objectives.py``) and dropout (one stream per rank). Validation draws from fixed seeds
+inside ``torch.random.fork_rng``, so it never disturbs training.
 
-Under ``torchrun`` every rank computes the same global batch order and conditions and trains on its
-own equal slice; DistributedDataParallel averages gradients (gloo on CPU, NCCL on CUDA).
+Under ``torchrun`` every rank computes the same global batch order, conditions and noise and trains
+on its own equal slice; DistributedDataParallel averages gradients (gloo on CPU, NCCL on CUDA). So
+N processes train exactly like one process on the same global batch (up to float rounding), as long
+as the model has no dropout: dropout masks are drawn per rank.
 """
 
 from __future__ import annotations
@@ -590,11 +592,11 @@ class _Run:
         )
         self.optimizer = make_optimizer(self.model, float(settings["learning_rate"]))
         self.scaler = torch.amp.GradScaler(runtime.device.type, enabled=runtime.amp_dtype == torch.float16)
-        # τ and ARNN masks: one CPU stream shared by all ranks. Noise and dropout: one per rank.
+        # τ and ARNN masks: one CPU stream shared by all ranks. Posterior noise: one stream shared by
+        # all ranks too, drawn for the global batch (on the device; seeded as rank 0's stream was when
+        # noise was per rank, so one-process runs draw what they drew before). Dropout: one per rank.
         self.condition_generator = torch.Generator().manual_seed(derive_seed(seed, "conditions"))
-        self.noise_generator = torch.Generator(device=runtime.device).manual_seed(
-            derive_seed(seed, "noise", runtime.rank)
-        )
+        self.noise_generator = torch.Generator(device=runtime.device).manual_seed(derive_seed(seed, "noise", 0))
         torch.manual_seed(derive_seed(seed, "dropout", runtime.rank))
         self.info = {
             "kind": options.kind,
@@ -683,12 +685,14 @@ class _Run:
     def _train_one_batch(self, windows: np.ndarray) -> None:
         runtime, progress = self.runtime, self.progress
         tokens = tokens_to_tensor(windows, runtime.device)  # (B / world_size, 128)
-        conditions = self.objective.sample_conditions(self.model, self.batch_size, self.condition_generator)
+        conditions = self.objective.sample_conditions(
+            self.model, self.batch_size, self.condition_generator, self.noise_generator
+        )  # the global batch's τ / mask and posterior noise, the same on every rank
         conditions = conditions.rows(self.row_start, self.row_stop).to(runtime.device)
         kl_weight = self.objective.kl_weight(progress.global_step)
         terms = train_step(
             self.loss_module, self.optimizer, self.scaler, runtime, tokens, conditions, kl_weight,
-            self.noise_generator, float(self.settings["grad_clip"]),
+            None, float(self.settings["grad_clip"]),  # no generator: all the batch's draws are in conditions
         )
         terms["kl_weight"] = torch.tensor(kl_weight)
         self.interval.add(terms)
@@ -811,10 +815,10 @@ class _Run:
 
     def _gather_rng(self) -> dict[str, torch.Tensor]:
         """Every random stream's state; per-rank streams are collected from all ranks."""
-        own = {"torch": torch.get_rng_state(), "noise": self.noise_generator.get_state()}
+        own = {"torch": torch.get_rng_state()}
         if self.runtime.device.type == "cuda":
             own["cuda"] = torch.cuda.get_rng_state(self.runtime.device)
-        states = {"conditions": self.condition_generator.get_state()}
+        states = {"conditions": self.condition_generator.get_state(), "noise": self.noise_generator.get_state()}
         for rank, rank_states in enumerate(all_gather_objects(own, self.runtime)):
             for name, value in rank_states.items():
                 states[f"rank{rank}/{name}"] = value
@@ -830,14 +834,15 @@ class _Run:
                 f"[yellow]warning:[/yellow] this run was started with {saved_world} processes and resumes with "
                 f"{self.runtime.world_size}; it continues, but not bit-identically"
             )
-        if prefix + "torch" not in rng:
-            return  # a rank the saved run did not have keeps its freshly seeded streams
-        torch.set_rng_state(rng[prefix + "torch"])
-        if prefix + "noise" in rng:
+        noise = rng.get("noise", rng.get("rank0/noise"))  # older checkpoints kept one per rank
+        if noise is not None:
             try:
-                self.noise_generator.set_state(rng[prefix + "noise"])
+                self.noise_generator.set_state(noise)
             except RuntimeError:  # the saved run used another device type; keep the fresh stream
                 pass
+        if prefix + "torch" not in rng:
+            return  # a rank the saved run did not have keeps its freshly seeded dropout stream
+        torch.set_rng_state(rng[prefix + "torch"])
         if self.runtime.device.type == "cuda" and prefix + "cuda" in rng:
             torch.cuda.set_rng_state(rng[prefix + "cuda"], self.runtime.device)
 

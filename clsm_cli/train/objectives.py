@@ -15,8 +15,12 @@ from pushing the KL below the threshold, a common remedy when the decoder learns
 
 Randomness that defines *what* a batch trains on (τ, ARNN constraint masks) is drawn for the whole
 global batch from one CPU ``torch.Generator`` that every data-parallel rank advances identically;
-each rank then takes its rows with ``BatchConditions.rows``. Validation uses fixed, seeded τ's per
-batch index so its numbers compare across epochs and runs.
+the reparameterisation noise of the latent models is drawn the same way, for the whole global batch
+from a second generator seeded identically on every rank (kept apart so that τ's stream does not
+depend on z's size). Each rank then takes its rows with ``BatchConditions.rows``, so N ranks train
+on exactly the draws one process makes for the same batch. Only dropout stays per rank (its masks
+come from the global RNG inside the layers); the ``small`` and ``tiny`` presets have none.
+Validation uses fixed, seeded τ's per batch index so its numbers compare across epochs and runs.
 """
 
 from __future__ import annotations
@@ -94,19 +98,23 @@ def apply_free_bits(loss: torch.Tensor, kl: torch.Tensor, kl_weight: float, thre
 
 @dataclass(frozen=True)
 class BatchConditions:
-    """What a batch is trained on besides its tokens: τ (CLSM) or the constraint mask (ARNN)."""
+    """What a batch is trained on besides its tokens: τ (CLSM) or the constraint mask (ARNN), and
+    the standard-normal draws of the latent models' posterior sample."""
 
     target: Optional[TargetSpan] = None
     constraint_mask: Optional[torch.Tensor] = None  # (B, 128) bool, True where a token is given
+    latent_noise: Optional[torch.Tensor] = None  # (B, z_dim); None: the model draws its own
 
     def rows(self, start: int, stop: int) -> "BatchConditions":
         """The conditions of rows ``start:stop`` of the batch (a data-parallel rank's slice)."""
         mask = None if self.constraint_mask is None else self.constraint_mask[start:stop]
-        return BatchConditions(self.target, mask)
+        noise = None if self.latent_noise is None else self.latent_noise[start:stop]
+        return BatchConditions(self.target, mask, noise)
 
     def to(self, device: torch.device) -> "BatchConditions":
         mask = None if self.constraint_mask is None else self.constraint_mask.to(device)
-        return BatchConditions(self.target, mask)
+        noise = None if self.latent_noise is None else self.latent_noise.to(device)
+        return BatchConditions(self.target, mask, noise)
 
 
 @dataclass(frozen=True)
@@ -144,10 +152,27 @@ class Objective:
         return kl_weight_at(step, final_weight=self.settings.final_kl_weight, anneal_steps=self.settings.anneal_steps)
 
     # ------------------------------------------------------------------ conditions
-    def sample_conditions(self, model: torch.nn.Module, batch_size: int, generator: torch.Generator) -> BatchConditions:
-        """Draw the global batch's τ or constraint mask (identically on every rank)."""
+    def sample_conditions(
+        self,
+        model: torch.nn.Module,
+        batch_size: int,
+        generator: torch.Generator,
+        noise_generator: Optional[torch.Generator] = None,
+    ) -> BatchConditions:
+        """Draw the global batch's τ or constraint mask (identically on every rank).
+
+        With ``noise_generator``, the latent models' posterior noise for all ``batch_size`` rows is
+        drawn too, on that generator's device; without it the model draws noise in its forward.
+        """
+        noise = None
+        if self.kind in LATENT_KINDS and noise_generator is not None:
+            noise = torch.randn(
+                (batch_size, model.config.z_dim), generator=noise_generator, device=noise_generator.device
+            )  # (B, z_dim), float32; the model casts it to its own dtype
         if self.kind == "clsm":
-            return BatchConditions(target=sample_target_span(generator))
+            return BatchConditions(target=sample_target_span(generator), latent_noise=noise)
+        if self.kind == "vae":
+            return BatchConditions(latent_noise=noise)
         if self.kind in ("arnn", "arnn-t"):
             from clsm_cli.models.arnn import random_constraint_mask
 
@@ -175,9 +200,11 @@ class Objective:
         """``forward_loss`` of the model for this batch, with free bits applied to ``loss``."""
         if self.kind == "clsm":
             target = conditions.target
-            out = model.forward_loss(tokens, target.start, target.length, kl_weight, generator=noise_generator)
+            out = model.forward_loss(
+                tokens, target.start, target.length, kl_weight, generator=noise_generator, noise=conditions.latent_noise
+            )
         elif self.kind == "vae":
-            out = model.forward_loss(tokens, kl_weight, generator=noise_generator)
+            out = model.forward_loss(tokens, kl_weight, generator=noise_generator, noise=conditions.latent_noise)
         elif self.kind in ("arnn", "arnn-t"):
             out = model.forward_loss(tokens, conditions.constraint_mask, generator=noise_generator)
         else:

@@ -108,6 +108,36 @@ def test_batch_conditions_rows_slice_the_constraint_mask():
     assert torch.equal(part.constraint_mask, mask[4:8])
 
 
+@pytest.mark.parametrize("kind", ["clsm", "vae"])
+def test_latent_noise_drawn_for_the_global_batch_splits_across_ranks_exactly(kind):
+    """Ranks taking their rows of the global batch's noise reproduce the one-process loss."""
+    torch.manual_seed(0)
+    model = build_model(preset_config(kind, "tiny")).eval()
+    objective = Objective(ObjectiveSettings(kind=kind, final_kl_weight=0.5))
+    tokens = torch.randint(0, 30, (8, WINDOW_STEPS), generator=torch.Generator().manual_seed(1))
+    conditions = objective.sample_conditions(
+        model, 8, torch.Generator().manual_seed(2), noise_generator=torch.Generator().manual_seed(3)
+    )
+    assert conditions.latent_noise.shape == (8, model.config.z_dim)
+    whole = objective.training_loss(model, tokens, conditions, 0.5, None)
+
+    # One process before the noise moved into the conditions: the model drew it itself, from a
+    # generator with the same seed. The draws (and so the loss) are the same.
+    without_noise = objective.sample_conditions(model, 8, torch.Generator().manual_seed(2))
+    assert without_noise.latent_noise is None and without_noise.target == conditions.target
+    drawn_by_model = objective.training_loss(model, tokens, without_noise, 0.5, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(drawn_by_model["loss"], whole["loss"])
+
+    # Two ranks of 4 rows: the mean of their losses is the whole batch's loss.
+    halves = [
+        objective.training_loss(model, tokens[a:b], conditions.rows(a, b), 0.5, None) for a, b in ((0, 4), (4, 8))
+    ]
+    assert torch.equal(torch.cat([conditions.rows(0, 4).latent_noise, conditions.rows(4, 8).latent_noise]),
+                       conditions.latent_noise)
+    for name in ("loss", "reconstruction", "kl"):
+        torch.testing.assert_close((halves[0][name] + halves[1][name]) / 2, whole[name])
+
+
 @pytest.mark.parametrize("kind", ["arnn", "arnn-t"])
 def test_arnn_conditions_follow_the_models_constraint_mode(kind):
     model = build_model(preset_config(kind, "tiny"))
