@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import shutil
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
@@ -60,7 +61,7 @@ from clsm_cli.data.windows import (
     pitches_in_range,
 )
 from clsm_cli.errors import InputFileError, UsageError
-from clsm_cli.music.tokens import StepNote, vocabulary_hash
+from clsm_cli.music.tokens import NoteColumns, StepNote, vocabulary_hash
 
 if TYPE_CHECKING:
     from clsm_cli.music.midi_io import MidiSong, NoteTable
@@ -93,6 +94,11 @@ class TrackNotes:
     is_bass: bool = False
     is_monophonic: bool = True  # no note starts while another sounds (legato overlaps allowed)
     is_in_range: bool = True  # every pitch in 55..84 (also checked on ``notes``)
+
+    @cached_property
+    def columns(self) -> NoteColumns:
+        """``notes`` as columns, built once for the range check, the shifts and the tokens."""
+        return NoteColumns.from_notes(self.notes)
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,7 @@ def track_rejection(track: TrackNotes) -> str | None:
         return "out of range"
     if not track.notes:
         return "empty"
-    if not pitches_in_range(track.notes):
+    if not pitches_in_range(track.columns):
         return "out of range"
     return None
 
@@ -158,7 +164,7 @@ def song_result(song: SongNotes) -> SongResult:
         counts[rejection or "usable"] += 1
         if rejection:
             continue
-        cut = cut_track_windows(track.notes, song.num_bars)
+        cut = cut_track_windows(track.columns, song.num_bars)
         dropped += cut.dropped_for_rest
         if len(cut):
             tracks.append(TrackResult(track.number, cut))

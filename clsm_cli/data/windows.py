@@ -35,7 +35,7 @@ from clsm_cli.constants import (
     TRANSPOSITIONS_SEMITONES,
     WINDOW_STEPS,
 )
-from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote, encode_notes
+from clsm_cli.music.tokens import TOKEN_DTYPE, NoteColumns, StepNote, encode_notes
 
 WINDOW_STRIDE_BARS = 1
 MAX_REST_STEPS = STEPS_PER_BAR  # a window may hold at most one bar of consecutive rest
@@ -54,43 +54,52 @@ class TrackWindows:
         return len(self.windows)
 
 
-def pitches_in_range(notes: Sequence[StepNote]) -> bool:
-    return all(MIN_PITCH <= note.pitch <= MAX_PITCH for note in notes)
+def pitches_in_range(notes: Sequence[StepNote] | NoteColumns) -> bool:
+    """True when every pitch lies in 55..84 (also for no notes)."""
+    pitches = NoteColumns.from_notes(notes).pitches
+    return not len(pitches) or bool(MIN_PITCH <= pitches.min() and pitches.max() <= MAX_PITCH)
 
 
-def allowed_shifts(notes: Sequence[StepNote]) -> tuple[int, ...]:
+def allowed_shifts(notes: Sequence[StepNote] | NoteColumns) -> tuple[int, ...]:
     """Every shift in -6..+5 that keeps all pitches of the track in 55..84 (none for a track that
     is not in range to begin with)."""
-    if not notes or not pitches_in_range(notes):
+    pitches = NoteColumns.from_notes(notes).pitches
+    if not len(pitches):
         return ()
-    lowest = min(note.pitch for note in notes)
-    highest = max(note.pitch for note in notes)
+    lowest, highest = int(pitches.min()), int(pitches.max())
+    if lowest < MIN_PITCH or highest > MAX_PITCH:
+        return ()
     return tuple(s for s in TRANSPOSITIONS_SEMITONES if MIN_PITCH <= lowest + s and highest + s <= MAX_PITCH)
 
 
-def track_tokens(notes: Sequence[StepNote], num_bars: int, steps_per_bar: int = STEPS_PER_BAR) -> np.ndarray:
+def track_tokens(
+    notes: Sequence[StepNote] | NoteColumns, num_bars: int, steps_per_bar: int = STEPS_PER_BAR
+) -> np.ndarray:
     """The token sequence of a monophonic, in-range track over ``num_bars`` whole bars from step 0."""
     return encode_notes(notes, num_bars * steps_per_bar, start_step=0)
 
 
 def cut_track_windows(
-    notes: Sequence[StepNote],
+    notes: Sequence[StepNote] | NoteColumns,
     num_bars: int,
     steps_per_bar: int = STEPS_PER_BAR,
     max_rest_steps: int = MAX_REST_STEPS,
 ) -> TrackWindows:
     """8-bar windows (1-bar stride) of a monophonic, in-range track, rest-filtered.
 
-    ``notes`` are on a grid where bar ``b`` (0-based) starts at step ``b * steps_per_bar``.
+    ``notes`` (step notes, or their columns when the caller has them already) are on a grid where
+    bar ``b`` (0-based) starts at step ``b * steps_per_bar``.
     """
-    if not pitches_in_range(notes):
+    line = NoteColumns.from_notes(notes)  # once: the range check, the shifts and the tokens read it
+    if not pitches_in_range(line):
         raise ValueError(f"track pitches must lie in {MIN_PITCH}..{MAX_PITCH}; filter the track first")
+    shifts = allowed_shifts(line)
     window_steps = BARS_PER_WINDOW * steps_per_bar
-    tokens = track_tokens(notes, num_bars, steps_per_bar)
+    tokens = track_tokens(line, num_bars, steps_per_bar)
     starts = np.arange(0, max(num_bars - BARS_PER_WINDOW + 1, 0), WINDOW_STRIDE_BARS) * steps_per_bar
     if not len(starts):
         windows = np.zeros((0, window_steps), dtype=TOKEN_DTYPE)
-        return TrackWindows(windows, np.zeros(0, np.int32), allowed_shifts(notes), 0)
+        return TrackWindows(windows, np.zeros(0, np.int32), shifts, 0)
     # Vectorised equivalent of cut_window + longest_rest_steps per window (tests check the two agree).
     sounding = _sounding_tokens(tokens)
     windows = np.lib.stride_tricks.sliding_window_view(tokens, window_steps)[starts].copy()
@@ -99,7 +108,7 @@ def cut_track_windows(
     return TrackWindows(
         windows=windows[keep],
         start_bars=(starts[keep] // steps_per_bar).astype(np.int32),
-        shifts=allowed_shifts(notes),
+        shifts=shifts,
         dropped_for_rest=int((~keep).sum()),
     )
 
@@ -123,15 +132,42 @@ def _longest_rest_in_windows(resting: np.ndarray, starts: np.ndarray, window_ste
 
 
 def transpose_windows(windows: np.ndarray, semitones: int) -> np.ndarray:
-    """All windows shifted by ``semitones`` (the caller checked the range; R and __ stay)."""
+    """All windows shifted by ``semitones`` (R, __ and specials stay); ValueError when a pitch would
+    leave 55..84."""
     windows = np.asarray(windows, dtype=TOKEN_DTYPE)
     if semitones == 0:
         return windows.copy()
     is_pitch = windows < FIRST_PITCH_TOKEN + NUM_PITCHES
-    shifted = windows.astype(np.int16) + np.where(is_pitch, semitones, 0)
-    if np.any(is_pitch & ((shifted < FIRST_PITCH_TOKEN) | (shifted >= FIRST_PITCH_TOKEN + NUM_PITCHES))):
+    _check_shift(_pitch_token_range(windows, is_pitch), semitones)
+    return _shift_pitch_tokens(windows, is_pitch, semitones)
+
+
+def _pitch_token_range(windows: np.ndarray, is_pitch: np.ndarray) -> tuple[int, int] | None:
+    """Lowest and highest pitch token in ``windows`` (None when there is none)."""
+    if not is_pitch.any():
+        return None
+    # Pitch tokens are the lowest ids, so the lowest token is the lowest pitch token.
+    return int(windows.min()), int(np.where(is_pitch, windows, FIRST_PITCH_TOKEN).max())
+
+
+def _check_shift(pitch_token_range: tuple[int, int] | None, semitones: int) -> None:
+    if pitch_token_range is None:
+        return
+    lowest, highest = pitch_token_range
+    if lowest + semitones < FIRST_PITCH_TOKEN or highest + semitones >= FIRST_PITCH_TOKEN + NUM_PITCHES:
         raise ValueError(f"a shift of {semitones} semitones leaves the pitch range {MIN_PITCH}..{MAX_PITCH}")
-    return shifted.astype(TOKEN_DTYPE)
+
+
+def _shift_pitch_tokens(
+    windows: np.ndarray, is_pitch: np.ndarray, semitones: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    """``windows`` with every pitch token moved by ``semitones`` (range checked by the caller).
+
+    uint8 arithmetic wraps, so adding ``semitones % 256`` moves a pitch token down for a negative
+    shift; a checked shift never wraps a pitch token out of 0..29.
+    """
+    step = np.multiply(is_pitch.view(np.uint8), np.uint8(semitones % 256), dtype=np.uint8)
+    return np.add(windows, step, out=out, dtype=np.uint8)
 
 
 def augment_windows(track: TrackWindows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -142,19 +178,34 @@ def augment_windows(track: TrackWindows) -> tuple[np.ndarray, np.ndarray, np.nda
     if not len(track) or not track.shifts:
         empty = np.zeros((0, track.windows.shape[1]), dtype=TOKEN_DTYPE)
         return empty, np.zeros(0, np.int32), np.zeros(0, np.int32)
-    windows = np.concatenate([transpose_windows(track.windows, s) for s in track.shifts])
+    original = np.asarray(track.windows, dtype=TOKEN_DTYPE)
+    count = len(original)
+    is_pitch = original < FIRST_PITCH_TOKEN + NUM_PITCHES  # the same for every shift: found once
+    pitch_token_range = _pitch_token_range(original, is_pitch)
+    windows = np.empty((count * len(track.shifts), original.shape[1]), dtype=TOKEN_DTYPE)
+    for index, semitones in enumerate(track.shifts):
+        block = windows[index * count : (index + 1) * count]
+        if semitones == 0:
+            block[:] = original
+        else:
+            _check_shift(pitch_token_range, semitones)
+            _shift_pitch_tokens(original, is_pitch, semitones, out=block)
     start_bars = np.tile(track.start_bars, len(track.shifts))
-    shifts = np.repeat(np.asarray(track.shifts, dtype=np.int32), len(track))
+    shifts = np.repeat(np.asarray(track.shifts, dtype=np.int32), count)
     return windows, start_bars, shifts
 
 
 def window_digests(windows: np.ndarray) -> np.ndarray:
-    """A 64-bit digest per window (blake2b of its bytes): (n, 128) uint8 -> (n,) uint64."""
+    """A 64-bit digest per window (blake2b of its bytes, read little-endian): (n, 128) uint8 -> (n,) uint64."""
     windows = np.ascontiguousarray(windows, dtype=TOKEN_DTYPE)
-    digests = np.empty(len(windows), dtype=np.uint64)
-    for index, row in enumerate(windows):
-        digests[index] = int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little")
-    return digests
+    data, width = memoryview(windows.tobytes()), windows.shape[1]
+    empty = hashlib.blake2b(digest_size=8)  # copying a fresh hash is cheaper than making one per row
+    digests = []
+    for row in range(len(windows)):
+        digest = empty.copy()
+        digest.update(data[row * width : (row + 1) * width])
+        digests.append(digest.digest())
+    return np.frombuffer(b"".join(digests), dtype="<u8").astype(np.uint64)
 
 
 def seen_in_training(windows: np.ndarray, sorted_training_digests: np.ndarray) -> np.ndarray:
@@ -188,3 +239,4 @@ def seen_in_training(windows: np.ndarray, sorted_training_digests: np.ndarray) -
 
 
 assert WINDOW_STEPS == BARS_PER_WINDOW * STEPS_PER_BAR
+assert FIRST_PITCH_TOKEN == 0  # pitch tokens are the lowest ids: uint8 shifts wrap them out of 0..29

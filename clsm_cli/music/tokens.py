@@ -69,29 +69,69 @@ def is_pitch_token(token: int) -> bool:
     return token_to_pitch(int(token)) is not None
 
 
-def encode_notes(notes: Iterable[StepNote], num_steps: int, start_step: int = 0) -> np.ndarray:
+@dataclass(frozen=True)
+class NoteColumns:
+    """Step notes as three parallel int64 arrays, the form the vectorised token code works on.
+
+    Build it once per line with :meth:`from_notes` when several functions look at the same notes
+    (the data build encodes a track, checks its pitch range and finds its transpositions).
+    """
+
+    starts: np.ndarray  # (n,) int64, first step of each note
+    ends: np.ndarray  # (n,) int64, step after the last one
+    pitches: np.ndarray  # (n,) int64, MIDI pitch
+
+    @classmethod
+    def from_notes(cls, notes: Iterable[StepNote] | NoteColumns) -> NoteColumns:
+        """The columns of ``notes`` (returned as they are when they already are columns)."""
+        if isinstance(notes, NoteColumns):
+            return notes
+        notes = notes if isinstance(notes, (list, tuple)) else list(notes)
+        return cls(
+            np.array([note.start_step for note in notes], dtype=np.int64),
+            np.array([note.end_step for note in notes], dtype=np.int64),
+            np.array([note.pitch for note in notes], dtype=np.int64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+def encode_notes(notes: Iterable[StepNote] | NoteColumns, num_steps: int, start_step: int = 0) -> np.ndarray:
     """Tokens for steps ``start_step .. start_step + num_steps`` of a monophonic line.
 
-    Notes must not overlap and their pitches must lie in the token range. Steps no note covers are
-    rests. A note that began before ``start_step`` is clipped; the result is made canonical, so its
-    first step carries the note's pitch (a model sees the pitch of a note already sounding).
+    Notes must not overlap and their pitches must lie in the token range (only notes reaching into
+    the steps asked for are checked). Steps no note covers are rests. A note that began before
+    ``start_step`` is clipped; the result is made canonical, so its first step carries the note's
+    pitch (a model sees the pitch of a note already sounding). ``notes`` may be step notes in any
+    order or their :class:`NoteColumns`.
     """
     tokens = np.full(num_steps, HOLD_TOKEN, dtype=TOKEN_DTYPE)
-    covered = np.zeros(num_steps, dtype=bool)
-    for note in sorted(notes, key=lambda n: n.start_step):
-        first = max(note.start_step, start_step) - start_step
-        last = min(note.end_step, start_step + num_steps) - start_step
-        if last <= first:
-            continue
-        if covered[first:last].any():
-            raise ValueError(f"notes overlap at step {start_step + first}; reduce to one line first")
-        tokens[first] = pitch_to_token(note.pitch)
-        covered[first:last] = True
+    columns = NoteColumns.from_notes(notes)
+    order = np.argsort(columns.starts, kind="stable")  # by onset; notes starting together keep their order
+    first = np.maximum(columns.starts[order], start_step) - start_step
+    last = np.minimum(columns.ends[order], start_step + num_steps) - start_step
+    inside = last > first  # notes that sound inside the requested steps
+    first, last, pitches = first[inside], last[inside], columns.pitches[order][inside]
+    # In onset order a note overlaps an earlier one exactly when it starts before the latest end so
+    # far; the first problem in that order (overlap or pitch without a token) is the one reported.
+    overlaps = np.zeros(len(first), dtype=bool)
+    overlaps[1:] = first[1:] < np.maximum.accumulate(last)[:-1]
+    problems = np.flatnonzero(overlaps | (pitches < MIN_PITCH) | (pitches > MAX_PITCH))
+    if len(problems):
+        index = problems[0]
+        if overlaps[index]:
+            raise ValueError(f"notes overlap at step {start_step + int(first[index])}; reduce to one line first")
+        pitch_to_token(int(pitches[index]))  # raises, naming the range
+    tokens[first] = FIRST_PITCH_TOKEN + pitches - MIN_PITCH
+    # The notes are disjoint now, so their onsets (and their ends) are distinct steps.
+    boundaries = np.zeros(num_steps + 1, dtype=np.int8)
+    boundaries[first] += 1
+    boundaries[last] -= 1
+    covered = np.cumsum(boundaries[:-1], dtype=np.int8) > 0
     # Rests: the first uncovered step after a covered one (or at the start) gets R.
-    previous_covered = np.concatenate([[True], covered[:-1]]) if num_steps else covered
-    rest_starts = ~covered & previous_covered
-    if num_steps:
-        rest_starts[0] = not covered[0]
+    rest_starts = ~covered
+    rest_starts[1:] &= covered[:-1]
     tokens[rest_starts] = REST_TOKEN
     return tokens
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from clsm_cli.constants import WINDOW_STEPS
-from clsm_cli.data.corpus import build_dataset
+from clsm_cli.data.corpus import SongNotes, TrackNotes, build_dataset, song_result
 from clsm_cli.data.shards import MANIFEST_NAME, open_split, read_manifest
 from clsm_cli.data.splits import HELD_OUT_SPLITS, SPLITS, TRAIN_SPLITS, split_of
 from clsm_cli.errors import OutputError, UsageError
@@ -54,6 +54,18 @@ def test_track_filter_counts_match_the_plans(corpus):
     assert {name: count for name, count in manifest["tracks"].items() if count} == dict(expected)
     # anthem: drums, bass by program, chords, a line above 84; band: drums, chords; two.mid: "Bass".
     assert manifest["tracks"] == {"drum": 2, "bass": 2, "empty": 0, "polyphonic": 2, "out of range": 1, "usable": 8}
+
+
+def test_song_result_checks_the_pitches_of_tracks_built_in_code():
+    # TrackNotes made elsewhere than the MIDI reader may claim to be in range: the notes decide.
+    in_range = TrackNotes(1, "melody", [StepNote(16 * bar, 16 * bar + 8, 60 + bar) for bar in range(9)])
+    too_high = TrackNotes(2, "whistle", [StepNote(0, 16, 90)])
+    result = song_result(SongNotes(num_bars=9, tracks=[in_range, too_high]))
+    assert result.status == "kept" and result.track_counts["out of range"] == 1
+    assert [track.number for track in result.tracks] == [1] and len(result.tracks[0].cut) == 2
+    assert result.tracks[0].cut.shifts == tuple(range(-5, 6))  # 60..68: 6 down would reach 54
+    alone = song_result(SongNotes(num_bars=9, tracks=[too_high]))
+    assert (alone.status, alone.detail) == ("no usable track", "1 out of range")
 
 
 def test_window_counts_per_split_with_and_without_transpositions(corpus):

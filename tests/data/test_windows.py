@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 
 import numpy as np
@@ -9,14 +10,23 @@ import pytest
 
 from clsm_cli.constants import HOLD_TOKEN, REST_TOKEN, WINDOW_STEPS
 from clsm_cli.data.windows import (
+    TrackWindows,
     allowed_shifts,
     augment_windows,
     cut_track_windows,
+    pitches_in_range,
     seen_in_training,
     transpose_windows,
     window_digests,
 )
-from clsm_cli.music.tokens import StepNote, cut_window, encode_notes, longest_rest_steps, pitch_to_token
+from clsm_cli.music.tokens import (
+    NoteColumns,
+    StepNote,
+    cut_window,
+    encode_notes,
+    longest_rest_steps,
+    pitch_to_token,
+)
 
 
 def random_line(rng: random.Random, num_bars: int) -> list[StepNote]:
@@ -93,6 +103,39 @@ def test_augment_and_transpose():
     assert np.array_equal(up[~is_pitch], cut.windows[~is_pitch])
     with pytest.raises(ValueError, match="leaves the pitch range"):
         transpose_windows(cut.windows, 30)
+
+
+def test_shifts_and_digests_equal_their_straightforward_definitions():
+    rng = np.random.default_rng(0)
+    windows = rng.integers(0, 32, (50, WINDOW_STEPS)).astype(np.uint8)  # pitch tokens, R and __
+    windows = np.where(windows < 30, windows // 2 + 6, windows).astype(np.uint8)  # pitch tokens 6..20
+    for semitones in range(-6, 10):
+        expected = np.where(windows < 30, windows.astype(int) + semitones, windows)
+        assert transpose_windows(windows, semitones).tolist() == expected.tolist()
+    for semitones in (-7, 10, -40, 40):  # below token 0 (uint8 would wrap) or above 29
+        with pytest.raises(ValueError, match="leaves the pitch range"):
+            transpose_windows(windows, semitones)
+    silent = np.full((2, 4), REST_TOKEN, dtype=np.uint8)
+    assert transpose_windows(silent, 40).tolist() == silent.tolist()  # no pitch to move
+
+    track = TrackWindows(windows, np.arange(50, dtype=np.int32), (-6, 0, 9), 0)
+    augmented, start_bars, shifts = augment_windows(track)
+    assert augmented.tolist() == np.concatenate([transpose_windows(windows, s) for s in (-6, 0, 9)]).tolist()
+    assert shifts.tolist() == [-6] * 50 + [0] * 50 + [9] * 50 and start_bars.tolist() == list(range(50)) * 3
+    with pytest.raises(ValueError, match="leaves the pitch range"):
+        augment_windows(TrackWindows(windows, np.arange(50, dtype=np.int32), (0, 10), 0))
+
+    digests = [int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little") for row in windows]
+    assert window_digests(windows).dtype == np.uint64 and window_digests(windows).tolist() == digests
+    assert window_digests(windows[:0]).shape == (0,)
+
+
+def test_range_and_shifts_from_step_notes_or_columns():
+    line = [StepNote(0, 4, 57), StepNote(4, 8, 80)]
+    columns = NoteColumns.from_notes(line)
+    assert allowed_shifts(columns) == allowed_shifts(line) == (-2, -1, 0, 1, 2, 3, 4)
+    assert pitches_in_range(columns) and pitches_in_range([]) and not pitches_in_range([StepNote(0, 1, 85)])
+    assert np.array_equal(cut_track_windows(columns, 9).windows, cut_track_windows(line, 9).windows)
 
 
 def test_seen_in_training_finds_equal_and_transposed_windows():
