@@ -1,7 +1,7 @@
 """Describe rendered infills for a listening check, and check that their WAVs sound the notes.
 
 Reads the JSON that ``clsm infill --wav --json`` prints, and for every output prints the melody of
-the bar before the target, the target bars and the bar after, as note names with lengths in 16ths,
+the bar before the target, the target bars and the bar after, as note names and rests with lengths in 16ths,
 for the original and each infill (so a reader can follow what they hear). It then estimates the
 pitch of every target note in the rendered WAV (harmonic product spectrum over the note's first
 quarter second) and reports how many agree with the MIDI note, up to an octave: a check that the
@@ -40,7 +40,7 @@ def bar_times(midi: pretty_midi.PrettyMIDI) -> np.ndarray:
 
 
 def describe_bars(notes, midi, first_bar: int, last_bar: int) -> str:
-    """'bar 2: G4 4, A#4 2 | bar 3: ...' with lengths in 16ths (bars are 1-based)."""
+    """'bar 2: G4 4, rest 2, A#4 2 | bar 3: ...' with lengths in 16ths (bars are 1-based)."""
     downbeats = bar_times(midi)
     sixteenth = 60.0 / midi.get_tempo_changes()[1][0] / 4
     parts = []
@@ -50,8 +50,15 @@ def describe_bars(notes, midi, first_bar: int, last_bar: int) -> str:
         start = downbeats[bar - 1]
         end = downbeats[bar] if bar < len(downbeats) else midi.get_end_time()
         inside = [note for note in notes if start - 1e-6 <= note.start < end - 1e-6]
-        names = ", ".join(f"{note_name(n.pitch)} {round((n.end - n.start) / sixteenth)}" for n in inside)
-        parts.append(f"bar {bar}: {names or 'rest'}")
+        events, cursor = [], start
+        for note in inside:
+            if note.start - cursor > sixteenth / 2:
+                events.append(f"rest {round((note.start - cursor) / sixteenth)}")
+            events.append(f"{note_name(note.pitch)} {round((note.end - note.start) / sixteenth)}")
+            cursor = note.end
+        if end - cursor > sixteenth / 2:
+            events.append(f"rest {round((end - cursor) / sixteenth)}")
+        parts.append(f"bar {bar}: {', '.join(events)}")
     return " | ".join(parts)
 
 
