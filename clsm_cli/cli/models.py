@@ -144,10 +144,17 @@ def size_text(parameters: Optional[int], size_bytes: Optional[int]) -> str:
     return ", ".join(parts) or "—"
 
 
+VALIDATION_LABELS = {"loss": "loss", "reconstruction": "recon", "accuracy": "acc", "kl": "KL"}
+
+
 def validation_text(validation: dict) -> str:
-    if not validation:
-        return "—"
-    return ", ".join(f"{name} {value:.3g}" for name, value in validation.items() if isinstance(value, (int, float)))
+    """``"loss 0.615\nrecon 0.576\n…"``: one short figure per line, so the column stays narrow."""
+    figures = [
+        f"{VALIDATION_LABELS.get(name, name)} {value:.3g}"
+        for name, value in validation.items()
+        if isinstance(value, (int, float))
+    ]
+    return "\n".join(figures) or "—"
 
 
 def _print_table(rows: list[dict]) -> None:
@@ -157,17 +164,17 @@ def _print_table(rows: list[dict]) -> None:
     console = stdout_console()
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for column in ("name", "source", "kind", "preset", "data", "meters", "size", "validation"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("name", "validation"))
     for row in rows:
-        name = row["name"] + (" (default)" if row["default"] else "")
+        name = row["name"] + ("\n(default)" if row["default"] else "")
         table.add_row(
             escape_markup(name),
             row["source"] or "—",
             row["kind"] or "—",
             row["preset"] or "—",
-            escape_markup(row["data"] or "—"),
-            " ".join(row["meters"]) or "—",
-            size_text(row["parameters"], row["bytes"]),
+            escape_markup(row["data"] or "—").replace(", ", "\n"),
+            "\n".join(row["meters"]) or "—",
+            size_text(row["parameters"], row["bytes"]).replace(", ", "\n"),
             validation_text(row["validation"]) if not row["problem"] else f"[red]cannot load: {escape_markup(row['problem'])}[/red]",
             style="bold" if row["default"] else None,
         )
