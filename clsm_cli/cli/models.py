@@ -162,9 +162,12 @@ def _print_table(rows: list[dict]) -> None:
     from rich.table import Table
 
     console = stdout_console()
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for column in ("name", "source", "kind", "preset", "data", "meters", "size", "validation"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("name", "validation"))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    figures = {row["name"]: validation_text(row["validation"]) for row in rows}
+    figure_width = max((len(line) for text in figures.values() for line in text.splitlines()), default=1)
+    for column in ("name", "source", "kind", "preset", "data", "meters", "size"):
+        table.add_column(column, overflow="fold", no_wrap=column == "name")
+    table.add_column("validation", overflow="fold", min_width=figure_width + 1)  # a load error may wrap, figures not
     for row in rows:
         name = row["name"] + ("\n(default)" if row["default"] else "")
         table.add_row(
@@ -172,10 +175,10 @@ def _print_table(rows: list[dict]) -> None:
             row["source"] or "—",
             row["kind"] or "—",
             row["preset"] or "—",
-            escape_markup(row["data"] or "—").replace(", ", "\n"),
+            escape_markup(row["data"] or "—").replace(", manifest ", "\n").replace(", ", "\n"),
             "\n".join(row["meters"]) or "—",
             size_text(row["parameters"], row["bytes"]).replace(", ", "\n"),
-            validation_text(row["validation"]) if not row["problem"] else f"[red]cannot load: {escape_markup(row['problem'])}[/red]",
+            figures[row["name"]] if not row["problem"] else f"[red]cannot load: {escape_markup(row['problem'])}[/red]",
             style="bold" if row["default"] else None,
         )
     console.print(table)
