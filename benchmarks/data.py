@@ -157,16 +157,10 @@ def _cpu_seconds_per_file(paths: list[Path]) -> float:
 
 def _full_reader_result(path: Path):
     """What process_item does, but reading with the editing commands' reader (read_midi)."""
-    from clsm_cli.data.corpus import SongResult, SongSkipped, midi_song_notes, song_result
-    from clsm_cli.errors import InputFileError
+    from clsm_cli.data.corpus import midi_song_notes, result_of_reading
     from clsm_cli.music.midi_io import read_midi
 
-    try:
-        return song_result(midi_song_notes(read_midi(path)))
-    except SongSkipped as skipped:
-        return SongResult(skipped.reason, skipped.detail)
-    except InputFileError as error:
-        return SongResult("unreadable", error.message)
+    return result_of_reading(lambda: midi_song_notes(read_midi(path)))
 
 
 def _fingerprint(result) -> tuple:

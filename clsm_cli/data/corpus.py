@@ -236,14 +236,21 @@ def midi_song_notes(song: "MidiSong | NoteTable") -> SongNotes:
 
 def process_item(item: WorkItem) -> SongResult:
     """Worker entry point: one file or tune in, one SongResult out; never raises."""
-    try:
-        if item.path is not None:
-            song = read_midi_notes(item.path)
-        else:
-            from clsm_cli.data.music21_corpus import Tune, read_tune
+    if item.path is not None:
+        return result_of_reading(lambda: read_midi_notes(item.path))
 
-            song = read_tune(Tune(item.identity, item.abc_text or ""))
-        return song_result(song)
+    def read_music21_tune():
+        from clsm_cli.data.music21_corpus import Tune, read_tune
+
+        return read_tune(Tune(item.identity, item.abc_text or ""))
+
+    return result_of_reading(read_music21_tune)
+
+
+def result_of_reading(read_song: Callable[[], SongNotes]) -> SongResult:
+    """song_result of what ``read_song()`` returns, with every failure turned into a counted skip."""
+    try:
+        return song_result(read_song())
     except SongSkipped as skipped:
         return SongResult(skipped.reason, skipped.detail)
     except InputFileError as error:

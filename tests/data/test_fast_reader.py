@@ -8,14 +8,12 @@ from pathlib import Path
 
 from clsm_cli.data.corpus import (
     SongResult,
-    SongSkipped,
     WorkItem,
     midi_song_notes,
     process_item,
     read_midi_notes,
-    song_result,
+    result_of_reading,
 )
-from clsm_cli.errors import InputFileError
 from clsm_cli.music.midi_io import read_midi
 from tests.data.synthetic_corpus import write_corpus
 from tests.music.test_note_table import lmd_like_files
@@ -23,12 +21,7 @@ from tests.music.test_note_table import lmd_like_files
 
 def full_reader_result(path: Path) -> SongResult:
     """process_item as it would be with the editing commands' reader."""
-    try:
-        return song_result(midi_song_notes(read_midi(path)))
-    except SongSkipped as skipped:
-        return SongResult(skipped.reason, skipped.detail)
-    except InputFileError as error:
-        return SongResult("unreadable", error.message)
+    return result_of_reading(lambda: midi_song_notes(read_midi(path)))
 
 
 def facts(result: SongResult) -> tuple:
