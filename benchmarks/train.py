@@ -70,8 +70,8 @@ def step_timings(kind: str, preset: str, batch_size: int, steps: int, seed: int 
     def one_step(index: int, conditions=None) -> None:
         tokens = windows[(index % 4) * batch_size : (index % 4 + 1) * batch_size]
         if conditions is None:
-            conditions = objective.sample_conditions(model, batch_size, conditions_generator)
-        train_step(loss_module, optimizer, scaler, runtime, tokens, conditions, final_weight, noise)
+            conditions = objective.sample_conditions(model, batch_size, conditions_generator, noise)
+        train_step(loss_module, optimizer, scaler, runtime, tokens, conditions, final_weight)
 
     if kind == "clsm":  # build every target length's kernels once, as a real run soon does
         from clsm_cli.train.objectives import BatchConditions, TargetSpan

@@ -198,8 +198,9 @@ class LossModule(torch.nn.Module):
         self.model = model
         self.objective = objective
 
-    def forward(self, tokens, conditions: BatchConditions, kl_weight: float, noise_generator):
-        return self.objective.training_loss(self.model, tokens, conditions, kl_weight, noise_generator)
+    def forward(self, tokens, conditions: BatchConditions, kl_weight: float):
+        # No generator: every random draw of the batch (τ, masks, posterior noise) is in ``conditions``.
+        return self.objective.training_loss(self.model, tokens, conditions, kl_weight, None)
 
 
 def make_optimizer(model: torch.nn.Module, learning_rate: float) -> torch.optim.Optimizer:
@@ -214,13 +215,14 @@ def train_step(
     tokens: torch.Tensor,
     conditions: BatchConditions,
     kl_weight: float,
-    noise_generator: Optional[torch.Generator],
     grad_clip: float = 0.0,
 ) -> dict[str, torch.Tensor]:
-    """Forward, backward and one Adam step; returns the detached scalar terms of the loss."""
+    """Forward, backward and one Adam step; returns the detached scalar terms of the loss.
+
+    ``conditions`` carries the batch's draws (see ``Objective.sample_conditions``)."""
     optimizer.zero_grad(set_to_none=True)
     with runtime.autocast():
-        out = loss_module(tokens, conditions, kl_weight, noise_generator)
+        out = loss_module(tokens, conditions, kl_weight)
     scaler.scale(out["loss"]).backward()
     if grad_clip > 0:
         scaler.unscale_(optimizer)
@@ -692,7 +694,7 @@ class _Run:
         kl_weight = self.objective.kl_weight(progress.global_step)
         terms = train_step(
             self.loss_module, self.optimizer, self.scaler, runtime, tokens, conditions, kl_weight,
-            None, float(self.settings["grad_clip"]),  # no generator: all the batch's draws are in conditions
+            float(self.settings["grad_clip"]),
         )
         terms["kl_weight"] = torch.tensor(kl_weight)
         self.interval.add(terms)
