@@ -1,0 +1,79 @@
+"""One way to write a file so that a reader never sees half of it: temp file, fsync, rename.
+
+Every writer of the tool (MIDI outputs, WAVs, model folders, training state, logs, evaluation
+tables) goes through :func:`atomic_write`. The temporary file lives in the destination's folder (a
+rename across file systems is not atomic) and is named ``.<name>.<random>.tmp`` so that a killed
+write leaves something :func:`remove_stale_temporaries` recognises and removes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Union
+
+TEMPORARY_SUFFIX = ".tmp"
+
+Writer = Callable[[Path], None]  # writes the whole content to the path it is given
+
+
+def atomic_write(path: Union[str, Path], content: Union[bytes, str, Writer], *, overwrite: bool = True) -> Path:
+    """Write ``content`` (bytes, text, or a function that writes a path) to ``path`` atomically.
+
+    With ``overwrite=False`` the final step is a hard link, which fails if ``path`` appeared in the
+    meantime: :class:`FileExistsError` is raised and nothing is replaced. On a file system without
+    hard links it falls back to a rename after checking that the name is still free. OSErrors
+    propagate; callers turn them into their own domain error with a sentence.
+    """
+    path = Path(path)
+    handle, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
+    temporary = Path(temporary_name)
+    try:
+        if callable(content):
+            os.close(handle)
+            content(temporary)
+        else:
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+        with open(temporary, "rb+") as stream:
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs are ordinary files
+        if overwrite:
+            os.replace(temporary, path)
+        else:
+            _link_without_overwrite(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def remove_stale_temporaries(folder: Union[str, Path], name: str) -> list[Path]:
+    """Remove temporaries that killed writes of ``folder/name`` left behind; returns what went."""
+    folder = Path(folder)
+    removed = []
+    for leftover in folder.glob(f".{name}.*{TEMPORARY_SUFFIX}"):
+        try:
+            leftover.unlink()
+            removed.append(leftover)
+        except OSError:
+            pass
+    return removed
+
+
+def _link_without_overwrite(temporary: Path, path: Path) -> None:
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        if path.exists() or path.is_symlink():
+            raise FileExistsError(path) from None
+        os.replace(temporary, path)  # a file system without hard links
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

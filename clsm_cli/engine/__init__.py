@@ -1,0 +1,1 @@
+"""Inference engines for the editing commands (see ``protocol.py``)."""

@@ -1,0 +1,87 @@
+"""How target tokens are drawn from decoder logits: one numpy function both engines call.
+
+A token is drawn by inverse CDF from one uniform number per step: the probabilities (softmax of
+logits / temperature, cut to the nucleus of mass ``top_p``) are accumulated in token-id order, and
+the token is the first whose cumulative mass exceeds ``u * total``. Because the order is the fixed
+token-id order (not "most likely first"), two engines whose logits differ by float rounding draw the
+same token unless ``u`` falls within that rounding of a boundary (a rare, countable tie). Temperature
+0 is argmax, the paper's decoding, and needs no uniforms.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from clsm_cli.errors import UsageError
+
+MAX_TEMPERATURE = 10.0  # beyond this every token is as likely as any other: the option is a typo
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How target tokens are drawn: temperature 0 is argmax; top-p is the nucleus mass kept."""
+
+    temperature: float
+    top_p: float
+
+    def __post_init__(self) -> None:
+        temperature, top_p = self.temperature, self.top_p
+        if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or not 0 <= temperature <= MAX_TEMPERATURE:
+            raise UsageError(f"temperature must be 0 (argmax) or a number up to {MAX_TEMPERATURE:g}, got {temperature}")
+        if not isinstance(top_p, (int, float)) or not math.isfinite(top_p) or not 0 < top_p <= 1:
+            raise UsageError(f"top-p must be in range (0, 1], got {top_p}")
+
+    @property
+    def is_argmax(self) -> bool:
+        return self.temperature == 0
+
+    def describe(self) -> str:
+        if self.is_argmax:
+            return "argmax (temperature 0)"
+        return f"temperature {self.temperature:g}, top-p {self.top_p:g}"
+
+
+def resolve_decoding(recommended: Decoding, temperature: float | None, top_p: float | None) -> Decoding:
+    """Options the user left unset take the model's recommended decoding (its config records it)."""
+    return Decoding(
+        recommended.temperature if temperature is None else float(temperature),
+        recommended.top_p if top_p is None else float(top_p),
+    )
+
+
+def choose_tokens(logits: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None) -> np.ndarray:
+    """One token id per row of ``logits`` (B, C), drawn with ``uniforms`` (B,) in [0, 1). (B,) int64"""
+    logits = np.asarray(logits, dtype=np.float64)
+    if decoding.is_argmax:
+        return logits.argmax(axis=-1).astype(np.int64)
+    if uniforms is None:
+        raise ValueError("sampling at a temperature above 0 needs one uniform number per row")
+    uniforms = np.asarray(uniforms, dtype=np.float64).reshape(-1)
+    if uniforms.shape[0] != logits.shape[0]:
+        raise ValueError(f"{logits.shape[0]} rows of logits but {uniforms.shape[0]} uniforms")
+    scaled = logits / decoding.temperature
+    scaled -= scaled.max(axis=-1, keepdims=True)
+    probs = np.exp(scaled)
+    probs /= probs.sum(axis=-1, keepdims=True)  # (B, C)
+    if decoding.top_p < 1.0:
+        probs = probs * nucleus_mask(probs, decoding.top_p)
+    cumulative = np.cumsum(probs, axis=-1)  # (B, C), in token-id order
+    thresholds = uniforms * cumulative[:, -1]  # (B,)
+    chosen = (cumulative <= thresholds[:, None]).sum(axis=-1)  # first index whose mass exceeds u * total
+    # A uniform at the very top may pass every bin through rounding: fall back to the last kept token.
+    last_kept = probs.shape[-1] - 1 - np.argmax(probs[:, ::-1] > 0, axis=-1)
+    return np.minimum(chosen, last_kept).astype(np.int64)
+
+
+def nucleus_mask(probs: np.ndarray, top_p: float) -> np.ndarray:
+    """(B, C) bool: the most likely tokens whose mass before them is under ``top_p`` (the top one always)."""
+    order = np.argsort(-probs, axis=-1, kind="stable")  # most likely first, ties by token id
+    sorted_probs = np.take_along_axis(probs, order, axis=-1)
+    mass_before = np.cumsum(sorted_probs, axis=-1) - sorted_probs
+    keep_sorted = mass_before < top_p
+    mask = np.zeros_like(keep_sorted)
+    np.put_along_axis(mask, order, keep_sorted, axis=-1)
+    return mask
