@@ -1,13 +1,23 @@
-"""Which track is the melody, and the melody as notes on the 16th-note step grid.
+"""Tracks for ``clsm show``, the melody as notes on the 16th-note step grid, and its top voice.
 
 * :func:`track_summaries` describes every track (a (chunk, channel) pair) for ``clsm show``.
-* :func:`choose_melody_track` picks the melody: the ``--track`` the user gave (a number as
-  ``clsm show`` prints it, or a name), or automatically the non-drum, mostly monophonic track with
-  the most notes in the 8-bar window around the target (basses only when nothing else fits).
+* :func:`choose_melody_track` picks the melody track, one per song whatever bars are edited: the
+  ``--track`` the user gave, or the best guess of ``track_choice.choose_melody`` (which also says
+  why, and lists the runners-up).
 * :func:`quantize_track` moves a track's notes onto the *song step grid* (``bars.song_bars``:
   steps counted on from bar to bar, 16 per 4/4 bar) and reports what moved. Pitches stay real MIDI
   pitches and chords stay chords; :func:`reduce_to_monophony` makes the single line the model
-  reads (highest note wins) and counts what it dropped.
+  reads (the top voice, see ``voices``) and counts what it dropped.
+* :func:`split_top_voice` splits a track with chords into its top voice (the melody, what an edit
+  replaces) and the notes under it (kept), each note with its original ticks and its index.
+
+**Which bar a note belongs to.** A note belongs to the bar its *quantized onset* falls in. An onset
+tick is rounded to the nearest 16th step of the bar holding it, ``round((tick - bar.start_tick) /
+(ticks_per_beat / 4))``, with exactly half a step rounding *later* (half-up), in integer arithmetic
+so that it is exact at every resolution. A note played a few ticks before a bar line therefore
+belongs to the bar after it (its onset rounds onto the bar line); the tail of a bar cut short by a
+time signature rounds onto the next bar's first step. Releases are rounded the same way, and a
+note shorter than a step after rounding lasts one step.
 
 :func:`polyphony_share`, :func:`quantize_track` and :func:`quantize_line` (quantize, then reduce
 to one line) work on numpy columns of the notes, so they take either kind of track, a ``MidiTrack``
@@ -16,22 +26,27 @@ to one line) work on numpy columns of the notes, so they take either kind of tra
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from clsm_cli.constants import BASS_PROGRAMS
-from clsm_cli.errors import InputFileError, UsageError
 from clsm_cli.music.bars import Bar, bar_range_ticks, song_bars
-from clsm_cli.music.midi_io import MidiSong, MidiTrack, NoteTrack, note_arrays
-from clsm_cli.music.tokens import StepNote, window_bars
+from clsm_cli.music.midi_io import MidiNote, MidiSong, MidiTrack, NoteTrack, note_arrays
+from clsm_cli.music.tokens import StepNote
+from clsm_cli.music.track_choice import (  # noqa: F401  (older callers import these from here)
+    LEGATO_TOLERANCE_BEATS,
+    MOSTLY_MONOPHONIC_SHARE,
+    MelodyChoice,
+    choose_melody,
+    find_track,
+    is_bass_track,
+    polyphony_share,
+)
+from clsm_cli.music.voices import top_line, top_voice_mask
 
-MOSTLY_MONOPHONIC_SHARE = 0.1  # a melody track may have this share of its notes in chords
-LEGATO_TOLERANCE_BEATS = 1 / 8  # overlaps shorter than a 32nd note are legato, not chords
 # Reported as moved: onsets or releases more than 1/8 step from a 16th line. Reported as triplets:
-# onsets within 1/48 beat of a triplet position (k/6 of a beat) and of no 16th (see _Grid.place).
+# onsets within 1/48 beat of a triplet position (k/6 of a beat) and of no 16th (see _place_on_grid).
 
 
 @dataclass(frozen=True)
@@ -55,31 +70,6 @@ class TrackSummary:
     @property
     def pitch_range(self) -> tuple[int, int]:
         return (self.lowest_pitch, self.highest_pitch)
-
-
-_BASS_NAME = re.compile(r"bass(?!oon)", re.IGNORECASE)
-
-
-def is_bass_track(track: MidiTrack | NoteTrack) -> bool:
-    """General MIDI bass programs (33..40 as people count, 32..39 here) or "bass" in the name.
-
-    "Bassoon" and "bass clarinet"-like names that merely start with "bass" as another word are not
-    basses: the word must be "bass" itself.
-    """
-    return track.program in BASS_PROGRAMS or _BASS_NAME.search(track.name) is not None
-
-
-def polyphony_share(track: MidiTrack | NoteTrack, ticks_per_beat: int) -> float:
-    """Share of the track's notes that start while an earlier note still sounds (beyond a short
-    legato overlap) or together with another note."""
-    notes = note_arrays(track)  # sorted by start tick
-    if not len(notes):
-        return 0.0
-    starts = notes.start_ticks
-    sounding_until = np.maximum.accumulate(notes.end_ticks)[:-1]  # the latest end before each note
-    tolerance = LEGATO_TOLERANCE_BEATS * ticks_per_beat
-    overlapping = (starts[1:] < sounding_until - tolerance) | (starts[1:] == starts[:-1])
-    return int(overlapping.sum()) / len(notes)
 
 
 def _notes_starting_in(track: MidiTrack, start_tick: int, end_tick: int) -> int:
@@ -122,80 +112,18 @@ def track_summaries(
     return summaries
 
 
-def _track_list(song: MidiSong) -> str:
-    return ", ".join(f"{track.number} {track.label}" for track in song.tracks)
-
-
-def find_track(song: MidiSong, requested: str) -> MidiTrack:
-    """The track a ``--track`` value names: its number, or its name (exact, then a unique part of
-    it, ignoring case). UsageError listing the tracks otherwise."""
-    text = str(requested).strip()
-    if text.isdigit():
-        number = int(text)
-        for track in song.tracks:
-            if track.number == number:
-                return track
-        raise UsageError(
-            f"--track {text} does not exist in {song.name}; its tracks are {_track_list(song)}"
-        )
-    wanted = text.casefold()
-    exact = [track for track in song.tracks if track.label.casefold() == wanted]
-    partial = [track for track in song.tracks if wanted and wanted in track.label.casefold()]
-    for matches in (exact, partial):
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            numbers = ", ".join(str(track.number) for track in matches)
-            raise UsageError(f"--track '{text}' matches tracks {numbers} of {song.name}; give the number instead")
-    raise UsageError(
-        f"--track '{text}' is neither a track number nor a track name in {song.name}; "
-        f"its tracks are {_track_list(song)}"
-    )
-
-
 def choose_melody_track(
     song: MidiSong,
     requested: str | None,
     bar_range: tuple[int, int] | None = None,
     bars: Sequence[Bar] | None = None,
 ) -> MidiTrack:
-    """The melody track: ``requested`` (a number or a name) when given, else the best guess.
+    """``choose_melody(song, requested, bars).track``: the melody track, one per song.
 
-    The guess prefers, in order: mostly monophonic tracks, tracks that are not basses, the most
-    notes in the 8-bar window around ``bar_range`` (the whole song without one), the higher line.
-    Drum tracks are never chosen. UsageError for an unknown or drum ``requested`` track,
-    InputFileError when the song has only drums.
+    ``bar_range`` is accepted for old callers and ignored: the choice never depends on the bars
+    being edited (see ``track_choice``).
     """
-    if requested is not None and str(requested).strip():
-        track = find_track(song, requested)
-        if track.is_drum:
-            raise UsageError(
-                f"track {track.number} ({track.label}) of {song.name} is a drum track; "
-                f"choose a melodic one: {_track_list(song)}"
-            )
-        return track
-    candidates = [track for track in song.tracks if not track.is_drum]
-    if not candidates:
-        raise InputFileError(f"{song.name} has only drum tracks; clsm needs a melody")
-    window = None
-    if bar_range is not None:
-        bars = bars if bars is not None else song_bars(song)
-        first, last = bar_range
-        if first <= len(bars):
-            window = bar_range_ticks(bars, *window_bars(len(bars), first, min(last, len(bars))))
-
-    def preference(track: MidiTrack):
-        notes = len(track.notes) if window is None else _notes_starting_in(track, *window)
-        mean_pitch = sum(note.pitch for note in track.notes) / len(track.notes)
-        return (
-            polyphony_share(track, song.ticks_per_beat) <= MOSTLY_MONOPHONIC_SHARE,
-            not is_bass_track(track),
-            notes,
-            mean_pitch,
-            -track.number,
-        )
-
-    return max(candidates, key=preference)
+    return choose_melody(song, requested, bars).track
 
 
 # --- quantization ---------------------------------------------------------------------------------
@@ -335,26 +263,71 @@ def _ticks_per_beat_from_bars(bars: Sequence[Bar]) -> int:
 def reduce_to_monophony(notes: Sequence[StepNote]) -> tuple[list[StepNote], int]:
     """One line from possibly overlapping notes: (line, number of notes dropped).
 
-    Of notes starting on the same step the highest wins. A later onset cuts the note before it
-    short, except that a lower note lying wholly under a longer, higher one is dropped (the top
-    line goes on). ``tied_from_before`` is kept on the notes that remain.
+    The line is the top voice (``voices.top_line``): at each onset the highest sounding note; notes
+    under it are dropped, and a note still sounding when the next line note starts ends there.
+    ``tied_from_before`` is kept on the notes that remain.
     """
-    ordered = sorted(notes, key=lambda n: (n.start_step, -n.pitch))
-    line: list[StepNote] = []
-    dropped = 0
-    for note in ordered:
-        if line:
-            previous = line[-1]
-            if note.start_step == previous.start_step:
-                dropped += 1  # a lower note of a chord
-                continue
-            if note.start_step < previous.end_step:
-                if note.pitch < previous.pitch and note.end_step <= previous.end_step:
-                    dropped += 1  # an inner voice under a held top note
-                    continue
-                line[-1] = StepNote(previous.start_step, note.start_step, previous.pitch, previous.tied_from_before)
-        line.append(note)
-    return line, dropped
+    line = top_line(notes)
+    return line, len(notes) - len(line)
+
+
+# --- the top voice of a part with chords ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoicedNote:
+    """A note of a track with its place on the song step grid; ``note`` is untouched."""
+
+    index: int  # position in the track's notes (MidiTrack.notes order): the note's identity
+    note: MidiNote  # ticks, pitch and velocity as read
+    start_step: int  # quantized onset: the note belongs to the bar this step falls in
+    end_step: int  # quantized release (at least one step after start_step)
+
+
+@dataclass(frozen=True)
+class VoiceSplit:
+    """A track's notes split into its top voice (the melody) and the voices under it."""
+
+    top: tuple[VoicedNote, ...]  # by onset
+    others: tuple[VoicedNote, ...]  # by onset, then highest first
+
+    def line(self) -> list[StepNote]:
+        """The top voice as one monophonic line on the song step grid."""
+        return top_line([StepNote(n.start_step, n.end_step, n.note.pitch) for n in self.top])
+
+
+def split_top_voice(
+    track: MidiTrack | NoteTrack, bars: Sequence[Bar], ticks_per_beat: int | None = None
+) -> VoiceSplit:
+    """Split ``track``'s notes into its top voice and the rest by the rule of ``voices``: at each
+    (quantized) onset the highest sounding note is the melody, every note under it accompanies.
+
+    Onsets and releases are placed as :func:`quantize_track` places them; nothing is merged or
+    trimmed, so every note of the track is in exactly one of the two parts, with its original ticks.
+    A monophonic track is all top voice.
+    """
+    if ticks_per_beat is None:
+        ticks_per_beat = _ticks_per_beat_from_bars(bars)
+    notes = note_arrays(track)  # in MidiTrack.notes order
+    starts, _, _ = _place_on_grid(notes.start_ticks, bars, ticks_per_beat)
+    ends, _, _ = _place_on_grid(notes.end_ticks, bars, ticks_per_beat)
+    ends = np.maximum(ends, starts + 1)
+    voiced = [
+        VoicedNote(index, note, start, end)
+        for index, (note, start, end) in enumerate(zip(notes.to_notes(), starts.tolist(), ends.tolist()))
+    ]
+    is_top = top_voice_mask(starts.tolist(), ends.tolist(), notes.pitches.tolist())
+    by_onset = sorted(range(len(voiced)), key=lambda i: (voiced[i].start_step, -voiced[i].note.pitch, i))
+    return VoiceSplit(
+        top=tuple(voiced[i] for i in by_onset if is_top[i]),
+        others=tuple(voiced[i] for i in by_onset if not is_top[i]),
+    )
+
+
+def in_bars(note: VoicedNote, bars: Sequence[Bar], first_bar: int, last_bar: int) -> bool:
+    """Whether ``note`` belongs to bars ``first_bar..last_bar`` (1-based, inclusive): whether its
+    quantized onset falls in them (a note played a few ticks early belongs to the bar it rounds to)."""
+    return bars[first_bar - 1].first_step <= note.start_step < bars[last_bar - 1].end_step
 
 
 def is_monophonic(notes: Sequence[StepNote], tolerance: float = 0.0) -> bool:
