@@ -113,3 +113,12 @@ def test_half_up_at_other_resolutions(ticks_per_beat, half_step):
     assert split_top_voice(song.tracks[0], song_bars(song)).top[1].start_step == 16
     song = one_note_song(bar - half_step - 1, ticks_per_beat)
     assert split_top_voice(song.tracks[0], song_bars(song)).top[1].start_step == 15
+
+
+def test_a_legato_overlap_of_one_step_moves_the_line_on():
+    legato = [StepNote(0, 5, 71), StepNote(4, 8, 69)]  # sung legato: the 71 rings into the 69
+    assert top_line(legato) == [StepNote(0, 4, 71), StepNote(4, 8, 69)]
+    grace_under = [StepNote(0, 5, 71), StepNote(4, 5, 69)]  # wholly under the 71: an inner note
+    assert top_line(grace_under) == [StepNote(0, 5, 71)]
+    held = [StepNote(0, 6, 71), StepNote(4, 8, 69)]  # the 71 goes on two more steps: a second voice
+    assert top_line(held) == [StepNote(0, 6, 71)]
