@@ -191,7 +191,8 @@ def quantize_track(
     """Snap ``track``'s notes to the nearest 16th step of the song step grid.
 
     A note's step is ``bar.first_step + round((tick - bar.start_tick) / (ticks_per_beat / 4))`` in
-    the bar holding the tick; a note shorter than a step after rounding lasts one step. Same-pitch
+    the bar holding the tick, exactly half a step rounding later (see the module docstring: the
+    note then belongs to the bar its rounded onset falls in); a note shorter than a step after rounding lasts one step. Same-pitch
     notes that now overlap are trimmed (the earlier ends where the later starts) and same-pitch
     notes on the same step are merged (the longest stays). Different pitches may still overlap
     (chords).

@@ -47,38 +47,47 @@ NEARBY_BARS = 1  # "in or around" a bar range: this many bars on each side
 
 
 @dataclass(frozen=True)
-class _NameCue:
-    prefix: str  # a word of the name starting with this matches (whole_word: equal to it)
+class NameCue:
+    """What a word of a track name says about the track."""
+
     kind: str  # what the reason says: "named <kind>"
     points: float
-    whole_word: bool = False
     overrides_melody: bool = True  # False: a melody or vocal word in the same name wins
 
 
-_HARD = dict(points=-8.0)
-_SOFT = dict(points=-6.0, overrides_melody=False)
-NAME_CUES = (
+def _never(kind: str) -> NameCue:
+    return NameCue(kind, -8.0)
+
+
+def _accompaniment(kind: str) -> NameCue:
+    return NameCue(kind, -6.0, overrides_melody=False)
+
+
+# (cue, word prefixes, whole words): a word of the name matches when it starts with one of the
+# prefixes or is one of the whole words.
+NAME_CUES: tuple[tuple[NameCue, tuple[str, ...], tuple[str, ...]], ...] = (
     # A melody's names, best first.
-    _NameCue("voca", "vocal", 8.0), _NameCue("vox", "vocal", 8.0), _NameCue("voice", "vocal", 8.0),
-    _NameCue("voz", "vocal", 8.0), _NameCue("sing", "vocal", 8.0), _NameCue("chant", "vocal", 8.0),
-    _NameCue("melod", "melody", 7.0), _NameCue("tune", "melody", 7.0), _NameCue("theme", "melody", 7.0),
-    _NameCue("lead", "lead", 6.0), _NameCue("solo", "lead", 6.0),
+    (NameCue("vocal", 8.0), ("voca", "vox", "voice", "voz", "singer", "singing", "chant"), ("sing",)),
+    (NameCue("melody", 7.0), ("melod", "tune", "theme"), ()),
+    (NameCue("lead", 6.0), ("lead", "solo"), ()),
     # Never the melody, whatever else the name says.
-    _NameCue("bass", "bass", **_HARD), _NameCue("walk", "walking bass", **_HARD),
-    _NameCue("drum", "drums", **_HARD), _NameCue("perc", "percussion", **_HARD),
-    _NameCue("kit", "drums", whole_word=True, **_HARD), _NameCue("kick", "drums", **_HARD),
-    _NameCue("snare", "drums", **_HARD), _NameCue("hihat", "drums", **_HARD),
-    _NameCue("hat", "drums", whole_word=True, **_HARD), _NameCue("cymbal", "drums", **_HARD),
-    _NameCue("backing", "backing part", **_HARD), _NameCue("bgv", "backing part", **_HARD),
-    _NameCue("harmony", "harmony part", whole_word=True, **_HARD),
-    _NameCue("harmonies", "harmony part", whole_word=True, **_HARD),
+    (_never("bass"), ("bass",), ()),
+    (_never("walking bass"), ("walk",), ()),
+    (_never("drums"), ("drum", "kick", "snare", "hihat", "cymbal"), ("kit", "hat")),
+    (_never("percussion"), ("perc",), ()),
+    (_never("backing part"), ("backing", "bgv"), ()),
+    (_never("harmony part"), (), ("harmony", "harmonies")),
     # Accompaniment, unless the name also says melody or vocal.
-    _NameCue("pad", "pad", **_SOFT), _NameCue("chord", "chords", **_SOFT), _NameCue("string", "strings", **_SOFT),
-    _NameCue("comp", "comping", **_SOFT), _NameCue("accomp", "accompaniment", **_SOFT),
-    _NameCue("acc", "accompaniment", whole_word=True, **_SOFT), _NameCue("rhythm", "rhythm part", **_SOFT),
-    _NameCue("arp", "arpeggio", **_SOFT), _NameCue("strum", "strumming", **_SOFT),
+    (_accompaniment("pad"), (), ("pad", "pads")),
+    (_accompaniment("chords"), ("chord",), ()),
+    (_accompaniment("strings"), ("string",), ()),
+    (_accompaniment("comping"), ("comping",), ("comp",)),
+    (_accompaniment("accompaniment"), ("accomp",), ("acc",)),
+    (_accompaniment("rhythm part"), ("rhythm",), ()),
+    (_accompaniment("arpeggio"), ("arp",), ()),
+    (_accompaniment("strumming"), ("strum",), ()),
 )
-_NOT_A_CUE = frozenset({"bassoon", "bassoons", "compass"})  # words that start like a cue but are not one
+_NOT_A_CUE = frozenset({"bassoon", "bassoons"})  # words that start like a cue but are not one
 
 
 def name_words(name: str) -> list[str]:
@@ -89,15 +98,15 @@ def name_words(name: str) -> list[str]:
     return [word.casefold() for word in words if word]
 
 
-def name_cue(name: str) -> _NameCue | None:
+def name_cue(name: str) -> NameCue | None:
     """The cue a track name gives, or None: a hard negative cue wins, then the best melody cue, then
     a soft negative one."""
     matches = [
         cue
         for word in name_words(name)
         if word not in _NOT_A_CUE
-        for cue in NAME_CUES
-        if (word == cue.prefix if cue.whole_word else word.startswith(cue.prefix))
+        for cue, prefixes, whole_words in NAME_CUES
+        if word in whole_words or word.startswith(prefixes)
     ]
     hard = [cue for cue in matches if cue.points < 0 and cue.overrides_melody]
     positive = [cue for cue in matches if cue.points > 0]

@@ -158,6 +158,7 @@ def test_a_silent_track_in_the_target_gets_a_warning_naming_it():
         ("Backing Vocals", "backing part"), ("Bass Lead", "bass"), ("Fretless Bassline", "bass"),
         ("Walk", "walking bass"), ("Synth Pad", "pad"), ("Chords", "chords"), ("Acc", "accompaniment"),
         ("Perc 2", "percussion"), ("Bassoon", None), ("Accordion", None), ("Piano", None), ("", None),
+        ("Single Coil Gtr", None), ("Padded Synth", None), ("Complex", None), ("Comping", "comping"),
     ],
 )
 def test_names_are_read_as_words_and_word_prefixes(name, kind):
