@@ -15,9 +15,9 @@ one-line reason and the runners-up with theirs. The score adds up what a musicia
   score nothing (a piano part with a tune over its chords can still win when nothing else fits).
 * **How much of the song it covers** (bars where it sounds) and **how many notes** it has, next to
   the busiest track.
-* **Its General MIDI program**, as a hint: bass programs (33-40 as people count) count against it,
-  pads, string ensembles and sound effects a little; solo wind, brass and synth-lead programs a
-  little for it.
+* **Its General MIDI program**, as a hint: bass programs (33-40 as people count) count against it;
+  pads, string ensembles, percussive and sound-effect programs a little; brass, reed, pipe and
+  synth-lead programs a little for it.
 
 Equal scores go to the lower track number. ``--track`` overrides all of it (:func:`find_track`).
 """
@@ -119,19 +119,23 @@ def name_cue(name: str) -> NameCue | None:
 
 # --- General MIDI programs (0-based) --------------------------------------------------------------
 
-_PROGRAM_HINTS = (
-    (BASS_PROGRAMS, -4.0, "GM bass program"),
-    (range(48, 52), -1.0, "GM string-ensemble program"),
-    (range(88, 96), -1.0, "GM pad program"),
-    (range(112, 128), -2.0, "GM percussive or effects program"),
-    (range(56, 88), 1.0, "GM solo wind, brass or synth-lead program"),
+_PROGRAM_HINTS = (  # (programs, points, General MIDI family)
+    (BASS_PROGRAMS, -4.0, "bass"),
+    (range(48, 52), -1.0, "string-ensemble"),
+    (range(88, 96), -1.0, "pad"),
+    (range(112, 120), -2.0, "percussive"),
+    (range(120, 128), -2.0, "sound-effects"),
+    (range(56, 64), 1.0, "brass"),
+    (range(64, 72), 1.0, "reed"),
+    (range(72, 80), 1.0, "pipe"),
+    (range(80, 88), 1.0, "synth-lead"),
 )
 
 
 def _program_hint(program: int) -> tuple[float, str]:
-    for programs, points, words in _PROGRAM_HINTS:
+    for programs, points, family in _PROGRAM_HINTS:
         if program in programs:
-            return points, words
+            return points, f"GM {family} program"
     return 0.0, ""
 
 
