@@ -19,9 +19,9 @@ and stays out. A song's identity is its corpus path and ``X:`` number, e.g.
 How a tune becomes notes:
 
 * the meter: every meter whose bar is a whole number of 16ths is kept (``M:C`` is 4/4, ``M:C|``
-  2/2); a tune declaring no meter (``M:none``), a meter outside ``--meters``, or two meters (8
-  tunes: music21's ABC reader drops a meter change, so their bars cannot be found) is skipped
-  before the slow music21 parse;
+  2/2); a tune declaring no meter (``M:none``), a meter outside ``--meters``, or meters of two
+  groups (music21's ABC reader drops a meter change, so their bars cannot be found) is skipped
+  before the slow music21 parse, and so is a parsed tune with time signatures of two groups;
 * the melody is read as written, repeats not played out (music21's ``expandRepeats`` misreads
   many ABC repeat layouts), taking only the last ending of a volta (``|1 ... :|2 ...``): the path
   of the final pass, so bars stay whole and no melody jumps from one ending into the other;
@@ -168,12 +168,18 @@ def check_declared_meters(abc_text: str, meter_groups: Collection[Meter] | None 
             meters.append(Meter.parse(text))
         except UsageError:
             raise SongSkipped("meter", f"in {text}, which has no whole number of 16th notes a bar") from None
-    if len(set(meters)) > 1:
-        changes = meters_text(sorted(set(meters)))
-        raise SongSkipped("meter", f"it changes meter ({changes}); only MIDI files keep meter changes")
+    _check_one_group(meters)
     if meter_groups is not None and not any(meter.group in meter_groups for meter in meters):
         wanted = meters_text(sorted(meter_groups))
         raise SongSkipped("meter", f"in {meters_text(sorted(set(meters)))}, not among the meters asked for ({wanted})")
+
+
+def _check_one_group(meters: list[Meter]) -> None:
+    """SongSkipped("meter") for a tune in two meter groups: music21's ABC reader keeps no meter
+    change (and gives a bar it cannot place a time signature of its own), so its bars are unknown."""
+    if len({meter.group for meter in meters}) > 1:
+        found = meters_text(sorted(set(meters)))
+        raise SongSkipped("meter", f"it has time signatures of {found}: music21 keeps no meter change")
 
 
 def tune_song(tune: Tune, meter_groups: Collection[Meter] | None = None) -> MidiSong:
@@ -243,9 +249,8 @@ def _part_events(part) -> tuple[Meter, list[tuple[Fraction, Fraction, int]]]:
     signatures = list(part.recurse().getElementsByClass("TimeSignature"))
     if not signatures:
         raise SongSkipped("meter", "no time signature (free meter)")
-    meters = sorted({_signature_meter(signature) for signature in signatures})
-    if len(meters) > 1:
-        raise SongSkipped("meter", f"it changes meter ({meters_text(meters)}); only MIDI files keep meter changes")
+    meters = [_signature_meter(signature) for signature in signatures]
+    _check_one_group(meters)
     meter = meters[0]
 
     skipped_endings = _earlier_ending_measures(part)
