@@ -73,32 +73,39 @@ def write_json(path: Path, data) -> None:
 
 
 class _SplitWriter:
-    """Appends windows to one split's shards and origins file, hashing as it goes."""
+    """Appends windows to one split's shards and origins file, hashing as it goes.
+
+    Files are opened for each write and closed after it: a build of many meter groups (a MIDI
+    collection holds dozens of meters) keeps 8 writers per group and must not run out of file
+    handles.
+    """
 
     def __init__(self, directory: Path, windows_per_shard: int, window_steps: int):
         self.directory = directory
         self.windows_per_shard = windows_per_shard
         self.window_steps = window_steps
         directory.mkdir(parents=True, exist_ok=True)
+        (directory / ORIGINS_NAME).write_bytes(b"")
         self.count = 0
         self.shards: list[dict] = []  # {"file", "windows", "sha256"} of closed shards
-        self._shard_file = None
-        self._shard_hash = None
+        self._shard_hash = None  # of the open shard; None when no shard is open
         self._shard_count = 0
-        self._origins_file = open(directory / ORIGINS_NAME, "wb")
 
     def write(self, windows: np.ndarray, origins: np.ndarray) -> None:
         windows = np.ascontiguousarray(windows, dtype=TOKEN_DTYPE)
         origins = np.ascontiguousarray(origins, dtype=ORIGIN_DTYPE)
         assert windows.ndim == 2 and windows.shape[1] == self.window_steps and origins.shape == (len(windows), 4)
-        self._origins_file.write(origins.tobytes())
+        with open(self.directory / ORIGINS_NAME, "ab") as handle:
+            handle.write(origins.tobytes())
         offset = 0
         while offset < len(windows):
-            if self._shard_file is None:
-                self._open_shard()
+            if self._shard_hash is None:
+                self._shard_hash = hashlib.sha256()
+                self._shard_count = 0
             take = min(self.windows_per_shard - self._shard_count, len(windows) - offset)
             block = windows[offset : offset + take].tobytes()
-            self._shard_file.write(block)
+            with open(self.directory / shard_name(len(self.shards)), "ab") as handle:
+                handle.write(block)
             self._shard_hash.update(block)
             self._shard_count += take
             self.count += take
@@ -106,23 +113,15 @@ class _SplitWriter:
             if self._shard_count == self.windows_per_shard:
                 self._close_shard()
 
-    def _open_shard(self) -> None:
-        name = shard_name(len(self.shards))
-        self._shard_file = open(self.directory / name, "wb")
-        self._shard_hash = hashlib.sha256()
-        self._shard_count = 0
-
     def _close_shard(self) -> None:
-        self._shard_file.close()
         self.shards.append(
             {"file": shard_name(len(self.shards)), "windows": self._shard_count, "sha256": self._shard_hash.hexdigest()}
         )
-        self._shard_file = None
+        self._shard_hash = None
 
     def close(self) -> None:
-        if self._shard_file is not None:
+        if self._shard_hash is not None:
             self._close_shard()
-        self._origins_file.close()
 
 
 @dataclass

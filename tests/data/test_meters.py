@@ -20,11 +20,14 @@ from clsm_cli.data.shards import (
     read_manifest,
     write_json,
 )
+from clsm_cli.data.song_notes import SongSkipped, read_midi_notes
+from clsm_cli.data.song_windows import song_result
 from clsm_cli.data.splits import SPLITS, TRAIN_SPLITS, plan_splits
 from clsm_cli.errors import InputFileError, UsageError
 from clsm_cli.music.meter import Meter
 from clsm_cli.music.tokens import StepNote, cut_window, encode_notes
-from tests.data.meter_corpus import write_tune
+from tests.data.meter_corpus import meter_tune, write_tune
+from tests.midi_factory import make_midi, melody_track
 
 # (file, [(meter, bars), ...], seed): 9 tunes; the last one changes from 3/4 to 2/4 after bar 10.
 TUNES = [
@@ -190,3 +193,23 @@ def test_a_dataset_built_before_meter_groups_reads_as_the_four_four_group(tmp_pa
     assert train.song(5) == "old" and len(open_split(tmp_path, "valid-1", "2/2")) == 1
     with pytest.raises(InputFileError, match="holds no 3/4 windows"):
         open_split(tmp_path, "train-1", "3/4")
+
+
+def test_four_four_and_two_two_bars_are_one_section(tmp_path):
+    write_tune(tmp_path / "cut.mid", [((4, 4), 5), ((2, 2), 5)], seed=11)
+    song = read_midi_notes(tmp_path / "cut.mid")
+    assert [(s.group, s.meters, s.first_bar, s.num_bars) for s in song.meter_sections] == [
+        (Meter(4, 4), (Meter(2, 2), Meter(4, 4)), 0, 10)
+    ]
+    result = song_result(song)
+    assert result.meters == {"4/4": ["2/2", "4/4"]} and result.windows_dropped_at_meter_change == 0
+    assert [len(track.cut) for track in result.tracks] == [3]
+
+
+def test_a_time_signature_off_the_bar_line_makes_the_bars_irregular(tmp_path):
+    notes = meter_tune((3, 4), 10, seed=12)
+    path = tmp_path / "off.mid"
+    make_midi(path, [melody_track(notes)], time_signatures=[(0, 3, 4), (4 * 12 * 120 + 240, 2, 4)])
+    with pytest.raises(SongSkipped) as raised:
+        read_midi_notes(path)
+    assert raised.value.reason == "irregular bars" and "bar 5 is cut short" in raised.value.detail
