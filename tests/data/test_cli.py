@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from clsm_cli.cli.app import app
 from clsm_cli.data import music21_corpus
 from clsm_cli.data.shards import read_manifest
+from tests.data.meter_corpus import write_tune
 from tests.data.synthetic_corpus import write_corpus
 
 ENV = {"COLUMNS": "120", "NO_COLOR": "1", "FORCE_COLOR": None}
@@ -83,3 +84,11 @@ def test_music21_corpus_option(monkeypatch, tmp_path):
     result = run("data", "build", "--corpus", "music21", "--out", tmp_path / "folk", "--workers", "1")
     assert result.exit_code == 0, result.output
     assert "nottingham-dataset" in result.stderr and "processed 2 files" in result.stdout
+
+
+def test_a_folder_without_any_window_says_so(tmp_path):
+    write_tune(tmp_path / "midi" / "short.mid", [((3, 4), 6)], seed=1)
+    result = run("data", "build", tmp_path / "midi", "--out", tmp_path / "data", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert "no song gave a window" in result.stderr and "processed 1 files (skipped 100.0%)" in result.stdout
+    assert read_manifest(tmp_path / "data")["meter_groups"] == {}
