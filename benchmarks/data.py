@@ -147,7 +147,7 @@ def write_corpus(root: Path, files: int, seed: int, workers: int) -> int:
 
 def _cpu_seconds_per_file(paths: list[Path]) -> float:
     """CPU time of reading, filtering and cutting one file in this process (no pool, no writing)."""
-    from clsm_cli.data.corpus import WorkItem, process_item
+    from clsm_cli.data.song_windows import WorkItem, process_item
 
     started = time.process_time()
     for path in paths:
@@ -157,20 +157,21 @@ def _cpu_seconds_per_file(paths: list[Path]) -> float:
 
 def _full_reader_result(path: Path):
     """What process_item does, but reading with the editing commands' reader (read_midi)."""
-    from clsm_cli.data.corpus import midi_song_notes, result_of_reading
+    from clsm_cli.data.song_notes import midi_song_notes
+    from clsm_cli.data.song_windows import result_of_reading
     from clsm_cli.music.midi_io import read_midi
 
     return result_of_reading(lambda: midi_song_notes(read_midi(path)))
 
 
 def _fingerprint(result) -> tuple:
-    return (result.status, result.detail, [(t.number, t.cut.windows.tobytes(), t.cut.shifts) for t in result.tracks])
+    return (result.status, result.detail, [(t.number, t.meter_group, t.cut.windows.tobytes(), t.cut.shifts) for t in result.tracks])
 
 
 def compare_readers(paths: list[Path], rounds: int = 3) -> tuple[float, float]:
     """CPU seconds per file through the full reader and through the data build's reader, measured
     alternately file by file (best of ``rounds``), after checking that both give the same windows."""
-    from clsm_cli.data.corpus import WorkItem, process_item
+    from clsm_cli.data.song_windows import WorkItem, process_item
 
     def fast(path: Path):
         return process_item(WorkItem(label=path.name, identity=path.stem, split="train-1", path=str(path)))
@@ -227,8 +228,9 @@ def main(argv=None) -> None:
         shutil.rmtree(temporary, ignore_errors=True)
 
     files = manifest["files"]["total"]
-    original = sum(record["windows_original_key"] for record in manifest["splits"].values())
-    written = sum(record["windows"] for record in manifest["splits"].values())
+    splits = [record for group in manifest["meter_groups"].values() for record in group["splits"].values()]
+    original = sum(record["windows_original_key"] for record in splits)
+    written = sum(record["windows"] for record in splits)
     print(f"time          {seconds:.1f} s")
     print(f"files/s       {files / seconds:.1f}")
     print(f"windows/s     {original / seconds:,.0f} original key, {written / seconds:,.0f} written (with transpositions)")
@@ -249,6 +251,8 @@ def main(argv=None) -> None:
     print(f"kept          {manifest['files']['kept']} of {files} files; skipped: "
           + ", ".join(f"{reason} {entry['count']}" for reason, entry in sorted(manifest["files"]["skipped_by_reason"].items())))
     print(f"tracks        {manifest['tracks']}")
+    print("meter groups  " + ", ".join(f"{group}: {record['songs']} songs, {record['windows']:,} windows"
+                                       for group, record in manifest["meter_groups"].items()))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from clsm_cli.constants import WINDOW_STEPS
 from clsm_cli.data.shards import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -17,16 +16,23 @@ from clsm_cli.data.shards import (
     SOURCES_NAME,
     DatasetWriter,
     content_sha256,
+    group_folder_name,
     write_json,
 )
 from clsm_cli.data.splits import HELD_OUT_SPLITS, TRAIN_SPLITS
+from clsm_cli.music.meter import Meter
 
 
-def write_windows_dataset(directory: Path, windows_by_split: dict[str, np.ndarray], windows_per_shard: int) -> Path:
-    """A dataset folder holding ``windows_by_split[split]`` ((n, 128) uint8; missing splits are empty)."""
+def write_windows_dataset(
+    directory: Path, windows_by_split: dict[str, np.ndarray], windows_per_shard: int, meter_group: str = "4/4"
+) -> Path:
+    """A dataset folder whose ``meter_group`` holds ``windows_by_split[split]`` ((n, window_steps)
+    uint8: 128 steps in 4/4, 96 in 3/4; missing splits are empty)."""
+    group = Meter.parse(meter_group).group
     directory.mkdir(parents=True)
-    writer = DatasetWriter(directory, windows_per_shard=windows_per_shard)
-    empty = np.zeros((0, WINDOW_STEPS), dtype=np.uint8)
+    folder = group_folder_name(group)
+    writer = DatasetWriter(directory / folder, windows_per_shard=windows_per_shard, window_steps=group.window_steps)
+    empty = np.zeros((0, group.window_steps), dtype=np.uint8)
     for split in TRAIN_SPLITS + HELD_OUT_SPLITS:
         windows = windows_by_split.get(split, empty)
         origins = np.zeros((len(windows), 4), dtype=np.int32)
@@ -35,8 +41,14 @@ def write_windows_dataset(directory: Path, windows_by_split: dict[str, np.ndarra
         else:
             writer.add_held_out(split, windows, origins)
     splits = writer.finish()
-    write_json(directory / SOURCES_NAME, [])
-    manifest = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "splits": splits}
+    write_json(directory / folder / SOURCES_NAME, [])
+    record = {
+        "folder": folder,
+        "steps_per_bar": group.steps_per_bar,
+        "window_steps": group.window_steps,
+        "splits": splits,
+    }
+    manifest = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "meter_groups": {str(group): record}}
     manifest["content_sha256"] = content_sha256(directory)
     write_json(directory / MANIFEST_NAME, manifest)
     return directory

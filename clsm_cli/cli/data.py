@@ -19,10 +19,13 @@ from clsm_cli.errors import UsageError
 
 HELP = (
     "Build a training dataset of 8-bar melody windows from MIDI files, as in the paper (section 3.1).\n\n"
-    "Reads every .mid/.midi file under the SRC folders (LMD-matched works as it is), keeps 4/4 and "
-    "2/2 songs and their non-drum, non-bass, monophonic tracks within MIDI pitches 55..84, cuts "
-    "8-bar windows with a 1-bar stride, drops windows with more than one bar of rest, and splits "
-    "songs by a stable hash into train-1 / valid-1 / train-2 / valid-2 / test (11:1:6:1:1). "
+    "Reads every .mid/.midi file under the SRC folders (LMD-matched works as it is), keeps the "
+    "non-drum, non-bass, monophonic tracks within MIDI pitches 55..84 of songs in every meter (or "
+    "those of --meters), cuts 8-bar windows with a 1-bar stride inside each meter (128 steps in 4/4 "
+    "and 2/2, 96 in 3/4 and 6/8, 64 in 2/4: a 16th note a step), drops windows with more than one "
+    "bar of rest, and splits each meter group's songs by a stable hash into train-1 / valid-1 / "
+    "train-2 / valid-2 / test (11:1:6:1:1); in a small folder songs are moved so that every split "
+    "holds one (the summary says so). 4/4 and 2/2 are one group; each other meter its own folder. "
     "Training splits get every transposition in -6..+5 semitones that stays in range; valid and "
     "test keep the original key, and their windows that also occur in training are dropped.\n\n"
     "--corpus music21 uses the folk melodies bundled with music21 instead "
@@ -31,6 +34,7 @@ HELP = (
     "inputs gives identical files.\n\n"
     "[bold]Examples[/bold]\n\n"
     "  clsm data build --corpus music21 --out data/folk\n"
+    "  clsm data build --corpus music21 --meters 3/4,6/8,2/4 --out data/folk-meters\n"
     "  clsm data build ~/lmd_matched --out data/lmd --workers 8\n"
     "  clsm data build midi/ --out data/mine --identity parent     (one folder per song)\n"
 )
@@ -69,6 +73,12 @@ def build(
     corpus: Optional[Corpus] = typer.Option(
         None, "--corpus", help="Use a built-in corpus instead of SRC: music21 (its folk melodies)."
     ),
+    meters: Optional[str] = typer.Option(
+        None,
+        "--meters",
+        help="Keep only these meters, e.g. 3/4,6/8 (a meter keeps its group: 4/4 keeps 2/2). Default: every meter.",
+        show_default=False,
+    ),
     workers: Optional[int] = typer.Option(
         None, "--workers", "-j", help="Worker processes. Default: every available core.", show_default=False
     ),
@@ -82,6 +92,7 @@ def build(
 ) -> None:
     from clsm_cli.data import corpus as corpus_module
     from clsm_cli.data import shards
+    from clsm_cli.data.music21_corpus import FOLK_COLLECTIONS
 
     if sources and corpus is not None:
         raise UsageError("give MIDI folders or --corpus music21, not both")
@@ -89,20 +100,23 @@ def build(
         raise UsageError("give at least one folder of MIDI files, or --corpus music21")
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
+    meter_groups = corpus_module.parse_meter_groups(None if meters is None else [meters])
     shards.check_output_dir(out, force)  # before the (possibly long) scan
 
     resolved_workers = workers or corpus_module.available_cores()
     messages = stderr_console()
-    source_text = f"music21 folk corpus ({', '.join(_music21_collections())})" if corpus else ", ".join(map(str, sources))
+    source_text = f"music21 folk corpus ({', '.join(FOLK_COLLECTIONS)})" if corpus else ", ".join(map(str, sources))
+    meters_line = "every meter" if meter_groups is None else ", ".join(map(str, meter_groups))
     messages.print("[bold]clsm data build[/bold]")
     for name, value in (
         ("sources", source_text),
         ("out", str(out)),
         ("workers", str(resolved_workers)),
         ("song identity", "corpus path and tune number" if corpus else identity.value),
-        ("windows", "8 bars of 16 steps, 1-bar stride, at most 1 bar of rest"),
-        ("tracks", "4/4 and 2/2, no drums or bass, monophonic, pitches 55..84"),
-        ("splits", "train-1 / valid-1 / train-2 / valid-2 / test = 11:1:6:1:1, by song"),
+        ("meters", f"{meters_line} (4/4 and 2/2 are one group)"),
+        ("windows", "8 bars inside one meter, a 16th a step (4/4: 128), 1-bar stride, at most 1 bar of rest"),
+        ("tracks", "no drums or bass, monophonic, pitches 55..84"),
+        ("splits", "train-1 / valid-1 / train-2 / valid-2 / test = 11:1:6:1:1, by song, per meter group"),
         ("transpositions", "-6..+5 semitones in range, training splits only"),
     ):
         messages.print(f"  {name:15} {value}", markup=False, highlight=False, soft_wrap=True)
@@ -113,6 +127,7 @@ def build(
             out,
             sources or (),
             corpus=corpus.value if corpus else None,
+            meters=meter_groups,
             workers=resolved_workers,
             identity_mode=identity.value,
             force=force,
@@ -120,7 +135,18 @@ def build(
             on_progress=on_progress,
         ),
     )
-    stdout_console().print(summary_table(manifest))
+    for group, record in manifest["meter_groups"].items():
+        stdout_console().print(summary_table(group, record))
+        for note in split_notes(record):
+            messages.print(f"  {group}: {note}", markup=False, highlight=False, soft_wrap=True)
+    if not manifest["meter_groups"]:
+        warn("no song gave a window: the dataset holds nothing to train on")
+    if manifest["windows_dropped_at_meter_change"]:
+        messages.print(
+            f"  dropped {manifest['windows_dropped_at_meter_change']:,} windows that cross a meter change",
+            markup=False,
+            highlight=False,
+        )
     files = manifest["files"]
     for reason, entry in sorted(files["skipped_by_reason"].items()):
         example = entry["examples"][0]
@@ -134,12 +160,6 @@ def build(
         warn("some files failed inside clsm (reason 'error' in the manifest); this is a bug, please report it")
     skipped_percent = 100.0 * files["skipped"] / files["total"] if files["total"] else 0.0
     stdout_console().print(f"processed {files['total']:,} files (skipped {skipped_percent:.1f}%) -> {out}")
-
-
-def _music21_collections() -> list[str]:
-    from clsm_cli.data.music21_corpus import FOLK_COLLECTIONS
-
-    return list(FOLK_COLLECTIONS)
 
 
 def _run_with_progress(console, run):
@@ -168,12 +188,28 @@ def _run_with_progress(console, run):
         return run(on_start, on_progress)
 
 
-def summary_table(manifest: dict) -> Table:
-    """Songs, files, tracks and windows per split, as the manifest records them."""
+def split_notes(record: dict) -> list[str]:
+    """What a small meter group's splits needed, for the summary: moves, loans, what stays empty."""
+    notes = list(record.get("split_adjustments", []))
+    if not notes:
+        return []
+    splits = record["splits"]
+    if all(splits[split]["songs"] for split in splits):
+        notes.append("every split holds a song, so each model kind can train and validate")
+    elif splits["valid-1"]["songs"]:
+        notes.append("train-1 and valid-1 hold a song each: clsm, vae, arnn and arnn-t can train, lm cannot")
+    else:
+        notes.append("only train-1 holds a song: training will run without validation")
+    return notes
+
+
+def summary_table(group: str, record: dict) -> Table:
+    """Songs, files, tracks and windows per split of one meter group, as the manifest records them."""
     from clsm_cli.data.splits import SPLITS
 
+    by_meter = ", ".join(f"{count:,} in {meter}" for meter, count in record["songs_by_meter"].items())
     table = Table(
-        title="dataset",
+        title=f"{group} ({record['window_steps']} steps a window; songs: {by_meter})",
         title_justify="left",
         caption="original: windows in their original key; windows: written (* with transpositions); "
         "in training: held-out windows dropped for equalling a training window",
@@ -184,11 +220,11 @@ def summary_table(manifest: dict) -> Table:
     fields = ("songs", "files", "tracks", "windows_original_key", "windows", "dropped_seen_in_training")
     totals = dict.fromkeys(fields, 0)
     for split in SPLITS:
-        record = manifest["splits"][split]
+        split_record = record["splits"][split]
         for name in fields:
-            totals[name] += record.get(name, 0)
-        cells = [f"{record[name]:,}" for name in fields[:-1]]
-        dropped = f"{record['dropped_seen_in_training']:,}" if "dropped_seen_in_training" in record else "-"
-        table.add_row(split + (" *" if record["transposed"] else ""), *cells, dropped)
+            totals[name] += split_record.get(name, 0)
+        cells = [f"{split_record[name]:,}" for name in fields[:-1]]
+        dropped = f"{split_record['dropped_seen_in_training']:,}" if "dropped_seen_in_training" in split_record else "-"
+        table.add_row(split + (" *" if split_record["transposed"] else ""), *cells, dropped)
     table.add_row("total", *(f"{totals[name]:,}" for name in fields), style="bold")
     return table

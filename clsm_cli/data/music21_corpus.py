@@ -18,14 +18,15 @@ and stays out. A song's identity is its corpus path and ``X:`` number, e.g.
 
 How a tune becomes notes:
 
-* the meter: every time signature of the tune must be 4/4 (``M:C``) or 2/2 (``M:C|``); tunes
-  whose ABC text declares another meter (or ``M:none``) are skipped before the slow music21
-  parse, and the parsed tune's own time signatures are checked again;
+* the meter: every meter whose bar is a whole number of 16ths is kept (``M:C`` is 4/4, ``M:C|``
+  2/2); a tune declaring no meter (``M:none``), a meter outside ``--meters``, or meters of two
+  groups (music21's ABC reader drops a meter change, so their bars cannot be found) is skipped
+  before the slow music21 parse, and so is a parsed tune with time signatures of two groups;
 * the melody is read as written, repeats not played out (music21's ``expandRepeats`` misreads
   many ABC repeat layouts), taking only the last ending of a volta (``|1 ... :|2 ...``): the path
   of the final pass, so bars stay whole and no melody jumps from one ending into the other;
 * a pickup (anacrusis) bar is padded with rests at its start to a full bar, so bar lines fall on
-  the 16-step grid; a section's pickup written after a complete bar and a double bar or repeat
+  the 16th-note grid; a section's pickup written after a complete bar and a double bar or repeat
   sign (``... A2 || B2 | Aaa^g ...``) takes the place of the end of that bar, as it is played; a
   tune whose full bars then do not all start on the grid (bars of another length in the middle)
   is skipped as "irregular bars";
@@ -33,9 +34,9 @@ How a tune becomes notes:
 * ties between notes of the same pitch merge into one note; a chord keeps its highest note;
   grace notes and chord symbols are dropped;
 * then the tune is what reading a MIDI rendering of it would give (:func:`tune_song`: one
-  ``MidiTrack`` per part, 960 ticks per quarter, its time signature at tick 0) and goes through
-  exactly the MIDI path (:func:`clsm_cli.data.corpus.midi_song_notes`): bars from the time
-  signature, ``melody.quantize_track`` (quarterLength x 4 steps, nearest step), the same filters.
+  ``MidiTrack`` per part, 960 ticks per quarter, its time signature at tick 0) and goes through exactly the MIDI path (:func:`clsm_cli.data.song_notes.midi_song_notes`):
+  bars from the time signatures, ``melody.quantize_track`` (quarterLength x 4 steps, nearest
+  step), the same filters.
 
 Nothing is cached: music21 parses each tune's text in memory (no pickles in its scratch folder).
 """
@@ -46,19 +47,17 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Collection
 
-from clsm_cli.constants import STEPS_PER_BAR, STEPS_PER_QUARTER
-from clsm_cli.data.corpus import SongNotes, SongSkipped, midi_song_notes
-from clsm_cli.errors import ClsmError
+import mido
+
+from clsm_cli.data.song_notes import SongNotes, SongSkipped, midi_song_notes
+from clsm_cli.errors import ClsmError, UsageError
 from clsm_cli.music.bars import round_half_up
-
-if TYPE_CHECKING:
-    from clsm_cli.music.midi_io import MidiSong
+from clsm_cli.music.meter import Meter, meters_text
+from clsm_cli.music.midi_io import MidiNote, MidiSong, MidiTrack
 
 FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "miscFolk", "nottingham-dataset")
-KEPT_METERS = ("4/4", "2/2")
-_BAR_QUARTERS = Fraction(STEPS_PER_BAR, STEPS_PER_QUARTER)  # 4 quarter notes in 4/4 and 2/2
 TICKS_PER_QUARTER = 960  # exact for the tuplets folk tunes use (thirds, fifths, sixths, eighths)
 _VELOCITY = 80
 _ABC_METER_NAMES = {"C": "4/4", "C|": "2/2"}
@@ -150,23 +149,43 @@ def declared_meters(abc_text: str) -> list[str]:
     return meters
 
 
-def read_tune(tune: Tune) -> SongNotes:
-    """The notes of one tune on the 16-step grid; raises SongSkipped with the reason it cannot be used."""
-    return midi_song_notes(tune_song(tune))
+def read_tune(tune: Tune, meter_groups: Collection[Meter] | None = None) -> SongNotes:
+    """The notes of one tune on the 16th-note grid; raises SongSkipped with the reason it cannot be
+    used. ``meter_groups`` (None: every meter) are the meter groups the build keeps."""
+    return midi_song_notes(tune_song(tune, meter_groups), meter_groups)
 
 
-def tune_song(tune: Tune) -> "MidiSong":
-    """A tune as the MidiSong reading a MIDI rendering of it would give (one track per part)."""
-    other = [meter for meter in declared_meters(tune.text) if meter not in KEPT_METERS]
-    if other:
-        if other[0].lower() in ("none", ""):
+def check_declared_meters(abc_text: str, meter_groups: Collection[Meter] | None = None) -> None:
+    """SongSkipped("meter") before the slow parse: no meter, one off the 16th grid, or none asked for."""
+    declared = declared_meters(abc_text)
+    if not declared:
+        return  # the parsed tune decides (music21 finds no time signature: free meter)
+    meters = []
+    for text in declared:
+        if text.lower() in ("none", ""):
             raise SongSkipped("meter", "no time signature (free meter)")
-        raise SongSkipped("meter", f"in {other[0]}, not 4/4 or 2/2")
+        try:
+            meters.append(Meter.parse(text))
+        except UsageError:
+            raise SongSkipped("meter", f"in {text}, which has no whole number of 16th notes a bar") from None
+    _check_one_group(meters)
+    if meter_groups is not None and not any(meter.group in meter_groups for meter in meters):
+        wanted = meters_text(sorted(meter_groups))
+        raise SongSkipped("meter", f"in {meters_text(sorted(set(meters)))}, not among the meters asked for ({wanted})")
 
-    import mido
+
+def _check_one_group(meters: list[Meter]) -> None:
+    """SongSkipped("meter") for a tune in two meter groups: music21's ABC reader keeps no meter
+    change (and gives a bar it cannot place a time signature of its own), so its bars are unknown."""
+    if len({meter.group for meter in meters}) > 1:
+        found = meters_text(sorted(set(meters)))
+        raise SongSkipped("meter", f"it has time signatures of {found}: music21 keeps no meter change")
+
+
+def tune_song(tune: Tune, meter_groups: Collection[Meter] | None = None) -> MidiSong:
+    """A tune as the MidiSong reading a MIDI rendering of it would give (one track per part)."""
+    check_declared_meters(tune.text, meter_groups)
     from music21 import converter
-
-    from clsm_cli.music.midi_io import MidiNote, MidiSong, MidiTrack
 
     try:
         score = converter.parseData(_ABC_2_1 + tune.text, format="abc")
@@ -202,7 +221,7 @@ def tune_song(tune: Tune) -> "MidiSong":
         ticks_per_beat=TICKS_PER_QUARTER,
         midi_type=1,
         tracks=tracks,
-        time_signatures=[(0, *meter)],
+        time_signatures=[(0, meter.numerator, meter.denominator)],
         had_time_signature=True,
         tempos=[(0, 500_000)],
         end_tick=end_tick,
@@ -214,54 +233,66 @@ def _ticks(quarters: Fraction) -> int:
     return round_half_up(quarters * TICKS_PER_QUARTER)
 
 
-def _part_events(part) -> tuple[tuple[int, int], list[tuple[Fraction, Fraction, int]]]:
+def _bar_quarters(meter: Meter) -> Fraction:
+    return Fraction(4 * meter.numerator, meter.denominator)
+
+
+def _signature_meter(signature) -> Meter:
+    try:
+        return Meter(int(signature.numerator), int(signature.denominator))
+    except ValueError:
+        raise SongSkipped("meter", f"in {signature.ratioString}, which has no whole number of 16th notes a bar") from None
+
+
+def _part_events(part) -> tuple[Meter, list[tuple[Fraction, Fraction, int]]]:
     """(meter, [(start, end, pitch)] in quarters from the padded song start) for one part."""
     signatures = list(part.recurse().getElementsByClass("TimeSignature"))
     if not signatures:
         raise SongSkipped("meter", "no time signature (free meter)")
-    for signature in signatures:
-        if signature.ratioString not in KEPT_METERS:
-            raise SongSkipped("meter", f"in {signature.ratioString}, not 4/4 or 2/2")
-    meter = (signatures[0].numerator, signatures[0].denominator)
+    meters = [_signature_meter(signature) for signature in signatures]
+    _check_one_group(meters)
+    meter = meters[0]
 
     skipped_endings = _earlier_ending_measures(part)
     measures = [m for m in part.getElementsByClass("Measure") if id(m) not in skipped_endings]
     if not measures:
         raise SongSkipped("irregular bars", "it has no bar lines")
+    bar = _bar_quarters(meter)
     first_length = Fraction(measures[0].duration.quarterLength)
-    position = _BAR_QUARTERS - first_length if 0 < first_length < _BAR_QUARTERS else Fraction(0)
+    position = bar - first_length if 0 < first_length < bar else Fraction(0)
     events: list[list] = []  # [start, end, midi pitch] in quarters from the padded song start
     for index, measure in enumerate(measures):
         length = Fraction(measure.duration.quarterLength)
-        if _is_lead_in(measures, index, position):
+        if _is_lead_in(measures, index, position, bar):
             # A pickup to the next section written after a complete bar ("... A2 || B2 | Aaa..."):
             # as played, it takes the place of the end of that bar.
             position -= length
             events = [[start, min(end, position), pitch] for start, end, pitch in events if start < position]
-        elif length and length % _BAR_QUARTERS == 0 and position % _BAR_QUARTERS != 0:
-            where = f"{float(position % _BAR_QUARTERS):g} quarters"
-            raise SongSkipped("irregular bars", f"bar {measure.number} starts {where} off the 4/4 grid")
+        elif length and length % bar == 0 and position % bar != 0:
+            where = f"{float(position % bar):g} quarters"
+            raise SongSkipped("irregular bars", f"bar {measure.number} starts {where} off the {meter} grid")
         for element in measure.flatten().notes:
             _add_event(events, position + Fraction(element.offset), element)
         position += length
     return meter, [(start, end, pitch) for start, end, pitch in events]
 
 
-def _is_lead_in(measures, index: int, position: Fraction) -> bool:
+def _is_lead_in(measures, index: int, position: Fraction, bar: Fraction) -> bool:
     """A short bar that opens a section (after a double bar or a repeat sign) right after a
-    complete bar, and is followed by a complete bar: the new section's pickup."""
+    complete bar, and is followed by a complete bar: the new section's pickup (``bar``: the bar
+    length in quarters)."""
     length = Fraction(measures[index].duration.quarterLength)
-    if index == 0 or index + 1 >= len(measures) or not 0 < length < _BAR_QUARTERS:
+    if index == 0 or index + 1 >= len(measures) or not 0 < length < bar:
         return False
     previous, following = measures[index - 1], measures[index + 1]
     section_end = _is_section_line(previous.rightBarline) or _is_section_line(measures[index].leftBarline)
     following_length = Fraction(following.duration.quarterLength)
     return (
         section_end
-        and position % _BAR_QUARTERS == 0
+        and position % bar == 0
         and Fraction(previous.duration.quarterLength) >= length
         and following_length > 0
-        and following_length % _BAR_QUARTERS == 0
+        and following_length % bar == 0
     )
 
 

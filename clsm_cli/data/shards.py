@@ -1,12 +1,23 @@
-"""The on-disk dataset: uint8 window shards per split, window origins, and ``manifest.json``.
+"""The on-disk dataset: uint8 window shards per meter group and split, window origins, manifest.
 
-Layout of a dataset directory (``clsm data build --out DIR``)::
+Layout of a dataset directory (``clsm data build --out DIR``), one folder per meter group (4/4 and
+2/2 are the group ``4-4``; 3/4 is ``3-4``, 6/8 ``6-8``, ...)::
 
-    DIR/manifest.json               parameters, sources, counts, reasons, hashes (see below)
-    DIR/sources.json                the kept files: [{"source": ..., "song": ..., "split": ...}, ...]
-    DIR/<split>/shard-00000.u8      raw uint8 windows, WINDOW_STEPS bytes each, no header
-    DIR/<split>/origins.i32         raw little-endian int32, 4 per window: source index (into
-                                    sources.json), track number, first bar (1-based), semitones
+    DIR/manifest.json                     parameters, sources, counts per group and split, reasons,
+                                          hashes; ``meter_groups`` lists the groups (see below)
+    DIR/<group>/sources.json              the group's kept files: [{"source", "song", "split",
+                                          "meters"}, ...] (+ "lent_to" for a small folder's loans)
+    DIR/<group>/<split>/shard-00000.u8    raw uint8 windows, 8 bars of the group's meter each
+                                          (128 bytes in 4/4, 96 in 3/4 and 6/8, 64 in 2/4), no header
+    DIR/<group>/<split>/origins.i32       raw little-endian int32, 4 per window: source index (into
+                                          the group's sources.json), track number, first bar
+                                          (1-based, as clsm show numbers it), semitones
+
+The meter of every window is its group's (``manifest["meter_groups"][group]``: steps per bar,
+window steps, songs per written meter); its source's entry lists the meters of its bars.
+
+A dataset of format version 1 (built before meters other than 4/4 and 2/2 were kept) has no group
+folders: ``DIR/sources.json`` and ``DIR/<split>/`` hold 4/4 windows, and it reads as the 4/4 group.
 
 Shards hold at most ``windows_per_shard`` windows each (all but the last are full), so window ``i``
 of a split lives in shard ``i // windows_per_shard``. Everything is written as it streams in
@@ -14,8 +25,9 @@ of a split lives in shard ``i // windows_per_shard``. Everything is written as i
 and JSON is written with sorted keys, so building twice from the same inputs gives identical bytes.
 The manifest's ``content_sha256`` hashes every other file of the directory.
 
-:func:`open_split` reads a split back through memory maps: ``len(ws)``, ``ws[i]`` -> ``(128,)``,
-``ws[array]`` -> ``(n, 128)``, plus ``ws.origins`` and ``ws.song(i)`` to trace a window to its song.
+:func:`open_split` reads one group's split back through memory maps: ``len(ws)``, ``ws[i]`` ->
+``(window_steps,)``, ``ws[array]`` -> ``(n, window_steps)``, plus ``ws.origins`` and ``ws.song(i)``
+to trace a window to its song.
 """
 
 from __future__ import annotations
@@ -34,10 +46,13 @@ from clsm_cli.constants import WINDOW_STEPS
 from clsm_cli.data.splits import HELD_OUT_SPLITS, SPLITS, TRAIN_SPLITS
 from clsm_cli.data.windows import seen_in_training, window_digests
 from clsm_cli.errors import InputFileError, OutputError, UsageError
+from clsm_cli.music.meter import FOUR_FOUR, Meter, meters_text
 from clsm_cli.music.tokens import TOKEN_DTYPE
 
 FORMAT_NAME = "clsm-windows"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: one folder per meter group
+SINGLE_METER_FORMAT_VERSION = 1  # still read: its windows are the 4/4 group's
+READABLE_FORMAT_VERSIONS = (SINGLE_METER_FORMAT_VERSION, FORMAT_VERSION)
 MANIFEST_NAME = "manifest.json"
 SOURCES_NAME = "sources.json"
 ORIGINS_NAME = "origins.i32"
@@ -58,31 +73,39 @@ def write_json(path: Path, data) -> None:
 
 
 class _SplitWriter:
-    """Appends windows to one split's shards and origins file, hashing as it goes."""
+    """Appends windows to one split's shards and origins file, hashing as it goes.
 
-    def __init__(self, directory: Path, windows_per_shard: int):
+    Files are opened for each write and closed after it: a build of many meter groups (a MIDI
+    collection holds dozens of meters) keeps 8 writers per group and must not run out of file
+    handles.
+    """
+
+    def __init__(self, directory: Path, windows_per_shard: int, window_steps: int):
         self.directory = directory
         self.windows_per_shard = windows_per_shard
+        self.window_steps = window_steps
         directory.mkdir(parents=True, exist_ok=True)
+        (directory / ORIGINS_NAME).write_bytes(b"")
         self.count = 0
         self.shards: list[dict] = []  # {"file", "windows", "sha256"} of closed shards
-        self._shard_file = None
-        self._shard_hash = None
+        self._shard_hash = None  # of the open shard; None when no shard is open
         self._shard_count = 0
-        self._origins_file = open(directory / ORIGINS_NAME, "wb")
 
     def write(self, windows: np.ndarray, origins: np.ndarray) -> None:
         windows = np.ascontiguousarray(windows, dtype=TOKEN_DTYPE)
         origins = np.ascontiguousarray(origins, dtype=ORIGIN_DTYPE)
-        assert windows.ndim == 2 and windows.shape[1] == WINDOW_STEPS and origins.shape == (len(windows), 4)
-        self._origins_file.write(origins.tobytes())
+        assert windows.ndim == 2 and windows.shape[1] == self.window_steps and origins.shape == (len(windows), 4)
+        with open(self.directory / ORIGINS_NAME, "ab") as handle:
+            handle.write(origins.tobytes())
         offset = 0
         while offset < len(windows):
-            if self._shard_file is None:
-                self._open_shard()
+            if self._shard_hash is None:
+                self._shard_hash = hashlib.sha256()
+                self._shard_count = 0
             take = min(self.windows_per_shard - self._shard_count, len(windows) - offset)
             block = windows[offset : offset + take].tobytes()
-            self._shard_file.write(block)
+            with open(self.directory / shard_name(len(self.shards)), "ab") as handle:
+                handle.write(block)
             self._shard_hash.update(block)
             self._shard_count += take
             self.count += take
@@ -90,23 +113,15 @@ class _SplitWriter:
             if self._shard_count == self.windows_per_shard:
                 self._close_shard()
 
-    def _open_shard(self) -> None:
-        name = shard_name(len(self.shards))
-        self._shard_file = open(self.directory / name, "wb")
-        self._shard_hash = hashlib.sha256()
-        self._shard_count = 0
-
     def _close_shard(self) -> None:
-        self._shard_file.close()
         self.shards.append(
             {"file": shard_name(len(self.shards)), "windows": self._shard_count, "sha256": self._shard_hash.hexdigest()}
         )
-        self._shard_file = None
+        self._shard_hash = None
 
     def close(self) -> None:
-        if self._shard_file is not None:
+        if self._shard_hash is not None:
             self._close_shard()
-        self._origins_file.close()
 
 
 @dataclass
@@ -119,7 +134,7 @@ class HeldOutReport:
 
 @dataclass
 class DatasetWriter:
-    """Streams windows into a dataset directory (normally a temporary one, see :func:`atomic_output`).
+    """Streams one meter group's windows into its folder (inside a temporary build directory).
 
     Training windows go straight to their shards and leave a 64-bit digest behind (8 bytes per
     original-key training window is the only memory that grows with the corpus). Held-out windows
@@ -129,6 +144,7 @@ class DatasetWriter:
 
     directory: Path
     windows_per_shard: int = DEFAULT_WINDOWS_PER_SHARD
+    window_steps: int = WINDOW_STEPS  # 8 bars of the group's meter
     _writers: dict = field(default_factory=dict)
     _pending: dict = field(default_factory=dict)
     _training_digests: list = field(default_factory=list)
@@ -138,9 +154,9 @@ class DatasetWriter:
         if self.windows_per_shard < 1:
             raise ValueError("windows_per_shard must be at least 1")
         for split in SPLITS:
-            self._writers[split] = _SplitWriter(self.directory / split, self.windows_per_shard)
+            self._writers[split] = _SplitWriter(self.directory / split, self.windows_per_shard, self.window_steps)
         for split in HELD_OUT_SPLITS:
-            self._pending[split] = _SplitWriter(self.directory / (split + _PENDING_SUFFIX), 1 << 62)
+            self._pending[split] = _SplitWriter(self.directory / (split + _PENDING_SUFFIX), 1 << 62, self.window_steps)
             self.held_out[split] = HeldOutReport()
 
     def add_training(self, split: str, windows: np.ndarray, origins: np.ndarray, original_key: np.ndarray) -> None:
@@ -163,7 +179,7 @@ class DatasetWriter:
         for split in HELD_OUT_SPLITS:
             pending = self._pending[split]
             pending.close()
-            windows = _memmap_or_empty(pending.directory / shard_name(0), TOKEN_DTYPE, WINDOW_STEPS)
+            windows = _memmap_or_empty(pending.directory / shard_name(0), TOKEN_DTYPE, self.window_steps)
             origins = _memmap_or_empty(pending.directory / ORIGINS_NAME, ORIGIN_DTYPE, len(ORIGIN_FIELDS))
             for start in range(0, len(windows), _COPY_CHUNK_WINDOWS):
                 block = np.asarray(windows[start : start + _COPY_CHUNK_WINDOWS])
@@ -262,28 +278,56 @@ def read_manifest(directory: Path | str) -> dict:
         raise InputFileError(f"{path} is not readable JSON ({error}); rebuild the dataset") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise InputFileError(f"{path} is not a clsm dataset manifest; rebuild the dataset")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_FORMAT_VERSIONS:
         raise InputFileError(
             f"{directory} has dataset format version {manifest.get('format_version')}, this clsm reads "
-            f"version {FORMAT_VERSION}; rebuild it with `clsm data build`"
+            f"versions {' and '.join(map(str, READABLE_FORMAT_VERSIONS))}; rebuild it with `clsm data build`"
         )
+    if manifest["format_version"] == FORMAT_VERSION and not isinstance(manifest.get("meter_groups"), dict):
+        raise InputFileError(f"{path} lists no meter groups; rebuild the dataset")
     return manifest
 
 
-class WindowSet:
-    """The windows of one split, memory-mapped: ``ws[i]`` is ``(128,)``, ``ws[indices]`` is ``(n, 128)``."""
+def group_folder_name(group: Meter) -> str:
+    """``4-4`` for the 4/4 group: a folder name without a slash."""
+    return f"{group.numerator}-{group.denominator}"
 
-    def __init__(self, directory: Path, split: str, manifest: dict):
-        self.directory = Path(directory)
+
+def meter_groups(manifest: dict) -> dict[str, dict]:
+    """The meter groups of a dataset, ``{"4/4": record, ...}``; a version-1 dataset is one 4/4 group.
+
+    A record holds ``folder`` (relative to the dataset), ``window_steps``, ``steps_per_bar`` and
+    ``splits`` (per split: songs, files, tracks, windows, shards, ...).
+    """
+    if manifest.get("format_version") == SINGLE_METER_FORMAT_VERSION:
+        return {
+            str(FOUR_FOUR): {
+                "folder": ".",
+                "steps_per_bar": FOUR_FOUR.steps_per_bar,
+                "window_steps": FOUR_FOUR.window_steps,
+                "splits": manifest.get("splits", {}),
+            }
+        }
+    return manifest["meter_groups"]
+
+
+class WindowSet:
+    """The windows of one split of one meter group, memory-mapped: ``ws[i]`` is ``(window_steps,)``,
+    ``ws[indices]`` is ``(n, window_steps)``; ``meter_group`` and ``window_steps`` say which."""
+
+    def __init__(self, directory: Path, split: str, group: str, record: dict):
+        self.directory = Path(directory)  # the group's folder
         self.split = split
-        info = manifest["splits"][split]
+        self.meter_group = group
+        self.window_steps = int(record["window_steps"])
+        info = record["splits"][split]
         self._shards: list[np.ndarray] = []
         for shard in info["shards"]:
             path = self.directory / split / shard["file"]
-            expected = shard["windows"] * WINDOW_STEPS
+            expected = shard["windows"] * self.window_steps
             if not path.is_file() or path.stat().st_size != expected:
                 raise InputFileError(f"shard {path} is missing or truncated; rebuild the dataset")
-            self._shards.append(np.memmap(path, dtype=TOKEN_DTYPE, mode="r").reshape(-1, WINDOW_STEPS))
+            self._shards.append(np.memmap(path, dtype=TOKEN_DTYPE, mode="r").reshape(-1, self.window_steps))
         sizes = [len(s) for s in self._shards]
         self._per_shard = sizes[0] if sizes else 1
         if any(size != self._per_shard for size in sizes[:-1]):
@@ -324,7 +368,7 @@ class WindowSet:
         positions = np.where(positions < 0, positions + self._length, positions)
         if len(positions) and (positions.min() < 0 or positions.max() >= self._length):
             raise IndexError(f"window index out of range for {self._length} windows")
-        result = np.empty((len(positions), WINDOW_STEPS), dtype=TOKEN_DTYPE)
+        result = np.empty((len(positions), self.window_steps), dtype=TOKEN_DTYPE)
         shard_of, row_of = np.divmod(positions, self._per_shard)
         for shard in np.unique(shard_of):
             chosen = shard_of == shard
@@ -350,9 +394,23 @@ class WindowSet:
         return self.sources[int(self.origins[index][0])]["song"]
 
 
-def open_split(directory: Path | str, split: str) -> WindowSet:
-    """The windows of ``split`` in a dataset directory built by ``clsm data build``."""
+def open_split(data_dir: Path | str, split: str, meter_group: str | Meter = "4/4") -> WindowSet:
+    """The windows of ``split`` of one meter group in a dataset built by ``clsm data build``.
+
+    ``meter_group`` is a meter such as ``"3/4"``; a meter stands for its group (``"2/2"`` opens the
+    4/4 group). A dataset of format version 1 holds the 4/4 group only. InputFileError (exit 3)
+    when the dataset holds no windows of that group, naming the groups it holds.
+    """
     if split not in SPLITS:
         raise UsageError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    directory = Path(directory)
-    return WindowSet(directory, split, read_manifest(directory))
+    group = (meter_group if isinstance(meter_group, Meter) else Meter.parse(meter_group)).group
+    data_dir = Path(data_dir)
+    groups = meter_groups(read_manifest(data_dir))
+    if str(group) not in groups:
+        held = meters_text(sorted(Meter.parse(name) for name in groups)) or "no meter at all"
+        raise InputFileError(
+            f"{data_dir} holds no {group} windows (it holds {held}); build them with "
+            f"`clsm data build SRC --out DIR --meters {group}`"
+        )
+    record = groups[str(group)]
+    return WindowSet(data_dir / record["folder"], split, str(group), record)

@@ -6,13 +6,19 @@ Million Song Dataset entry) never end up on both sides of an evaluation. The spl
 is ``sha256(identity) mod 20`` mapped onto those proportions: it does not depend on the other
 songs, on the order of the files, on the machine or on Python's randomised ``hash()``, so adding
 files to a corpus never moves an existing song to another split.
+
+A small folder is the exception (:func:`plan_splits`): when the hash leaves a split of a meter group
+empty, songs are moved (and with 3 or 4 songs, lent) so that every split a model kind trains or
+validates on holds a song.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Iterable
 
 from clsm_cli.errors import UsageError
 
@@ -79,3 +85,81 @@ def _relative_posix(path: Path, root: Path) -> PurePosixPath:
     except ValueError:  # a file given directly rather than found under root
         relative = Path(path.name)
     return PurePosixPath(relative.as_posix())
+
+
+# --- small folders -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """The splits of one meter group's songs: each song's own split, and the splits it is lent to.
+
+    For a group whose songs fill every split by their hash (any folder of more than a few dozen
+    songs, nearly always), every song keeps ``split_of(identity)`` and nothing is lent.
+    """
+
+    own: dict[str, str]  # identity -> its split
+    lent: dict[str, tuple[str, ...]]  # identity -> further splits that also receive its windows
+    moved: tuple[tuple[str, str, str], ...]  # (identity, hash split, split it moved to)
+
+    def splits_of(self, identity: str) -> tuple[str, ...]:
+        return (self.own[identity],) + self.lent.get(identity, ())
+
+    def notes(self) -> list[str]:
+        """What was adjusted, in sentences for the build summary (empty when nothing was)."""
+        lines = [f"moved {identity} from {source} to {target}" for identity, source, target in self.moved]
+        borrowers: dict[str, list[str]] = {}
+        for identity, splits in self.lent.items():
+            for split in splits:
+                borrowers.setdefault(split, []).append(self.own[identity])
+        for split in SPLITS:
+            if split in borrowers:
+                lender = sorted(set(borrowers[split]), key=SPLITS.index)
+                lines.append(f"{split} shares the songs of {' and '.join(lender)}")
+        empty = [split for split in SPLITS if not any(split in self.splits_of(i) for i in self.own)]
+        if empty:
+            lines.append(f"{', '.join(empty)} {'holds' if len(empty) == 1 else 'hold'} no song")
+        return lines
+
+
+def plan_splits(identities: Iterable[str]) -> SplitPlan:
+    """Splits for the kept songs of one meter group, so that a small folder can still be trained on.
+
+    Every song starts in its hash split. While a split is empty, in the order train-1, valid-1,
+    train-2, valid-2, test, it takes a song (the last by identity) from the split holding the most
+    songs, among those that keep one or come later in that order. With 1 song it lands in train-1;
+    with 2, train-1 and valid-1 hold one each; from 5 songs on every split holds its own. With 3 or
+    4 songs the splits still empty borrow: an empty training split the songs of the other training
+    split, an empty held-out split those of the first held-out split with songs. A song is never
+    both in a training and in a held-out split, so no held-out window is dropped for being seen in
+    training because of a loan.
+    """
+    songs = sorted(set(identities))
+    members = {split: [] for split in SPLITS}
+    for identity in songs:
+        members[split_of(identity)].append(identity)
+    own = {identity: split_of(identity) for identity in songs}
+    if all(members.values()):
+        return SplitPlan(own, {}, ())
+    moved = []
+    for position, split in enumerate(SPLITS):
+        if members[split]:
+            continue
+        donors = [s for i, s in enumerate(SPLITS) if len(members[s]) >= 2 or (i > position and members[s])]
+        if not donors:
+            continue
+        donor = max(donors, key=lambda s: (len(members[s]), SPLITS.index(s)))
+        identity = members[donor].pop()
+        members[split].append(identity)
+        own[identity] = split
+        moved.append((identity, donor, split))
+    lent: dict[str, tuple[str, ...]] = {}
+    if len(songs) >= 3:
+        for split in SPLITS:
+            if members[split]:
+                continue
+            side = TRAIN_SPLITS if split in TRAIN_SPLITS else HELD_OUT_SPLITS
+            lender = next(s for s in side if members[s])
+            for identity in members[lender]:
+                lent[identity] = lent.get(identity, ()) + (split,)
+    return SplitPlan(own, lent, tuple(moved))

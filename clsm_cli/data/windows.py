@@ -2,12 +2,14 @@
 
 Pure functions on numpy arrays (no files, no music21, no MIDI), following paper section 3.1:
 
-1. a monophonic track whose pitches lie in 55..84 is encoded on the 16-step grid
-   (:func:`clsm_cli.music.tokens.encode_notes`) over whole bars;
-2. 8-bar windows are cut with a 1-bar stride, in canonical form (a window starting inside a note
-   begins with that note's pitch, inside a rest with ``R``), exactly as
+1. a monophonic track whose pitches lie in 55..84 is encoded on the 16th-note grid
+   (:func:`clsm_cli.music.tokens.encode_notes`) over whole bars (16 steps a bar in 4/4, 12 in 3/4
+   and 6/8, 8 in 2/4: the meter's ``steps_per_bar``);
+2. 8-bar windows are cut with a 1-bar stride, each inside one meter (none crosses a meter
+   change), in canonical form (a window starting inside a note begins with that note's pitch,
+   inside a rest with ``R``), exactly as
    :func:`clsm_cli.music.tokens.cut_window` would cut them (vectorised here; the tests compare);
-3. windows holding more than one bar (16 steps) of consecutive rest are dropped;
+3. windows holding more than one bar (16 steps in 4/4) of consecutive rest are dropped;
 4. training splits add every transposition in -6..+5 semitones that keeps the *whole track* in
    range (the paper transposes tracks, not windows); held-out splits keep the original key.
 
@@ -38,14 +40,14 @@ from clsm_cli.constants import (
 from clsm_cli.music.tokens import TOKEN_DTYPE, NoteColumns, StepNote, encode_notes
 
 WINDOW_STRIDE_BARS = 1
-MAX_REST_STEPS = STEPS_PER_BAR  # a window may hold at most one bar of consecutive rest
+MAX_REST_BARS = 1  # a window may hold at most one bar (of its meter) of consecutive rest
 
 
 @dataclass(frozen=True)
 class TrackWindows:
     """The windows of one track in its original key, and the transpositions the track allows."""
 
-    windows: np.ndarray  # (n, WINDOW_STEPS) uint8, canonical
+    windows: np.ndarray  # (n, window_steps) uint8, canonical
     start_bars: np.ndarray  # (n,) int32, 0-based bar of each window's first step
     shifts: tuple[int, ...]  # semitone shifts (0 included) keeping every pitch of the track in range
     dropped_for_rest: int  # windows cut but dropped for holding more than one bar of rest
@@ -72,34 +74,50 @@ def allowed_shifts(notes: Sequence[StepNote] | NoteColumns) -> tuple[int, ...]:
     return tuple(s for s in TRANSPOSITIONS_SEMITONES if MIN_PITCH <= lowest + s and highest + s <= MAX_PITCH)
 
 
-def track_tokens(
-    notes: Sequence[StepNote] | NoteColumns, num_bars: int, steps_per_bar: int = STEPS_PER_BAR
-) -> np.ndarray:
-    """The token sequence of a monophonic, in-range track over ``num_bars`` whole bars from step 0."""
-    return encode_notes(notes, num_bars * steps_per_bar, start_step=0)
-
-
 def cut_track_windows(
     notes: Sequence[StepNote] | NoteColumns,
     num_bars: int,
     steps_per_bar: int = STEPS_PER_BAR,
-    max_rest_steps: int = MAX_REST_STEPS,
+    max_rest_steps: int | None = None,
 ) -> TrackWindows:
-    """8-bar windows (1-bar stride) of a monophonic, in-range track, rest-filtered.
+    """8-bar windows (1-bar stride) of a monophonic, in-range track in one meter, rest-filtered.
 
     ``notes`` (step notes, or their columns when the caller has them already) are on a grid where
-    bar ``b`` (0-based) starts at step ``b * steps_per_bar``.
+    bar ``b`` (0-based) starts at step ``b * steps_per_bar``. ``max_rest_steps`` defaults to one bar.
+    """
+    start_bars = np.arange(0, max(num_bars - BARS_PER_WINDOW + 1, 0), WINDOW_STRIDE_BARS)
+    return cut_windows_at(
+        notes,
+        total_steps=num_bars * steps_per_bar,
+        start_steps=start_bars * steps_per_bar,
+        start_bars=start_bars,
+        window_steps=BARS_PER_WINDOW * steps_per_bar,
+        max_rest_steps=steps_per_bar if max_rest_steps is None else max_rest_steps,
+    )
+
+
+def cut_windows_at(
+    notes: Sequence[StepNote] | NoteColumns,
+    total_steps: int,
+    start_steps: np.ndarray,
+    start_bars: np.ndarray,
+    window_steps: int,
+    max_rest_steps: int,
+) -> TrackWindows:
+    """Windows of ``window_steps`` steps starting at ``start_steps`` of a track's ``total_steps``.
+
+    The general cut behind :func:`cut_track_windows`: a song whose meter changes gives each of its
+    meters the window starts that lie wholly inside it (``start_bars`` are their 0-based bars).
     """
     line = NoteColumns.from_notes(notes)  # once: the range check, the shifts and the tokens read it
     if not pitches_in_range(line):
         raise ValueError(f"track pitches must lie in {MIN_PITCH}..{MAX_PITCH}; filter the track first")
     shifts = allowed_shifts(line)
-    window_steps = BARS_PER_WINDOW * steps_per_bar
-    tokens = track_tokens(line, num_bars, steps_per_bar)
-    starts = np.arange(0, max(num_bars - BARS_PER_WINDOW + 1, 0), WINDOW_STRIDE_BARS) * steps_per_bar
+    starts = np.asarray(start_steps, dtype=np.int64)
     if not len(starts):
         windows = np.zeros((0, window_steps), dtype=TOKEN_DTYPE)
         return TrackWindows(windows, np.zeros(0, np.int32), shifts, 0)
+    tokens = encode_notes(line, total_steps, start_step=0)
     # Vectorised equivalent of cut_window + longest_rest_steps per window (tests check the two agree).
     sounding = _sounding_tokens(tokens)
     windows = np.lib.stride_tricks.sliding_window_view(tokens, window_steps)[starts].copy()
@@ -107,7 +125,7 @@ def cut_track_windows(
     keep = _longest_rest_in_windows(sounding == REST_TOKEN, starts, window_steps) <= max_rest_steps
     return TrackWindows(
         windows=windows[keep],
-        start_bars=(starts[keep] // steps_per_bar).astype(np.int32),
+        start_bars=np.asarray(start_bars, dtype=np.int32)[keep],
         shifts=shifts,
         dropped_for_rest=int((~keep).sum()),
     )

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from clsm_cli.cli.app import app
 from clsm_cli.data import music21_corpus
 from clsm_cli.data.shards import read_manifest
+from tests.data.meter_corpus import write_tune
 from tests.data.synthetic_corpus import write_corpus
 
 ENV = {"COLUMNS": "120", "NO_COLOR": "1", "FORCE_COLOR": None}
@@ -29,9 +30,26 @@ def test_build_prints_parameters_table_and_summary(corpus_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert "workers" in result.stderr and "-6..+5" in result.stderr  # parameters first, on stderr
     assert "train-1 *" in result.stdout and "total" in result.stdout
-    assert "processed 11 files (skipped 45.5%)" in result.stdout
+    assert "processed 12 files (skipped 25.0%)" in result.stdout
     assert "skipped 1 for unreadable, e.g. broken/corrupt.mid" in result.stderr
-    assert read_manifest(out)["files"]["kept"] == 6
+    manifest = read_manifest(out)
+    assert manifest["files"]["kept"] == 9 and list(manifest["meter_groups"]) == ["3/4", "4/4"]
+    # One table per meter group; the 3/4 group (waltz.mid, changes.mid) is a small folder.
+    assert "4/4 (128 steps a window; songs: 1 in 2/2, 5 in 4/4)" in result.stdout
+    assert "3/4 (96 steps a window; songs: 2 in 3/4)" in result.stdout
+    assert "3/4: moved" in result.stderr
+    assert "3/4: train-1 and valid-1 hold a song each" in result.stderr
+    assert "dropped 4 windows that cross a meter change" in result.stderr
+
+
+def test_meters_option_filters_and_is_checked(corpus_dir, tmp_path):
+    result = run("data", "build", corpus_dir, "--out", tmp_path / "data", "--workers", "1", "--meters", "2/2")
+    assert result.exit_code == 0, result.output
+    assert "4/4 (4/4 and 2/2 are one group)" in result.stderr
+    assert list(read_manifest(tmp_path / "data")["meter_groups"]) == ["4/4"]
+    bad = run("data", "build", corpus_dir, "--out", tmp_path / "bad", "--meters", "3/x")
+    assert bad.exit_code == 2 and "a meter is written like 3/4" in bad.stderr
+    assert not (tmp_path / "bad").exists()
 
 
 def test_existing_output_needs_force(corpus_dir, tmp_path):
@@ -66,3 +84,11 @@ def test_music21_corpus_option(monkeypatch, tmp_path):
     result = run("data", "build", "--corpus", "music21", "--out", tmp_path / "folk", "--workers", "1")
     assert result.exit_code == 0, result.output
     assert "nottingham-dataset" in result.stderr and "processed 2 files" in result.stdout
+
+
+def test_a_folder_without_any_window_says_so(tmp_path):
+    write_tune(tmp_path / "midi" / "short.mid", [((3, 4), 6)], seed=1)
+    result = run("data", "build", tmp_path / "midi", "--out", tmp_path / "data", "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert "no song gave a window" in result.stderr and "processed 1 files (skipped 100.0%)" in result.stdout
+    assert read_manifest(tmp_path / "data")["meter_groups"] == {}

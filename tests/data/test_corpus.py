@@ -1,7 +1,8 @@
-"""``build_dataset`` on a synthetic MIDI corpus: counts, splits, window contents, rebuilds."""
+"""``build_dataset`` on a synthetic MIDI corpus (4/4 only): counts, splits, window contents, rebuilds."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -10,8 +11,10 @@ import numpy as np
 import pytest
 
 from clsm_cli.constants import WINDOW_STEPS
-from clsm_cli.data.corpus import SongNotes, TrackNotes, build_dataset, song_result
+from clsm_cli.data.corpus import build_dataset
 from clsm_cli.data.shards import MANIFEST_NAME, open_split, read_manifest
+from clsm_cli.data.song_notes import SongNotes, TrackNotes
+from clsm_cli.data.song_windows import song_result
 from clsm_cli.data.splits import HELD_OUT_SPLITS, SPLITS, TRAIN_SPLITS, split_of
 from clsm_cli.errors import OutputError, UsageError
 from clsm_cli.music.midi_io import read_midi
@@ -25,8 +28,13 @@ def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpus")
     plans = write_corpus(root)
     out = tmp_path_factory.mktemp("built") / "dataset"
-    manifest = build_dataset(out, [root], workers=1, windows_per_shard=7)
+    manifest = build_dataset(out, [root], meters=["4/4"], workers=1, windows_per_shard=7)
     return root, plans, out, manifest
+
+
+# sha256 over the shard and origin files (relative path, bytes) of the fixture's 4/4 windows, as the
+# build of 4/4 and 2/2 songs wrote them before meters had groups: 4/4 bytes must not change.
+FOUR_FOUR_WINDOWS_SHA256 = "460b549c8d302e58754a4892efde6b6e35447e266d045bb4dd97da1a34ab252c"
 
 
 def kept_plans(plans: list[SongPlan]) -> list[SongPlan]:
@@ -37,13 +45,25 @@ def test_files_kept_and_skipped_match_the_plans(corpus):
     _, plans, out, manifest = corpus
     assert manifest == read_manifest(out)
     files = manifest["files"]
-    assert files["total"] == len(plans) == 11
-    assert files["kept"] == len(kept_plans(plans)) == 6
+    assert files["total"] == len(plans) == 12
+    assert files["kept"] == len(kept_plans(plans)) == 7
     expected = Counter(plan.skip_reason for plan in plans if plan.skip_reason)
     assert {reason: entry["count"] for reason, entry in files["skipped_by_reason"].items()} == expected
-    assert expected == {"meter": 2, "no window": 1, "no usable track": 1, "unreadable": 1}
+    assert expected == {"meter": 1, "no window": 2, "no usable track": 1, "unreadable": 1}
+    assert list(manifest["meter_groups"]) == ["4/4"] and manifest["parameters"]["meters"] == ["4/4"]
+    details = {e["source"]: e["detail"] for e in files["skipped_by_reason"]["no window"]["examples"]}
+    assert details["folk/changes.mid"] == "no 8 bars in a row in one meter (the longest run is 4)"
+    assert manifest["windows_dropped_at_meter_change"] == 4
     assert files["skipped_by_reason"]["unreadable"]["examples"][0]["source"] == "broken/corrupt.mid"
     assert "truncated" in files["skipped_by_reason"]["unreadable"]["examples"][0]["detail"]
+
+
+def test_four_four_windows_are_the_bytes_of_the_build_before_meter_groups(corpus):
+    group = corpus[2] / "4-4"
+    digest = hashlib.sha256()
+    for path in sorted(p for p in group.rglob("*") if p.is_file() and p.suffix in (".u8", ".i32")):
+        digest.update(path.relative_to(group).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    assert digest.hexdigest() == FOUR_FOUR_WINDOWS_SHA256
 
 
 def test_track_filter_counts_match_the_plans(corpus):
@@ -53,7 +73,7 @@ def test_track_filter_counts_match_the_plans(corpus):
         expected.update(plan.track_counts)
     assert {name: count for name, count in manifest["tracks"].items() if count} == dict(expected)
     # anthem: drums, bass by program, chords, a line above 84; band: drums, chords; two.mid: "Bass".
-    assert manifest["tracks"] == {"drum": 2, "bass": 2, "empty": 0, "polyphonic": 2, "out of range": 1, "usable": 8}
+    assert manifest["tracks"] == {"drum": 2, "bass": 2, "empty": 0, "polyphonic": 2, "out of range": 1, "usable": 10}
 
 
 def test_song_result_checks_the_pitches_of_tracks_built_in_code():
@@ -70,9 +90,13 @@ def test_song_result_checks_the_pitches_of_tracks_built_in_code():
 
 def test_window_counts_per_split_with_and_without_transpositions(corpus):
     _, plans, _, manifest = corpus
+    group = manifest["meter_groups"]["4/4"]
+    assert (group["window_steps"], group["steps_per_bar"], group["split_adjustments"]) == (128, 16, [])
+    assert group["songs_by_meter"] == {"2/2": 1, "4/4": 5}
     for split in SPLITS:
         in_split = [plan for plan in kept_plans(plans) if split_of(plan.identity) == split]
-        record = manifest["splits"][split]
+        assert in_split, split  # every split holds a song by its hash: no small-folder adjustment
+        record = group["splits"][split]
         original = sum(m.windows for plan in in_split for m in plan.melodies)
         augmented = sum(m.windows * len(m.shifts) for plan in in_split for m in plan.melodies)
         assert record["windows_original_key"] == original
@@ -84,19 +108,20 @@ def test_window_counts_per_split_with_and_without_transpositions(corpus):
         else:
             assert not record["transposed"] and record["windows"] == original
             assert record["dropped_seen_in_training"] == 0  # every melody of the corpus differs
-        assert len(open_split(corpus[2], split)) == record["windows"]
+        assert len(open_split(corpus[2], split)) == len(open_split(corpus[2], split, "2/2")) == record["windows"]
     assert manifest["windows_dropped_for_rest"] == 7  # gap.mid: windows 2..8 hold two silent bars
-    total = sum(record["windows_original_key"] for record in manifest["splits"].values())
-    assert total == 5 + 2 + 1 + 2 + 2 + 1 + 1
+    total = sum(record["windows_original_key"] for record in group["splits"].values())
+    assert total == 5 + 2 + 1 + 2 + 2 + 1 + 1 + 1
 
 
 def test_no_song_in_two_splits_and_split_is_the_hash(corpus):
     _, _, out, _ = corpus
-    sources = json.loads((out / "sources.json").read_text())
+    sources = json.loads((out / "4-4" / "sources.json").read_text())
     splits_of_song: dict[str, set] = {}
     for entry in sources:
         splits_of_song.setdefault(entry["song"], set()).add(entry["split"])
         assert entry["split"] == split_of(entry["song"])
+        assert entry["meters"] == (["2/2"] if entry["song"] == "cut_time" else ["4/4"])
     assert all(len(splits) == 1 for splits in splits_of_song.values())
     # The two LMD versions share their TR folder's identity.
     lmd = [entry for entry in sources if entry["source"].startswith("lmd/")]
@@ -145,7 +170,7 @@ def test_every_window_is_its_source_melody_cut_and_transposed(corpus):
 def test_rebuild_gives_identical_bytes_with_any_worker_count(corpus, tmp_path):
     root, _, out, manifest = corpus
     again = tmp_path / "again"
-    manifest_again = build_dataset(again, [root], workers=2, windows_per_shard=7)
+    manifest_again = build_dataset(again, [root], meters="4/4", workers=2, windows_per_shard=7)
     assert manifest_again == manifest
     files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
@@ -157,20 +182,26 @@ def test_rebuild_gives_identical_bytes_with_any_worker_count(corpus, tmp_path):
 def test_held_out_windows_seen_in_training_are_dropped(tmp_path):
     """The same tune under two identities (two collections): its held-out copy is dropped, also
     when it is written in another key; a held-out tune of its own stays."""
-    names = iter(f"tune-{n}" for n in range(10_000))
-    train_name = next(name for name in names if split_of(name) in TRAIN_SPLITS)
-    held_names = [name for name in (f"copy-{n}" for n in range(10_000)) if split_of(name) in HELD_OUT_SPLITS][:3]
+
+    def name_in(split: str, prefix: str) -> str:
+        return next(name for name in (f"{prefix}-{n}" for n in range(10_000)) if split_of(name) == split)
+
+    # One song in each split, so the folder's splits are the hash's (no small-folder moves).
+    train_name, other_train = name_in("train-1", "tune"), name_in("train-2", "tune")
+    held_names = [name_in(split, "copy") for split in HELD_OUT_SPLITS]
     line = scale_line(10, 60, 71, note_steps=2)  # 3 windows
     own_line = scale_line(10, 62, 66, note_steps=4)
     root = tmp_path / "src"
     root.mkdir()
     make_midi(root / f"{train_name}.mid", [melody_track(line)])
+    make_midi(root / f"{other_train}.mid", [melody_track(scale_line(10, 64, 67, note_steps=8))])
     make_midi(root / f"{held_names[0]}.mid", [melody_track(line)])
     make_midi(root / f"{held_names[1]}.mid", [melody_track([(s, e, p + 3) for s, e, p in line])])
     make_midi(root / f"{held_names[2]}.mid", [melody_track(own_line)])
     manifest = build_dataset(tmp_path / "out", [root], workers=1)
-    dropped = sum(manifest["splits"][split].get("dropped_seen_in_training", 0) for split in HELD_OUT_SPLITS)
-    kept = sum(manifest["splits"][split]["windows"] for split in HELD_OUT_SPLITS)
+    splits = manifest["meter_groups"]["4/4"]["splits"]
+    dropped = sum(splits[split].get("dropped_seen_in_training", 0) for split in HELD_OUT_SPLITS)
+    kept = sum(splits[split]["windows"] for split in HELD_OUT_SPLITS)
     assert dropped == 6 and kept == 3
 
 
@@ -188,7 +219,7 @@ def test_output_directory_rules(corpus, tmp_path):
     build_dataset(replaced, [root / "pop"], workers=1)
     first = read_manifest(replaced)["files"]["total"]
     build_dataset(replaced, [root], workers=1, force=True)
-    assert (first, read_manifest(replaced)["files"]["total"]) == (4, 11)
+    assert (first, read_manifest(replaced)["files"]["total"]) == (5, 12)
     assert not any(p.name.startswith(".replaced") for p in tmp_path.iterdir())  # no temporary left
     assert (replaced / MANIFEST_NAME).is_file()
 

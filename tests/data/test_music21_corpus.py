@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 
 from clsm_cli.data import music21_corpus
-from clsm_cli.data.corpus import SongSkipped, build_dataset, song_result
+from clsm_cli.data.corpus import build_dataset
 from clsm_cli.data.music21_corpus import Tune, declared_meters, list_folk_tunes, read_tune, split_tunes
-from clsm_cli.data.shards import open_split
+from clsm_cli.data.shards import meter_groups, open_split
+from clsm_cli.data.song_notes import SongSkipped
+from clsm_cli.data.song_windows import song_result
+from clsm_cli.music.meter import Meter
 
 HEADER = "X:1\nT:Test\nM:{meter}\nL:1/8\nK:G\n"
 
@@ -48,18 +51,29 @@ def test_triplets_go_through_the_midi_quantizer():
     assert [(n.start_step, n.end_step) for n in song.tracks[0].notes] == [(0, 1), (1, 3), (3, 4), (4, 8), (8, 16), (16, 32), (32, 48)]
 
 
+def test_tunes_in_other_meters_have_their_bars():
+    jig = read_tune(Tune("t.abc#1", HEADER.format(meter="6/8") + "GAB c2d|e3 d3|G6|]\n"))
+    assert jig.num_bars == 3 and [(s.group, s.num_bars) for s in jig.meter_sections] == [(Meter(6, 8), 3)]
+    # 6/8 bars are 12 steps; an eighth note is 2.
+    assert [(n.start_step, n.end_step) for n in jig.tracks[0].notes][:5] == [(0, 2), (2, 4), (4, 6), (6, 10), (10, 12)]
+    waltz = read_tune(Tune("t.abc#1", HEADER.format(meter="3/4") + "D2|G2 A2 B2|c6|]\n"))  # a pickup
+    assert [(n.start_step, n.end_step, n.pitch) for n in waltz.tracks[0].notes][:2] == [(8, 12, 62), (12, 16, 67)]
+
+
 @pytest.mark.parametrize(
-    "body, reason",
+    "body, reason, groups",
     [
-        (HEADER.format(meter="3/4") + "G2 A2 B2|c6|]\n", "meter"),
-        (HEADER.format(meter="C|") + "G2 A2 B2 c2|[M:3/4] c6|]\n", "meter"),
-        (HEADER.format(meter="none") + "G2 A2 B2|c6|]\n", "meter"),
-        (HEADER.format(meter="4/4") + "G2 A2 B2 c2|d4|G2 A2 B2 c2|]\n", "irregular bars"),
+        (HEADER.format(meter="3/4") + "G2 A2 B2|c6|]\n", "meter", {Meter(4, 4)}),
+        (HEADER.format(meter="none") + "G2 A2 B2|c6|]\n", "meter", None),
+        (HEADER.format(meter="7/32") + "G2 A2 B2|c6|]\n", "meter", None),
+        (HEADER.format(meter="4/4") + "G2 A2 B2 c2|d4|G2 A2 B2 c2|]\n", "irregular bars", None),
+        # music21 drops a meter change inside a tune: such tunes are skipped (MIDI files keep theirs).
+        (HEADER.format(meter="C|") + "G2 A2 B2 c2|[M:3/4] c6|]\n", "meter", None),
     ],
 )
-def test_unusable_tunes_are_skipped_with_a_reason(body, reason):
+def test_unusable_tunes_are_skipped_with_a_reason(body, reason, groups):
     with pytest.raises(SongSkipped) as raised:
-        read_tune(Tune("t.abc#1", body))
+        read_tune(Tune("t.abc#1", body), groups)
     assert raised.value.reason == reason
 
 
@@ -92,5 +106,6 @@ def test_build_from_the_corpus(monkeypatch, tmp_path):
     assert manifest["sources"]["collections"] == ["nottingham-dataset"]
     assert manifest["files"]["total"] == 2
     assert manifest["files"]["kept"] + manifest["files"]["skipped"] == 2
-    for split, record in manifest["splits"].items():
-        assert len(open_split(tmp_path / "folk", split)) == record["windows"]
+    for group, group_record in meter_groups(manifest).items():
+        for split, record in group_record["splits"].items():
+            assert len(open_split(tmp_path / "folk", split, group)) == record["windows"]

@@ -24,14 +24,14 @@ def dataset(tmp_path_factory):
 
 
 def largest_split(directory):
-    manifest = read_manifest(directory)
-    return max(manifest["splits"], key=lambda split: manifest["splits"][split]["windows"])
+    splits = read_manifest(directory)["meter_groups"]["4/4"]["splits"]
+    return max(splits, key=lambda split: splits[split]["windows"])
 
 
 def test_indexing_across_shards(dataset):
     split = largest_split(dataset)
     windows = open_split(dataset, split)
-    assert len(windows) > 10 and len(read_manifest(dataset)["splits"][split]["shards"]) > 2
+    assert len(windows) > 10 and len(read_manifest(dataset)["meter_groups"]["4/4"]["splits"][split]["shards"]) > 2
     every = np.stack(list(windows))
     assert every.shape == (len(windows), 128) and every.dtype == np.uint8
     for index in (0, 4, 5, 6, len(windows) - 1, -1):
@@ -69,7 +69,7 @@ def test_missing_and_broken_datasets_give_clear_errors(dataset, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(dataset, broken)
     split = largest_split(broken)
-    shard = broken / split / "shard-00001.u8"
+    shard = broken / "4-4" / split / "shard-00001.u8"
     shard.write_bytes(shard.read_bytes()[:-1])
     with pytest.raises(InputFileError, match="missing or truncated"):
         open_split(broken, split)

@@ -60,6 +60,21 @@ def test_vectorised_cut_equals_cut_window_and_longest_rest(seed):
     assert all(window[0] != HOLD_TOKEN for window in cut.windows)  # canonical
 
 
+@pytest.mark.parametrize("steps_per_bar", [6, 8, 12, 18])
+@pytest.mark.parametrize("seed", range(4))
+def test_cut_in_other_meters_has_their_bars_and_rest_limit(steps_per_bar, seed):
+    # 3/8, 2/4, 3/4 or 6/8, 9/8: windows of 8 such bars; at most one such bar of rest.
+    rng = random.Random(seed)
+    num_bars = rng.randint(8, 30)
+    notes = [note for note in random_line(rng, num_bars) if note.end_step <= num_bars * steps_per_bar]
+    cut = cut_track_windows(notes, num_bars, steps_per_bar)
+    line = encode_notes(notes, num_bars * steps_per_bar)
+    windows = [cut_window(line, bar * steps_per_bar, 8 * steps_per_bar) for bar in range(num_bars - 7)]
+    kept = [bar for bar, window in enumerate(windows) if longest_rest_steps(window) <= steps_per_bar]
+    assert cut.start_bars.tolist() == kept and cut.dropped_for_rest == len(windows) - len(kept)
+    assert np.array_equal(cut.windows, np.array([windows[bar] for bar in kept]).reshape(-1, 8 * steps_per_bar))
+
+
 def test_rest_of_exactly_one_bar_is_kept_and_longer_dropped():
     notes = [StepNote(0, 48, 60), StepNote(64, 128, 62), StepNote(145, 256, 64)]  # rests of 16 and 17 steps
     cut = cut_track_windows(notes, 16)
