@@ -98,8 +98,25 @@ def _load_torch(directory: Path, device: str) -> LoadedEngine:
 
 
 def _load_numpy(directory: Path) -> LoadedEngine:
-    # The numpy engine is not written yet: the torch engine on the CPU answers meanwhile.
-    return _load_torch(directory, "cpu")
+    from clsm_cli import checkpoint
+    from clsm_cli.engine.numpy_engine import NumpyEngine
+    from clsm_cli.models.config import config_from_dict
+
+    record = checkpoint.read_model_record(directory)
+    config = config_from_dict(record.get("config"))
+    name = _model_name(record, directory)
+    if record.get("kind") != config.kind:
+        raise ModelError(f"the config.json in {directory} says kind {record.get('kind')!r} but holds a {config.kind} config")
+    _check_clsm(config.kind, name)
+    return LoadedEngine(
+        engine=NumpyEngine.from_directory(directory, config, record.get("weights_sha256")),
+        config=config,
+        name=name,
+        sha256=_weights_digest(record, directory),
+        directory=directory,
+        device="cpu",
+        metadata=record,
+    )
 
 
 def _check_clsm(kind: str, name: str) -> None:

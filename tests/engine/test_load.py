@@ -1,6 +1,8 @@
 """load_engine: which engine answers, what provenance it carries, and one-sentence refusals."""
 
 import hashlib
+import subprocess
+import sys
 
 import pytest
 
@@ -9,7 +11,7 @@ from clsm_cli.errors import ModelError, UsageError
 
 
 @pytest.mark.parametrize(
-    "engine,device,expected",
+    ("engine", "device", "expected"),
     [
         ("auto", "auto", "numpy"),
         ("auto", "cpu", "numpy"),
@@ -34,17 +36,28 @@ def test_impossible_choices_are_usage_errors(engine, device, message):
         load.choose_engine(engine, device)
 
 
-def test_loaded_engine_carries_the_models_provenance(tiny_model_dir):
-    loaded = load.load_engine(str(tiny_model_dir), engine="torch", device="cpu")
+@pytest.mark.parametrize("engine", ["numpy", "torch"])
+def test_loaded_engine_carries_the_models_provenance(tiny_model_dir, engine):
+    loaded = load.load_engine(str(tiny_model_dir), engine=engine, device="cpu")
     assert loaded.name == "tiny-engine" and loaded.directory == tiny_model_dir and loaded.device == "cpu"
-    assert loaded.engine.name == "torch" and loaded.engine.device == "cpu"
+    assert loaded.engine.name == engine and loaded.engine.device == "cpu"
     assert loaded.config.kind == "clsm" and loaded.engine.config == loaded.config
     digest = hashlib.sha256((tiny_model_dir / "model.safetensors").read_bytes()).hexdigest()
     assert loaded.sha256 == digest[:16]
     assert loaded.metadata["weights_sha256"] == digest
 
 
-def test_a_model_that_is_not_a_clsm_is_refused(tmp_path):
+def test_the_default_is_the_shipped_model_on_the_numpy_engine_without_importing_torch():
+    code = (
+        "import sys; from clsm_cli.engine.load import load_engine; loaded = load_engine(None); "
+        "print(loaded.engine.name, loaded.name, loaded.device, 'torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["numpy", "folk-small", "cpu", "False"]
+
+
+@pytest.mark.parametrize("engine", ["numpy", "torch"])
+def test_a_model_that_is_not_a_clsm_is_refused(tmp_path, engine):
     import torch
 
     from clsm_cli.checkpoint import save_model
@@ -54,7 +67,7 @@ def test_a_model_that_is_not_a_clsm_is_refused(tmp_path):
     torch.manual_seed(0)
     directory = save_model(build_model(preset_config("vae", "tiny")), tmp_path / "a-vae")
     with pytest.raises(ModelError, match="a-vae is a vae model"):
-        load.load_engine(str(directory), engine="torch", device="cpu")
+        load.load_engine(str(directory), engine=engine, device="cpu")
 
 
 def test_torch_asked_for_without_torch_installed_says_what_to_install(monkeypatch, tiny_model_dir):
