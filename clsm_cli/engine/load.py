@@ -56,20 +56,9 @@ def load_engine(name_or_path: Optional[str], engine: str = "auto", device: str =
     chosen = choose_engine(engine, device)
     directory = checkpoint.resolve_model(name_or_path)
     if chosen == "torch":
+        require_torch("--device cuda" if device == "cuda" else "--engine torch")
         return _load_torch(directory, device)
     return _load_numpy(directory)
-
-
-def torch_device(device: str) -> str:
-    """``auto`` is CUDA when present, else the CPU; CUDA asked for without one is a usage error."""
-    require_torch("--engine torch")
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for, but this machine has no CUDA device; use --device cpu")
-    return device
 
 
 def require_torch(what: str) -> None:
@@ -80,7 +69,7 @@ def require_torch(what: str) -> None:
 
 def _load_torch(directory: Path, device: str) -> LoadedEngine:
     from clsm_cli import checkpoint
-    from clsm_cli.engine.torch_engine import TorchEngine
+    from clsm_cli.engine.torch_engine import TorchEngine, torch_device
 
     resolved = torch_device(device)
     loaded = checkpoint.load_model(directory, resolved)

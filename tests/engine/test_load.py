@@ -47,13 +47,34 @@ def test_loaded_engine_carries_the_models_provenance(tiny_model_dir, engine):
     assert loaded.metadata["weights_sha256"] == digest
 
 
-def test_the_default_is_the_shipped_model_on_the_numpy_engine_without_importing_torch():
-    code = (
-        "import sys; from clsm_cli.engine.load import load_engine; loaded = load_engine(None); "
-        "print(loaded.engine.name, loaded.name, loaded.device, 'torch' in sys.modules)"
+BLOCK_TORCH = """
+import importlib.abc, sys
+class NoTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is not installed here")
+sys.meta_path.insert(0, NoTorch())
+"""
+
+
+def test_the_default_engine_infills_with_the_shipped_model_where_torch_cannot_be_imported():
+    """What ``pip install .`` without torch gives: load, prior, flow and decode, all numpy."""
+    code = BLOCK_TORCH + (
+        "import numpy as np\n"
+        "from clsm_cli.engine.load import load_engine\n"
+        "from clsm_cli.engine.protocol import TargetSpan\n"
+        "from clsm_cli.engine.sampling import Decoding\n"
+        "loaded = load_engine(None)\n"
+        "engine, target = loaded.engine, TargetSpan(32, 32)\n"
+        "window = np.arange(128, dtype=np.uint8) % 30\n"
+        "prior = engine.prior(window, target)\n"
+        "z = engine.flow_inverse(np.stack([prior.mean, prior.mean]))\n"
+        "tokens = engine.decode(window, target, z, Decoding(0.9, 0.95), np.full((2, 32), 0.5))\n"
+        "print(engine.name, loaded.name, loaded.device, tokens.shape, 'torch' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.split() == ["numpy", "folk-small", "cpu", "False"]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["numpy", "folk-small", "cpu", "(2,", "32)", "False"]
 
 
 @pytest.mark.parametrize("engine", ["numpy", "torch"])
