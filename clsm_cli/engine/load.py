@@ -9,7 +9,6 @@ engine needs no torch.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,13 +118,6 @@ def _model_name(metadata: dict, directory: Path) -> str:
 
 def _weights_digest(metadata: dict, directory: Path) -> str:
     """The first 16 hex digits of the weights' SHA-256: recorded in config.json, else computed."""
-    from clsm_cli.checkpoint import WEIGHTS_FILE
+    from clsm_cli.engine.weights import WEIGHTS_FILE, file_sha256
 
-    recorded = metadata.get("weights_sha256")
-    if recorded:
-        return str(recorded)[:16]
-    digest = hashlib.sha256()
-    with open(directory / WEIGHTS_FILE, "rb") as weights:
-        for block in iter(lambda: weights.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    return str(metadata.get("weights_sha256") or file_sha256(directory / WEIGHTS_FILE))[:16]

@@ -9,15 +9,14 @@ float32/float16, or hold a NaN or an infinity. Weights come back as float32.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from clsm_cli.checkpoint import WEIGHTS_FILE, _file_sha256 as file_sha256  # one digest function for both loaders
 from clsm_cli.errors import ModelError
 
-WEIGHTS_FILE = "model.safetensors"  # as checkpoint.WEIGHTS_FILE
 ACCEPTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float16))
 
 
@@ -84,15 +83,6 @@ def clsm_weight_shapes(config: Any) -> dict[str, tuple[int, ...]]:
     transformer("decoder.transformer", cross=True)
     linear("decoder.output", config.num_music_tokens, d)
     return shapes
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file, hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_clsm_weights(directory: Path, config: Any, expected_sha256: str | None) -> dict[str, np.ndarray]:

@@ -1,5 +1,6 @@
 """The torch-free weights reader refuses, in one sentence (exit 4), anything but the CLSM's finite floats."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -65,8 +66,10 @@ def test_broken_weights_are_refused_with_one_sentence(tiny_model_dir, tmp_path, 
 
 def test_half_precision_weights_load_as_float32(tiny_model_dir, tmp_path):
     folder = _copy_with(tiny_model_dir, tmp_path, lambda arrays: arrays.update({k: v.astype(np.float16) for k, v in arrays.items()}))
-    engine = load_engine(folder, engine="numpy").engine
-    assert engine.decoder.output.weight_t.dtype == np.float32
+    loaded = load_engine(folder, engine="numpy")
+    assert loaded.engine.decoder.output.weight_t.dtype == np.float32
+    # Without a recorded digest, provenance gets the file's own.
+    assert loaded.sha256 == hashlib.sha256((tmp_path / "edited" / "model.safetensors").read_bytes()).hexdigest()[:16]
 
 
 def test_weights_that_do_not_match_the_recorded_digest_are_refused(tiny_model_dir, tmp_path):
