@@ -157,3 +157,12 @@ def test_a_flip_counts_as_a_tie_only_near_a_decision_boundary():
     assert _is_tie(logits, Decoding(1.0, 1.0), 0.5 + 2e-5)  # the CDF passes 0.5 after token 0
     assert not _is_tie(logits, Decoding(1.0, 1.0), 0.65)
     assert _is_tie(logits, Decoding(1.0, 0.8 + 5e-5), 0.1)  # the nucleus edge sits at 0.8
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=lambda target: f"{target.start}+{target.length}")
+def test_the_three_segment_masks_are_the_same(target):
+    from clsm_cli.engine.numpy_engine import three_segment_mask
+    from clsm_cli.models.clsm import three_segment_mask as torch_three_segment_mask
+
+    ours = three_segment_mask(target.start, target.length, 129)
+    assert np.array_equal(ours, torch_three_segment_mask(target.start, target.length, 129).numpy())
