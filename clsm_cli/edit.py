@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from clsm_cli.constants import NUM_MUSIC_TOKENS
+from clsm_cli.engine.sampling import Decoding as SamplingDecoding
 from clsm_cli.music.tokens import TOKEN_DTYPE
 
 Target = tuple[int, int]  # (start step inside the window, length in steps)
@@ -207,14 +208,14 @@ def _decode_batch(
 ) -> list[Candidate]:
     batch = w.shape[0]
     z = model.flow.inverse(w)  # (B, z_dim)
+    uniforms = torch.rand((batch, length), generator=generator, device=w.device, dtype=torch.float64).cpu().numpy()
     generated = model.decode(
         tokens.expand(batch, -1),  # (B, window_steps)
         start,
         length,
         z,
-        temperature=decoding.temperature,
-        top_p=decoding.top_p,
-        generator=generator,
+        decoding=SamplingDecoding(decoding.temperature, decoding.top_p),
+        uniforms=uniforms,
     )  # (B, length)
     generated = generated.cpu().numpy()
     if generated.shape != (batch, length) or np.any(generated < 0) or np.any(generated >= NUM_MUSIC_TOKENS):

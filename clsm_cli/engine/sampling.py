@@ -44,6 +44,9 @@ class Decoding:
         return f"temperature {self.temperature:g}, top-p {self.top_p:g}"
 
 
+ARGMAX = Decoding(0.0, 1.0)  # the paper's decoding: the most likely token at each step
+
+
 def resolve_decoding(recommended: Decoding, temperature: float | None, top_p: float | None) -> Decoding:
     """Options the user left unset take the model's recommended decoding (its config records it)."""
     return Decoding(
@@ -74,6 +77,18 @@ def choose_tokens(logits: np.ndarray, decoding: Decoding, uniforms: np.ndarray |
     # A uniform at the very top may pass every bin through rounding: fall back to the last kept token.
     last_kept = probs.shape[-1] - 1 - np.argmax(probs[:, ::-1] > 0, axis=-1)
     return np.minimum(chosen, last_kept).astype(np.int64)
+
+
+def step_uniforms(uniforms: np.ndarray | None, batch: int, length: int, decoding: Decoding) -> np.ndarray | None:
+    """A decoder's (batch, length) sampling uniforms, checked, as float64; None for argmax (nothing drawn)."""
+    if decoding.is_argmax:
+        return None
+    if uniforms is None:
+        raise ValueError("sampling at a temperature above 0 needs uniforms (batch, target_length)")
+    uniforms = np.asarray(uniforms, dtype=np.float64)
+    if uniforms.shape != (batch, length):
+        raise ValueError(f"uniforms must have shape {(batch, length)}, got {uniforms.shape}")
+    return uniforms
 
 
 def nucleus_mask(probs: np.ndarray, top_p: float) -> np.ndarray:
