@@ -10,9 +10,8 @@ The window layout and the decoder's input indexing are documented in ``models/cl
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Optional
 
 import numpy as np
 
@@ -28,32 +27,6 @@ from clsm_cli.engine.numpy_layers import (
 from clsm_cli.engine.protocol import Gaussian, TargetSpan
 from clsm_cli.engine.sampling import Decoding, choose_tokens, step_uniforms
 from clsm_cli.engine.weights import read_clsm_weights
-
-
-Method = TypeVar("Method", bound=Callable)
-
-
-@functools.cache
-def _blas_threads():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-def one_blas_thread(method: Method) -> Method:
-    """Run an engine call with numpy's BLAS on one thread.
-
-    The engine's matrices are small (a few hundred rows of width 128-512): waking BLAS threads costs
-    more than they save, and on a machine whose cores are busy two threads made a 16-candidate
-    infill 50x slower (5 s against 0.09 s). The limit holds only during the call.
-    """
-
-    @functools.wraps(method)
-    def limited(*args, **kwargs):
-        with _blas_threads().limit(limits=1, user_api="blas"):
-            return method(*args, **kwargs)
-
-    return limited  # type: ignore[return-value]
 
 
 def three_segment_mask(target_start: int, target_length: int, length: int) -> np.ndarray:
@@ -124,7 +97,6 @@ class NumpyEngine:
 
     # Distributions ---------------------------------------------------------------------------
 
-    @one_blas_thread
     def prior(self, window: np.ndarray, target: TargetSpan) -> Gaussian:
         """p(w | x_C, τ): the prior network reads the window with the target replaced by ``<p>``."""
         tokens = self._tokens(window, target)
@@ -132,7 +104,6 @@ class NumpyEngine:
         mean, logvar = self.prior_network(tokens, target)  # (1, z_dim) each
         return Gaussian(mean=mean[0], logvar=logvar[0])
 
-    @one_blas_thread
     def posterior(self, window: np.ndarray, target: TargetSpan) -> Gaussian:
         """q(z | x, τ): the encoder reads the whole window."""
         mean, logvar = self.encoder(self._tokens(window, target), target)
@@ -140,7 +111,6 @@ class NumpyEngine:
 
     # Flow ------------------------------------------------------------------------------------
 
-    @one_blas_thread
     def flow_forward(self, z: np.ndarray) -> np.ndarray:
         """w = f(z): couplings first to last. (n, z_dim) float32"""
         z = self._latents(z)
@@ -148,7 +118,6 @@ class NumpyEngine:
             z = coupling.forward(z)
         return z
 
-    @one_blas_thread
     def flow_inverse(self, w: np.ndarray) -> np.ndarray:
         """z = f^-1(w): couplings last to first, each undone. (n, z_dim) float32"""
         w = self._latents(w)
@@ -164,7 +133,6 @@ class NumpyEngine:
         """x_T (n, length) uint8 for each row of z, left to right with a KV cache."""
         return self.decode_with_logits(window, target, z, decoding, uniforms)[0]
 
-    @one_blas_thread
     def decode_with_logits(
         self, window: np.ndarray, target: TargetSpan, z: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -203,7 +171,6 @@ class NumpyEngine:
             generated[:, step] = choose_tokens(logits[:, step], decoding, None if uniforms is None else uniforms[:, step])
         return generated.astype(np.uint8), logits
 
-    @one_blas_thread
     def teacher_forced_logits(self, windows: np.ndarray, target: TargetSpan, z: np.ndarray) -> np.ndarray:
         """Logits for x_T given the windows' own target tokens, one full masked pass. (n, length, C)
 
