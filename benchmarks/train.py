@@ -130,7 +130,6 @@ def end_to_end(kind: str, preset: str, batch_size: int, steps: int) -> float:
         result = train(
             TrainOptions(kind=kind, data_dir=data, out=str(Path(root) / "model"), preset=preset, batch_size=batch_size,
                          max_steps=steps, device="cpu", max_validation_windows=8, log_every=steps),
-            show_progress=False,
         )
         elapsed = time.perf_counter() - started
         import json

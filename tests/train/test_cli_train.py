@@ -49,7 +49,7 @@ def test_existing_output_is_an_output_error(tiny_data, tmp_path):
     (taken / "file").write_text("x")
     result = clsm("train", "lm", "--data", tiny_data, "--out", taken)
     assert result.exit_code == 5
-    assert "--resume" in result.stderr
+    assert "already exists" in result.stderr
 
 
 def test_unknown_model_kind_is_rejected():
