@@ -254,7 +254,7 @@ class _Run:
             self.interval.restore(pending, self.runtime.device)
         self.checkpoint_step = self.counters.global_step
         if self.runtime.is_main:
-            self.log.keep_until(self.counters.global_step)
+            self.log.keep_until(self.counters.global_step, self._on_schedule)
             training_state.remove_leftovers(training_state.state_directory(self.out_dir))
 
     def _announce(self) -> None:
@@ -370,13 +370,22 @@ class _Run:
             "set --grad-clip"
         )
 
+    def _on_schedule(self, record: dict) -> bool:
+        """Whether an uninterrupted run writes this log line (a stopped run also logs where it stops)."""
+        step, options = int(record.get("step", 0)), self.options
+        if record.get("type") == "train":
+            return step % options.log_every == 0
+        end_of_epoch = step % self.steps_per_epoch == 0
+        return end_of_epoch or bool(options.validate_every and step % options.validate_every == 0)
+
     def _log_training(self) -> None:
         self.counters.last_train = self.interval.means(self.runtime)
-        self.interval.reset()
+        step = self.counters.global_step
+        if step % self.options.log_every == 0:
+            self.interval.reset()  # a line off the schedule (where a run stops) keeps its sums for the next
         if not self.runtime.is_main:
             return
         wall = time.perf_counter() - self.session_start
-        step = self.counters.global_step
         self.log.append(
             {
                 "type": "train",

@@ -18,7 +18,7 @@ import math
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -115,17 +115,24 @@ class RunLog:
         except OSError as error:
             raise OutputError(f"cannot write the training log {self.path}: {error.strerror or error}") from None
 
-    def keep_until(self, step: int) -> None:
-        """Drop lines written after ``step`` (a resumed run writes them again) and lines cut short by a crash."""
+    def keep_until(self, step: int, scheduled: Callable[[dict], bool]) -> None:
+        """Keep the lines an uninterrupted run would have written up to ``step``.
+
+        Lines after ``step`` go (the resumed run writes them again), and so do lines at ``step``
+        that only the stop wrote (``scheduled`` says which lines the schedule writes) and lines
+        cut short by a crash.
+        """
         if not self.path.exists():
             return
         kept = []
         for line in self.path.read_text(encoding="utf-8").splitlines():
             try:
-                if json.loads(line).get("step", 0) <= step:
-                    kept.append(line)
+                record = json.loads(line)
+                line_step = record.get("step", 0)
             except (json.JSONDecodeError, AttributeError):
                 continue
+            if line_step < step or (line_step == step and scheduled(record)):
+                kept.append(line)
         write_text(self.path, "".join(line + "\n" for line in kept))
 
     def clear(self) -> None:
