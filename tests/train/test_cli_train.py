@@ -107,3 +107,13 @@ def test_two_two_trains_the_four_four_group(tiny_data, models_home):
 def test_a_malformed_meter_is_a_usage_error(tiny_data, models_home):
     result = clsm("train", "lm", "--data", tiny_data, "--out", "x", "--meter", "waltz")
     assert result.exit_code == 2 and "a meter is written like 3/4" in result.stderr
+
+
+def test_a_diverged_run_exits_4_and_an_unwritable_out_exits_5(tiny_data, tmp_path):
+    diverged = clsm("train", "clsm", "--data", tiny_data, "--out", tmp_path / "d", "--preset", "tiny", "--batch-size", "8",
+                    "--max-steps", "30", "--lr", "1000", "--workers", "0")
+    assert diverged.exit_code == 4 and "training diverged" in diverged.stderr and "Traceback" not in diverged.output
+    (tmp_path / "file").write_text("x")
+    blocked = clsm("train", "lm", "--data", tiny_data, "--out", tmp_path / "file" / "m", "--preset", "tiny",
+                   "--batch-size", "8", "--max-steps", "1", "--workers", "0")
+    assert blocked.exit_code == 5 and "cannot write the model folder" in blocked.stderr
