@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 from clsm_cli.atomic import atomic_write
 from clsm_cli.code_version import code_version
 from clsm_cli.errors import OutputError
+from clsm_cli.json_text import json_text
 from clsm_cli.train.distributed import Runtime, all_reduce_sum
 
 LOG_FILE_NAME = "train-log.jsonl"
@@ -90,17 +90,6 @@ class LossSums:
         self.sums = {name: torch.tensor(value, dtype=torch.float32, device=device) for name, value in state.get("sums", {}).items()}
 
 
-def finite_or_none(value: Any) -> Any:
-    """JSON without NaN or Infinity (not JSON): non-finite floats become None, recursively."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: finite_or_none(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite_or_none(item) for item in value]
-    return value
-
-
 class RunLog:
     """``train-log.jsonl``: one JSON object per line."""
 
@@ -108,7 +97,7 @@ class RunLog:
         self.path = path
 
     def append(self, record: dict[str, Any]) -> None:
-        line = json.dumps(finite_or_none(record), sort_keys=False, allow_nan=False)
+        line = json_text(record)
         try:
             with open(self.path, "a", encoding="utf-8") as stream:
                 stream.write(line + "\n")
@@ -179,14 +168,15 @@ def jsonable(value):
 
 def write_reproducibility(path: Path, *, base: dict, runtime: Runtime, finished: Optional[dict]) -> None:
     """The run's resolved config, data hash, code version, seed and device, beside the model."""
+    version = code_version()
     record = {
         **base,
         "device": runtime.describe(),
         "world_size": runtime.world_size,
         "precision": runtime.precision,
         "code": {
-            "clsm_version": code_version()["clsm"],
-            "git_commit": code_version()["git_commit"],
+            "clsm_version": version["clsm"],
+            "git_commit": version["git_commit"],
             "torch_version": torch.__version__,
             "numpy_version": np.__version__,
             "python_version": platform.python_version(),
@@ -194,4 +184,4 @@ def write_reproducibility(path: Path, *, base: dict, runtime: Runtime, finished:
         },
         "result": finished,
     }
-    write_text(path, json.dumps(finite_or_none(jsonable(record)), indent=2, allow_nan=False))
+    write_text(path, json_text(jsonable(record), indent=2))
