@@ -74,6 +74,7 @@ from clsm_cli.train.step import (  # noqa: F401 - re-exported
 )
 from clsm_cli.train.streams import RandomStreams
 from clsm_cli.train.validation import validate
+from clsm_cli.train.warm_start import load_initial_weights
 
 DISPLAY_EVERY_STEPS = 10  # how often the progress line refreshes and the weights are checked to be finite
 
@@ -180,7 +181,9 @@ class _Run:
         self.model = build_model(self.config).to(runtime.device)
         self.init_source = saved_info.get("init_from") if saved_info is not None else None
         if options.init_from is not None and saved_info is None:
-            self.init_source = self._load_initial_weights(options.init_from)
+            self.init_source = load_initial_weights(
+                self.model, options.init_from, self.kind, self.config, self.settings["preset"]
+            )
         self.objective = Objective(
             ObjectiveSettings(
                 kind=self.kind.name,
@@ -207,33 +210,6 @@ class _Run:
             self.loss_module = torch.nn.parallel.DistributedDataParallel(self.loss_module, device_ids=device_ids)
         self.interval = LossSums()  # loss terms since the last log line
         self.display = LossSums()  # loss terms since the last progress refresh
-
-    def _load_initial_weights(self, name_or_path: str) -> dict:
-        """Copy a saved model's weights into the fresh model (--init-from); say where they came from."""
-        from clsm_cli.checkpoint import load_model, resolve_model
-        from clsm_cli.models.config import config_to_dict
-        from clsm_cli.models.registry import kind_of_config
-
-        source = load_model(resolve_model(name_or_path))  # ModelError (exit 4) when unreadable
-        source_kind = kind_of_config(source.config)
-        # The recommended decoding is not part of the architecture: a shipped model may differ there.
-        source_config = dataclasses.replace(
-            source.config,
-            decoding_temperature=self.config.decoding_temperature,
-            decoding_top_p=self.config.decoding_top_p,
-        )
-        if source_kind != self.kind or config_to_dict(source_config) != self.config_dict:
-            raise UsageError(
-                f"--init-from {name_or_path} is a {source_kind.name} model ({source.metadata.get('training', {}).get('preset', '?')} "
-                f"preset) that does not fit a {self.kind.name} of preset {self.settings['preset']}; "
-                "start from a model of the same kind, preset and meter"
-            )
-        self.model.load_state_dict(source.model.state_dict())
-        return {
-            "model": str(source.directory),
-            "weights_sha256": source.metadata.get("weights_sha256"),
-            "steps": source.metadata.get("training", {}).get("steps"),
-        }
 
     def _restore(self) -> None:
         state, scaler_state = training_state.load_training_state(
