@@ -273,3 +273,47 @@ def test_resuming_below_the_done_steps_warns(short_data, tmp_path, recording_pro
     result = run("lm", short_data, tmp_path / "m", recording_progress, resume=True, max_steps=1)
     assert result.global_step == 3
     assert any(text.startswith("warning:") and "--max-steps 1" in text for text in recording_progress.messages)
+
+
+# SIGKILL at any moment, then --resume: the same weights as an uninterrupted run --------------------
+
+CHILD_RUN = """
+import sys, time
+from pathlib import Path
+from clsm_cli.train import loop
+real_step = loop.train_step
+def slow_step(*args, **kwargs):
+    time.sleep(0.05)  # slow enough to be killed mid-run
+    return real_step(*args, **kwargs)
+loop.train_step = slow_step
+options = loop.TrainOptions(kind="clsm", data_dir=Path(sys.argv[1]), out=sys.argv[2], preset="tiny", batch_size=8,
+                            max_validation_windows=16, log_every=1, workers=0, max_steps=12, epochs=3, learning_rate=2e-3,
+                            checkpoint_every=int(sys.argv[3]))
+loop.train(options)
+"""
+
+
+@pytest.mark.parametrize("checkpoint_every, kill_after_lines", [(1000, 2), (4, 7)])
+def test_a_sigkilled_run_resumes_to_the_uninterrupted_weights(short_data, tmp_path, checkpoint_every, kill_after_lines):
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    child = subprocess.Popen([sys.executable, "-c", CHILD_RUN, str(short_data), str(out), str(checkpoint_every)])
+    log = out / LOG_FILE_NAME
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and child.poll() is None:
+        if log.exists() and len(log.read_text().splitlines()) >= kill_after_lines:
+            break
+        time.sleep(0.01)
+    child.send_signal(signal.SIGKILL)
+    assert child.wait() == -signal.SIGKILL and not (out / WEIGHTS_FILE).exists()
+    assert training_state.has_training_state(out) == (checkpoint_every == 4)
+
+    common = dict(max_steps=12, epochs=3, learning_rate=2e-3, checkpoint_every=checkpoint_every)
+    resumed = run("clsm", short_data, out, resume=True, **common)
+    straight = run("clsm", short_data, tmp_path / "straight", **common)
+    a, b = load_file(str(straight.model_directory / WEIGHTS_FILE)), load_file(str(resumed.model_directory / WEIGHTS_FILE))
+    assert a.keys() == b.keys() and all(torch.equal(a[name], b[name]) for name in a)
+    assert [line["step"] for line in read_log(out) if line["type"] == "train"] == list(range(1, 13))
