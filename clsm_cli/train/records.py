@@ -177,6 +177,7 @@ def write_reproducibility(path: Path, *, base: dict, runtime: Runtime, finished:
         "code": {
             "clsm_version": version["clsm"],
             "git_commit": version["git_commit"],
+            "git_dirty": version["git_dirty"],
             "torch_version": torch.__version__,
             "numpy_version": np.__version__,
             "python_version": platform.python_version(),
