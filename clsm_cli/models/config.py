@@ -34,17 +34,24 @@ DEFAULT_METERS = ((4, 4), (2, 2))  # 2/2 bars have the 4/4 length and share its 
 
 
 @dataclass(frozen=True)
-class CLSMConfig:
-    """Contextual Latent Space Model (paper section 2.4)."""
+class _ModelGrid:
+    """What every kind's config holds first: its kind, the vocabulary it reads and the grid it knows."""
 
-    kind: str = "clsm"
+    kind: str = ""
     # Vocabulary and grid: the checkpoint refuses data that disagrees with these.
     vocab_size: int = VOCAB_SIZE  # input symbols: 32 music tokens + <s>, <p>, <pad>
     num_music_tokens: int = NUM_MUSIC_TOKENS  # decoder classes: a target never holds a special
-    window_steps: int = WINDOW_STEPS  # K: tokens per window (8 bars of 16 steps)
-    steps_per_bar: int = STEPS_PER_BAR  # the grid the model was trained on
+    window_steps: int = WINDOW_STEPS  # K: tokens per window (8 bars of steps_per_bar)
+    steps_per_bar: int = STEPS_PER_BAR  # the grid the model was trained on (16 in 4/4)
     meters: tuple[tuple[int, int], ...] = DEFAULT_METERS  # meters whose bars it may edit
     target_lengths: tuple[int, ...] = TARGET_LENGTHS_STEPS  # |x_T| seen in training (1..4 bars)
+
+
+@dataclass(frozen=True)
+class CLSMConfig(_ModelGrid):
+    """Contextual Latent Space Model (paper section 2.4)."""
+
+    kind: str = "clsm"
     # Transformers (encoder, prior and decoder all use these).
     d_model: int = 128  # token embedding size = transformer width (paper: 128)
     num_heads: int = 8  # attention heads (paper: 8)
@@ -68,16 +75,10 @@ class CLSMConfig:
 
 
 @dataclass(frozen=True)
-class VAEConfig:
+class VAEConfig(_ModelGrid):
     """Baseline VAE (paper section 3.2.1): Bi-LSTM encoder over x, LSTM decoder, N(0, I) prior."""
 
     kind: str = "vae"
-    vocab_size: int = VOCAB_SIZE
-    num_music_tokens: int = NUM_MUSIC_TOKENS
-    window_steps: int = WINDOW_STEPS
-    steps_per_bar: int = STEPS_PER_BAR
-    meters: tuple[tuple[int, int], ...] = DEFAULT_METERS
-    target_lengths: tuple[int, ...] = TARGET_LENGTHS_STEPS
     embedding_dim: int = 128  # token embedding size (as the CLSM's)
     lstm_hidden: int = 256  # LSTMs "equal to those of the LSTMs in CLSM" (paper 3.2.1)
     lstm_layers: int = 2  # 2-layer Bi-LSTM encoder and 2-layer LSTM decoder
@@ -89,7 +90,7 @@ class VAEConfig:
 
 
 @dataclass(frozen=True)
-class ARNNConfig:
+class ARNNConfig(_ModelGrid):
     """Anticipation-RNN baseline (paper section 3.2.2; Hadjeres & Nielsen).
 
     ``constraint_mode`` says how training draws constraint positions: ``"random"`` (ARNN) or
@@ -97,12 +98,6 @@ class ARNNConfig:
     """
 
     kind: str = "arnn"
-    vocab_size: int = VOCAB_SIZE
-    num_music_tokens: int = NUM_MUSIC_TOKENS
-    window_steps: int = WINDOW_STEPS
-    steps_per_bar: int = STEPS_PER_BAR
-    meters: tuple[tuple[int, int], ...] = DEFAULT_METERS
-    target_lengths: tuple[int, ...] = TARGET_LENGTHS_STEPS
     constraint_mode: str = "random"  # "random" (ARNN) or "targets" (ARNN_T)
     embedding_dim: int = 128  # token and constraint embedding size
     lstm_hidden: int = 256  # both RNNs, "equal to those of the LSTMs in CLSM" (paper 3.2.2)
@@ -113,16 +108,10 @@ class ARNNConfig:
 
 
 @dataclass(frozen=True)
-class LMConfig:
+class LMConfig(_ModelGrid):
     """The evaluation language model: a vanilla causal transformer that scores whole windows."""
 
     kind: str = "lm"
-    vocab_size: int = VOCAB_SIZE
-    num_music_tokens: int = NUM_MUSIC_TOKENS
-    window_steps: int = WINDOW_STEPS
-    steps_per_bar: int = STEPS_PER_BAR
-    meters: tuple[tuple[int, int], ...] = DEFAULT_METERS
-    target_lengths: tuple[int, ...] = TARGET_LENGTHS_STEPS
     d_model: int = 128  # as the CLSM's transformers
     num_heads: int = 8
     ff_dim: int = 256
