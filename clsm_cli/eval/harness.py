@@ -72,6 +72,7 @@ from clsm_cli.eval.metrics import (
 from clsm_cli.eval.plan import (  # noqa: F401 - re-exported
     DEFAULT_WINDOWS,
     EvaluationPlan,
+    check_window_fits,
     draw_targets,
     group_seed,
     plan_evaluation,
@@ -121,8 +122,10 @@ def evaluate(
     for member in members:
         if member.family not in MODEL_FAMILIES:
             raise UsageError(f"{member.name} is a {member.family} model; only CLSM, VAE, ARNN and ARNN_T generate")
+        check_window_fits(member.name, member.model, plan)
         member.model.eval()
     if lm is not None:
+        check_window_fits("the LM", lm, plan)
         lm.eval()
 
     rows: list[ResultRow] = []

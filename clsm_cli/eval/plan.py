@@ -1,8 +1,8 @@
 """The test windows of an evaluation and the target positions drawn for them, seeded.
 
 For each of N windows (default 1000) a target position τ is drawn as in training: |x_T| uniformly
-from the target lengths ({16, 32, 48, 64} in 4/4), then |x_CL| uniformly from the whole-bar starts
-that fit. Each window also gets a target length for the left-contextual reconstruction (that target
+from the target lengths (1..4 bars: {16, 32, 48, 64} in 4/4, {12, ..., 48} for 96-step 3/4
+windows), then |x_CL| uniformly from the whole-bar starts that fit. Each window also gets a target length for the left-contextual reconstruction (that target
 ends the window), so the x-axis of Fig. 3b uses every window. Windows and τ come from
 ``numpy.random.default_rng(seed)``.
 """
@@ -15,7 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from clsm_cli.constants import TARGET_LENGTHS_STEPS, TARGET_START_STRIDE_STEPS, WINDOW_STEPS
+from clsm_cli.constants import (
+    BARS_PER_WINDOW,
+    MAX_TARGET_BARS,
+    TARGET_LENGTHS_STEPS,
+    TARGET_START_STRIDE_STEPS,
+    WINDOW_STEPS,
+)
 from clsm_cli.errors import InputFileError, UsageError
 
 DEFAULT_WINDOWS = 1000
@@ -53,11 +59,20 @@ def _group_rows(starts: np.ndarray, lengths: np.ndarray) -> list[tuple[int, int,
     return [(start, length, np.flatnonzero((starts == start) & (lengths == length))) for start, length in keys]
 
 
+def target_lengths_for(window_steps: int) -> np.ndarray:
+    """The training target lengths of a window of ``window_steps`` (8 bars): 1..4 whole bars."""
+    if window_steps == WINDOW_STEPS:
+        return np.array(TARGET_LENGTHS_STEPS)
+    steps_per_bar = window_steps // BARS_PER_WINDOW
+    return np.arange(1, MAX_TARGET_BARS + 1) * steps_per_bar
+
+
 def draw_targets(rng: np.random.Generator, count: int, window_steps: int = WINDOW_STEPS) -> tuple[np.ndarray, np.ndarray]:
     """τ as in training: |x_T| uniform over the target lengths, then |x_CL| uniform over bar starts."""
-    lengths = rng.choice(np.array(TARGET_LENGTHS_STEPS), size=count)
-    start_choices = (window_steps - lengths) // TARGET_START_STRIDE_STEPS + 1
-    starts = (rng.random(count) * start_choices).astype(np.int64) * TARGET_START_STRIDE_STEPS
+    bar_steps = TARGET_START_STRIDE_STEPS if window_steps == WINDOW_STEPS else window_steps // BARS_PER_WINDOW
+    lengths = rng.choice(target_lengths_for(window_steps), size=count)
+    start_choices = (window_steps - lengths) // bar_steps + 1
+    starts = (rng.random(count) * start_choices).astype(np.int64) * bar_steps
     return starts.astype(np.int64), lengths.astype(np.int64)
 
 
@@ -73,8 +88,18 @@ def plan_evaluation(window_set: Any, num_windows: int = DEFAULT_WINDOWS, seed: i
     indices = np.sort(rng.choice(available, size=count, replace=False))
     windows = read_windows(window_set, indices)
     starts, lengths = draw_targets(rng, count, windows.shape[1])
-    reconstruction_lengths = rng.choice(np.array(TARGET_LENGTHS_STEPS), size=count).astype(np.int64)
+    reconstruction_lengths = rng.choice(target_lengths_for(windows.shape[1]), size=count).astype(np.int64)
     return EvaluationPlan(seed, indices, windows, starts, lengths, reconstruction_lengths)
+
+
+def check_window_fits(name: str, model: Any, plan: EvaluationPlan) -> None:
+    """UsageError when a model reads windows of another length (another meter) than the plan's."""
+    window_steps = getattr(getattr(model, "config", None), "window_steps", plan.window_steps)
+    if window_steps != plan.window_steps:
+        raise UsageError(
+            f"{name} reads {window_steps}-step windows, but the test windows have {plan.window_steps} steps "
+            "(another meter); evaluate models on data of their own meter"
+        )
 
 
 def read_windows(window_set: Any, indices: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ from clsm_cli.eval.generate import (
 )
 from clsm_cli.eval.melody_stats import MelodyStats, MelodyStatsTotals, QualityCheck, quality_checks
 from clsm_cli.eval.metrics import AccuracyTotals, NllTotals, copied_targets, random_pitch_targets, splice_targets
-from clsm_cli.eval.plan import EvaluationPlan, group_seed
+from clsm_cli.eval.plan import EvaluationPlan, check_window_fits, group_seed
 from clsm_cli.eval.results import COPY, DATA, RANDOM
 from clsm_cli.progress import Progress, SilentProgress
 
@@ -77,6 +77,7 @@ def evaluate_quality(
     if candidates < 1:
         raise UsageError(f"--candidates must be at least 1, got {candidates}")
     model = member.model
+    check_window_fits(member.name, model, plan)
     model.eval()
     temperature = float(model.config.decoding_temperature if temperature is None else temperature)
     top_p = float(model.config.decoding_top_p if top_p is None else top_p)
