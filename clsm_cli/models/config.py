@@ -261,11 +261,6 @@ def validate_config(config: ModelConfig) -> None:
 
 def _validate_grid(config: ModelConfig, kind: str) -> None:
     steps_per_bar, window_steps = config.steps_per_bar, config.window_steps
-    if window_steps != BARS_PER_WINDOW * steps_per_bar:
-        raise ModelError(
-            f"the {kind} config's window_steps must be {BARS_PER_WINDOW} bars of its steps_per_bar "
-            f"({BARS_PER_WINDOW * steps_per_bar}), got {window_steps}"
-        )
     meters = config.meters
     if not isinstance(meters, tuple) or not meters or not all(_is_meter(meter) for meter in meters):
         raise ModelError(
@@ -278,6 +273,11 @@ def _validate_grid(config: ModelConfig, kind: str) -> None:
                 f"the {kind} config's steps_per_bar ({steps_per_bar}) must equal the steps of every listed meter, "
                 f"but a {numerator}/{denominator} bar has {_meter_steps_text(numerator, denominator)}"
             )
+    if window_steps != BARS_PER_WINDOW * steps_per_bar:
+        raise ModelError(
+            f"the {kind} config's window_steps must be {BARS_PER_WINDOW} bars of its steps_per_bar "
+            f"({BARS_PER_WINDOW * steps_per_bar}), got {window_steps}"
+        )
     lengths = config.target_lengths
     if (
         not isinstance(lengths, tuple)
