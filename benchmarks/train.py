@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -118,19 +117,40 @@ def profile_step(kind: str, preset: str, batch_size: int, rows: int = 15) -> Non
     print(profiler.key_averages().table(sort_by="cpu_time_total", row_limit=rows))
 
 
+def write_random_dataset(directory: Path, counts: dict[str, int]) -> Path:
+    """A dataset folder in the real shard format with ``counts[split]`` random windows per split."""
+    import numpy as np
+
+    from clsm_cli.constants import NUM_MUSIC_TOKENS, WINDOW_STEPS
+    from clsm_cli.data import shards
+    from clsm_cli.data.splits import HELD_OUT_SPLITS, TRAIN_SPLITS
+
+    directory.mkdir(parents=True)
+    writer = shards.DatasetWriter(directory, windows_per_shard=256)
+    rng = np.random.default_rng(0)
+    for split in TRAIN_SPLITS + HELD_OUT_SPLITS:
+        windows = rng.integers(0, NUM_MUSIC_TOKENS, (counts.get(split, 0), WINDOW_STEPS)).astype(np.uint8)
+        origins = np.zeros((len(windows), 4), dtype=np.int32)
+        if split in TRAIN_SPLITS:
+            writer.add_training(split, windows, origins, original_key=np.zeros((0, WINDOW_STEPS), dtype=np.uint8))
+        else:
+            writer.add_held_out(split, windows, origins)
+    manifest = {"format": shards.FORMAT_NAME, "format_version": shards.FORMAT_VERSION, "splits": writer.finish()}
+    shards.write_json(directory / shards.SOURCES_NAME, [])
+    manifest["content_sha256"] = shards.content_sha256(directory)
+    shards.write_json(directory / shards.MANIFEST_NAME, manifest)
+    return directory
+
+
 def end_to_end(kind: str, preset: str, batch_size: int, steps: int) -> float:
     """Windows per second of a real ``train()`` run (validation excluded) on a generated dataset."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "train"))
-    from conftest import write_dataset  # the tests' shard writer
-
     with tempfile.TemporaryDirectory() as root:
         counts = {"train-1": batch_size * (steps + 2), "valid-1": 8, "train-2": batch_size * (steps + 2), "valid-2": 8}
-        data = write_dataset(Path(root) / "data", counts)
+        data = write_random_dataset(Path(root) / "data", counts)
         started = time.perf_counter()
         result = train(
             TrainOptions(kind=kind, data_dir=data, out=str(Path(root) / "model"), preset=preset, batch_size=batch_size,
                          max_steps=steps, device="cpu", max_validation_windows=8, log_every=steps),
-            show_progress=False,
         )
         elapsed = time.perf_counter() - started
         import json

@@ -8,10 +8,11 @@ A model folder holds two files:
   ``vocabulary_hash``, ``weights_sha256``, ``parameter_count``, ``created``, ``clsm_version``,
   ``name`` and the ``training`` record (data, steps, losses, metrics: whatever the trainer passes).
 
-``save_model`` writes both atomically (temporary files renamed into place, weights first); the
-config records the weights' SHA-256, so a torn or truncated write is caught on load. ``load_model``
-checks version, vocabulary, digest and shapes and turns every problem into a ``ModelError``
-(exit code 4) with one sentence.
+``save_model`` writes both with ``atomic_write`` (weights first); the config records the weights'
+SHA-256, so a torn or truncated write is caught on load. ``read_model_files`` (no torch; both
+inference engines start from it) checks version, vocabulary, every config value, the digest, each
+tensor's dtype and that the weights are finite; ``load_model`` adds the shapes the torch model
+expects. Every problem is a ``ModelError`` (exit code 4) with one sentence.
 
 Models are found by name in the user's models folder (``CLSM_HOME/models`` or the platform's user
 data dir), then among the shipped ones (``clsm_cli/weights`` when installed, ``weights/`` in a
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from clsm_cli import __version__
+from clsm_cli.atomic import atomic_write, remove_stale_temporaries
+from clsm_cli.constants import vocabulary_hash
 from clsm_cli.errors import ModelError, OutputError, UsageError
 
 FORMAT_VERSION = 1
@@ -36,6 +39,8 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 CARD_FILE = "CARD.md"
 DEFAULT_MODEL_NAME = "folk-small"
+SAFETENSORS_DTYPES = {"float32": "F32", "float16": "F16"}  # what weights_dtype may declare, as stored
+MAX_WEIGHT_MAGNITUDE = 1e6  # trained weights stay far below; larger ones overflow half precision and activations
 HOME_ENV = "CLSM_HOME"  # overrides the user data dir; user models then live in $CLSM_HOME/models
 
 
@@ -59,13 +64,6 @@ class InstalledModel:
     problem: Optional[str] = None  # why the folder cannot be loaded, if it cannot
 
 
-def vocabulary_hash() -> str:
-    """The hash of this clsm's vocabulary and grid (``music.tokens``); stored in each checkpoint."""
-    from clsm_cli.music.tokens import vocabulary_hash as tokens_vocabulary_hash
-
-    return tokens_vocabulary_hash()
-
-
 # Saving ------------------------------------------------------------------------------------------
 
 
@@ -74,9 +72,10 @@ def save_model(model, directory, training: Optional[dict] = None, name: Optional
 
     ``dtype`` is ``torch.float32`` (default) or ``torch.float16`` for shipping; loading always
     gives float32 parameters. Other files in the folder (a trainer's optimizer state, logs) stay.
+    Weights that are not finite are refused (a ModelError): a diverged model is never saved.
     """
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import save as safetensors_bytes
 
     from clsm_cli.models.config import config_to_dict
 
@@ -89,39 +88,46 @@ def save_model(model, directory, training: Optional[dict] = None, name: Optional
         key: (value.detach().to("cpu", dtype) if value.is_floating_point() else value.detach().cpu()).contiguous()
         for key, value in model.state_dict().items()
     }
-    vocab = vocabulary_hash()
-    suffix = f".tmp-{os.getpid()}"
-    weights_tmp = directory / (WEIGHTS_FILE + suffix)
-    config_tmp = directory / (CONFIG_FILE + suffix)
+    broken = [key for key, value in state.items() if value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    if broken:
+        raise ModelError(
+            f"the model's weights are not finite (e.g. {broken[0]}), so it was not saved to {directory}; "
+            "training diverged"
+        )
+    weights = safetensors_bytes(
+        state,
+        metadata={"format_version": str(FORMAT_VERSION), "kind": config.kind, "vocabulary_hash": vocabulary_hash(),
+                  "clsm_version": __version__},
+    )
+    record = {
+        "format_version": FORMAT_VERSION,
+        "kind": config.kind,
+        "name": name or directory.resolve().name,
+        "config": config_to_dict(config),
+        "vocabulary_hash": vocabulary_hash(),
+        "parameter_count": sum(parameter.numel() for parameter in model.parameters()),
+        "weights_dtype": str(dtype).removeprefix("torch."),
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "clsm_version": __version__,
+        "training": training or {},
+    }
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        save_file(
-            state, str(weights_tmp),
-            metadata={"format_version": str(FORMAT_VERSION), "kind": config.kind, "vocabulary_hash": vocab,
-                      "clsm_version": __version__},
-        )
-        record = {
-            "format_version": FORMAT_VERSION,
-            "kind": config.kind,
-            "name": name or directory.resolve().name,
-            "config": config_to_dict(config),
-            "vocabulary_hash": vocab,
-            "parameter_count": sum(parameter.numel() for parameter in model.parameters()),
-            "weights_dtype": str(dtype).removeprefix("torch."),
-            "weights_sha256": _file_sha256(weights_tmp),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "clsm_version": __version__,
-            "training": training or {},
-        }
-        config_tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-        os.replace(weights_tmp, directory / WEIGHTS_FILE)
-        os.replace(config_tmp, directory / CONFIG_FILE)
+        atomic_write(directory / WEIGHTS_FILE, weights)  # weights first: the config's digest names them
+        atomic_write(directory / CONFIG_FILE, json.dumps(record, indent=2, sort_keys=False) + "\n")
     except OSError as error:
         raise OutputError(f"cannot write the model to {directory}: {error.strerror or error}") from None
-    finally:
-        for leftover in (weights_tmp, config_tmp):
-            leftover.unlink(missing_ok=True)
+    remove_leftover_temporaries(directory)
     return directory
+
+
+def remove_leftover_temporaries(directory: Path) -> None:
+    """Remove what killed writes of a model folder left: ``.NAME.*.tmp`` and older ``NAME.tmp-PID`` files."""
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        remove_stale_temporaries(directory, name)
+        for leftover in Path(directory).glob(f"{name}.tmp-*"):
+            leftover.unlink(missing_ok=True)
 
 
 # Loading -----------------------------------------------------------------------------------------
@@ -139,7 +145,7 @@ def read_model_record(directory) -> dict:
         raise ModelError(f"{directory} is not a clsm model: it has no {CONFIG_FILE}")
     try:
         record = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ModelError(f"the {CONFIG_FILE} of the model in {directory} is not readable JSON") from None
     if not isinstance(record, dict) or "format_version" not in record:
         raise ModelError(f"the {CONFIG_FILE} in {directory} is not a clsm model config (it has no format_version)")
@@ -158,45 +164,130 @@ def read_model_record(directory) -> dict:
     return record
 
 
-def load_model(path, device="cpu") -> LoadedModel:
-    """Load a model folder (or a file inside it) saved by ``save_model``; raises ModelError."""
-    import torch
-    from safetensors import safe_open
-
+def read_model_config(directory) -> tuple[dict, Any]:
+    """The checked record and its validated config (every field in range), without torch or weights."""
     from clsm_cli.models.config import config_from_dict
-    from clsm_cli.models.registry import build_model
 
-    directory = Path(path)
-    if directory.is_file():
-        directory = directory.parent
+    directory = Path(directory)
     record = read_model_record(directory)
-    config = config_from_dict(record.get("config"))
+    try:
+        config = config_from_dict(record.get("config"))
+    except ModelError as error:
+        raise ModelError(f"the model in {directory} has a broken config: {error}") from None
     if record.get("kind") != config.kind:
         raise ModelError(f"the {CONFIG_FILE} in {directory} says kind {record.get('kind')!r} but holds a {config.kind} config")
+    return record, config
+
+
+def read_model_files(directory) -> tuple[dict, Any, dict]:
+    """A model folder checked and read without torch: ``(record, config, tensors)``.
+
+    ``tensors`` maps names to numpy arrays in the declared dtype (``weights_dtype``: float32, or
+    float16 for shipping). Every problem is a ModelError (exit 4) in one sentence: a missing,
+    truncated or replaced weights file, a config value out of range, a tensor of another dtype,
+    weights that are not finite or implausibly large. Both inference engines start here.
+    """
+    from safetensors import SafetensorError
+    from safetensors.numpy import load as load_numpy
+
+    directory = Path(directory)
+    if directory.is_file():
+        directory = directory.parent
+    record, config = read_model_config(directory)
     weights_path = directory / WEIGHTS_FILE
     if not weights_path.is_file():
         raise ModelError(f"the model in {directory} has no {WEIGHTS_FILE}: its weights are missing")
+    try:
+        data = weights_path.read_bytes()
+    except OSError as error:
+        raise ModelError(f"cannot read {weights_path}: {error.strerror or error}") from None
     expected_digest = record.get("weights_sha256")
-    if expected_digest is not None and _file_sha256(weights_path) != expected_digest:
+    if expected_digest is not None and hashlib.sha256(data).hexdigest() != expected_digest:
         raise ModelError(
             f"the weights in {directory} do not match its {CONFIG_FILE} (the file is truncated or was "
             "replaced); reinstall or retrain the model"
         )
+    declared = record.get("weights_dtype", "float32")
+    if declared not in SAFETENSORS_DTYPES:
+        raise ModelError(f"the {CONFIG_FILE} in {directory} declares weights_dtype {declared!r}; clsm reads float32 or float16")
+    for key, dtype in _stored_dtypes(data, weights_path).items():
+        if dtype != SAFETENSORS_DTYPES[declared]:
+            raise ModelError(
+                f"the weights in {directory} hold {key} as {dtype}, but the model declares {declared} "
+                f"({SAFETENSORS_DTYPES[declared]}); reinstall or retrain the model"
+            )
     try:
-        with safe_open(str(weights_path), framework="pt", device="cpu") as weights:
-            state = {key: weights.get_tensor(key) for key in weights.keys()}
-    except Exception:  # safetensors raises its own error types for truncated or foreign bytes
+        tensors = load_numpy(data)
+    except (SafetensorError, ValueError, TypeError, KeyError, OverflowError, MemoryError):
         raise ModelError(f"{weights_path} is not a readable safetensors file (truncated or not a clsm model)") from None
+    for key, value in tensors.items():
+        check_weight_values(key, value, declared, directory)
+    return record, config, tensors
 
-    if device is None:
-        device = "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for, but no CUDA device is available")
+
+def weights_sha256(directory) -> str:
+    """The SHA-256 (hex) of a model folder's weights file: what provenance names the weights by."""
+    digest = hashlib.sha256()
+    with open(Path(directory) / WEIGHTS_FILE, "rb") as weights:
+        for block in iter(lambda: weights.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _stored_dtypes(data: bytes, weights_path: Path) -> dict[str, str]:
+    """Tensor name -> safetensors dtype code (``F32``, ``I8``, ``F8_E4M3``...), read from the header."""
+    unreadable = ModelError(f"{weights_path} is not a readable safetensors file (truncated or not a clsm model)")
+    if len(data) < 8:
+        raise unreadable
+    header_length = int.from_bytes(data[:8], "little")
+    if header_length > len(data) - 8:
+        raise unreadable
+    try:
+        header = json.loads(data[8 : 8 + header_length].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise unreadable from None
+    if not isinstance(header, dict):
+        raise unreadable
+    return {
+        str(key): str(entry.get("dtype"))
+        for key, entry in header.items()
+        if key != "__metadata__" and isinstance(entry, dict)
+    }
+
+
+def check_weight_values(key: str, value, declared: str, directory: Path) -> None:
+    """ModelError unless tensor ``key`` has the declared dtype and finite, plausible values."""
+    import numpy as np
+
+    if value.dtype != np.dtype(declared):
+        raise ModelError(
+            f"the weights in {directory} hold {key} as {value.dtype}, but the model declares {declared}; "
+            "reinstall or retrain the model"
+        )
+    values = value.astype(np.float32, copy=False)
+    if not np.isfinite(values).all():
+        raise ModelError(f"the weights in {directory} are not finite ({key} holds NaN or infinity); retrain the model")
+    if values.size and float(np.abs(values).max()) > MAX_WEIGHT_MAGNITUDE:
+        raise ModelError(
+            f"the weights in {directory} are implausibly large ({key} reaches {float(np.abs(values).max()):.3g}, "
+            f"more than {MAX_WEIGHT_MAGNITUDE:g}); retrain the model"
+        )
+
+
+def load_model(path, device="cpu") -> LoadedModel:
+    """Load a model folder (or a file inside it) saved by ``save_model`` into torch; raises ModelError."""
+    import torch
+
+    from clsm_cli.models.registry import build_model
+
+    record, config, arrays = read_model_files(path)
+    directory = Path(path).parent if Path(path).is_file() else Path(path)
     model = build_model(config)
+    state = {key: torch.from_numpy(value.copy()) for key, value in arrays.items()}
     _check_state_fits(model, state, directory)
     expected = model.state_dict()
     model.load_state_dict({key: value.to(expected[key].dtype) for key, value in state.items()})
-    model.to(device).eval()
+    model.to(device or "cpu").eval()
     return LoadedModel(model=model, config=config, kind=config.kind, metadata=record, directory=directory)
 
 
@@ -223,14 +314,6 @@ def _check_state_fits(model, state: dict, directory: Path) -> None:
 def _few(names: list[str], limit: int = 3) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # Finding -----------------------------------------------------------------------------------------
@@ -306,11 +389,9 @@ def list_installed_models() -> list[InstalledModel]:
 
 
 def _installed_model(directory: Path, source: str) -> InstalledModel:
-    from clsm_cli.models.config import config_from_dict
-
+    """The folder's record and config when its files check out (``read_model_files``), else its problem."""
     try:
-        record = read_model_record(directory)
-        config = config_from_dict(record.get("config"))
+        record, config, _ = read_model_files(directory)
     except ModelError as error:
         return InstalledModel(directory.name, directory, source, "unknown", None, {}, problem=str(error))
     return InstalledModel(directory.name, directory, source, config.kind, config, record)

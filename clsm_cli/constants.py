@@ -1,8 +1,13 @@
 """Grid and vocabulary constants of the paper's melodico-rhythmic encoding (section 3.1).
 
 Names carry their units. Token ids are laid out so that the music tokens (what a melody is made of
-and what the decoders may emit) come first and the model-only specials come after them.
+and what the decoders may emit) come first and the model-only specials come after them. The
+vocabulary's hash lives here too, so that checkpoints and data manifests can be checked without
+importing the music code.
 """
+
+import hashlib
+from fractions import Fraction
 
 STEPS_PER_QUARTER = 4
 STEPS_PER_BAR = 16  # a 16th-note grid over a 4/4 (or 2/2) bar
@@ -35,6 +40,27 @@ assert WINDOW_STEPS == 128
 assert NUM_PITCHES == 30 and len(TOKEN_NAMES) == VOCAB_SIZE
 assert all(length % STEPS_PER_BAR == 0 for length in TARGET_LENGTHS_STEPS)
 assert max(TARGET_LENGTHS_STEPS) == MAX_TARGET_BARS * STEPS_PER_BAR
+
+
+
+def vocabulary_hash() -> str:
+    """A stable hash of the vocabulary and grid; stored in every checkpoint and shard manifest.
+
+    The grid part names the 4/4 grid the vocabulary was defined on; a model of another meter keeps
+    the same vocabulary (its steps per bar are in its config), so the hash does not change with it.
+    """
+    description = "|".join(TOKEN_NAMES) + f"|steps_per_bar={STEPS_PER_BAR}|window_bars={BARS_PER_WINDOW}"
+    return hashlib.sha256(description.encode("utf-8")).hexdigest()[:16]
+
+
+def meter_steps_per_bar(numerator: int, denominator: int) -> int | None:
+    """Steps (sixteenths) in a bar of ``numerator/denominator``; None when it is not a whole number.
+
+    The one rule behind every meter's grid (4/4: 16, 3/4 and 6/8: 12, 2/4: 8, 9/8: 18).
+    """
+    steps = Fraction(numerator * 4 * STEPS_PER_QUARTER, denominator)
+    return int(steps) if steps.denominator == 1 else None
+
 
 # Meters the shipped encoding understands: (numerator, denominator) -> steps per bar on the 16th grid.
 # 2/2 bars have the 4/4 length and share its 16-step grid (DESIGN.md section 2).

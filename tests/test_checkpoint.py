@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import re
 
 import pytest
 import torch
@@ -249,3 +250,117 @@ def test_user_model_names_are_single_words():
 
     with pytest.raises(UsageError):
         user_model_dir("../escape")
+
+
+# Every config value is checked on load (issue 19 item 5) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("num_heads", 0, "num_heads must be a whole number from 1 to 256, got 0"),
+        ("d_model", "128", "d_model must be a whole number from 1 to 8192, got '128'"),
+        ("lstm_layers", 0, "lstm_layers must be a whole number from 1 to 64"),
+        ("dropout", 2, "dropout must be a number from 0 up to"),
+        ("steps_per_bar", 0, "steps_per_bar must be a whole number from 1 to 512"),
+        ("meters", [[4]], "meters must be a non-empty list of [numerator, denominator] pairs"),
+        ("meters", "4/4", "meters must be a non-empty list"),
+        ("decoding_temperature", "hot", "decoding_temperature must be a number from 0 to 100"),
+        ("decoding_top_p", None, "decoding_top_p must be a number above 0 and at most 1, got None"),
+        ("target_lengths", [16, 20], "target_lengths must be whole bars of 16 steps"),
+        ("vocab_size", 40, "vocab_size must be 35"),
+    ],
+)
+def test_config_values_out_of_range_are_model_errors_naming_the_field(saved, field, value, message):
+    _, directory = saved
+    record = json.loads((directory / CONFIG_FILE).read_text())
+    _edit_record(directory, config={**record["config"], field: value})
+    with pytest.raises(ModelError, match=re.escape(message)) as caught:
+        load_model(directory)
+    assert caught.value.exit_code == EXIT_MODEL and "\n" not in caught.value.message
+    with pytest.raises(ModelError, match=re.escape(message)):
+        checkpoint.read_model_files(directory)
+
+
+def test_steps_per_bar_must_equal_every_listed_meters_steps(saved):
+    _, directory = saved
+    record = json.loads((directory / CONFIG_FILE).read_text())
+    grid = dict(steps_per_bar=12, window_steps=96, target_lengths=[12, 24, 36, 48])
+    _edit_record(directory, config={**record["config"], **grid})  # still lists 4/4 and 2/2
+    with pytest.raises(ModelError, match="steps_per_bar \\(12\\) must equal the steps of every listed meter, but a 4/4 bar has 16"):
+        load_model(directory)
+    _edit_record(directory, config={**record["config"], **grid, "meters": [[3, 4]]})
+    record_config = checkpoint.read_model_files(directory)[1]
+    assert record_config.steps_per_bar == 12 and record_config.meters == ((3, 4),)
+
+
+# Weight values and dtypes are checked (issue 19 item 6) -------------------------------------------
+
+
+def _rewrite_weights(directory, change):
+    """Replace the weights by ``change(state)`` and record their digest, so only the values are wrong."""
+    import hashlib
+
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(directory / WEIGHTS_FILE))
+    save_file(change(state), str(directory / WEIGHTS_FILE))
+    _edit_record(directory, weights_sha256=hashlib.sha256((directory / WEIGHTS_FILE).read_bytes()).hexdigest())
+
+
+def _first_filled(state, value):
+    name = sorted(state)[0]
+    state[name] = torch.full_like(state[name], value)
+    return state
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda state: _first_filled(state, float("nan")), "are not finite"),
+        (lambda state: _first_filled(state, float("inf")), "are not finite"),
+        (lambda state: _first_filled(state, 1e30), "implausibly large"),
+        (lambda state: {k: v.to(torch.int8) for k, v in state.items()}, "as I8, but the model declares float32"),
+        (lambda state: {k: v.to(torch.int32) for k, v in state.items()}, "as I32, but the model declares float32"),
+        (lambda state: {k: v.to(torch.float8_e4m3fn) for k, v in state.items()}, "as F8_E4M3, but the model declares float32"),
+        (lambda state: {k: v.to(torch.float16) for k, v in state.items()}, "as F16, but the model declares float32"),
+    ],
+)
+def test_weights_of_another_dtype_or_not_finite_are_model_errors(saved, change, message):
+    _, directory = saved
+    _rewrite_weights(directory, change)
+    with pytest.raises(ModelError, match=message):
+        load_model(directory)
+    with pytest.raises(ModelError, match=message):
+        checkpoint.read_model_files(directory)
+
+
+def test_read_model_files_gives_numpy_tensors_without_torch_models(saved):
+    import numpy as np
+
+    model, directory = saved
+    record, config, tensors = checkpoint.read_model_files(directory)
+    assert config == model.config and record["kind"] == "clsm"
+    state = model.state_dict()
+    assert tensors.keys() == state.keys()
+    assert all(isinstance(value, np.ndarray) and np.array_equal(value, state[key].numpy()) for key, value in tensors.items())
+
+
+def test_a_model_with_non_finite_weights_is_never_saved(tmp_path):
+    model = _tiny()
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    with pytest.raises(ModelError, match="not finite"):
+        save_model(model, tmp_path / "diverged")
+    assert not (tmp_path / "diverged" / WEIGHTS_FILE).exists()
+
+
+def test_a_broken_model_is_listed_with_its_problem_beside_the_good_ones(saved, home):
+    model, _ = saved
+    save_model(model, user_models_dir() / "good")
+    broken = save_model(model, user_models_dir() / "bad-heads")
+    record = json.loads((broken / CONFIG_FILE).read_text())
+    _edit_record(broken, config={**record["config"], "num_heads": 0})
+    listed = {installed.name: installed for installed in list_installed_models()}
+    assert listed["good"].problem is None and listed["good"].kind == "clsm"
+    assert "num_heads" in listed["bad-heads"].problem

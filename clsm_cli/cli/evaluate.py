@@ -1,37 +1,20 @@
 """``clsm evaluate``: the paper's comparisons (section 4) on a test split, as tables and plots.
 
-The command checks its options, loads the LM and the models, and calls
-:func:`clsm_cli.eval.harness.evaluate` (all the work is there); this module only renders: a rich
-table on screen, ``results.csv``, ``results.md``, the Fig. 3b plots (``smoothness.png``,
-``nll.png``) and ``run.json`` (the reproducibility record: models with their training records,
-data manifest hash, seed, device, code version, wall times).
-
-``--quality`` instead measures one CLSM's infills under one decoding against the real bars
-(:func:`clsm_cli.eval.harness.evaluate_quality`): the melody statistics and pass/fail checks of the
-shipped-model issue. torch is imported only inside the command.
+The command checks its options, loads the LM and the models, calls the evaluation library
+(``clsm_cli.eval``: ``harness.evaluate`` or ``quality.evaluate_quality``) under progress bars, has
+``eval.report`` and ``eval.run_record`` write its files, and draws the tables on screen. torch is
+imported only inside the command.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
-import os
-import platform
-import subprocess
-import sys
-import time
-from dataclasses import asdict
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import typer
 
-from clsm_cli import __version__
 from clsm_cli.cli.console import escape_markup, reports_errors, stderr_console, stdout_console
-from clsm_cli.errors import OutputError, UsageError
+from clsm_cli.errors import UsageError
 
 HELP = """\
 Reproduce the paper's evaluation of CLSM against VAE, ARNN, ARNN_T and the
@@ -68,8 +51,6 @@ and reconstruction from the posterior mean vs the prior mean.
   clsm evaluate --quality --data data/folk --models folk-clsm --lm folk-lm --temperature 0.8
 """
 
-RESULTS_CSV, RESULTS_MD, RUN_JSON = "results.csv", "results.md", "run.json"
-QUALITY_MD, QUALITY_JSON = "quality.md", "quality.json"
 
 
 def register(app: typer.Typer) -> None:
@@ -118,17 +99,18 @@ def evaluate(
         raise UsageError("--lm is needed to score the samples; train one with `clsm train lm --data DIR --out NAME`")
     if out is None:
         raise UsageError("--out is needed: the folder that receives results.csv, results.md, plots and run.json")
-    check_output_dir(out, (RESULTS_CSV, RESULTS_MD, RUN_JSON), force)
+    import time
+
+    from clsm_cli.cli.progress import RichProgress
+    from clsm_cli.eval import harness, report
+    from clsm_cli.eval import run_record as records
+
+    records.check_output_dir(out, (records.RESULTS_CSV, records.RESULTS_MD, records.RUN_JSON), force)
     if plots:
         from clsm_cli.eval.plots import require_matplotlib
 
         require_matplotlib()  # a missing matplotlib is reported before any work
-
-    from clsm_cli.data.shards import open_split, read_manifest
-    from clsm_cli.eval import harness
-
-    window_set = open_split(data, split)
-    manifest = read_manifest(data)
+    window_set, manifest = _open_data(data, split)
     torch_device = _setup_torch(device, threads)
     lm_model, lm_record = harness.load_lm(lm, torch_device)
     members = [harness.load_eval_model(source, torch_device, name) for source, name in zip(sources, row_names)]
@@ -140,23 +122,22 @@ def evaluate(
     plan = harness.plan_evaluation(window_set, windows, seed)
     if len(plan) < windows:
         stderr_console().print(f"note: the {split} split holds {len(plan)} windows; using all of them", soft_wrap=True)
-    with _progress_bars() as progress:
+    with RichProgress() as progress:
         result = harness.evaluate(members, lm_model, plan, batch_size=batch_size, progress=progress)
     wall_seconds = time.perf_counter() - started
 
-    out.mkdir(parents=True, exist_ok=True)
-    record = run_record(
-        command=_command_line(sources, row_names, data, lm, out, windows, seed, split, device, batch_size),
+    record = records.run_record(
+        command=records.command_line(sources, row_names, data, lm, out, windows, seed, split, device, batch_size),
         data=data, split=split, manifest=manifest, plan_windows=len(plan), requested_windows=windows,
         seed=seed, device=str(torch_device), batch_size=batch_size,
         models=[{"name": m.name, "family": m.family, **m.metadata} for m in members],
         lm=lm_record, seconds={**result.seconds, "total": wall_seconds},
     )
-    header = _header_lines(record)
-    write_atomically(out / RESULTS_CSV, results_csv(result.rows))
-    write_atomically(out / RESULTS_MD, results_markdown(result.rows, header))
-    write_atomically(out / RUN_JSON, json.dumps(record, indent=2, default=str) + "\n")
-    written = [out / RESULTS_CSV, out / RESULTS_MD, out / RUN_JSON]
+    written = records.write_outputs(out, {
+        records.RESULTS_CSV: report.results_csv(result.rows),
+        records.RESULTS_MD: report.results_markdown(result.rows, records.header_lines(record)),
+        records.RUN_JSON: records.record_json(record),
+    })
     if plots:
         from clsm_cli.eval.plots import write_plots
 
@@ -198,115 +179,23 @@ def parse_names(values: Sequence[str], count: int) -> list[Optional[str]]:
     return names
 
 
-def check_output_dir(out: Path, files: Sequence[str], force: bool) -> None:
-    """Refuse to replace earlier results without --force (before any work is done)."""
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out} is a file, not a folder; choose another --out")
-    existing = [name for name in files if (out / name).exists()]
-    if existing and not force:
-        raise OutputError(f"{out} already holds {', '.join(existing)}; pass --force to replace them")
+def _open_data(data: Path, split: str):
+    from clsm_cli.data.shards import open_split, read_manifest
+
+    return open_split(data, split), read_manifest(data)
 
 
 def _setup_torch(device: str, threads: Optional[int]):
     import torch
 
-    from clsm_cli.edit_files import resolve_device
+    from clsm_cli.device import choose_device
 
     if threads is not None:
         torch.set_num_threads(threads)
-    return torch.device(resolve_device(device))
+    return torch.device(choose_device(device))
 
 
-# --- outputs ----------------------------------------------------------------------------------------
-
-
-def write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
-
-
-def _number(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.{digits}f}"
-
-
-def results_csv(rows: Sequence) -> str:
-    """Every column of every row; empty cells where a figure does not apply."""
-    from clsm_cli.eval.harness import RESULT_COLUMNS
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(RESULT_COLUMNS)
-    for row in rows:
-        values = asdict(row)
-        writer.writerow(
-            ["" if values[c] is None else (f"{values[c]:.6g}" if isinstance(values[c], float) else values[c])
-             for c in RESULT_COLUMNS]
-        )
-    return buffer.getvalue()
-
-
-MAIN_COLUMNS = (
-    ("model", "model"), ("family", "family"), ("case", "case"), ("windows", "windows"), ("samples", "samples"),
-    ("R(2)", "r2"), ("R(4)", "r4"), ("R(8)", "r8"), ("R(8) cases", "r8_cases"),
-    ("NLL window", "nll_window"), ("NLL target", "nll_target"),
-    ("recon (left-ctx)", "recon_left_contextual"), ("recon (case τ)", "recon_case"),
-)
-MELODY_COLUMNS = (
-    ("model", "model"), ("case", "case"), ("repeated", "repeated_note_share"), ("distinct", "distinct_pitches"),
-    ("range", "pitch_range_semitones"), ("onsets/bar", "onsets_per_bar"), ("1-2 st steps", "step_share"),
-    ("jump in", "jump_in_semitones"), ("jump out", "jump_out_semitones"), ("well-formed", "well_formed_share"),
-    ("pairwise", "pairwise_edit_ratio"),
-)
-
-
-def _markdown_table(rows: Sequence, columns) -> list[str]:
-    lines = ["| " + " | ".join(title for title, _ in columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        lines.append("| " + " | ".join(
-            value if isinstance(value := getattr(row, attribute), str) else _number(value)
-            for _, attribute in columns
-        ) + " |")
-    return lines
-
-
-def results_markdown(rows: Sequence, header: Sequence[str]) -> str:
-    lines = ["# clsm evaluate: results", "", *header, "", "## The paper's measures", ""]
-    lines += _markdown_table(rows, MAIN_COLUMNS)
-    lines += [
-        "",
-        "- R(J): interpolation edit-distance ratio (eq. 12) averaged over the series it does not exclude"
-        " (R(8) cases says how many); lower is smoother. The J = 4 and J = 2 series are every 2nd and 4th"
-        " point of the J = 8 series (same endpoints).",
-        "- NLL: nats per token under the LM, of whole windows x_CL ⊕ x̃_T ⊕ x_CR (the paper's figure) and of"
-        " the target positions only; CLSM and VAE samples are the 9 points of each J = 8 series, ARNN samples"
-        " are 2 draws at temperature 1.0.",
-        "- recon (left-ctx): posterior mean decoded by argmax, token accuracy on targets that end the window"
-        " (one number per model, the x-axis of the paper's Fig. 3b); recon (case τ): the same on the drawn"
-        " targets of that case.",
-        "",
-        "## Melody statistics of the samples",
-        "",
-    ]
-    lines += _markdown_table(rows, MELODY_COLUMNS)
-    lines += [
-        "",
-        "Repeated: share of consecutive note pairs on one pitch; distinct / range: pitches and semitone span"
-        " per target; 1-2 st steps: share of intervals of 1 or 2 semitones; jumps: semitones from the last note"
-        " before the target to its first, and from its last to the first after; pairwise: edit distance"
-        " between two independent samples of a window over the target length (for CLSM and VAE the two"
-        " interpolation endpoints).",
-        "",
-    ]
-    return "\n".join(lines)
+# --- on screen --------------------------------------------------------------------------------------
 
 
 SCREEN_COLUMNS = (
@@ -320,6 +209,8 @@ def results_table(rows: Sequence):
     """The main figures, narrow enough for an 80-column terminal (everything is in the files)."""
     from rich.table import Table
 
+    from clsm_cli.eval.report import number_text
+
     table = Table(title="clsm evaluate", caption="recon: left-contextual reconstruction accuracy; NLL in nats/token")
     for title, _ in SCREEN_COLUMNS:
         if title == "model":
@@ -328,125 +219,24 @@ def results_table(rows: Sequence):
             table.add_column(title, justify="left" if title == "case" else "right", no_wrap=True)
     for row in rows:
         table.add_row(escape_markup(row.model), SCREEN_CASE_NAMES.get(row.case, row.case),
-                      *[_number(getattr(row, attribute)) for _, attribute in SCREEN_COLUMNS[2:]])
+                      *[number_text(getattr(row, attribute)) for _, attribute in SCREEN_COLUMNS[2:]])
     return table
 
 
-def _progress_bars():
-    """A rich progress display on stderr that the harness drives through ``task(...)``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+def quality_table(result):
+    from rich.table import Table
 
-    class _Reporter:
-        def __init__(self):
-            self.progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                TimeRemainingColumn(), console=stderr_console(),
-            )
+    from clsm_cli.eval.report import number_text, verdict_text
 
-        def task(self, description: str, total: int) -> Callable[[int], None]:
-            task_id = self.progress.add_task(escape_markup(description), total=total)
-            return lambda count: self.progress.advance(task_id, count)
-
-        def __enter__(self):
-            self.progress.__enter__()
-            return self
-
-        def __exit__(self, *exc):
-            return self.progress.__exit__(*exc)
-
-    return _Reporter()
-
-
-# --- the reproducibility record ---------------------------------------------------------------------
-
-
-def _file_sha256(path: Path) -> Optional[str]:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-def code_version() -> dict:
-    """clsm's version and, in a git checkout, the commit and whether the tree had local changes."""
-    version = {"clsm": __version__, "git_commit": None, "git_dirty": None}
-    root = Path(__file__).resolve().parents[2]
-    if not (root / ".git").exists():
-        return version
-    try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                                capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return version
-    if commit.returncode == 0:
-        version["git_commit"] = commit.stdout.strip()
-        version["git_dirty"] = bool(status.stdout.strip()) if status.returncode == 0 else None
-    return version
-
-
-def run_record(*, command: str, data: Path, split: str, manifest: dict, plan_windows: int, requested_windows: int,
-               seed: int, device: str, batch_size: int, models: list, lm: Optional[dict], seconds: dict,
-               extra: Optional[dict] = None) -> dict:
-    import numpy
-    import torch
-
-    record = {
-        "command": command,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "code": code_version(),
-        "environment": {
-            "python": sys.version.split()[0], "torch": torch.__version__, "numpy": numpy.__version__,
-            "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": device,
-            "cuda_device": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,
-        },
-        "data": {
-            "directory": str(Path(data).resolve()),
-            "split": split,
-            "manifest_sha256": _file_sha256(Path(data) / "manifest.json"),
-            "content_sha256": manifest.get("content_sha256"),
-            "split_windows": (manifest.get("splits", {}).get(split) or {}).get("windows"),
-        },
-        "seed": seed,
-        "windows": plan_windows,
-        "windows_requested": requested_windows,
-        "batch_size": batch_size,
-        "lm": lm,
-        "models": models,
-        "seconds": seconds,
-    }
-    if extra:
-        record.update(extra)
-    return record
-
-
-def _header_lines(record: dict) -> list[str]:
-    code = record["code"]
-    commit = f", commit {code['git_commit'][:12]}{' (modified)' if code['git_dirty'] else ''}" if code["git_commit"] else ""
-    environment = record["environment"]
-    return [
-        f"{record['windows']} windows of the `{record['data']['split']}` split of `{record['data']['directory']}`"
-        f" (manifest sha256 {str(record['data']['manifest_sha256'])[:16]}), seed {record['seed']}.",
-        f"clsm {code['clsm']}{commit}; torch {environment['torch']} on {environment['device']}"
-        f" ({environment['cpu_count']} CPUs, torch threads: {environment['torch_threads']});"
-        f" {record['seconds'].get('total', 0):.0f} s in all.",
-        f"Command: `{record['command']}`",
-    ]
-
-
-def _command_line(sources, names, data, lm, out, windows, seed, split, device, batch_size, extra: str = "") -> str:
-    parts = ["clsm evaluate", "--data", str(data)]
-    if lm:
-        parts += ["--lm", str(lm)]
-    if out:
-        parts += ["--out", str(out)]
-    parts += ["--models", *sources]
-    if any(names):
-        parts += ["--names", ",".join(str(name) for name in names)]
-    parts += ["--windows", str(windows), "--seed", str(seed), "--split", split, "--device", device,
-              "--batch-size", str(batch_size)]
-    return " ".join(parts) + extra
+    table = Table(title=f"{escape_markup(result.model)}: T={result.temperature:g}, top-p={result.top_p:g}, "
+                        f"{result.candidates} infills x {result.windows} windows")
+    for title in ("measure", "generated", "real / bound", "requirement", ""):
+        table.add_column(title, justify="left" if title in ("measure", "requirement") else "right")
+    for check in result.checks:
+        colour = {"pass": "green", "FAIL": "red", "n/a": "yellow"}[verdict_text(check.passed)]
+        table.add_row(check.name, number_text(check.generated), number_text(check.reference), check.requirement,
+                      f"[{colour}]{verdict_text(check.passed)}[/{colour}]")
+    return table
 
 
 # --- --quality --------------------------------------------------------------------------------------
@@ -454,103 +244,47 @@ def _command_line(sources, names, data, lm, out, windows, seed, split, device, b
 
 def _run_quality(sources, row_names, data, lm, out, windows, seed, split, device, batch_size, threads, force,
                  temperature, top_p, candidates) -> None:
+    import time
+
+    from clsm_cli.cli.progress import RichProgress
+    from clsm_cli.eval import harness, report
+    from clsm_cli.eval import run_record as records
+
     if len(sources) != 1:
         raise UsageError(f"--quality checks one CLSM model at a time, got {len(sources)} models")
     if out is not None:
-        check_output_dir(out, (QUALITY_MD, QUALITY_JSON), force)
-    from clsm_cli.data.shards import open_split, read_manifest
-    from clsm_cli.eval import harness
-
-    window_set = open_split(data, split)
-    manifest = read_manifest(data)
+        records.check_output_dir(out, (records.QUALITY_MD, records.QUALITY_JSON), force)
+    window_set, manifest = _open_data(data, split)
     torch_device = _setup_torch(device, threads)
     member = harness.load_eval_model(sources[0], torch_device, row_names[0])
     lm_model, lm_record = harness.load_lm(lm, torch_device) if lm else (None, None)
     started = time.perf_counter()
     plan = harness.plan_evaluation(window_set, windows, seed)
-    with _progress_bars() as progress:
+    with RichProgress() as progress:
         result = harness.evaluate_quality(
             member, plan, lm=lm_model, candidates=candidates, temperature=temperature, top_p=top_p,
             batch_size=batch_size, progress=progress,
         )
     wall_seconds = time.perf_counter() - started
     stdout_console().print(quality_table(result))
-    for line in quality_summary_lines(result):
+    for line in report.quality_summary_lines(result):
         stdout_console().print(escape_markup(line), soft_wrap=True)
     if out is None:
         return
-    out.mkdir(parents=True, exist_ok=True)
     decoding = f" --temperature {result.temperature:g} --top-p {result.top_p:g} --candidates {candidates}"
-    record = run_record(
-        command=_command_line(sources, row_names, data, lm, out, windows, seed, split, device, batch_size,
-                              " --quality" + decoding),
+    record = records.run_record(
+        command=records.command_line(sources, row_names, data, lm, out, windows, seed, split, device, batch_size,
+                                     " --quality" + decoding),
         data=data, split=split, manifest=manifest, plan_windows=len(plan), requested_windows=windows, seed=seed,
         device=str(torch_device), batch_size=batch_size,
         models=[{"name": member.name, "family": member.family, **member.metadata}], lm=lm_record,
-        seconds={"total": wall_seconds}, extra={"quality": quality_as_dict(result)},
+        seconds={"total": wall_seconds}, extra={"quality": report.quality_as_dict(result)},
     )
-    write_atomically(out / QUALITY_JSON, json.dumps(record, indent=2, default=str) + "\n")
-    write_atomically(out / QUALITY_MD, quality_markdown(result, _header_lines(record)))
-    stderr_console().print(f"wrote {escape_markup(str(out / QUALITY_MD))} and {escape_markup(str(out / QUALITY_JSON))}",
-                           soft_wrap=True)
-
-
-def quality_as_dict(result) -> dict:
-    from clsm_cli.eval.melody_stats import stats_as_dict
-
-    return {
-        "model": result.model, "temperature": result.temperature, "top_p": result.top_p,
-        "candidates": result.candidates, "windows": result.windows,
-        "generated": stats_as_dict(result.generated), "real": stats_as_dict(result.real),
-        "posterior_accuracy": result.posterior_accuracy, "prior_accuracy": result.prior_accuracy,
-        "nll": {name: {"window": totals.window_per_token, "target": totals.target_per_token, "samples": totals.samples}
-                for name, totals in result.nll.items()},
-        "checks": [asdict(check) for check in result.checks],
-        "passed": all(check.passed for check in result.checks),
-        "seconds": result.seconds,
-    }
-
-
-def _verdict(passed: Optional[bool]) -> str:
-    return {True: "pass", False: "FAIL", None: "n/a"}[passed]
-
-
-def quality_table(result):
-    from rich.table import Table
-
-    table = Table(title=f"{escape_markup(result.model)}: T={result.temperature:g}, top-p={result.top_p:g}, "
-                        f"{result.candidates} infills x {result.windows} windows")
-    for title in ("measure", "generated", "real / bound", "requirement", ""):
-        table.add_column(title, justify="left" if title in ("measure", "requirement") else "right")
-    for check in result.checks:
-        colour = {"pass": "green", "FAIL": "red", "n/a": "yellow"}[_verdict(check.passed)]
-        table.add_row(check.name, _number(check.generated), _number(check.reference), check.requirement,
-                      f"[{colour}]{_verdict(check.passed)}[/{colour}]")
-    return table
-
-
-def quality_summary_lines(result) -> list[str]:
-    lines = []
-    if result.nll:
-        nll = ", ".join(f"{name} {_number(totals.window_per_token)} ({_number(totals.target_per_token)} target)"
-                        for name, totals in result.nll.items())
-        lines.append(f"LM NLL per token, whole window (target only): {nll}")
-    passed = sum(1 for check in result.checks if check.passed)
-    lines.append(f"{passed} of {len(result.checks)} checks pass ({result.seconds:.0f} s)")
-    return lines
-
-
-def quality_markdown(result, header: Sequence[str]) -> str:
-    lines = [f"# Melody quality of {result.model}", "", *header, "",
-             f"Decoding: temperature {result.temperature:g}, top-p {result.top_p:g}; {result.candidates} infills"
-             f" per window from independent prior samples; {result.windows} windows.", "",
-             "| measure | generated | real / bound | requirement | verdict |", "|---|---|---|---|---|"]
-    for check in result.checks:
-        lines.append(f"| {check.name} | {_number(check.generated)} | {_number(check.reference)} | "
-                     f"{check.requirement} | {_verdict(check.passed)} |")
-    if result.nll:
-        lines += ["", "| samples | NLL window | NLL target | count |", "|---|---|---|---|"]
-        for name, totals in result.nll.items():
-            lines.append(f"| {name} | {_number(totals.window_per_token)} | {_number(totals.target_per_token)} | {totals.samples} |")
-    lines += ["", *quality_summary_lines(result), ""]
-    return "\n".join(lines)
+    records.write_outputs(out, {
+        records.QUALITY_JSON: records.record_json(record),
+        records.QUALITY_MD: report.quality_markdown(result, records.header_lines(record)),
+    })
+    stderr_console().print(
+        f"wrote {escape_markup(str(out / records.QUALITY_MD))} and {escape_markup(str(out / records.QUALITY_JSON))}",
+        soft_wrap=True,
+    )

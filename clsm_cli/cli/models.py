@@ -69,7 +69,7 @@ def model_row(model, default_name: Optional[str] = None) -> dict[str, Any]:
         "name": model.name,
         "default": model.name == default_name,
         "source": model.source,
-        "kind": model.kind,
+        "kind": _kind_name(model),
         "preset": training.get("preset") or preset_of(config),
         "data": _data_text(training.get("data")),
         "meters": [f"{numerator}/{denominator}" for numerator, denominator in getattr(config, "meters", ())],
@@ -88,6 +88,13 @@ def model_row(model, default_name: Optional[str] = None) -> dict[str, Any]:
         "directory": str(model.directory),
         "problem": getattr(model, "problem", None),
     }
+
+
+def _kind_name(model) -> str:
+    """The registry's name of the model's kind (an ARNN trained on target sets is arnn-t)."""
+    from clsm_cli.models.registry import kind_of_config
+
+    return kind_of_config(model.config).name if model.config is not None else model.kind
 
 
 def preset_of(config) -> Optional[str]:

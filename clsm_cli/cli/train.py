@@ -15,8 +15,10 @@ from typing import Optional
 
 import typer
 
-from clsm_cli.cli.console import reports_errors, stderr_console, stdout_console
+from clsm_cli.cli.console import reports_errors, stdout_console
 from clsm_cli.errors import UsageError
+from clsm_cli.models.registry import KIND_NAMES
+from clsm_cli.train.options import DEFAULT_CHECKPOINT_EVERY
 
 HELP = """\
 Train a model on a dataset built by `clsm data build`, with the paper's settings by default.
@@ -25,7 +27,9 @@ MODEL is [bold]clsm[/bold] (the contextual latent space model), [bold]vae[/bold]
 
 Defaults follow the paper: batch 64, Adam (lr 5e-4, betas 0.9 / 0.999), 2 epochs, and a KL weight annealed linearly from 0 over 2 epochs to --beta 0.012 (clsm) or --gamma 0.4 (vae).
 
---out NAME saves into your clsm models folder, where `--model NAME` finds it; a path (anything with a slash) saves there instead. Checkpoints are written every --checkpoint-every steps and whenever training stops (Ctrl-C stops cleanly after the current step); --resume continues exactly where it stopped. A JSONL log (train-log.jsonl) and a reproducibility record (reproducibility.json) sit beside the model.
+--meter 3/4 trains on the data folder's 3/4 windows (default 4/4, which covers 4/4 and 2/2); the model's grid (steps per bar, 8-bar window, 1-4 bar targets) follows the meter.
+
+--out NAME saves into your clsm models folder, where `--model NAME` finds it; a path (anything with a slash) saves there instead. Checkpoints are written every --checkpoint-every steps, at least every 5 minutes, and whenever training stops (Ctrl-C or SIGTERM stops cleanly after the current step); --resume continues exactly where it stopped (a run stopped before its first checkpoint starts again at step 0). A run whose weights stop being finite numbers stops with exit code 4 and saves nothing from its diverged steps. A JSONL log (train-log.jsonl) and a reproducibility record (reproducibility.json) sit beside the model.
 
 Several GPUs or CPU processes: launch with torchrun; --batch-size stays the global batch.
 
@@ -36,16 +40,12 @@ Several GPUs or CPU processes: launch with torchrun; --batch-size stays the glob
   clsm train clsm --data data/folk --out folk-clsm --resume
   clsm train vae --data data/folk --out folk-vae --gamma 0.2 --preset paper
   clsm train clsm --data data/folk --out runs/try --time-limit 30m --device cpu
+  clsm train clsm --data data/folk --out folk-waltz --meter 3/4
   torchrun --nproc_per_node 4 -m clsm_cli train clsm --data data/lmd --out lmd-clsm --preset paper
 """
 
 
-class ModelKind(str, enum.Enum):
-    clsm = "clsm"
-    vae = "vae"
-    arnn = "arnn"
-    arnn_t = "arnn-t"
-    lm = "lm"
+ModelKind = enum.Enum("ModelKind", {name.replace("-", "_"): name for name in KIND_NAMES}, type=str)
 
 
 class Preset(str, enum.Enum):
@@ -54,7 +54,7 @@ class Preset(str, enum.Enum):
     tiny = "tiny"
 
 
-class Device(str, enum.Enum):
+class Device(str, enum.Enum):  # clsm_cli.device.DEVICE_CHOICES
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
@@ -113,7 +113,10 @@ def train(
         help="auto: bf16 (else fp16) on CUDA, fp32 on the CPU. bf16 on the CPU is faster only with AMX.",
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue the run saved in --out from its last checkpoint."),
-    checkpoint_every: int = typer.Option(1000, "--checkpoint-every", metavar="N", help="Write a training checkpoint every N steps."),
+    meter: str = typer.Option("4/4", "--meter", metavar="N/D", help="Meter group to train on (4/4 covers 4/4 and 2/2)."),
+    checkpoint_every: int = typer.Option(
+        DEFAULT_CHECKPOINT_EVERY, "--checkpoint-every", metavar="N", help="Write a training checkpoint every N steps."
+    ),
     log_every: int = typer.Option(50, "--log-every", metavar="N", help="Write a train-log.jsonl line every N steps."),
     validate_every: int = typer.Option(0, "--validate-every", metavar="N", help="Also validate every N steps (0 = per epoch only)."),
     max_val_windows: int = typer.Option(4096, "--max-val-windows", metavar="N", help="Validate on a fixed subset of N windows (0 = all)."),
@@ -128,9 +131,12 @@ def train(
         show_default=False,
     ),
 ) -> None:
+    from clsm_cli.cli.progress import RichProgress
+    from clsm_cli.music.meter import Meter, group_members
     from clsm_cli.train.loop import TrainOptions
     from clsm_cli.train.loop import train as run_training
 
+    group = Meter.parse(meter).group  # UsageError (exit 2) for anything but N/D
     options = TrainOptions(
         kind=model.value,
         data_dir=data,
@@ -156,9 +162,12 @@ def train(
         time_limit_seconds=parse_duration(time_limit) if time_limit is not None else None,
         workers=workers,
         init_from=init_from,
+        meter_group=str(group),
+        meters=tuple(member.as_tuple() for member in group_members(group)),
         command=tuple(["clsm", *sys.argv[1:]]),
     )
-    result = run_training(options, console=stderr_console())
+    with RichProgress() as progress:
+        result = run_training(options, progress=progress)
     if _is_main_process():
         _print_result(result, out, model.value)
 
@@ -172,7 +181,8 @@ def _is_main_process() -> bool:
 def _print_result(result, out: str, kind: str) -> None:
     from rich.table import Table
 
-    from clsm_cli.train.loop import format_metrics, is_plain_model_name
+    from clsm_cli.train.options import is_plain_model_name
+    from clsm_cli.train.records import format_metrics
 
     console = stdout_console()
     table = Table(show_header=False, box=None, pad_edge=False)

@@ -88,16 +88,12 @@ def _load_torch(directory: Path, device: str) -> LoadedEngine:
 def _load_numpy(directory: Path) -> LoadedEngine:
     from clsm_cli import checkpoint
     from clsm_cli.engine.numpy_engine import NumpyEngine
-    from clsm_cli.models.config import config_from_dict
 
-    record = checkpoint.read_model_record(directory)
-    config = config_from_dict(record.get("config"))
+    record, config, tensors = checkpoint.read_model_files(directory)
     name = _model_name(record, directory)
-    if record.get("kind") != config.kind:
-        raise ModelError(f"the config.json in {directory} says kind {record.get('kind')!r} but holds a {config.kind} config")
     _check_clsm(config.kind, name)
     return LoadedEngine(
-        engine=NumpyEngine.from_directory(directory, config, record.get("weights_sha256")),
+        engine=NumpyEngine.from_tensors(tensors, config, directory),
         config=config,
         name=name,
         sha256=_weights_digest(record, directory),
@@ -118,6 +114,6 @@ def _model_name(metadata: dict, directory: Path) -> str:
 
 def _weights_digest(metadata: dict, directory: Path) -> str:
     """The first 16 hex digits of the weights' SHA-256: recorded in config.json, else computed."""
-    from clsm_cli.engine.weights import WEIGHTS_FILE, file_sha256
+    from clsm_cli.checkpoint import weights_sha256
 
-    return str(metadata.get("weights_sha256") or file_sha256(directory / WEIGHTS_FILE))[:16]
+    return str(metadata.get("weights_sha256") or weights_sha256(directory))[:16]

@@ -26,7 +26,7 @@ from clsm_cli.engine.numpy_layers import (
 )
 from clsm_cli.engine.protocol import Gaussian, TargetSpan
 from clsm_cli.engine.sampling import Decoding, choose_tokens, step_uniforms
-from clsm_cli.engine.weights import read_clsm_weights
+from clsm_cli.engine.weights import clsm_weights
 
 
 def three_segment_mask(target_start: int, target_length: int, length: int) -> np.ndarray:
@@ -91,9 +91,9 @@ class NumpyEngine:
         self.decoder = ContextDecoder(weights, config)
 
     @classmethod
-    def from_directory(cls, directory: Path, config: Any, expected_sha256: Optional[str]) -> "NumpyEngine":
-        """Read and check ``directory/model.safetensors`` (ModelError on any fault) for ``config``."""
-        return cls(config, read_clsm_weights(directory, config, expected_sha256))
+    def from_tensors(cls, tensors: dict[str, np.ndarray], config: Any, directory: Path) -> "NumpyEngine":
+        """The engine of ``checkpoint.read_model_files``'s tensors; ModelError unless they fit ``config``."""
+        return cls(config, clsm_weights(tensors, config, directory))
 
     # Distributions ---------------------------------------------------------------------------
 

@@ -1,10 +1,10 @@
-"""Reading a CLSM's ``model.safetensors`` without torch, for the numpy engine.
+"""The tensors a CLSM's ``model.safetensors`` must hold, for the numpy engine.
 
 ``clsm_weight_shapes(config)`` lists every tensor the torch CLSM's state dict holds, by its name,
-with its shape, computed from the config alone; ``read_clsm_weights`` reads the file through
-``safetensors.numpy`` and refuses, with one ``ModelError`` sentence (exit 4), a file whose digest
-differs from its config.json, whose tensors are missing, extra, misshapen, of a dtype other than
-float32/float16, or hold a NaN or an infinity. Weights come back as float32.
+with its shape, computed from the config alone. The file itself is read and checked (digest, declared
+dtype, finite values) by ``checkpoint.read_model_files``, the one loader both engines start from;
+``clsm_weights`` adds what torch's ``load_state_dict`` would check: no tensor missing, extra or
+misshapen. Weights come back as float32.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from clsm_cli.checkpoint import WEIGHTS_FILE, _file_sha256 as file_sha256  # one digest function for both loaders
 from clsm_cli.errors import ModelError
-
-ACCEPTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float16))
 
 
 def clsm_weight_shapes(config: Any) -> dict[str, tuple[int, ...]]:
@@ -85,44 +82,20 @@ def clsm_weight_shapes(config: Any) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def read_clsm_weights(directory: Path, config: Any, expected_sha256: str | None) -> dict[str, np.ndarray]:
-    """The checked float32 weights of the CLSM in ``directory``; ModelError (exit 4) for any fault."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
-    path = Path(directory) / WEIGHTS_FILE
-    if not path.is_file():
-        raise ModelError(f"the model in {directory} has no {WEIGHTS_FILE}: its weights are missing")
-    if expected_sha256 is not None and file_sha256(path) != expected_sha256:
-        raise ModelError(
-            f"the weights in {directory} do not match its config.json (the file is truncated or was "
-            "replaced); reinstall or retrain the model"
-        )
-    try:
-        arrays = load_file(str(path))
-    except (SafetensorError, OSError, ValueError, TypeError):  # truncated, foreign or a dtype numpy lacks (bfloat16)
-        raise ModelError(f"{path} is not a readable safetensors file of float32 or float16 weights") from None
-    check_weights(arrays, clsm_weight_shapes(config), Path(directory))
-    return {name: array.astype(np.float32) for name, array in arrays.items()}
-
-
-def check_weights(arrays: dict[str, np.ndarray], shapes: dict[str, tuple[int, ...]], directory: Path) -> None:
-    """ModelError unless ``arrays`` are exactly the named, shaped, finite float tensors of ``shapes``."""
-    missing = sorted(set(shapes) - set(arrays))
-    unexpected = sorted(set(arrays) - set(shapes))
+def clsm_weights(tensors: dict[str, np.ndarray], config: Any, directory: Path) -> dict[str, np.ndarray]:
+    """``tensors`` (checked by ``read_model_files``) as float32, or ModelError unless they fit ``config``."""
+    shapes = clsm_weight_shapes(config)
+    missing = sorted(set(shapes) - set(tensors))
+    unexpected = sorted(set(tensors) - set(shapes))
     if missing or unexpected:
         parts = ([f"missing {_few(missing)}"] if missing else []) + ([f"unexpected {_few(unexpected)}"] if unexpected else [])
         raise ModelError(f"the weights in {directory} do not fit its config ({'; '.join(parts)})")
     for name, shape in shapes.items():
-        array = arrays[name]
-        if array.dtype not in ACCEPTED_DTYPES:
-            raise ModelError(f"the weights in {directory} hold {name} as {array.dtype}; clsm reads float32 or float16 weights")
-        if tuple(array.shape) != shape:
+        if tuple(tensors[name].shape) != shape:
             raise ModelError(
-                f"the weights in {directory} do not fit its config ({name}: {tuple(array.shape)} instead of {shape})"
+                f"the weights in {directory} do not fit its config ({name}: {tuple(tensors[name].shape)} instead of {shape})"
             )
-        if not np.isfinite(array).all():
-            raise ModelError(f"the weights in {directory} hold NaN or infinite values (in {name}); the model is broken")
+    return {name: np.asarray(array, dtype=np.float32) for name, array in tensors.items()}
 
 
 def _few(names: list[str], limit: int = 3) -> str:

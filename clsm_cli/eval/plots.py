@@ -18,7 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from clsm_cli.errors import UsageError
+from clsm_cli.atomic import atomic_write
+from clsm_cli.errors import OutputError, UsageError
 from clsm_cli.eval.metrics import CASES, INTERPOLATION_DIVISIONS
 
 MARKER_AREA_BY_DIVISIONS = {8: 18, 4: 55, 2: 130}  # small J = 8 ... large J = 2, as the paper draws them
@@ -63,8 +64,12 @@ def write_plots(rows: Sequence, out_dir: Path, title: str = "") -> list[Path]:
         if title:
             figure.suptitle(title, fontsize=10)
         figure.tight_layout()
-        figure.savefig(path, dpi=120)
-        pyplot.close(figure)
+        try:
+            atomic_write(path, lambda temporary: figure.savefig(temporary, dpi=120, format="png"))
+        except OSError as error:
+            raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
+        finally:
+            pyplot.close(figure)
     return paths
 
 

@@ -13,15 +13,20 @@ Presets (DESIGN.md section 3):
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Union
 
 from clsm_cli.constants import (
+    BARS_PER_WINDOW,
+    MAX_TARGET_BARS,
     NUM_MUSIC_TOKENS,
     STEPS_PER_BAR,
     TARGET_LENGTHS_STEPS,
     VOCAB_SIZE,
     WINDOW_STEPS,
+    meter_steps_per_bar,
 )
 from clsm_cli.errors import ModelError
 
@@ -29,17 +34,24 @@ DEFAULT_METERS = ((4, 4), (2, 2))  # 2/2 bars have the 4/4 length and share its 
 
 
 @dataclass(frozen=True)
-class CLSMConfig:
-    """Contextual Latent Space Model (paper section 2.4)."""
+class _ModelGrid:
+    """What every kind's config holds first: its kind, the vocabulary it reads and the grid it knows."""
 
-    kind: str = "clsm"
+    kind: str = ""
     # Vocabulary and grid: the checkpoint refuses data that disagrees with these.
     vocab_size: int = VOCAB_SIZE  # input symbols: 32 music tokens + <s>, <p>, <pad>
     num_music_tokens: int = NUM_MUSIC_TOKENS  # decoder classes: a target never holds a special
-    window_steps: int = WINDOW_STEPS  # K: tokens per window (8 bars of 16 steps)
-    steps_per_bar: int = STEPS_PER_BAR  # the grid the model was trained on
+    window_steps: int = WINDOW_STEPS  # K: tokens per window (8 bars of steps_per_bar)
+    steps_per_bar: int = STEPS_PER_BAR  # the grid the model was trained on (16 in 4/4)
     meters: tuple[tuple[int, int], ...] = DEFAULT_METERS  # meters whose bars it may edit
     target_lengths: tuple[int, ...] = TARGET_LENGTHS_STEPS  # |x_T| seen in training (1..4 bars)
+
+
+@dataclass(frozen=True)
+class CLSMConfig(_ModelGrid):
+    """Contextual Latent Space Model (paper section 2.4)."""
+
+    kind: str = "clsm"
     # Transformers (encoder, prior and decoder all use these).
     d_model: int = 128  # token embedding size = transformer width (paper: 128)
     num_heads: int = 8  # attention heads (paper: 8)
@@ -63,16 +75,10 @@ class CLSMConfig:
 
 
 @dataclass(frozen=True)
-class VAEConfig:
+class VAEConfig(_ModelGrid):
     """Baseline VAE (paper section 3.2.1): Bi-LSTM encoder over x, LSTM decoder, N(0, I) prior."""
 
     kind: str = "vae"
-    vocab_size: int = VOCAB_SIZE
-    num_music_tokens: int = NUM_MUSIC_TOKENS
-    window_steps: int = WINDOW_STEPS
-    steps_per_bar: int = STEPS_PER_BAR
-    meters: tuple[tuple[int, int], ...] = DEFAULT_METERS
-    target_lengths: tuple[int, ...] = TARGET_LENGTHS_STEPS
     embedding_dim: int = 128  # token embedding size (as the CLSM's)
     lstm_hidden: int = 256  # LSTMs "equal to those of the LSTMs in CLSM" (paper 3.2.1)
     lstm_layers: int = 2  # 2-layer Bi-LSTM encoder and 2-layer LSTM decoder
@@ -84,7 +90,7 @@ class VAEConfig:
 
 
 @dataclass(frozen=True)
-class ARNNConfig:
+class ARNNConfig(_ModelGrid):
     """Anticipation-RNN baseline (paper section 3.2.2; Hadjeres & Nielsen).
 
     ``constraint_mode`` says how training draws constraint positions: ``"random"`` (ARNN) or
@@ -92,12 +98,6 @@ class ARNNConfig:
     """
 
     kind: str = "arnn"
-    vocab_size: int = VOCAB_SIZE
-    num_music_tokens: int = NUM_MUSIC_TOKENS
-    window_steps: int = WINDOW_STEPS
-    steps_per_bar: int = STEPS_PER_BAR
-    meters: tuple[tuple[int, int], ...] = DEFAULT_METERS
-    target_lengths: tuple[int, ...] = TARGET_LENGTHS_STEPS
     constraint_mode: str = "random"  # "random" (ARNN) or "targets" (ARNN_T)
     embedding_dim: int = 128  # token and constraint embedding size
     lstm_hidden: int = 256  # both RNNs, "equal to those of the LSTMs in CLSM" (paper 3.2.2)
@@ -108,16 +108,10 @@ class ARNNConfig:
 
 
 @dataclass(frozen=True)
-class LMConfig:
+class LMConfig(_ModelGrid):
     """The evaluation language model: a vanilla causal transformer that scores whole windows."""
 
     kind: str = "lm"
-    vocab_size: int = VOCAB_SIZE
-    num_music_tokens: int = NUM_MUSIC_TOKENS
-    window_steps: int = WINDOW_STEPS
-    steps_per_bar: int = STEPS_PER_BAR
-    meters: tuple[tuple[int, int], ...] = DEFAULT_METERS
-    target_lengths: tuple[int, ...] = TARGET_LENGTHS_STEPS
     d_model: int = 128  # as the CLSM's transformers
     num_heads: int = 8
     ff_dim: int = 256
@@ -196,7 +190,7 @@ def config_from_dict(data: dict[str, Any]) -> ModelConfig:
     if not isinstance(data, dict):
         raise ModelError("the model config is not a JSON object")
     kind = data.get("kind")
-    if kind not in CONFIG_CLASSES:
+    if not isinstance(kind, str) or kind not in CONFIG_CLASSES:
         raise ModelError(f"unknown model kind {kind!r} in the config; this clsm knows {', '.join(CONFIG_CLASSES)}")
     cls = CONFIG_CLASSES[kind]
     known = {f.name for f in fields(cls)}
@@ -215,16 +209,129 @@ def config_from_dict(data: dict[str, Any]) -> ModelConfig:
     return config
 
 
+# Valid ranges of the size fields (inclusive). Upper bounds keep a damaged config from asking for
+# absurd memory; every shipped preset is far inside them.
+_WIDTH = (1, 8192)
+_INTEGER_RANGES: dict[str, tuple[int, int]] = {
+    "d_model": _WIDTH, "ff_dim": _WIDTH, "lstm_hidden": _WIDTH, "mlp_hidden": _WIDTH, "flow_hidden": _WIDTH,
+    "embedding_dim": _WIDTH, "z_dim": (2, 4096), "num_heads": (1, 256), "num_layers": (1, 64),
+    "lstm_layers": (1, 64), "flow_layers": (1, 64), "latent_memory_length": (1, 256),
+    "max_relative_distance": (1, 4096), "window_steps": (1, 4096), "steps_per_bar": (1, 512),
+}
+_KNOWN_TOKENS = {"vocab_size": VOCAB_SIZE, "num_music_tokens": NUM_MUSIC_TOKENS}
+MAX_DECODING_TEMPERATURE = 100.0
+
+
 def validate_config(config: ModelConfig) -> None:
-    """Raise ModelError when sizes cannot build a model (e.g. heads that do not divide the width)."""
+    """Raise ModelError (exit 4) naming the first field whose value cannot build or run a model.
+
+    Checks every field's type and range, and the grid: ``window_steps`` is 8 bars of
+    ``steps_per_bar``, each target length is whole bars inside the window, and every listed meter's
+    bar has ``steps_per_bar`` sixteenths.
+    """
+    kind = getattr(config, "kind", "?")
+    for name, expected in _KNOWN_TOKENS.items():
+        value = getattr(config, name)
+        if not _is_integer(value) or value != expected:
+            raise ModelError(f"the {kind} config's {name} must be {expected} (this clsm's vocabulary), got {value!r}")
+    for name, (low, high) in _INTEGER_RANGES.items():
+        if hasattr(config, name):
+            value = getattr(config, name)
+            if not _is_integer(value) or not low <= value <= high:
+                raise ModelError(f"the {kind} config's {name} must be a whole number from {low} to {high}, got {value!r}")
+    dropout = config.dropout
+    if not _is_number(dropout) or not 0 <= dropout < 1:
+        raise ModelError(f"the {kind} config's dropout must be a number from 0 up to (not including) 1, got {dropout!r}")
+    temperature, top_p = config.decoding_temperature, config.decoding_top_p
+    if not _is_number(temperature) or not 0 <= temperature <= MAX_DECODING_TEMPERATURE:
+        raise ModelError(
+            f"the {kind} config's decoding_temperature must be a number from 0 to {MAX_DECODING_TEMPERATURE:g}, "
+            f"got {temperature!r}"
+        )
+    if not _is_number(top_p) or not 0 < top_p <= 1:
+        raise ModelError(f"the {kind} config's decoding_top_p must be a number above 0 and at most 1, got {top_p!r}")
+    _validate_grid(config, kind)
     if getattr(config, "d_model", 1) % getattr(config, "num_heads", 1) != 0:
-        raise ModelError(f"d_model {config.d_model} is not divisible by num_heads {config.num_heads}")
+        raise ModelError(f"the {kind} config's d_model {config.d_model} is not divisible by its num_heads {config.num_heads}")
     if isinstance(config, CLSMConfig) and config.z_dim % 2 != 0:
-        raise ModelError(f"z_dim must be even for the flow's half-splits, got {config.z_dim}")
+        raise ModelError(f"the {kind} config's z_dim must be even for the flow's half-splits, got {config.z_dim}")
     if isinstance(config, ARNNConfig) and config.constraint_mode not in ("random", "targets"):
-        raise ModelError(f"constraint_mode must be 'random' or 'targets', got {config.constraint_mode!r}")
-    if config.decoding_temperature < 0 or not 0 < config.decoding_top_p <= 1:
-        raise ModelError("decoding_temperature must be >= 0 and decoding_top_p in (0, 1]")
+        raise ModelError(f"the {kind} config's constraint_mode must be 'random' or 'targets', got {config.constraint_mode!r}")
+
+
+def _validate_grid(config: ModelConfig, kind: str) -> None:
+    steps_per_bar, window_steps = config.steps_per_bar, config.window_steps
+    meters = config.meters
+    if not isinstance(meters, tuple) or not meters or not all(_is_meter(meter) for meter in meters):
+        raise ModelError(
+            f"the {kind} config's meters must be a non-empty list of [numerator, denominator] pairs such as "
+            f"[[4, 4], [2, 2]], got {_shown(meters)}"
+        )
+    for numerator, denominator in meters:
+        if meter_steps_per_bar(numerator, denominator) != steps_per_bar:
+            raise ModelError(
+                f"the {kind} config's steps_per_bar ({steps_per_bar}) must equal the steps of every listed meter, "
+                f"but a {numerator}/{denominator} bar has {_meter_steps_text(numerator, denominator)}"
+            )
+    if window_steps != BARS_PER_WINDOW * steps_per_bar:
+        raise ModelError(
+            f"the {kind} config's window_steps must be {BARS_PER_WINDOW} bars of its steps_per_bar "
+            f"({BARS_PER_WINDOW * steps_per_bar}), got {window_steps}"
+        )
+    lengths = config.target_lengths
+    if (
+        not isinstance(lengths, tuple)
+        or not lengths
+        or not all(_is_integer(length) and 0 < length <= window_steps and length % steps_per_bar == 0 for length in lengths)
+    ):
+        raise ModelError(
+            f"the {kind} config's target_lengths must be whole bars of {steps_per_bar} steps within the "
+            f"{window_steps}-step window, got {_shown(lengths)}"
+        )
+
+
+def _meter_steps_text(numerator: int, denominator: int) -> str:
+    steps = meter_steps_per_bar(numerator, denominator)
+    return "no whole number of sixteenth-note steps" if steps is None else f"{steps}"
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_meter(value: Any) -> bool:
+    return (
+        isinstance(value, tuple) and len(value) == 2 and all(_is_integer(part) and 1 <= part <= 64 for part in value)
+    )
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(_to_json(value)) if isinstance(value, (tuple, list)) else repr(value)
+
+
+def with_meter(config: ModelConfig, meters: tuple[tuple[int, int], ...]) -> ModelConfig:
+    """The same config on the grid of ``meters`` (one meter group, all with the same bar length).
+
+    Steps per bar come from the meters (a 16th per step), the window is 8 bars of them and the
+    target lengths 1..4 bars, as in the paper's 4/4 case.
+    """
+    steps = {meter_steps_per_bar(numerator, denominator) for numerator, denominator in meters}
+    if len(steps) != 1 or None in steps:
+        raise ModelError(f"the meters {_shown(meters)} do not share one whole-step bar length")
+    steps_per_bar = steps.pop()
+    config = replace(
+        config,
+        steps_per_bar=steps_per_bar,
+        window_steps=BARS_PER_WINDOW * steps_per_bar,
+        target_lengths=tuple(bars * steps_per_bar for bars in range(1, MAX_TARGET_BARS + 1)),
+        meters=tuple(tuple(meter) for meter in meters),
+    )
+    validate_config(config)
+    return config
 
 
 def with_decoding(config: ModelConfig, temperature: float, top_p: float = 1.0) -> ModelConfig:

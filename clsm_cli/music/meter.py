@@ -74,6 +74,13 @@ class Meter:
         return f"{self.numerator}/{self.denominator}"
 
 
+def group_members(meter: Meter) -> tuple[Meter, ...]:
+    """Every meter of ``meter``'s group, its representative first: 4/4 -> (4/4, 2/2); 3/4 -> (3/4,)."""
+    group = meter.group
+    others = sorted(Meter(*member) for member, representative in _SAME_GROUP.items() if Meter(*representative) == group)
+    return (group, *others)
+
+
 FOUR_FOUR = Meter(4, 4)
 DEFAULT_METER = FOUR_FOUR  # the MIDI default when a file has no time signature
 

@@ -7,13 +7,12 @@ later steps are ``__`` (hold); a rest's first step is ``R``, later steps ``__``.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from clsm_cli.constants import (
+from clsm_cli.constants import (  # vocabulary_hash: re-exported for the data build
     BARS_PER_WINDOW,
     FIRST_PITCH_TOKEN,
     HOLD_TOKEN,
@@ -23,6 +22,7 @@ from clsm_cli.constants import (
     REST_TOKEN,
     STEPS_PER_BAR,
     TOKEN_NAMES,
+    vocabulary_hash,
 )
 
 TOKEN_DTYPE = np.uint8
@@ -277,9 +277,3 @@ def tokens_to_text(tokens: Iterable[int], steps_per_bar: int = STEPS_PER_BAR) ->
     names = [TOKEN_NAMES[int(t)] for t in tokens]
     bars = [" ".join(names[i : i + steps_per_bar]) for i in range(0, len(names), steps_per_bar)]
     return " | ".join(bars)
-
-
-def vocabulary_hash() -> str:
-    """A stable hash of the vocabulary and grid; stored in every checkpoint and shard manifest."""
-    description = "|".join(TOKEN_NAMES) + f"|steps_per_bar={STEPS_PER_BAR}|window_bars={BARS_PER_WINDOW}"
-    return hashlib.sha256(description.encode("utf-8")).hexdigest()[:16]

@@ -22,9 +22,9 @@ from typing import Optional
 import torch
 import torch.distributed as dist
 
+from clsm_cli.device import choose_device
 from clsm_cli.errors import UsageError
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -66,14 +66,9 @@ class Runtime:
 
 def start_runtime(device: str = "auto", precision: str = "auto") -> Runtime:
     """Pick the device and precision, and join the process group when launched by torchrun."""
-    if device not in DEVICE_CHOICES:
-        raise UsageError(f"--device must be one of {', '.join(DEVICE_CHOICES)}, got {device!r}")
     if precision not in PRECISION_CHOICES:
         raise UsageError(f"--precision must be one of {', '.join(PRECISION_CHOICES)}, got {precision!r}")
-    cuda = torch.cuda.is_available()
-    if device == "cuda" and not cuda:
-        raise UsageError("--device cuda was requested but no CUDA GPU is available; use --device cpu")
-    use_cuda = device == "cuda" or (device == "auto" and cuda)
+    use_cuda = choose_device(device) == "cuda"
     if not use_cuda and precision == "fp16":
         raise UsageError("--precision fp16 needs a CUDA GPU; on the CPU use fp32 (the default) or bf16")
 

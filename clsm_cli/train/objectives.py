@@ -26,17 +26,14 @@ Validation uses fixed, seeded τ's per batch index so its numbers compare across
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
 
 from clsm_cli.constants import TARGET_LENGTHS_STEPS, TARGET_START_STRIDE_STEPS, WINDOW_STEPS
+from clsm_cli.models.registry import DEFAULT_BETA, DEFAULT_GAMMA, ModelKind, model_kind  # noqa: F401 - re-exported
 
-MODEL_KINDS = ("clsm", "vae", "arnn", "arnn-t", "lm")
-LATENT_KINDS = ("clsm", "vae")
-DEFAULT_BETA = 0.012  # CLSM's KL weight β (paper sections 3.4.1 and 4.3)
-DEFAULT_GAMMA = 0.4  # the VAE's KL weight γ (paper sections 3.4.2 and 4.3)
 DEFAULT_ANNEAL_EPOCHS = 2.0
 
 # Validation τ's and noise come from this seed plus the batch index, independent of the training
@@ -50,28 +47,39 @@ class TargetSpan:
 
     start: int  # |x_CL|, steps of left context
     length: int  # |x_T|, target steps
+    window_steps: int = field(default=WINDOW_STEPS, compare=False)  # K of the model it is drawn for
 
     def __post_init__(self):
-        if self.length <= 0 or self.start < 0 or self.start + self.length > WINDOW_STEPS:
-            raise ValueError(f"target {self.start}+{self.length} does not fit a {WINDOW_STEPS}-step window")
+        if self.length <= 0 or self.start < 0 or self.start + self.length > self.window_steps:
+            raise ValueError(f"target {self.start}+{self.length} does not fit a {self.window_steps}-step window")
 
 
-def allowed_target_spans() -> list[TargetSpan]:
-    """Every τ the paper's training distribution can produce (section 3.4.1)."""
+def allowed_target_spans(
+    window_steps: int = WINDOW_STEPS,
+    target_lengths: tuple[int, ...] = TARGET_LENGTHS_STEPS,
+    bar_steps: int = TARGET_START_STRIDE_STEPS,
+) -> list[TargetSpan]:
+    """Every τ the paper's training distribution can produce (section 3.4.1), for any meter's grid."""
     return [
-        TargetSpan(start, length)
-        for length in TARGET_LENGTHS_STEPS
-        for start in range(0, WINDOW_STEPS - length + 1, TARGET_START_STRIDE_STEPS)
+        TargetSpan(start, length, window_steps)
+        for length in target_lengths
+        for start in range(0, window_steps - length + 1, bar_steps)
     ]
 
 
-def sample_target_span(generator: torch.Generator) -> TargetSpan:
-    """|x_T| uniformly from {16, 32, 48, 64}, then |x_CL| uniformly from {0, 16, ..., 128 − |x_T|}."""
-    length_index = int(torch.randint(len(TARGET_LENGTHS_STEPS), (1,), generator=generator))
-    length = TARGET_LENGTHS_STEPS[length_index]
-    start_choices = (WINDOW_STEPS - length) // TARGET_START_STRIDE_STEPS + 1
-    start = int(torch.randint(start_choices, (1,), generator=generator)) * TARGET_START_STRIDE_STEPS
-    return TargetSpan(start, length)
+def sample_target_span(
+    generator: torch.Generator,
+    window_steps: int = WINDOW_STEPS,
+    target_lengths: tuple[int, ...] = TARGET_LENGTHS_STEPS,
+    bar_steps: int = TARGET_START_STRIDE_STEPS,
+) -> TargetSpan:
+    """|x_T| uniformly from the target lengths (4/4: {16, 32, 48, 64}), then |x_CL| uniformly from
+    the whole-bar starts that fit (4/4: {0, 16, ..., 128 − |x_T|})."""
+    length_index = int(torch.randint(len(target_lengths), (1,), generator=generator))
+    length = target_lengths[length_index]
+    start_choices = (window_steps - length) // bar_steps + 1
+    start = int(torch.randint(start_choices, (1,), generator=generator)) * bar_steps
+    return TargetSpan(start, length, window_steps)
 
 
 def kl_weight_at(step: int, *, final_weight: float, anneal_steps: int) -> float:
@@ -119,15 +127,14 @@ class BatchConditions:
 
 @dataclass(frozen=True)
 class ObjectiveSettings:
-    kind: str  # one of MODEL_KINDS
+    kind: str  # a kind of the model registry (clsm, vae, arnn, arnn-t, lm)
     final_kl_weight: float = 0.0  # β for CLSM, γ for the VAE, unused otherwise
     anneal_steps: int = 0  # optimizer steps over which the KL weight grows from 0
     free_bits: float = 0.0  # nats per latent dimension; 0 turns free bits off
     latent_dim: int = 0  # dimensions of z, for the free-bits threshold
 
     def __post_init__(self):
-        if self.kind not in MODEL_KINDS:
-            raise ValueError(f"model kind must be one of {', '.join(MODEL_KINDS)}, got {self.kind!r}")
+        model_kind(self.kind)  # a UsageError naming the kinds for any other word
         if self.final_kl_weight < 0 or self.free_bits < 0 or self.anneal_steps < 0:
             raise ValueError("KL weight, free bits and anneal steps must not be negative")
 
@@ -141,13 +148,14 @@ class Objective:
 
     def __init__(self, settings: ObjectiveSettings):
         self.settings = settings
+        self.model_kind: ModelKind = model_kind(settings.kind)
 
     @property
     def kind(self) -> str:
         return self.settings.kind
 
     def kl_weight(self, step: int) -> float:
-        if self.kind not in LATENT_KINDS:
+        if not self.model_kind.has_latent:
             return 0.0
         return kl_weight_at(step, final_weight=self.settings.final_kl_weight, anneal_steps=self.settings.anneal_steps)
 
@@ -164,25 +172,22 @@ class Objective:
         With ``noise_generator``, the latent models' posterior noise for all ``batch_size`` rows is
         drawn too, on that generator's device; without it the model draws noise in its forward.
         """
-        noise = None
-        if self.kind in LATENT_KINDS and noise_generator is not None:
+        kind, config = self.model_kind, model.config
+        target = mask = noise = None
+        if kind.draws_target_span:
+            target = sample_target_span(generator, config.window_steps, config.target_lengths, config.steps_per_bar)
+        if kind.has_latent and noise_generator is not None:
             noise = torch.randn(
-                (batch_size, model.config.z_dim), generator=noise_generator, device=noise_generator.device
+                (batch_size, config.z_dim), generator=noise_generator, device=noise_generator.device
             )  # (B, z_dim), float32; the model casts it to its own dtype
-        if self.kind == "clsm":
-            return BatchConditions(target=sample_target_span(generator), latent_noise=noise)
-        if self.kind == "vae":
-            return BatchConditions(latent_noise=noise)
-        if self.kind in ("arnn", "arnn-t"):
+        if kind.draws_constraint_mask:
             from clsm_cli.models.arnn import random_constraint_mask
 
-            config = model.config
             mask = random_constraint_mask(
                 batch_size, config.constraint_mode, generator, config.window_steps, config.target_lengths,
                 config.steps_per_bar,
-            )  # (B, 128) bool, drawn on the CPU so every rank and device draws the same mask
-            return BatchConditions(constraint_mask=mask)
-        return BatchConditions()
+            )  # (B, K) bool, drawn on the CPU so every rank and device draws the same mask
+        return BatchConditions(target=target, constraint_mask=mask, latent_noise=noise)
 
     def validation_conditions(self, model: torch.nn.Module, batch_index: int, batch_size: int) -> BatchConditions:
         """Fixed conditions for validation batch ``batch_index`` (the same in every epoch and run)."""
@@ -197,19 +202,25 @@ class Objective:
         kl_weight: float,
         noise_generator: Optional[torch.Generator],
     ) -> dict[str, torch.Tensor]:
-        """``forward_loss`` of the model for this batch, with free bits applied to ``loss``."""
-        if self.kind == "clsm":
-            target = conditions.target
-            out = model.forward_loss(
-                tokens, target.start, target.length, kl_weight, generator=noise_generator, noise=conditions.latent_noise
-            )
-        elif self.kind == "vae":
-            out = model.forward_loss(tokens, kl_weight, generator=noise_generator, noise=conditions.latent_noise)
-        elif self.kind in ("arnn", "arnn-t"):
-            out = model.forward_loss(tokens, conditions.constraint_mask, generator=noise_generator)
-        else:
-            out = model.forward_loss(tokens)
-        if self.kind in LATENT_KINDS and self.settings.free_bits > 0:
+        """``forward_loss`` of the model for this batch, with free bits applied to ``loss``.
+
+        The arguments follow the kind's objective: τ for a target-span model, the KL weight and
+        posterior noise for a latent model, the constraint mask for the ARNNs, tokens alone for the LM.
+        """
+        kind = self.model_kind
+        arguments: list = []
+        options: dict = {}
+        if kind.draws_target_span:
+            arguments += [conditions.target.start, conditions.target.length]
+        if kind.has_latent:
+            arguments.append(kl_weight)
+            options["noise"] = conditions.latent_noise
+        if kind.draws_constraint_mask:
+            arguments.append(conditions.constraint_mask)
+        if kind.has_latent or kind.draws_constraint_mask:
+            options["generator"] = noise_generator
+        out = model.forward_loss(tokens, *arguments, **options)
+        if kind.has_latent and self.settings.free_bits > 0:
             out = dict(out)
             out["loss"] = apply_free_bits(out["loss"], out["kl"], kl_weight, self.settings.free_bits_threshold)
         return out
@@ -231,7 +242,7 @@ class Objective:
         """
         sums = MetricSums()
         batch_size = tokens.shape[0]
-        final_weight = self.settings.final_kl_weight if self.kind in LATENT_KINDS else 0.0
+        final_weight = self.settings.final_kl_weight if self.model_kind.has_latent else 0.0
         out = self.training_loss(model, tokens, conditions, final_weight, noise_generator)
         target_tokens = self._scored_tokens(tokens, conditions)
         for name, value in out.items():
@@ -239,7 +250,7 @@ class Objective:
                 continue
             weight = target_tokens if name == "accuracy" else batch_size
             sums.add(name, float(value) * weight, weight)
-        if self.kind == "clsm":
+        if self.model_kind.draws_target_span and self.model_kind.has_latent:
             target = conditions.target
             truth = tokens[:, target.start : target.start + target.length]  # (B, tl)
             mean, _ = model.posterior(tokens, target.start, target.length)  # (B, z)

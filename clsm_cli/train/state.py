@@ -13,24 +13,28 @@ On disk, in ``<model dir>/training/``:
 - ``state.json``: the rest (counters, optimizer hyper-parameters, scaler, settings) and the name
   of the tensor file it belongs to.
 
-Writing is atomic: the tensor file gets a new name per step, ``state.json`` is replaced last with
-``os.replace``, and older tensor files are removed only after that. A crash at any point leaves the
-previous complete checkpoint readable.
+Writing is atomic (``atomic_write``): the tensor file gets a new name per step, ``state.json`` is
+replaced last, and older tensor files are removed only after that. A crash at any point leaves the
+previous complete checkpoint readable. ``state.json`` records the SHA-256 of its tensor file and of
+its own content, and a resume verifies both and that every tensor is finite: flipped bytes or a NaN
+are a ModelError (exit 4), never a silent resume. Temporaries of killed writes are removed on the
+next save or resume.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_tensor_bytes
+from safetensors.torch import save as tensor_bytes
 
-from clsm_cli.errors import ModelError
+from clsm_cli.atomic import atomic_write, remove_stale_temporaries
+from clsm_cli.errors import ModelError, OutputError
 
 STATE_FORMAT_VERSION = 1
 STATE_DIRECTORY_NAME = "training"
@@ -111,7 +115,10 @@ def save_training_state(
 ) -> Path:
     """Write a complete training checkpoint atomically; return the state directory."""
     directory = state_directory(model_directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot write a training checkpoint in {directory}: {error.strerror or error}") from None
     tensors: dict[str, torch.Tensor] = {}
     for name, value in model.state_dict().items():
         tensors[_MODEL_PREFIX + name] = value
@@ -124,21 +131,39 @@ def save_training_state(
 
     step = int(progress["global_step"])
     tensor_name = f"state-{step:09d}.safetensors"
-    _atomic_write(directory / tensor_name, lambda path: save_file(tensors, str(path)))
+    data = tensor_bytes(tensors)
     document = {
         "format_version": STATE_FORMAT_VERSION,
         "tensor_file": tensor_name,
+        "tensor_sha256": hashlib.sha256(data).hexdigest(),
         "progress": progress,
         "optimizer": optimizer_meta,
         "scaler": scaler_state,
         "info": info,
     }
-    text = json.dumps(document, indent=2, sort_keys=True)
-    _atomic_write(directory / STATE_JSON_NAME, lambda path: path.write_text(text, encoding="utf-8"))
+    document["document_sha256"] = _document_digest(document)
+    try:
+        atomic_write(directory / tensor_name, data)
+        atomic_write(directory / STATE_JSON_NAME, json.dumps(document, indent=2, sort_keys=True))
+    except OSError as error:
+        raise OutputError(f"cannot write a training checkpoint in {directory}: {error.strerror or error}") from None
     for stale in directory.glob("state-*.safetensors"):
         if stale.name != tensor_name:
             stale.unlink(missing_ok=True)
+    remove_leftovers(directory)
     return directory
+
+
+def remove_leftovers(directory: Path) -> None:
+    """Temporaries of killed writes (``.NAME.*.tmp``, older ``*.tmp`` and ``*.tmp-PID`` files)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return
+    for name in [STATE_JSON_NAME, *(path.name for path in directory.glob("state-*.safetensors"))]:
+        remove_stale_temporaries(directory, name)
+    for pattern in (".state-*.tmp", "*.tmp", "*.tmp-*"):
+        for leftover in directory.glob(pattern):
+            leftover.unlink(missing_ok=True)
 
 
 def load_training_state(
@@ -151,13 +176,7 @@ def load_training_state(
     """Load weights and optimizer state in place; return the counters, RNG states and scaler state."""
     directory = state_directory(model_directory)
     document = _read_document(directory)
-    try:
-        tensors = load_file(str(directory / document["tensor_file"]), device="cpu")
-    except Exception:  # safetensors raises its own error types for missing or torn files
-        raise ModelError(
-            f"the training checkpoint in {directory} is missing or damaged ({document['tensor_file']}); "
-            "train a new model instead of resuming"
-        ) from None
+    tensors = _read_tensors(directory, document)
     model_state = {
         name[len(_MODEL_PREFIX) :]: value for name, value in tensors.items() if name.startswith(_MODEL_PREFIX)
     }
@@ -180,9 +199,10 @@ def read_training_info(model_directory: Path) -> dict[str, Any]:
 
 def _read_document(directory: Path) -> dict:
     path = directory / STATE_JSON_NAME
+    damaged = f"the training checkpoint {path} is damaged"
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise ModelError(f"the training checkpoint {path} is not readable JSON; train a new model instead") from None
     if not isinstance(document, dict) or document.get("format_version") != STATE_FORMAT_VERSION:
         version = document.get("format_version") if isinstance(document, dict) else None
@@ -190,7 +210,47 @@ def _read_document(directory: Path) -> dict:
             f"the training checkpoint in {directory} has format {version!r}, this clsm resumes format "
             f"{STATE_FORMAT_VERSION}; resume it with the clsm version that wrote it"
         )
+    if document.get("document_sha256") != _document_digest(document):
+        raise ModelError(f"{damaged} (its checksum does not match its content); train a new model instead of resuming")
+    progress = document.get("progress")
+    if not isinstance(progress, dict) or not _is_count(progress.get("global_step")):
+        raise ModelError(f"{damaged} (it has no step count); train a new model instead of resuming")
+    for name in ("tensor_file", "tensor_sha256"):
+        if not isinstance(document.get(name), str):
+            raise ModelError(f"{damaged} (it has no {name}); train a new model instead of resuming")
+    for name in ("optimizer", "info"):
+        if not isinstance(document.get(name), dict):
+            raise ModelError(f"{damaged} (it has no {name} record); train a new model instead of resuming")
     return document
+
+
+def _read_tensors(directory: Path, document: dict) -> dict[str, torch.Tensor]:
+    """The checkpoint's tensors, verified against the recorded checksum and checked to be finite."""
+    path = directory / Path(document["tensor_file"]).name
+    damaged = f"the training checkpoint in {directory} is missing or damaged ({path.name})"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise ModelError(f"{damaged}; train a new model instead of resuming") from None
+    if hashlib.sha256(data).hexdigest() != document["tensor_sha256"]:
+        raise ModelError(f"{damaged}: its checksum does not match; train a new model instead of resuming")
+    try:
+        tensors = load_tensor_bytes(data)
+    except Exception:  # safetensors raises its own error types for torn files
+        raise ModelError(f"{damaged}; train a new model instead of resuming") from None
+    for name, value in tensors.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ModelError(f"the training checkpoint in {directory} holds non-finite values ({name}); it cannot resume")
+    return tensors
+
+
+def _document_digest(document: dict) -> str:
+    content = {key: value for key, value in document.items() if key != "document_sha256"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _move_optimizer_state(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
@@ -201,17 +261,3 @@ def _move_optimizer_state(optimizer: torch.optim.Optimizer, device: torch.device
             if isinstance(value, torch.Tensor) and name != "step" and value.device != device:
                 param_state[name] = value.to(device)
 
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same directory, fsync it, then rename over ``path``."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    temporary_path = Path(temporary)
-    try:
-        write(temporary_path)
-        with open(temporary_path, "rb+") as stream:
-            os.fsync(stream.fileno())
-        os.replace(temporary_path, path)
-    except BaseException:
-        temporary_path.unlink(missing_ok=True)
-        raise

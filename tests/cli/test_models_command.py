@@ -85,3 +85,20 @@ def test_models_never_imports_torch(clsm_home):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ))
     assert done.stdout.split() == ["0", "False"], done.stderr
+
+
+@pytest.mark.parametrize("field, value", [("num_heads", 0), ("d_model", "128"), ("steps_per_bar", 12)])
+def test_a_model_with_a_bad_config_value_is_marked_and_the_others_listed(run_clsm, clsm_home, field, value):
+    from clsm_cli.checkpoint import save_model
+    from clsm_cli.models.config import preset_config
+    from clsm_cli.models.registry import build_model
+
+    folder = save_model(build_model(preset_config("clsm", "tiny")), clsm_home / "models" / "odd")
+    record = json.loads((folder / "config.json").read_text())
+    record["config"][field] = value
+    (folder / "config.json").write_text(json.dumps(record))
+    result = run_clsm("models", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["my-folk"]["problem"] is None and rows["my-folk"]["kind"] == "clsm"
+    assert field in rows["odd"]["problem"]

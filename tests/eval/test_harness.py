@@ -137,3 +137,16 @@ def test_model_families_and_bad_inputs(eval_data):
         evaluate([EvalModel("a", CLSM, tiny_model("clsm", 0)), EvalModel("a", CLSM, tiny_model("clsm", 0))], None, plan)
     with pytest.raises(UsageError):
         plan_evaluation(open_split(eval_data, "test"), 0)
+
+
+def test_three_four_windows_get_targets_of_whole_three_four_bars():
+    windows = np.full((50, 96), 31, dtype=np.uint8)
+    plan = plan_evaluation(windows, 50, seed=3)
+    assert set(plan.target_lengths.tolist()) <= {12, 24, 36, 48} and set(plan.reconstruction_lengths.tolist()) <= {12, 24, 36, 48}
+    assert ((plan.target_starts % 12 == 0) & (plan.target_starts + plan.target_lengths <= 96)).all()
+
+
+def test_a_model_of_another_meter_is_refused(eval_data):
+    plan = plan_evaluation(np.full((4, 96), 31, dtype=np.uint8), 4, seed=0)
+    with pytest.raises(UsageError, match="reads 128-step windows, but the test windows have 96 steps"):
+        evaluate([EvalModel("clsm", CLSM, tiny_model("clsm", 0))], None, plan)

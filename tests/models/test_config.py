@@ -12,7 +12,7 @@ from clsm_cli.models.config import (
     preset_config,
     with_decoding,
 )
-from clsm_cli.models.registry import MODEL_KINDS, build_model, parameter_count
+from clsm_cli.models.registry import KINDS, build_model, parameter_count
 
 ALL = [(preset, kind) for preset in PRESETS for kind in TRAINABLE_KINDS]
 
@@ -30,7 +30,7 @@ def test_configs_record_grid_and_vocabulary(preset, kind):
     config = preset_config(kind, preset)
     assert config.vocab_size == VOCAB_SIZE and config.num_music_tokens == NUM_MUSIC_TOKENS
     assert config.window_steps == WINDOW_STEPS and config.steps_per_bar == STEPS_PER_BAR
-    assert (4, 4) in config.meters and config.kind in MODEL_KINDS
+    assert (4, 4) in config.meters and config.kind in {kind.config_kind for kind in KINDS.values()}
 
 
 def test_arnn_t_is_an_arnn_config_on_target_constraints():

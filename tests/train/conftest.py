@@ -65,3 +65,29 @@ def short_data(tmp_path_factory) -> Path:
     """32 training windows: 4 steps per epoch at batch 8, so runs cross epochs cheaply."""
     counts = {"train-1": 32, "valid-1": 16, "train-2": 32, "valid-2": 16}
     return write_dataset(tmp_path_factory.mktemp("data") / "short", counts, seed=5)
+
+
+class RecordingProgress:
+    """A ``clsm_cli.progress.Progress`` that keeps the messages, for tests that read what a run said."""
+
+    def __init__(self):
+        self.messages: list[str] = []
+
+    def task(self, description, total, completed=0):
+        from clsm_cli.progress import SilentProgress
+
+        return SilentProgress().task(description, total, completed)
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
+
+
+@pytest.fixture
+def recording_progress() -> RecordingProgress:
+    return RecordingProgress()
+
+
+@pytest.fixture(scope="session")
+def train_only_data(tmp_path_factory) -> Path:
+    """What one kept song gives: train-1 windows and nothing in any other split."""
+    return write_dataset(tmp_path_factory.mktemp("data") / "one-song", {"train-1": 16})

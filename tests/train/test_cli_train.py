@@ -49,7 +49,7 @@ def test_existing_output_is_an_output_error(tiny_data, tmp_path):
     (taken / "file").write_text("x")
     result = clsm("train", "lm", "--data", tiny_data, "--out", taken)
     assert result.exit_code == 5
-    assert "--resume" in result.stderr
+    assert "already exists" in result.stderr
 
 
 def test_unknown_model_kind_is_rejected():
@@ -73,3 +73,47 @@ def test_durations(text, seconds):
 def test_bad_durations(text):
     with pytest.raises(UsageError):
         parse_duration(text)
+
+
+def test_meter_chooses_the_group_and_the_models_grid(tiny_data, models_home, monkeypatch):
+    import numpy as np
+
+    from clsm_cli.constants import HOLD_TOKEN
+    from clsm_cli.train import data as training_data
+
+    groups = []
+
+    def three_four(data_dir, split, meter_group):
+        groups.append(meter_group)
+        windows = np.full((16, 96), HOLD_TOKEN, dtype=np.uint8)
+        windows[:, ::12] = np.arange(16, dtype=np.uint8)[:, None]
+        return windows
+
+    monkeypatch.setattr(training_data, "open_meter_split", three_four)
+    result = clsm("train", "lm", "--data", tiny_data, "--out", "waltz-lm", "--preset", "tiny", "--batch-size", "8",
+                  "--max-steps", "1", "--meter", "3/4", "--workers", "0")
+    assert result.exit_code == 0, result.output
+    config = load_model(resolve_model("waltz-lm")).config
+    assert config.meters == ((3, 4),) and config.steps_per_bar == 12 and set(groups) == {"3/4"}
+
+
+def test_two_two_trains_the_four_four_group(tiny_data, models_home):
+    result = clsm("train", "lm", "--data", tiny_data, "--out", "cut-time", "--preset", "tiny", "--batch-size", "8",
+                  "--max-steps", "1", "--meter", "2/2", "--workers", "0")
+    assert result.exit_code == 0, result.output
+    assert load_model(resolve_model("cut-time")).metadata["training"]["meter_group"] == "4/4"
+
+
+def test_a_malformed_meter_is_a_usage_error(tiny_data, models_home):
+    result = clsm("train", "lm", "--data", tiny_data, "--out", "x", "--meter", "waltz")
+    assert result.exit_code == 2 and "a meter is written like 3/4" in result.stderr
+
+
+def test_a_diverged_run_exits_4_and_an_unwritable_out_exits_5(tiny_data, tmp_path):
+    diverged = clsm("train", "clsm", "--data", tiny_data, "--out", tmp_path / "d", "--preset", "tiny", "--batch-size", "8",
+                    "--max-steps", "30", "--lr", "1000", "--workers", "0")
+    assert diverged.exit_code == 4 and "training diverged" in diverged.stderr and "Traceback" not in diverged.output
+    (tmp_path / "file").write_text("x")
+    blocked = clsm("train", "lm", "--data", tiny_data, "--out", tmp_path / "file" / "m", "--preset", "tiny",
+                   "--batch-size", "8", "--max-steps", "1", "--workers", "0")
+    assert blocked.exit_code == 5 and "cannot write the model folder" in blocked.stderr

@@ -46,7 +46,6 @@ def train_with_one_process(kind: str, data: Path, out: Path) -> Path:
             learning_rate=LEARNING_RATE, device="cpu", max_validation_windows=VALIDATION_WINDOWS, workers=0,
             log_every=1,
         ),
-        show_progress=False,
     )
     return result.model_directory
 

@@ -1,0 +1,148 @@
+"""The shipped-model quality check: one CLSM's infills under one decoding against the real bars.
+
+Each window gets ``candidates`` infills (independent prior samples, ``engine/latent.py``'s
+``prior_sample_w``, decoded with the given temperature / top-p), as one ``clsm infill`` call would.
+Their melody statistics are compared with the real bars of the same windows; reconstruction from
+the posterior mean and from the prior mean (both argmax) shows whether the latent carries
+information; with an LM, the infills and the references are scored too.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from clsm_cli.engine.latent import prior_sample_w
+from clsm_cli.engine.sampling import Decoding, resolve_decoding
+from clsm_cli.errors import UsageError
+from clsm_cli.eval.generate import (
+    CLSM,
+    DEFAULT_BATCH_SIZE,
+    EvalModel,
+    decode,
+    device_of,
+    lm_token_nll,
+    posterior_means,
+)
+from clsm_cli.eval.melody_stats import MelodyStats, MelodyStatsTotals, QualityCheck, quality_checks
+from clsm_cli.eval.metrics import AccuracyTotals, NllTotals, copied_targets, random_pitch_targets, splice_targets
+from clsm_cli.eval.plan import EvaluationPlan, check_window_fits, group_seed
+from clsm_cli.eval.results import COPY, DATA, RANDOM
+from clsm_cli.progress import Progress, SilentProgress
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """Melody statistics of one CLSM's infills under one decoding, against the real bars."""
+
+    model: str
+    temperature: float
+    top_p: float
+    candidates: int  # infills per window (one "call")
+    windows: int
+    generated: MelodyStats
+    real: MelodyStats
+    posterior_accuracy: Optional[float]  # argmax decode of the posterior mean, drawn τ
+    prior_accuracy: Optional[float]  # argmax decode of f⁻¹(prior mean), drawn τ
+    nll: dict[str, NllTotals]  # "generated", Data, Copy, Random (empty without an LM)
+    checks: list[QualityCheck]
+    seconds: float
+
+
+def evaluate_quality(
+    member: EvalModel,
+    plan: EvaluationPlan,
+    *,
+    lm: Any = None,
+    candidates: int = 4,
+    temperature: Optional[float] = None,
+    top_p: Optional[float] = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Optional[Progress] = None,
+) -> QualityResult:
+    """The non-degeneracy measures of the shipped-model issue for one CLSM and one decoding.
+
+    Each window gets ``candidates`` infills (independent prior samples, decoded with the given
+    temperature / top-p; None takes the model config's recommended decoding), as one ``clsm infill``
+    call would. Their melody statistics are compared with the real bars of the same windows.
+    Reconstruction from the posterior mean and from the prior mean (both argmax) shows whether the
+    latent carries information. With an LM, the infills and the references are scored too.
+    """
+    import torch
+
+    if member.family != CLSM:
+        raise UsageError(f"the quality check needs a CLSM model; {member.name} is a {member.family} model")
+    if candidates < 1:
+        raise UsageError(f"--candidates must be at least 1, got {candidates}")
+    model = member.model
+    check_window_fits(member.name, model, plan)
+    model.eval()
+    decoding = resolve_decoding(
+        Decoding(float(model.config.decoding_temperature), float(model.config.decoding_top_p)), temperature, top_p
+    )
+    temperature, top_p = decoding.temperature, decoding.top_p
+    progress = progress or SilentProgress()
+    device = device_of(model)
+    generated, real = MelodyStatsTotals(), MelodyStatsTotals()
+    posterior, prior = AccuracyTotals(), AccuracyTotals()
+    nll = {name: NllTotals() for name in ("generated", DATA, COPY, RANDOM)} if lm is not None else {}
+    task = progress.task(f"{member.name} quality (T={temperature:g}, top-p={top_p:g})", len(plan))
+    started = time.perf_counter()
+    with torch.inference_mode():
+        for target_start, target_length, rows in plan.groups():
+            windows = plan.windows[rows]
+            real_targets = windows[:, target_start : target_start + target_length]
+            seed = group_seed(plan.seed, "quality", target_start, target_length)
+            noise_generator = torch.Generator().manual_seed(seed)
+            decode_generator = torch.Generator().manual_seed(seed)
+            tokens = torch.as_tensor(windows, dtype=torch.long, device=device)  # (B, K)
+            w_mean, w_logvar = model.prior(tokens, target_start, target_length)  # (B, z)
+            z_dim = w_mean.shape[-1]
+            noise = torch.randn(len(rows), candidates, z_dim, generator=noise_generator).numpy()  # (B, n, z)
+            means, logvars = w_mean.float().cpu().numpy(), w_logvar.float().cpu().numpy()
+            w = np.concatenate([prior_sample_w(means[row], logvars[row], noise[row]) for row in range(len(rows))])  # (B * n, z)
+            repeated = tokens.repeat_interleave(candidates, dim=0)  # (B * n, K)
+            infills = decode(
+                model, repeated, target_start, target_length, model.flow.inverse(torch.from_numpy(w).to(device)),
+                batch_size, decoding,
+                torch.rand(w.shape[0], target_length, generator=decode_generator, dtype=torch.float64).numpy(),
+            )  # (B * n, L)
+            spliced = splice_targets(np.repeat(windows, candidates, axis=0), target_start, infills)
+            generated.add(spliced, target_start, target_length)
+            generated.add_candidate_sets(infills.reshape(len(rows), candidates, target_length))
+            real.add(windows, target_start, target_length)
+
+            # Posterior mean and f⁻¹(prior mean), both argmax, decoded as one batch.
+            means = torch.cat([posterior_means(member, tokens, target_start, target_length), model.flow.inverse(w_mean)])
+            decoded = decode(model, torch.cat([tokens, tokens]), target_start, target_length, means, batch_size)
+            posterior.add(decoded[: len(rows)], real_targets)
+            prior.add(decoded[len(rows) :], real_targets)
+
+            if lm is not None:
+                rng = np.random.default_rng(group_seed(plan.seed, "random", target_start, target_length))
+                for name, scored in (
+                    ("generated", spliced),
+                    (DATA, windows),
+                    (COPY, splice_targets(windows, target_start, copied_targets(windows, target_start, target_length))),
+                    (RANDOM, splice_targets(windows, target_start, random_pitch_targets(real_targets, rng))),
+                ):
+                    nll[name].add(lm_token_nll(lm, scored, batch_size), target_start, target_length)
+            task.advance(len(rows))
+    generated_stats, real_stats = generated.stats(), real.stats()
+    return QualityResult(
+        model=member.name,
+        temperature=temperature,
+        top_p=top_p,
+        candidates=candidates,
+        windows=len(plan),
+        generated=generated_stats,
+        real=real_stats,
+        posterior_accuracy=posterior.accuracy,
+        prior_accuracy=prior.accuracy,
+        nll=nll,
+        checks=quality_checks(generated_stats, real_stats, posterior.accuracy, prior.accuracy),
+        seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,68 @@
+"""The run's folder: what may be started, resumed or reused there, and creating it.
+
+- a folder with a training checkpoint: ``--resume`` continues it; a fresh start is refused;
+- a folder with a saved model but no checkpoint: refused (it would overwrite a finished model);
+- a folder holding only what a run writes before its first checkpoint (a log, the
+  reproducibility record, an empty ``training/``, temporaries): a run killed early. Both a fresh
+  start and ``--resume`` start it again at step 0, so no one has to delete it by hand;
+- any other non-empty folder is someone's files: refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from clsm_cli.checkpoint import CONFIG_FILE, WEIGHTS_FILE
+from clsm_cli.errors import OutputError
+from clsm_cli.train import state as training_state
+from clsm_cli.train.records import LOG_FILE_NAME, REPRODUCIBILITY_FILE_NAME
+
+RUN_FILES = {LOG_FILE_NAME, REPRODUCIBILITY_FILE_NAME, training_state.STATE_DIRECTORY_NAME}
+
+
+def is_unfinished_run(out_dir: Path) -> bool:
+    """True for a folder that holds only what a run writes before its first checkpoint."""
+    if not out_dir.is_dir() or training_state.has_training_state(out_dir):
+        return False
+    names = {path.name for path in out_dir.iterdir() if not _is_temporary(path.name)}
+    return bool(names) and names <= RUN_FILES and not (out_dir / CONFIG_FILE).exists()
+
+
+def check_output(out_dir: Path, resume: bool) -> tuple[Optional[dict], str]:
+    """``(saved checkpoint info or None, a note for the user or "")``; OutputError when refused."""
+    if resume and training_state.has_training_state(out_dir):
+        return training_state.read_training_info(out_dir), ""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir} is a file, not a folder; choose another --out")
+    if is_unfinished_run(out_dir):
+        return None, f"{out_dir} holds a run stopped before its first checkpoint; starting it again at step 0"
+    if resume:
+        if out_dir.exists() and any(out_dir.iterdir()):
+            raise OutputError(f"{out_dir} holds no training checkpoint and is not a clsm run; choose another --out")
+        return None, f"--resume found no training checkpoint in {out_dir}; starting at step 0"
+    if out_dir.exists() and any(out_dir.iterdir()):
+        if training_state.has_training_state(out_dir) or (out_dir / WEIGHTS_FILE).exists():
+            raise OutputError(
+                f"{out_dir} already exists; choose another --out, or add --resume to continue its training"
+            )
+        raise OutputError(f"{out_dir} already exists and holds other files; choose another --out")
+    return None, ""
+
+
+def create_output(out_dir: Path) -> None:
+    """Make the run's folder (and clear what an unfinished run left); OutputError (exit 5) when it cannot."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if is_unfinished_run(out_dir):
+            (out_dir / LOG_FILE_NAME).unlink(missing_ok=True)
+        training_state.remove_leftovers(training_state.state_directory(out_dir))
+        probe = out_dir / f".{LOG_FILE_NAME}.probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise OutputError(f"cannot write the model folder {out_dir}: {error.strerror or error}") from None
+
+
+def _is_temporary(name: str) -> bool:
+    return name.endswith(".tmp") or ".tmp-" in name
