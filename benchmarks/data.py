@@ -8,8 +8,8 @@ about one song in six in 3/4 — into a temporary folder, builds a dataset from 
     files/s, windows/s (original key and written), MB/s, CPU per file, and the build's skip reasons
 
 ``--compare-full-reader`` also times, in this process and in the same run, the path through the
-editing commands' full reader (``midi_io.read_midi``: every event as a mido message) against the
-data build's reader (``midi_io.read_note_table``), file by file and interleaved, and prints the
+editing commands' full reader (``midi_read.read_midi``: every event as a mido message) against the
+data build's reader (``midi_read.read_note_table``), file by file and interleaved, and prints the
 ratio; both must give the same windows (checked). CPU time per file is what a core spends on one
 file; it depends much less on the machine's load than files/s does.
 
@@ -158,7 +158,7 @@ def _cpu_seconds_per_file(paths: list[Path]) -> float:
 def _full_reader_result(path: Path):
     """What process_item does, but reading with the editing commands' reader (read_midi)."""
     from clsm_cli.data.corpus import midi_song_notes, result_of_reading
-    from clsm_cli.music.midi_io import read_midi
+    from clsm_cli.music.midi_read import read_midi
 
     return result_of_reading(lambda: midi_song_notes(read_midi(path)))
 

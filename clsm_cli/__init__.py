@@ -8,9 +8,9 @@ __version__ = "0.1.0"
 
 _LAZY_EXPORTS = {
     "load_model": ("clsm_cli.checkpoint", "load_model"),
-    "infill": ("clsm_cli.edit", "infill"),
-    "interpolate": ("clsm_cli.edit", "interpolate"),
-    "vary": ("clsm_cli.edit", "vary"),
+    "infill": ("clsm_cli.editing.generate", "infill"),
+    "interpolate": ("clsm_cli.editing.generate", "interpolate"),
+    "vary": ("clsm_cli.editing.generate", "vary"),
 }
 
 __all__ = ["__version__", *_LAZY_EXPORTS]

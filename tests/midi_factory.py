@@ -11,7 +11,7 @@ Two tools:
   tempo and meter changes, controllers, held notes that cross bar lines) from a seeded
   ``random.Random``, for randomized tests of the reader and the surgical writer.
 
-Only this module and ``clsm_cli.music.midi_io`` write MIDI bytes; this one exists for tests.
+Only this module and ``clsm_cli.music.midi_write`` write MIDI bytes; this one exists for tests.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The pipeline (DESIGN.md section 4, paper section 3.1)::
 
     sources ──scan──> items (sorted; song identity and split fixed here)
             ──worker pool (imap, input order)──> SongResult per file/tune
-                 read   MIDI file (music/midi_io.read_note_table + bars + melody.quantize_track)
+                 read   MIDI file (music/midi_read.read_note_table + bars + melody.quantize_track)
                         or music21 tune (data/music21_corpus)       -> SongNotes on the 16-step grid
                  filter song: 4/4 and 2/2 only, bars on the grid
                  filter tracks: drum, bass, empty, polyphonic, out of 55..84
@@ -64,7 +64,7 @@ from clsm_cli.errors import InputFileError, UsageError
 from clsm_cli.music.tokens import NoteColumns, StepNote, vocabulary_hash
 
 if TYPE_CHECKING:
-    from clsm_cli.music.midi_io import MidiSong, NoteTable
+    from clsm_cli.music.song import MidiSong, NoteTable
 
 MIDI_SUFFIXES = (".mid", ".midi")
 CORPORA = ("music21",)
@@ -187,12 +187,12 @@ def song_result(song: SongNotes) -> SongResult:
 def read_midi_notes(path: str | Path) -> SongNotes:
     """A MIDI file as step notes; InputFileError when unreadable, SongSkipped when unusable.
 
-    Reads with ``midi_io.read_note_table``: the editing commands' reader without its mido messages
+    Reads with ``midi_read.read_note_table``: the editing commands' reader without its mido messages
     (same tracks, notes and errors; the tests compare the two on every kind of file).
     """
-    from clsm_cli.music import midi_io
+    from clsm_cli.music import midi_read
 
-    return midi_song_notes(midi_io.read_note_table(path))
+    return midi_song_notes(midi_read.read_note_table(path))
 
 
 def midi_song_notes(song: "MidiSong | NoteTable") -> SongNotes:
@@ -205,7 +205,7 @@ def midi_song_notes(song: "MidiSong | NoteTable") -> SongNotes:
     """
     from clsm_cli.music import melody
     from clsm_cli.music.bars import song_bars
-    from clsm_cli.music.midi_io import NoteTable
+    from clsm_cli.music.song import NoteTable
 
     table = song if isinstance(song, NoteTable) else NoteTable.from_song(song)
     bars = song_bars(table)

@@ -54,7 +54,7 @@ from clsm_cli.errors import ClsmError
 from clsm_cli.music.bars import round_half_up
 
 if TYPE_CHECKING:
-    from clsm_cli.music.midi_io import MidiSong
+    from clsm_cli.music.song import MidiSong
 
 FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "miscFolk", "nottingham-dataset")
 KEPT_METERS = ("4/4", "2/2")
@@ -166,7 +166,7 @@ def tune_song(tune: Tune) -> "MidiSong":
     import mido
     from music21 import converter
 
-    from clsm_cli.music.midi_io import MidiNote, MidiSong, MidiTrack
+    from clsm_cli.music.song import MidiNote, MidiSong, MidiTrack
 
     try:
         score = converter.parseData(_ABC_2_1 + tune.text, format="abc")

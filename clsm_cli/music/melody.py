@@ -24,9 +24,9 @@ import numpy as np
 
 from clsm_cli.constants import BASS_PROGRAMS
 from clsm_cli.errors import InputFileError, UsageError
-from clsm_cli.music.bars import Bar, bar_range_ticks, song_bars
-from clsm_cli.music.midi_io import MidiSong, MidiTrack, NoteTrack, note_arrays
-from clsm_cli.music.tokens import StepNote, window_bars
+from clsm_cli.music.bars import Bar, BarRange, song_bars, window_around
+from clsm_cli.music.song import MidiSong, MidiTrack, NoteTrack, note_arrays
+from clsm_cli.music.tokens import StepNote
 
 MOSTLY_MONOPHONIC_SHARE = 0.1  # a melody track may have this share of its notes in chords
 LEGATO_TOLERANCE_BEATS = 1 / 8  # overlaps shorter than a 32nd note are legato, not chords
@@ -96,7 +96,7 @@ def track_summaries(
         bars = bars if bars is not None else song_bars(song)
         first, last = bar_range
         if first <= len(bars):
-            range_ticks = bar_range_ticks(bars, first, min(last, len(bars)))
+            range_ticks = BarRange(first, min(last, len(bars))).tick_span(bars)
         else:
             range_ticks = (0, 0)
     summaries = []
@@ -182,7 +182,7 @@ def choose_melody_track(
         bars = bars if bars is not None else song_bars(song)
         first, last = bar_range
         if first <= len(bars):
-            window = bar_range_ticks(bars, *window_bars(len(bars), first, min(last, len(bars))))
+            window = window_around(BarRange(first, min(last, len(bars))), len(bars)).tick_span(bars)
 
     def preference(track: MidiTrack):
         notes = len(track.notes) if window is None else _notes_starting_in(track, *window)

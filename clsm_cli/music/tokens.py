@@ -47,10 +47,6 @@ class StepNote:
         if not 0 <= self.pitch <= 127:
             raise ValueError(f"pitch must be in range 0..127, got {self.pitch}")
 
-    @property
-    def duration_steps(self) -> int:
-        return self.end_step - self.start_step
-
 
 def pitch_to_token(pitch: int) -> int:
     if not MIN_PITCH <= pitch <= MAX_PITCH:
@@ -63,10 +59,6 @@ def token_to_pitch(token: int) -> int | None:
     if FIRST_PITCH_TOKEN <= token < FIRST_PITCH_TOKEN + (MAX_PITCH - MIN_PITCH + 1):
         return MIN_PITCH + token - FIRST_PITCH_TOKEN
     return None
-
-
-def is_pitch_token(token: int) -> bool:
-    return token_to_pitch(int(token)) is not None
 
 
 @dataclass(frozen=True)
@@ -255,21 +247,6 @@ def fold_into_range(pitch: int) -> int:
     while pitch > MAX_PITCH:
         pitch -= 12
     return pitch
-
-
-def window_bars(num_song_bars: int, first_target_bar: int, last_target_bar: int) -> tuple[int, int]:
-    """First and last bar (1-based, inclusive) of the 8-bar window centred on the target.
-
-    The window is clamped to the song; a song shorter than 8 bars gives the whole song (the caller
-    pads it with rests).
-    """
-    if num_song_bars <= BARS_PER_WINDOW:
-        return 1, num_song_bars
-    target_bars = last_target_bar - first_target_bar + 1
-    before = (BARS_PER_WINDOW - target_bars) // 2
-    first = first_target_bar - before
-    first = max(1, min(first, num_song_bars - BARS_PER_WINDOW + 1))
-    return first, first + BARS_PER_WINDOW - 1
 
 
 def tokens_to_text(tokens: Iterable[int], steps_per_bar: int = STEPS_PER_BAR) -> str:

@@ -14,7 +14,7 @@ from clsm_cli.data.corpus import SongNotes, TrackNotes, build_dataset, song_resu
 from clsm_cli.data.shards import MANIFEST_NAME, open_split, read_manifest
 from clsm_cli.data.splits import HELD_OUT_SPLITS, SPLITS, TRAIN_SPLITS, split_of
 from clsm_cli.errors import OutputError, UsageError
-from clsm_cli.music.midi_io import read_midi
+from clsm_cli.music.midi_read import read_midi
 from clsm_cli.music.tokens import StepNote, cut_window, decode_tokens, encode_notes
 from tests.data.synthetic_corpus import SongPlan, scale_line, write_corpus
 from tests.midi_factory import make_midi, melody_track

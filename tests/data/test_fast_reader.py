@@ -1,4 +1,4 @@
-"""``clsm data build`` reads with ``midi_io.read_note_table``; the editing commands with ``read_midi``.
+"""``clsm data build`` reads with ``midi_read.read_note_table``; the editing commands with ``read_midi``.
 Every file must give the same windows (tokens), track counts and skip reason either way."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from clsm_cli.data.corpus import (
     read_midi_notes,
     result_of_reading,
 )
-from clsm_cli.music.midi_io import read_midi
+from clsm_cli.music.midi_read import read_midi
 from tests.data.synthetic_corpus import write_corpus
 from tests.music.test_note_table import lmd_like_files
 

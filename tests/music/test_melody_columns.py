@@ -17,7 +17,8 @@ from clsm_cli.music.melody import (
     quantize_track,
     reduce_to_monophony,
 )
-from clsm_cli.music.midi_io import MidiNote, MidiTrack, NoteTable, song_from_bytes
+from clsm_cli.music.midi_read import song_from_bytes
+from clsm_cli.music.song import MidiNote, MidiTrack, NoteTable
 from clsm_cli.music.tokens import StepNote
 from tests.midi_factory import SongSpec, TrackSpec, random_multitrack_song
 

@@ -8,7 +8,8 @@ import pytest
 from clsm_cli.constants import HOLD_TOKEN, MAX_PITCH, MIN_PITCH, REST_TOKEN, START_TOKEN, VOCAB_SIZE, WINDOW_STEPS
 from clsm_cli.music.bars import song_bars
 from clsm_cli.music.melody import choose_melody_track, quantize_track, reduce_to_monophony
-from clsm_cli.music.midi_io import read_midi, song_from_bytes
+from clsm_cli.music.bars import BarRange, window_around
+from clsm_cli.music.midi_read import read_midi, song_from_bytes
 from clsm_cli.music.tokens import (
     TOKEN_DTYPE,
     StepNote,
@@ -27,7 +28,6 @@ from clsm_cli.music.tokens import (
     tokens_to_text,
     transpose_tokens,
     vocabulary_hash,
-    window_bars,
 )
 from tests.midi_factory import random_multitrack_song
 
@@ -155,6 +155,10 @@ def test_octave_shift_and_fold():
     assert octave_shift_into_range([90, 96, 100]) == -24
     assert octave_shift_into_range([60, 90]) == 0  # 0 and -12 both fit one pitch: the smaller shift wins
     assert [fold_into_range(p) for p in (30, 55, 84, 85, 127)] == [66, 55, 84, 73, 79]
+
+
+def window_bars(num_song_bars, first, last):
+    return tuple(window_around(BarRange(first, last), num_song_bars))
 
 
 def test_window_bars_centre_on_the_target_and_clamp():

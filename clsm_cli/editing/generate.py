@@ -32,9 +32,11 @@ import numpy as np
 import torch
 
 from clsm_cli.constants import NUM_MUSIC_TOKENS
+from clsm_cli.engine.protocol import TargetSpan
+from clsm_cli.engine.sampling import Decoding
 from clsm_cli.music.tokens import TOKEN_DTYPE
 
-Target = tuple[int, int]  # (start step inside the window, length in steps)
+Target = TargetSpan
 
 
 @dataclass(frozen=True)
@@ -45,45 +47,17 @@ class Candidate:
     w: np.ndarray
 
 
-@dataclass(frozen=True)
-class Decoding:
-    """How target tokens are drawn from the decoder: temperature 0 is the paper's argmax."""
-
-    temperature: float
-    top_p: float
-
-
-def default_decoding(model: torch.nn.Module) -> Decoding:
-    """The decoding recorded in the model's config as the one its measurements recommend."""
-    return Decoding(float(model.config.decoding_temperature), float(model.config.decoding_top_p))
-
-
-def resolve_decoding(model: torch.nn.Module, temperature: Optional[float], top_p: Optional[float]) -> Decoding:
-    """Fill unset decoding options from the model's config and check their ranges."""
-    recommended = default_decoding(model)
-    decoding = Decoding(
-        recommended.temperature if temperature is None else float(temperature),
-        recommended.top_p if top_p is None else float(top_p),
-    )
-    if decoding.temperature < 0:
-        raise ValueError(f"temperature must be 0 (argmax) or more, got {decoding.temperature}")
-    if not 0 < decoding.top_p <= 1:
-        raise ValueError(f"top_p must be in range (0, 1], got {decoding.top_p}")
-    return decoding
-
-
 def infill(
     model: torch.nn.Module,
     window: np.ndarray,
     target: Target,
     n: int = 4,
     seed: int = 0,
-    temperature: Optional[float] = None,
-    top_p: Optional[float] = None,
+    *,
+    decoding: Decoding,
 ) -> list[Candidate]:
     """``n`` new targets: ``w`` sampled from the contextual prior, decoded together as one batch."""
     _check_count(n, "n")
-    decoding = resolve_decoding(model, temperature, top_p)
     tokens, (start, length) = _window_tensor(model, window, target)
     generator = _generator(model, seed)
     with torch.inference_mode():
@@ -122,13 +96,12 @@ def interpolate(
     steps: int,
     start_w: np.ndarray,
     end_w: np.ndarray,
-    temperature: Optional[float] = None,
-    top_p: Optional[float] = None,
+    *,
+    decoding: Decoding,
     seed: int = 0,
 ) -> list[Candidate]:
     """``steps + 1`` targets from ``start_w`` to ``end_w``: ``z(a) = f^-1((1-a) w1 + a w2)``, a = k/steps."""
     _check_count(steps, "steps")
-    decoding = resolve_decoding(model, temperature, top_p)
     tokens, (start, length) = _window_tensor(model, window, target)
     w1 = _w_tensor(model, start_w)  # (z_dim,)
     w2 = _w_tensor(model, end_w)
@@ -154,8 +127,8 @@ def vary(
     n: int = 4,
     seed: int = 0,
     around_w: Optional[np.ndarray] = None,
-    temperature: Optional[float] = None,
-    top_p: Optional[float] = None,
+    *,
+    decoding: Decoding,
 ) -> list[Candidate]:
     """``n`` variations ``w + amount * eps``, ``eps ~ N(0, Sigma_prior)``, around ``around_w``.
 
@@ -165,7 +138,6 @@ def vary(
     _check_count(n, "n")
     if amount < 0:
         raise ValueError(f"amount must be 0 or more, got {amount}")
-    decoding = resolve_decoding(model, temperature, top_p)
     centre = encode_w(model, window, target) if around_w is None else around_w
     tokens, (start, length) = _window_tensor(model, window, target)
     centre_w = _w_tensor(model, centre)  # (z_dim,)
@@ -184,12 +156,11 @@ def decode_w(
     window: np.ndarray,
     target: Target,
     w: Sequence[np.ndarray],
-    temperature: Optional[float] = None,
-    top_p: Optional[float] = None,
+    *,
+    decoding: Decoding,
     seed: int = 0,
 ) -> list[Candidate]:
     """Decode given latents (rows of W space) as one batch: what every operation above ends with."""
-    decoding = resolve_decoding(model, temperature, top_p)
     tokens, (start, length) = _window_tensor(model, window, target)
     w_batch = torch.stack([_w_tensor(model, row) for row in w])  # (B, z_dim)
     with torch.inference_mode():
@@ -226,14 +197,14 @@ def _decode_batch(
     ]
 
 
-def _window_tensor(model: torch.nn.Module, window: np.ndarray, target: Target) -> tuple[torch.Tensor, Target]:
+def _window_tensor(model: torch.nn.Module, window: np.ndarray, target: Target) -> tuple[torch.Tensor, tuple[int, int]]:
     window = np.asarray(window)
     window_steps = int(model.config.window_steps)
     if window.shape != (window_steps,):
         raise ValueError(f"window must hold {window_steps} tokens, got shape {window.shape}")
     if np.any(window >= NUM_MUSIC_TOKENS):
         raise ValueError("window must hold music tokens only (pitches, R, __)")
-    start, length = int(target[0]), int(target[1])
+    start, length = int(target.start), int(target.length)
     if length < 1 or start < 0 or start + length > window_steps:
         raise ValueError(f"target {start}..{start + length} must lie inside the {window_steps}-step window")
     device = _model_device(model)
