@@ -50,12 +50,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from clsm_cli.cli.evaluate import quality_summary_lines
     from clsm_cli.data.shards import open_split
-    from clsm_cli.editing.model import resolve_device
+    from clsm_cli.engine.load import torch_device
     from clsm_cli.eval import harness
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(resolve_device(args.device))
+    device = torch.device(torch_device(args.device))
     console = Console()
     console.print(f"model {args.model}, data {args.data} ({args.split}), {args.windows} windows, "
                   f"{args.candidates} infills each, seed {args.seed}, device {device}, "

@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
 FILES = typer.Argument(..., help="MIDI files to edit (.mid); many files load the model once.", show_default=False)
 BARS = typer.Option(..., "--bars", "-b", metavar="A-B", help="Bars to change, e.g. 3-4 or 5 (numbered from 1, as clsm show prints them).", show_default=False)
 NUM = typer.Option(4, "--num", "-n", min=1, help="How many versions to write per file.")
-SEED = typer.Option(None, "--seed", "-s", min=0, help="Random seed; the same seed on the same device gives the same files. Default: drawn and reported.")
+SEED = typer.Option(None, "--seed", "-s", min=0, help="Random seed; the same seed gives the same files, and candidate k does not depend on -n. Default: drawn and reported.")
 TEMPERATURE = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature; 0 is the paper's argmax decoding. Default: what the model recommends.")
 TOP_P = typer.Option(None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling: keep the most likely tokens up to this mass. Default: the model's.")
 MODEL = typer.Option(None, "--model", "-m", metavar="NAME|DIR", help="A model from clsm models, or a model directory. Default: the shipped model.")
@@ -111,7 +111,8 @@ JSON = typer.Option(False, "--json", help="Print one JSON object per input file 
 PREVIEW = typer.Option(None, "--preview/--no-preview", help="Piano-roll previews on stdout. Default: only when stdout is a terminal.", show_default=False)
 WAV = typer.Option(False, "--wav", help="Also render each output to WAV (fluidsynth with a General MIDI soundfont when present).")
 COMBINED = typer.Option(False, "--combined", help="Also write one file with every version (as tracks; in sequence for interpolate).")
-DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; auto uses CUDA when present.")
+DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; cuda needs the torch engine.")
+ENGINE = typer.Option("auto", "--engine", metavar="auto|numpy|torch", help="Which inference engine runs the model; both give the same notes for a seed on a CPU.")
 
 
 @reports_errors
@@ -131,8 +132,9 @@ def infill(
     wav: bool = WAV,
     combined: bool = COMBINED,
     device: str = DEVICE,
+    engine: str = ENGINE,
 ) -> None:
-    _run("infill", files, bars, json_output, preview, device, model,
+    _run("infill", files, bars, json_output, preview, engine, device, model,
          dict(num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, out_dir=out, force=force,
               wav=wav, combined=combined))
 
@@ -157,8 +159,9 @@ def interpolate(
     wav: bool = WAV,
     combined: bool = COMBINED,
     device: str = DEVICE,
+    engine: str = ENGINE,
 ) -> None:
-    _run("interpolate", files, bars, json_output, preview, device, model,
+    _run("interpolate", files, bars, json_output, preview, engine, device, model,
          dict(steps=steps, from_original=from_original, start_file=start, end_file=end, seed=seed,
               temperature=temperature, top_p=top_p, track=track, out_dir=out, force=force, wav=wav,
               combined=combined))
@@ -183,8 +186,9 @@ def vary(
     wav: bool = WAV,
     combined: bool = COMBINED,
     device: str = DEVICE,
+    engine: str = ENGINE,
 ) -> None:
-    _run("vary", files, bars, json_output, preview, device, model,
+    _run("vary", files, bars, json_output, preview, engine, device, model,
          dict(amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
               track=track, out_dir=out, force=force, wav=wav, combined=combined))
 
@@ -192,11 +196,11 @@ def vary(
 # --- the shared run ------------------------------------------------------------------------------
 
 
-def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview: Optional[bool], device: str,
-         model: Optional[str], values: dict) -> None:
-    from clsm_cli.editing.model import load_edit_model
-    from clsm_cli.editing.options import EditOptions, check_options, draw_seed
+def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview: Optional[bool], engine: str,
+         device: str, model: Optional[str], values: dict) -> None:
+    from clsm_cli.editing.options import EditOptions, check_options, command_decoding, draw_seed
     from clsm_cli.editing.verbs import edit_file
+    from clsm_cli.engine.load import load_engine
     from clsm_cli.music.bars import BarRange
 
     bar_range = BarRange.parse(bars)  # usage errors before any file or model is touched
@@ -208,8 +212,8 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     messages = stderr_console()
     spinner = messages.is_terminal and messages.color_system is not None  # NO_COLOR: no cursor codes
     with messages.status("loading the model…", spinner="dots") if spinner else contextlib.nullcontext():
-        edit_model = load_edit_model(model, device)
-    decoding = edit_model.decoding(options.temperature, options.top_p)  # resolved once, for every file
+        edit_model = load_engine(model, engine, device)
+    decoding = command_decoding(edit_model.config, options.temperature, options.top_p)  # once, for every file
     messages.print(f"model {escape_markup(edit_model.name)} ({edit_model.device}), seed {options.seed}, "
                    f"{_decoding_text(decoding)}", style="dim", soft_wrap=True)
 

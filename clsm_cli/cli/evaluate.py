@@ -210,11 +210,11 @@ def check_output_dir(out: Path, files: Sequence[str], force: bool) -> None:
 def _setup_torch(device: str, threads: Optional[int]):
     import torch
 
-    from clsm_cli.editing.model import resolve_device
+    from clsm_cli.engine.load import torch_device
 
     if threads is not None:
         torch.set_num_threads(threads)
-    return torch.device(resolve_device(device))
+    return torch.device(torch_device(device))
 
 
 # --- outputs ----------------------------------------------------------------------------------------

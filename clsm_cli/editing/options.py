@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 
 from clsm_cli.constants import MAX_TARGET_BARS
-from clsm_cli.engine.sampling import Decoding
+from clsm_cli.engine.sampling import Decoding, resolve_decoding
 from clsm_cli.errors import ClsmError, UsageError
 from clsm_cli.music.bars import BarRange
 from clsm_cli.music.tokens import StepNote, tokens_to_text
@@ -71,6 +71,13 @@ def check_options(options: EditOptions) -> None:
         0.0 if options.temperature is None else float(options.temperature),
         1.0 if options.top_p is None else float(options.top_p),
     )
+
+
+def command_decoding(config, temperature: Optional[float], top_p: Optional[float]) -> Decoding:
+    """The decoding of one command, resolved against the model once: the options given, and the
+    decoding the model's config recommends for the ones left unset."""
+    recommended = Decoding(float(config.decoding_temperature), float(config.decoding_top_p))
+    return resolve_decoding(recommended, temperature, top_p)
 
 
 def draw_seed() -> int:

@@ -21,7 +21,6 @@ import numpy as np
 from clsm_cli.constants import MAX_TARGET_BARS
 from clsm_cli.editing import generate
 from clsm_cli.editing.generate import Candidate
-from clsm_cli.editing.model import EditModel
 from clsm_cli.editing.options import EditOptions, FileResult, Latent, OutputFile, RollView, output_path, reproduce_command
 from clsm_cli.editing.outputs import OutputSet, check_targets, make_out_dir
 from clsm_cli.editing.prepare import (
@@ -35,6 +34,7 @@ from clsm_cli.editing.prepare import (
 from clsm_cli.editing.provenance import next_generation, parse_provenance, provenance_record, provenance_text, stored_latent
 from clsm_cli.editing.splice import notes_for_writer, splice, target_notes
 from clsm_cli.editing.window import ModelWindow, bars_per_window, centred_window, left_context_window, short_song_warning
+from clsm_cli.engine.load import LoadedEngine
 from clsm_cli.engine.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError
 from clsm_cli.music import audio, midi_read, midi_write
@@ -51,10 +51,10 @@ class _Version:
     tokens: np.ndarray
 
 
-def edit_file(path: Path, options: EditOptions, edit_model: EditModel, decoding: Decoding) -> FileResult:
+def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding) -> FileResult:
     """Run ``options.verb`` on one file; a ClsmError becomes the result's ``error`` (nothing raised).
 
-    ``decoding`` is the command's decoding, resolved against the model once (``EditModel.decoding``).
+    ``decoding`` is the command's decoding, resolved against the model once (``options.command_decoding``).
     """
     result = FileResult(
         input=Path(path), verb=options.verb, seed=options.seed, model=edit_model.name,
@@ -68,7 +68,7 @@ def edit_file(path: Path, options: EditOptions, edit_model: EditModel, decoding:
     return result
 
 
-def prepare_for_model(path: Path, options: EditOptions, edit_model: EditModel) -> PreparedSong:
+def prepare_for_model(path: Path, options: EditOptions, edit_model: LoadedEngine) -> PreparedSong:
     """Read the song, check the model covers every bar it will see, and prepare its melody."""
     opened = open_song(path, options.bars)
     seen = bars_seen(len(opened.bars), options.bars, bars_per_window(edit_model.config))
@@ -76,7 +76,7 @@ def prepare_for_model(path: Path, options: EditOptions, edit_model: EditModel) -
     return prepare_song(opened, options.bars, options.track)
 
 
-def _run_edit(result: FileResult, options: EditOptions, edit_model: EditModel) -> None:
+def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine) -> None:
     prepared = prepare_for_model(result.input, options, edit_model)
     result.track = prepared.track_label
     result.warnings.extend(prepared.warnings)
@@ -122,7 +122,7 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: EditModel) -
             result.combined = combined_path
 
 
-def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: EditModel,
+def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine,
                      result: FileResult) -> list[_Version]:
     config = edit_model.config
     chunks = options.bars.chunks(MAX_TARGET_BARS)
@@ -134,26 +134,29 @@ def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: E
     # The first chunk has the same window for every candidate: one batch.
     first_window = _chunk_window(prepared, prepared.line, chunks, 0, config)
     _note_window(result, prepared, first_window, config)
-    first = generate.infill(edit_model.model, first_window.tokens, first_window.target, n=options.num,
-                            seed=options.seed, decoding=result.decoding)
+    engine, decoding, seed = edit_model.engine, result.decoding, options.seed
+    first = generate.infill(engine, first_window.tokens, first_window.target, decoding, seed,
+                            generate.candidate_numbers(options.num))
     versions = [_apply(prepared, prepared.line, first_window, candidate, chunks[0]) for candidate in first]
-    # Later chunks follow each candidate's own generated bars, so each is decoded on its own.
+    # Later chunks follow each candidate's own generated bars, so each is decoded on its own, with
+    # the draws of its candidate number and chunk.
     for index in range(1, len(chunks)):
-        for k, version in enumerate(versions):
+        for position, version in enumerate(versions):
             window = _chunk_window(prepared, version.line, chunks, index, config)
-            (candidate,) = generate.infill(edit_model.model, window.tokens, window.target, n=1,
-                                           seed=chunk_seed(options.seed, index, k), decoding=result.decoding)
-            versions[k] = _apply(prepared, version.line, window, candidate, chunks[index], version)
+            (candidate,) = generate.infill(engine, window.tokens, window.target, decoding, seed, (position + 1,),
+                                           chunk=index)
+            versions[position] = _apply(prepared, version.line, window, candidate, chunks[index], version)
     return versions
 
 
-def _interpolate_versions(prepared: PreparedSong, options: EditOptions, edit_model: EditModel,
+def _interpolate_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine,
                           result: FileResult) -> list[_Version]:
     window = centred_window(prepared, prepared.line, options.bars, edit_model.config)
     _note_window(result, prepared, window, edit_model.config)
-    prior_start, prior_end = generate.prior_endpoints(edit_model.model, window.tokens, window.target, seed=options.seed)
+    engine = edit_model.engine
+    prior_start, prior_end = generate.prior_endpoints(engine, window.tokens, window.target, options.seed)
     if options.from_original:
-        start_w = generate.encode_w(edit_model.model, window.tokens, window.target)
+        start_w = generate.encode_w(engine, window.tokens, window.target)
     elif options.start_file is not None:
         start_w, note = latent_from_file(options.start_file, options, edit_model, "--start")
         result.add_warning(note)
@@ -164,12 +167,12 @@ def _interpolate_versions(prepared: PreparedSong, options: EditOptions, edit_mod
         result.add_warning(note)
     else:
         end_w = prior_end
-    candidates = generate.interpolate(edit_model.model, window.tokens, window.target, options.steps, start_w, end_w,
-                                      decoding=result.decoding, seed=options.seed)
+    candidates = generate.interpolate(engine, window.tokens, window.target, result.decoding, options.seed,
+                                      options.steps, start_w, end_w)
     return [_apply(prepared, prepared.line, window, candidate, options.bars) for candidate in candidates]
 
 
-def _vary_versions(prepared: PreparedSong, options: EditOptions, edit_model: EditModel,
+def _vary_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine,
                    result: FileResult) -> list[_Version]:
     window = centred_window(prepared, prepared.line, options.bars, edit_model.config)
     _note_window(result, prepared, window, edit_model.config)
@@ -177,12 +180,12 @@ def _vary_versions(prepared: PreparedSong, options: EditOptions, edit_model: Edi
     if options.around_file is not None:
         around_w, note = latent_from_file(options.around_file, options, edit_model, "--around")
         result.add_warning(note)
-    candidates = generate.vary(edit_model.model, window.tokens, window.target, options.amount, n=options.num,
-                               seed=options.seed, around_w=around_w, decoding=result.decoding)
+    candidates = generate.vary(edit_model.engine, window.tokens, window.target, result.decoding, options.seed,
+                               generate.candidate_numbers(options.num), options.amount, around_w)
     return [_apply(prepared, prepared.line, window, candidate, options.bars) for candidate in candidates]
 
 
-def latent_from_file(path: Path, options: EditOptions, edit_model: EditModel, role: str) -> tuple[np.ndarray, Optional[str]]:
+def latent_from_file(path: Path, options: EditOptions, edit_model: LoadedEngine, role: str) -> tuple[np.ndarray, Optional[str]]:
     """The w of the target bars of an earlier output (reused exactly) or of any other file (encoded).
 
     Returns the latent and a note for the user when it had to be encoded.
@@ -199,7 +202,7 @@ def latent_from_file(path: Path, options: EditOptions, edit_model: EditModel, ro
     window = centred_window(prepared, prepared.line, options.bars, edit_model.config)
     why = "is not an output of" if not records else "was not made for these bars by"
     note = f"{role} file {path.name} {why} model {edit_model.name}; its {options.bars} were encoded instead"
-    return generate.encode_w(edit_model.model, window.tokens, window.target), note
+    return generate.encode_w(edit_model.engine, window.tokens, window.target), note
 
 
 def _apply(prepared: PreparedSong, line: Sequence[StepNote], window: ModelWindow, candidate: Candidate,
@@ -209,11 +212,6 @@ def _apply(prepared: PreparedSong, line: Sequence[StepNote], window: ModelWindow
     latents = (previous.latents if previous else ()) + (Latent(chunk, candidate.w),)
     tokens = candidate.tokens if previous is None else np.concatenate([previous.tokens, candidate.tokens])
     return _Version(tuple(new_line), latents, tokens.astype(TOKEN_DTYPE))
-
-
-def chunk_seed(seed: int, chunk_index: int, candidate_index: int) -> int:
-    """A seed for chunk ``chunk_index`` (from 1) of candidate ``candidate_index``, derived from ``seed``."""
-    return int(np.random.SeedSequence([seed, chunk_index, candidate_index]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
 def _chunk_window(prepared: PreparedSong, line: Sequence[StepNote], chunks: Sequence[BarRange], index: int,

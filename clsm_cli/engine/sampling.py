@@ -44,6 +44,9 @@ class Decoding:
         return f"temperature {self.temperature:g}, top-p {self.top_p:g}"
 
 
+ARGMAX = Decoding(0.0, 1.0)  # the paper's decoding: the most likely token at each step
+
+
 def resolve_decoding(recommended: Decoding, temperature: float | None, top_p: float | None) -> Decoding:
     """Options the user left unset take the model's recommended decoding (its config records it)."""
     return Decoding(

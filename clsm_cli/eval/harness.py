@@ -40,6 +40,7 @@ from typing import Any, Callable, Optional, Protocol, Sequence
 import numpy as np
 
 from clsm_cli.constants import TARGET_LENGTHS_STEPS, TARGET_START_STRIDE_STEPS, WINDOW_STEPS
+from clsm_cli.engine.sampling import Decoding
 from clsm_cli.errors import InputFileError, ModelError, UsageError
 from clsm_cli.eval.melody_stats import (
     MelodyStats,
@@ -200,10 +201,15 @@ def _chunks(count: int, size: int):
         yield slice(start, min(start + size, count))
 
 
-def _decode(model: Any, tokens, target_start: int, target_length: int, z, batch_size: int, **decoding) -> np.ndarray:
-    """model.decode over row chunks of (M, K) tokens and (M, z_dim) latents -> (M, L) uint8."""
+def _decode(model: Any, tokens, target_start: int, target_length: int, z, batch_size: int, decoding=None, uniforms=None) -> np.ndarray:
+    """model.decode over row chunks of (M, K) tokens and (M, z_dim) latents -> (M, L) uint8.
+
+    Argmax unless a CLSM ``decoding`` is given with its (M, L) sampling ``uniforms``."""
+    def options(rows):
+        return {} if decoding is None else {"decoding": decoding, "uniforms": uniforms[rows]}
+
     parts = [
-        model.decode(tokens[rows], target_start, target_length, z[rows], **decoding).cpu().numpy()
+        model.decode(tokens[rows], target_start, target_length, z[rows], **options(rows)).cpu().numpy()
         for rows in _chunks(tokens.shape[0], batch_size)
     ]
     return np.concatenate(parts).astype(np.uint8)
@@ -235,7 +241,7 @@ def _latent_series(
     z_path = model.flow.inverse(path) if member.family == CLSM else path  # eq. 7: linear in W, not in Z
     z = torch.cat([z_path, _posterior_means(member, tokens, target_start, target_length)])  # (B*(J+1) + B, z)
     all_tokens = torch.cat([tokens.repeat_interleave(points, dim=0), tokens])
-    decoded = _decode(model, all_tokens, target_start, target_length, z, batch_size, temperature=0.0)
+    decoded = _decode(model, all_tokens, target_start, target_length, z, batch_size)  # argmax, both kinds' default
     series = decoded[: num_windows * points].reshape(num_windows, points, target_length)
     return series, decoded[num_windows * points :]
 
@@ -279,7 +285,7 @@ def reconstruct(
         for rows in _chunks(len(windows), batch_size):
             tokens = torch.as_tensor(windows[rows], dtype=torch.long, device=device)
             mean = _posterior_means(member, tokens, target_start, target_length)
-            outputs.append(_decode(member.model, tokens, target_start, target_length, mean, batch_size, temperature=0.0))
+            outputs.append(_decode(member.model, tokens, target_start, target_length, mean, batch_size))
     return np.concatenate(outputs) if outputs else np.zeros((0, target_length), dtype=np.uint8)
 
 
@@ -567,7 +573,7 @@ def evaluate_quality(
             real_targets = windows[:, target_start : target_start + target_length]
             seed = _group_seed(plan.seed, "quality", target_start, target_length)
             noise_generator = torch.Generator().manual_seed(seed)
-            decode_generator = torch.Generator(device=device).manual_seed(seed)
+            decode_generator = torch.Generator().manual_seed(seed)
             tokens = torch.as_tensor(windows, dtype=torch.long, device=device)  # (B, K)
             w_mean, w_logvar = model.prior(tokens, target_start, target_length)  # (B, z)
             noise = torch.randn(len(rows), candidates, w_mean.shape[-1], generator=noise_generator).to(device)
@@ -575,7 +581,8 @@ def evaluate_quality(
             repeated = tokens.repeat_interleave(candidates, dim=0)  # (B * n, K)
             infills = _decode(
                 model, repeated, target_start, target_length, model.flow.inverse(w), batch_size,
-                temperature=temperature, top_p=top_p, generator=decode_generator,
+                Decoding(temperature, top_p),
+                torch.rand(w.shape[0], target_length, generator=decode_generator, dtype=torch.float64).numpy(),
             )  # (B * n, L)
             spliced = splice_targets(np.repeat(windows, candidates, axis=0), target_start, infills)
             generated.add(spliced, target_start, target_length)
@@ -584,7 +591,7 @@ def evaluate_quality(
 
             # Posterior mean and f⁻¹(prior mean), both argmax, decoded as one batch.
             means = torch.cat([_posterior_means(member, tokens, target_start, target_length), model.flow.inverse(w_mean)])
-            decoded = _decode(model, torch.cat([tokens, tokens]), target_start, target_length, means, batch_size, temperature=0.0)
+            decoded = _decode(model, torch.cat([tokens, tokens]), target_start, target_length, means, batch_size)
             posterior.add(decoded[: len(rows)], real_targets)
             prior.add(decoded[len(rows) :], real_targets)
 

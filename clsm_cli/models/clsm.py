@@ -26,11 +26,13 @@ from __future__ import annotations
 import math
 from typing import Optional
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from clsm_cli.constants import PLACEHOLDER_TOKEN, START_TOKEN
+from clsm_cli.engine.sampling import ARGMAX, Decoding, choose_tokens
 from clsm_cli.models.config import CLSMConfig
 from clsm_cli.models.flow import AffineCouplingFlow
 from clsm_cli.models.layers import (
@@ -40,7 +42,6 @@ from clsm_cli.models.layers import (
     check_target,
     gaussian_log_density,
     match_batch,
-    sample_logits,
     standard_normal_like,
 )
 
@@ -64,6 +65,25 @@ def with_placeholders(tokens: Tensor, target_start: int, target_length: int) -> 
     masked = tokens.clone()
     masked[:, target_start : target_start + target_length] = PLACEHOLDER_TOKEN
     return masked
+
+
+def step_uniforms(uniforms: Optional[np.ndarray], batch: int, target_length: int, decoding: Decoding) -> Optional[np.ndarray]:
+    """The caller's (B, tl) sampling uniforms, checked; None for argmax (which draws nothing)."""
+    if decoding.is_argmax:
+        return None
+    if uniforms is None:
+        raise ValueError("sampling at a temperature above 0 needs uniforms (B, target_length)")
+    uniforms = np.asarray(uniforms, dtype=np.float64)
+    if uniforms.shape != (batch, target_length):
+        raise ValueError(f"uniforms must have shape {(batch, target_length)}, got {uniforms.shape}")
+    return uniforms
+
+
+def choose_step_tokens(logits: Tensor, decoding: Decoding, uniforms: Optional[np.ndarray], step: int) -> Tensor:
+    """The step's tokens (B,) from its logits (B, C) by ``choose_tokens``, the numpy engine's rule."""
+    column = None if uniforms is None else uniforms[:, step]
+    chosen = choose_tokens(logits.float().cpu().numpy(), decoding, column)  # (B,) int64
+    return torch.from_numpy(chosen).to(logits.device)
 
 
 class LatentEncoder(nn.Module):
@@ -211,20 +231,22 @@ class CLSM(nn.Module):
         target_start: int,
         target_length: int,
         z: Tensor,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        generator: Optional[torch.Generator] = None,
+        decoding: Decoding = ARGMAX,
+        uniforms: Optional[np.ndarray] = None,
         return_logits: bool = False,
     ):
         """Generate x_T (B, tl) for each z (B, z_dim) with a KV cache; ``tokens`` may be (1, K).
 
         The context positions (``<s>``, x_CL, x_CR) never attend to the target, so one pass over
         them fills each layer's cache; each generated token then appends one position. The target
-        positions of ``tokens`` are ignored. With ``return_logits`` also returns the (B, tl, C)
-        logits each token was drawn from.
+        positions of ``tokens`` are ignored. Each token is drawn by ``sampling.choose_tokens`` from
+        the step's logits and ``uniforms[:, step]`` ((B, tl) numbers in [0, 1) the caller drew;
+        None for argmax), so the numpy engine draws the same tokens. With ``return_logits`` also
+        returns the (B, tl, C) logits each token was drawn from.
         """
         check_target(target_start, target_length, self.config.window_steps)
         tokens = match_batch(tokens, z.shape[0])
+        uniforms = step_uniforms(uniforms, z.shape[0], target_length, decoding)
         batch, device = z.shape[0], z.device
         decoder = self.decoder
         inputs = decoder_inputs(tokens)  # (B, K + 1)
@@ -254,7 +276,7 @@ class CLSM(nn.Module):
                     memory_kv=memory_kv, caches=caches, key_positions=key_positions[: num_context + step],
                 )  # (B, 1, d)
             logits = decoder.output(hidden[:, 0])  # (B, C)
-            generated[:, step] = sample_logits(logits, temperature, top_p, generator)
+            generated[:, step] = choose_step_tokens(logits, decoding, uniforms, step)
             all_logits.append(logits)
         if return_logits:
             return generated, torch.stack(all_logits, dim=1)
@@ -267,9 +289,8 @@ class CLSM(nn.Module):
         target_start: int,
         target_length: int,
         z: Tensor,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        generator: Optional[torch.Generator] = None,
+        decoding: Decoding = ARGMAX,
+        uniforms: Optional[np.ndarray] = None,
         return_logits: bool = False,
     ):
         """Same contract as ``decode``, recomputing the whole decoder over all K + 1 inputs per step.
@@ -278,6 +299,7 @@ class CLSM(nn.Module):
         """
         check_target(target_start, target_length, self.config.window_steps)
         tokens = match_batch(tokens, z.shape[0])
+        uniforms = step_uniforms(uniforms, z.shape[0], target_length, decoding)
         inputs = decoder_inputs(tokens).clone()  # (B, K + 1)
         inputs[:, target_start + 1 : target_start + target_length + 1] = PLACEHOLDER_TOKEN  # not generated yet
         generated = torch.empty(z.shape[0], target_length, dtype=torch.long, device=z.device)
@@ -285,62 +307,9 @@ class CLSM(nn.Module):
         for step in range(target_length):
             hidden = self.decoder.hidden(inputs, target_start, target_length, z)  # (B, K + 1, d)
             logits = self.decoder.output(hidden[:, target_start + step])  # (B, C)
-            generated[:, step] = sample_logits(logits, temperature, top_p, generator)
+            generated[:, step] = choose_step_tokens(logits, decoding, uniforms, step)
             inputs[:, target_start + step + 1] = generated[:, step]
             all_logits.append(logits)
         if return_logits:
             return generated, torch.stack(all_logits, dim=1)
         return generated
-
-    # Latent-space helpers (paper section 2.3) ----------------------------------------------------
-
-    @torch.no_grad()
-    def sample_prior_w(
-        self, tokens: Tensor, target_start: int, target_length: int, n: int, generator: Optional[torch.Generator] = None
-    ) -> Tensor:
-        """n draws w ~ p_ξ(w | x_C, τ) for one window ``tokens`` (1, K). (n, z_dim)"""
-        w_mean, w_logvar = self.prior(tokens[:1], target_start, target_length)  # (1, z_dim)
-        noise = torch.randn((n, w_mean.shape[1]), generator=generator, device=w_mean.device, dtype=w_mean.dtype)
-        return w_mean + torch.exp(0.5 * w_logvar) * noise
-
-    @torch.no_grad()
-    def sample_prior(
-        self, tokens: Tensor, target_start: int, target_length: int, n: int, generator: Optional[torch.Generator] = None
-    ) -> Tensor:
-        """n draws z ~ p(z | x_C, τ) = f⁻¹(w). (n, z_dim)"""
-        return self.flow.inverse(self.sample_prior_w(tokens, target_start, target_length, n, generator))
-
-    @torch.no_grad()
-    def encode(self, tokens: Tensor, target_start: int, target_length: int) -> Tensor:
-        """The posterior mean: the z that best describes the window's own target. (B, z_dim)"""
-        return self.posterior(tokens, target_start, target_length)[0]
-
-    @torch.no_grad()
-    def encode_w(self, tokens: Tensor, target_start: int, target_length: int) -> Tensor:
-        """f(posterior mean): where the window's own target sits in W. (B, z_dim)"""
-        return self.flow(self.encode(tokens, target_start, target_length))[0]
-
-    @torch.no_grad()
-    def z_to_w(self, z: Tensor) -> Tensor:
-        return self.flow(z)[0]
-
-    @torch.no_grad()
-    def w_to_z(self, w: Tensor) -> Tensor:
-        return self.flow.inverse(w)
-
-    @staticmethod
-    def interpolate_w(w1: Tensor, w2: Tensor, steps: int) -> Tensor:
-        """(steps + 1, z_dim): (1 − α)·w1 + α·w2 for α = 0, 1/steps, …, 1 (paper eq. 7, in W)."""
-        if steps < 1:
-            raise ValueError(f"steps must be at least 1, got {steps}")
-        alpha = (torch.arange(steps + 1, device=w1.device, dtype=w1.dtype) / steps)[:, None]  # (J + 1, 1)
-        return (1 - alpha) * w1.reshape(1, -1) + alpha * w2.reshape(1, -1)
-
-    @staticmethod
-    def vary_w(
-        w: Tensor, w_logvar: Tensor, amount: float, n: int, generator: Optional[torch.Generator] = None
-    ) -> Tensor:
-        """(n, z_dim): w + amount·ε with ε ~ N(0, diag(exp(w_logvar))) (paper section 2.3.2)."""
-        w, w_logvar = w.reshape(1, -1), w_logvar.reshape(1, -1)
-        noise = torch.randn((n, w.shape[1]), generator=generator, device=w.device, dtype=w.dtype)
-        return w + amount * torch.exp(0.5 * w_logvar) * noise

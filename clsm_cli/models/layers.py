@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from clsm_cli.engine.sampling import Decoding, choose_tokens
+
 Rows = Union[Tensor, slice]  # which query rows a layer computes: a slice or an index tensor
 
 
@@ -298,16 +300,17 @@ def gaussian_log_density(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
 def sample_logits(
     logits: Tensor, temperature: float = 0.0, top_p: float = 1.0, generator: Optional[torch.Generator] = None
 ) -> Tensor:
-    """One token per row of ``logits`` (B, C): argmax at temperature 0, else nucleus sampling. (B,)"""
-    if temperature <= 0.0:
-        return logits.argmax(dim=-1)
-    probs = torch.softmax(logits.float() / temperature, dim=-1)  # (B, C)
-    if top_p < 1.0:
-        sorted_probs, order = probs.sort(dim=-1, descending=True)
-        mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs  # (B, C)
-        sorted_probs = sorted_probs.masked_fill(mass_before >= top_p, 0.0)  # the top token always stays
-        probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    """One token per row of ``logits`` (B, C): argmax at temperature 0, else nucleus sampling. (B,)
+
+    The baselines' sampler: one uniform per row from ``generator``, then ``sampling.choose_tokens``
+    (the CLSM's rule too), so every model draws tokens the same way.
+    """
+    decoding = Decoding(float(temperature), float(top_p))
+    uniforms = None
+    if not decoding.is_argmax:
+        uniforms = torch.rand(logits.shape[0], generator=generator, device=logits.device).cpu().numpy()  # (B,)
+    chosen = choose_tokens(logits.float().cpu().numpy(), decoding, uniforms)  # (B,) int64
+    return torch.from_numpy(chosen).to(logits.device)
 
 
 def check_target(target_start: int, target_length: int, window_steps: int) -> None:

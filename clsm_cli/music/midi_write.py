@@ -146,7 +146,7 @@ def _check_new_notes(notes: Sequence[StepNote], range_start: int, range_end: int
 
 
 def _sounding_at_left_boundary(
-    paired: Sequence[PairedNote], range_start_tick: int, tolerance_ticks: float, pitch: int
+    paired: Sequence[PairedNote], range_start_tick: int, tolerance_ticks: float, pitch: int | None
 ) -> PairedNote | None:
     """The note a leading tie continues: started before the range and still sounding at its start
     (or released less than half a step before it). Same pitch first, else the highest."""
@@ -224,7 +224,7 @@ def _edited_chunk(
             inserted.append((new_end, _INSERTED_RELEASE, note_off(note.pitch)))
 
     for note in new_notes:
-        if note is tied and (left_note is not None or note.pitch == 0):
+        if note is tied and (left_note is not None or note.pitch is None):
             continue  # absorbed by the note it continues, or a leading rest
         start = step_to_tick(bars, ticks_per_beat, note.start_step)
         end = step_to_tick(bars, ticks_per_beat, note.end_step)
@@ -269,7 +269,7 @@ def write_edited_song(
     range is cut at the range start; one sounding out of it is re-struck at the range end (same
     pitch and velocity). A new note with ``tied_from_before`` that starts the range extends the note
     sounding at the left boundary (its end moves; its start does not); with nothing sounding it is
-    a normal note (pitch > 0) or a rest. New notes take the median velocity of the track's nearby
+    a normal note (a known pitch) or a rest (pitch None). New notes take the median velocity of the track's nearby
     notes and its channel. One ``text`` meta event with ``provenance`` goes at the range start.
 
     Raises OutputError when ``out_path`` exists (unless ``force``), is the input file (always), or
@@ -307,9 +307,9 @@ def _candidate_chunk(
     paired = _notes_of_track(song, track)
     for order, note in enumerate(notes):
         pitch = note.pitch
-        if note.tied_from_before and pitch == 0:
+        if note.tied_from_before and pitch is None:
             # The candidate track has no note to continue: sound the one the tie refers to.
-            sounding = _sounding_at_left_boundary(paired, range_start, ticks_per_beat / 8, 0)
+            sounding = _sounding_at_left_boundary(paired, range_start, ticks_per_beat / 8, None)
             if sounding is None:
                 continue
             pitch = sounding.pitch
@@ -404,7 +404,7 @@ def write_sequence_file(
         offset = (number - 1) * stride_steps
         conductor.append((tick(offset), 1, number, mido.MetaMessage("marker", text=f"version {number}")))
         for note in notes:
-            if note.tied_from_before and note.pitch == 0:
+            if note.tied_from_before and note.pitch is None:
                 continue
             start, end = tick(offset + note.start_step), tick(offset + note.end_step)
             if end > start:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -33,18 +33,22 @@ class StepNote:
     """A note on the step grid: sounds from ``start_step`` up to (not including) ``end_step``.
 
     ``tied_from_before`` marks a note decoded from leading ``__`` tokens: it continues whatever was
-    sounding before the first step rather than starting a new note.
+    sounding before the first step rather than starting a new note. Its ``pitch`` is None when the
+    tokens alone do not say what that was (0 is a real pitch, C-1).
     """
 
     start_step: int
     end_step: int
-    pitch: int
+    pitch: Optional[int]
     tied_from_before: bool = False
 
     def __post_init__(self):
         if self.end_step <= self.start_step:
             raise ValueError(f"note must last at least one step, got {self.start_step}..{self.end_step}")
-        if not 0 <= self.pitch <= 127:
+        if self.pitch is None:
+            if not self.tied_from_before:
+                raise ValueError("only a note tied from before may have an unknown pitch (None)")
+        elif not 0 <= self.pitch <= 127:
             raise ValueError(f"pitch must be in range 0..127, got {self.pitch}")
 
 
@@ -131,18 +135,19 @@ def encode_notes(notes: Iterable[StepNote] | NoteColumns, num_steps: int, start_
 def decode_tokens(tokens: Sequence[int], start_step: int = 0) -> list[StepNote]:
     """Notes (rests omitted) of a token sequence, with step positions offset by ``start_step``.
 
-    Leading ``__`` tokens become a note with ``tied_from_before=True`` and pitch 0 when the pitch is
-    unknown here; callers that know what was sounding use :func:`resolve_leading_hold` first.
+    Leading ``__`` tokens become a note with ``tied_from_before=True`` and pitch None (unknown
+    here); callers that know what was sounding use :func:`resolve_leading_hold` first.
     Raises ValueError for special tokens.
     """
     notes: list[StepNote] = []
     current_pitch: int | None = None
     current_start = start_step
     current_tied = False
+    sounding = False  # a note (not a rest) is open
     leading = True
 
     def close(end: int):
-        if current_pitch is not None:
+        if sounding:
             notes.append(StepNote(current_start, end, current_pitch, current_tied))
 
     for offset, raw in enumerate(tokens):
@@ -150,7 +155,7 @@ def decode_tokens(tokens: Sequence[int], start_step: int = 0) -> list[StepNote]:
         step = start_step + offset
         if token == HOLD_TOKEN:
             if leading:
-                current_pitch, current_start, current_tied = 0, step, True
+                current_pitch, current_start, current_tied, sounding = None, step, True, True
             leading = False
             continue
         leading = False
@@ -159,7 +164,7 @@ def decode_tokens(tokens: Sequence[int], start_step: int = 0) -> list[StepNote]:
             raise ValueError(f"token {name!r} at step {step} is not a music token (pitch, R or __)")
         close(step)
         current_pitch = token_to_pitch(token)
-        current_start, current_tied = step, False
+        current_start, current_tied, sounding = step, False, current_pitch is not None
     close(start_step + len(tokens))
     return notes
 

@@ -1,9 +1,12 @@
-"""CLSM parity and correctness: cache vs recomputation, mask leakage, prior blindness, latent helpers."""
+"""CLSM parity and correctness: cache vs recomputation, mask leakage, prior blindness, latent paths."""
 
+import numpy as np
 import pytest
 import torch
 
 from clsm_cli.constants import NUM_MUSIC_TOKENS, PLACEHOLDER_TOKEN
+from clsm_cli.engine import latent
+from clsm_cli.engine.sampling import Decoding
 from clsm_cli.models.clsm import three_segment_mask
 
 from .conftest import random_windows, tiny_model
@@ -42,12 +45,34 @@ def test_cached_decoding_matches_full_recomputation(clsm, target_start, target_l
     torch.testing.assert_close(forced, cached_logits, rtol=0, atol=1e-5)
 
 
-def test_cached_sampling_matches_full_recomputation_with_the_same_seed(clsm):
+def test_cached_sampling_matches_full_recomputation_with_the_same_uniforms(clsm):
     tokens = random_windows(1)
     z = torch.randn(6, clsm.config.z_dim, generator=torch.Generator().manual_seed(2))
-    cached = clsm.decode(tokens, 16, 48, z, temperature=1.0, generator=torch.Generator().manual_seed(5))
-    naive = clsm.decode_uncached(tokens, 16, 48, z, temperature=1.0, generator=torch.Generator().manual_seed(5))
+    uniforms = np.random.default_rng(5).random((6, 48))
+    cached = clsm.decode(tokens, 16, 48, z, Decoding(1.0, 1.0), uniforms)
+    naive = clsm.decode_uncached(tokens, 16, 48, z, Decoding(1.0, 1.0), uniforms)
     assert torch.equal(cached, naive)
+
+
+def test_sampled_tokens_are_chosen_from_the_steps_logits_by_the_uniforms(clsm):
+    """Each token is the inverse-CDF pick of its uniform in the softmax of the logits it was read from."""
+    tokens = random_windows(1)
+    z = torch.randn(4, clsm.config.z_dim, generator=torch.Generator().manual_seed(3))
+    uniforms = np.random.default_rng(8).random((4, 32))
+    generated, logits = clsm.decode(tokens, 32, 32, z, Decoding(1.0, 1.0), uniforms, return_logits=True)
+    cumulative = torch.softmax(logits.double(), dim=-1).cumsum(-1)  # (B, tl, C)
+    chosen = torch.gather(cumulative, -1, generated[..., None])[..., 0]
+    before = chosen - torch.gather(torch.softmax(logits.double(), dim=-1), -1, generated[..., None])[..., 0]
+    u = torch.from_numpy(uniforms)
+    assert bool(((before <= u + 1e-12) & (u < chosen + 1e-12)).all())
+
+
+def test_sampling_needs_one_uniform_per_candidate_and_step(clsm, windows):
+    z = torch.randn(3, clsm.config.z_dim)
+    with pytest.raises(ValueError, match="uniforms"):
+        clsm.decode(windows, 32, 32, z, Decoding(1.0, 1.0), None)
+    with pytest.raises(ValueError, match="shape"):
+        clsm.decode(windows, 32, 32, z, Decoding(1.0, 1.0), np.zeros((3, 31)))
 
 
 def test_decode_ignores_the_target_tokens_it_is_given(clsm, windows):
@@ -59,7 +84,7 @@ def test_decode_ignores_the_target_tokens_it_is_given(clsm, windows):
 
 def test_decode_outputs_music_tokens_only(clsm, windows):
     z = torch.randn(3, clsm.config.z_dim)
-    out = clsm.decode(windows, 0, 64, z, temperature=2.0, generator=torch.Generator().manual_seed(0))
+    out = clsm.decode(windows, 0, 64, z, Decoding(2.0, 1.0), np.random.default_rng(0).random((3, 64)))
     assert out.shape == (3, 64) and out.dtype == torch.long
     assert int(out.min()) >= 0 and int(out.max()) < NUM_MUSIC_TOKENS
 
@@ -133,40 +158,29 @@ def test_kl_estimate_is_log_q_minus_log_p(clsm, windows):
     torch.testing.assert_close(losses["kl"], (log_q - log_p).mean(), rtol=1e-5, atol=1e-5)
 
 
-def test_same_seed_same_samples(clsm, windows):
+def test_same_uniforms_same_samples_and_other_uniforms_other_samples(clsm, windows):
+    z = torch.randn(4, clsm.config.z_dim, generator=torch.Generator().manual_seed(6))
+
     def sample(seed):
-        generator = torch.Generator().manual_seed(seed)
-        z = clsm.sample_prior(windows[:1], 16, 32, 4, generator)
-        return clsm.decode(windows[:1], 16, 32, z, temperature=1.0, top_p=0.9, generator=generator)
+        uniforms = np.random.default_rng(seed).random((4, 32))
+        return clsm.decode(windows[:1], 16, 32, z, Decoding(1.0, 0.9), uniforms)
 
     assert torch.equal(sample(11), sample(11))
     assert not torch.equal(sample(11), sample(12))
 
 
 def test_interpolation_endpoints_reproduce_the_endpoints(clsm, windows):
-    generator = torch.Generator().manual_seed(4)
-    w1, w2 = clsm.sample_prior_w(windows[:1], 32, 32, 2, generator)
-    path = clsm.interpolate_w(w1, w2, steps=4)  # (5, z)
-    assert path.shape == (5, clsm.config.z_dim)
-    assert torch.equal(path[0], w1) and torch.equal(path[-1], w2)
-    torch.testing.assert_close(path[2], (w1 + w2) / 2)
-    z_path = clsm.w_to_z(path)
-    z_ends = clsm.w_to_z(torch.stack([w1, w2]))
-    torch.testing.assert_close(z_path[[0, -1]], z_ends)
-    decoded = clsm.decode(windows[:1], 32, 32, z_path)
-    assert torch.equal(decoded[[0, -1]], clsm.decode(windows[:1], 32, 32, z_ends))
-    # z -> w -> z round trip, so an encoded endpoint is reproduced too.
-    torch.testing.assert_close(clsm.w_to_z(clsm.z_to_w(z_ends)), z_ends, rtol=0, atol=1e-5)
-
-
-def test_vary_scales_noise_by_the_prior_covariance(clsm, windows):
-    w_mean, w_logvar = clsm.prior(windows[:1], 32, 32)
-    w, logvar = w_mean[0], w_logvar[0].detach()
-    assert torch.equal(clsm.vary_w(w, logvar, 0.0, 3, torch.Generator().manual_seed(0)), w.expand(3, -1))
-    varied = clsm.vary_w(w, logvar, 0.5, 20000, torch.Generator().manual_seed(0))
-    expected_std = 0.5 * torch.exp(0.5 * logvar)
-    torch.testing.assert_close(varied.std(0), expected_std, rtol=0.05, atol=1e-3)
-    torch.testing.assert_close(varied.mean(0), w.detach(), rtol=0, atol=0.05)
+    w_mean, w_logvar = (part[0].detach().numpy() for part in clsm.prior(windows[:1], 32, 32))
+    w1, w2 = latent.prior_sample_w(w_mean, w_logvar, np.random.default_rng(4).standard_normal((2, w_mean.size)))
+    path = latent.interpolate_w(w1, w2, steps=4)  # (5, z)
+    with torch.inference_mode():
+        z_path = clsm.flow.inverse(torch.from_numpy(path))
+        z_ends = clsm.flow.inverse(torch.from_numpy(np.stack([w1, w2])))
+        torch.testing.assert_close(z_path[[0, -1]], z_ends)
+        decoded = clsm.decode(windows[:1], 32, 32, z_path)
+        assert torch.equal(decoded[[0, -1]], clsm.decode(windows[:1], 32, 32, z_ends))
+        # z -> w -> z round trip, so an encoded endpoint is reproduced too.
+        torch.testing.assert_close(clsm.flow.inverse(clsm.flow(z_ends)[0]), z_ends, rtol=0, atol=1e-5)
 
 
 def test_one_window_broadcasts_to_many_candidates(clsm, windows):
@@ -202,11 +216,3 @@ def test_clsm_overfits_a_handful_of_windows():
         # Decoding the posterior mean (argmax, cached) reproduces the targets.
         mean, _ = model.posterior(tokens, start, length)
         assert torch.equal(model.decode(tokens, start, length, mean), tokens[:, start : start + length])
-
-
-def test_encode_w_maps_the_posterior_mean_into_w(clsm, windows):
-    mean, _ = clsm.posterior(windows, 16, 48)
-    torch.testing.assert_close(clsm.encode(windows, 16, 48), mean)
-    w = clsm.encode_w(windows, 16, 48)
-    torch.testing.assert_close(w, clsm.flow(mean)[0])
-    torch.testing.assert_close(clsm.w_to_z(w), mean, rtol=0, atol=1e-5)

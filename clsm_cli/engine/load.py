@@ -1,0 +1,125 @@
+"""The one place that chooses and loads an inference engine for the editing commands.
+
+``load_engine(name_or_path, engine, device)`` resolves ``--model``, checks it is a CLSM and returns
+a :class:`LoadedEngine`: the engine plus what provenance records (name, weights digest, folder,
+config, device). The numpy engine answers unless torch is asked for (``--engine torch``) or CUDA
+is (``--device cuda``): a model this small gains nothing from a GPU at edit time, and the numpy
+engine needs no torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from clsm_cli.engine.protocol import InferenceEngine
+from clsm_cli.errors import ModelError, UsageError
+
+ENGINE_CHOICES = ("auto", "numpy", "torch")
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+TORCH_INSTALL_HINT = "pip install 'clsm-cli[train]'"
+
+
+@dataclass(frozen=True)
+class LoadedEngine:
+    """An engine over one CLSM, plus what provenance needs to recognise the model again."""
+
+    engine: InferenceEngine
+    config: Any  # the model's CLSMConfig
+    name: str
+    sha256: str  # first 16 hex digits of model.safetensors' SHA-256: the same name with other weights is another model
+    directory: Path
+    device: str  # "cpu" or "cuda"
+    metadata: dict = field(default_factory=dict)  # the model's whole config.json record
+
+
+def choose_engine(engine: str = "auto", device: str = "auto") -> str:
+    """``numpy`` or ``torch`` for the options given: torch only for ``--engine torch`` or ``--device cuda``."""
+    if engine not in ENGINE_CHOICES:
+        raise UsageError(f"--engine must be {', '.join(ENGINE_CHOICES[:-1])} or {ENGINE_CHOICES[-1]}, got '{engine}'")
+    if device not in DEVICE_CHOICES:
+        raise UsageError(f"--device must be {', '.join(DEVICE_CHOICES[:-1])} or {DEVICE_CHOICES[-1]}, got '{device}'")
+    if engine == "numpy" and device == "cuda":
+        raise UsageError("the numpy engine runs on the CPU; use --engine torch (or leave --engine out) with --device cuda")
+    if engine == "torch" or device == "cuda":
+        return "torch"
+    return "numpy"
+
+
+def load_engine(name_or_path: Optional[str], engine: str = "auto", device: str = "auto") -> LoadedEngine:
+    """Resolve ``--model`` (None = the shipped default) and load it into the chosen engine; a CLSM only."""
+    from clsm_cli import checkpoint
+
+    chosen = choose_engine(engine, device)
+    directory = checkpoint.resolve_model(name_or_path)
+    if chosen == "torch":
+        return _load_torch(directory, device)
+    return _load_numpy(directory)
+
+
+def torch_device(device: str) -> str:
+    """``auto`` is CUDA when present, else the CPU; CUDA asked for without one is a usage error."""
+    require_torch("--engine torch")
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda was asked for, but this machine has no CUDA device; use --device cpu")
+    return device
+
+
+def require_torch(what: str) -> None:
+    """ModelError (exit 4) in one sentence when torch is not installed."""
+    if importlib.util.find_spec("torch") is None:
+        raise ModelError(f"{what} needs torch, which is not installed; install it with {TORCH_INSTALL_HINT}")
+
+
+def _load_torch(directory: Path, device: str) -> LoadedEngine:
+    from clsm_cli import checkpoint
+    from clsm_cli.engine.torch_engine import TorchEngine
+
+    resolved = torch_device(device)
+    loaded = checkpoint.load_model(directory, resolved)
+    name = _model_name(loaded.metadata, Path(loaded.directory))
+    _check_clsm(loaded.kind, name)
+    return LoadedEngine(
+        engine=TorchEngine(loaded.model, resolved),
+        config=loaded.config,
+        name=name,
+        sha256=_weights_digest(loaded.metadata, Path(loaded.directory)),
+        directory=Path(loaded.directory),
+        device=resolved,
+        metadata=loaded.metadata,
+    )
+
+
+def _load_numpy(directory: Path) -> LoadedEngine:
+    # The numpy engine is not written yet: the torch engine on the CPU answers meanwhile.
+    return _load_torch(directory, "cpu")
+
+
+def _check_clsm(kind: str, name: str) -> None:
+    if kind != "clsm":
+        raise ModelError(f"model {name} is a {kind} model; infill, interpolate and vary need a CLSM model (see clsm models)")
+
+
+def _model_name(metadata: dict, directory: Path) -> str:
+    return str(metadata.get("name") or directory.name)
+
+
+def _weights_digest(metadata: dict, directory: Path) -> str:
+    """The first 16 hex digits of the weights' SHA-256: recorded in config.json, else computed."""
+    from clsm_cli.checkpoint import WEIGHTS_FILE
+
+    recorded = metadata.get("weights_sha256")
+    if recorded:
+        return str(recorded)[:16]
+    digest = hashlib.sha256()
+    with open(directory / WEIGHTS_FILE, "rb") as weights:
+        for block in iter(lambda: weights.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]

@@ -1,0 +1,64 @@
+"""load_engine: which engine answers, what provenance it carries, and one-sentence refusals."""
+
+import hashlib
+
+import pytest
+
+from clsm_cli.engine import load
+from clsm_cli.errors import ModelError, UsageError
+
+
+@pytest.mark.parametrize(
+    "engine,device,expected",
+    [
+        ("auto", "auto", "numpy"),
+        ("auto", "cpu", "numpy"),
+        ("numpy", "auto", "numpy"),
+        ("numpy", "cpu", "numpy"),
+        ("auto", "cuda", "torch"),
+        ("torch", "auto", "torch"),
+        ("torch", "cpu", "torch"),
+        ("torch", "cuda", "torch"),
+    ],
+)
+def test_the_numpy_engine_answers_unless_torch_or_cuda_is_asked_for(engine, device, expected):
+    assert load.choose_engine(engine, device) == expected
+
+
+@pytest.mark.parametrize(
+    "engine,device,message",
+    [("numpy", "cuda", "runs on the CPU"), ("onnx", "auto", "--engine must be"), ("auto", "tpu", "--device must be")],
+)
+def test_impossible_choices_are_usage_errors(engine, device, message):
+    with pytest.raises(UsageError, match=message):
+        load.choose_engine(engine, device)
+
+
+def test_loaded_engine_carries_the_models_provenance(tiny_model_dir):
+    loaded = load.load_engine(str(tiny_model_dir), engine="torch", device="cpu")
+    assert loaded.name == "tiny-engine" and loaded.directory == tiny_model_dir and loaded.device == "cpu"
+    assert loaded.engine.name == "torch" and loaded.engine.device == "cpu"
+    assert loaded.config.kind == "clsm" and loaded.engine.config == loaded.config
+    digest = hashlib.sha256((tiny_model_dir / "model.safetensors").read_bytes()).hexdigest()
+    assert loaded.sha256 == digest[:16]
+    assert loaded.metadata["weights_sha256"] == digest
+
+
+def test_a_model_that_is_not_a_clsm_is_refused(tmp_path):
+    import torch
+
+    from clsm_cli.checkpoint import save_model
+    from clsm_cli.models.config import preset_config
+    from clsm_cli.models.registry import build_model
+
+    torch.manual_seed(0)
+    directory = save_model(build_model(preset_config("vae", "tiny")), tmp_path / "a-vae")
+    with pytest.raises(ModelError, match="a-vae is a vae model"):
+        load.load_engine(str(directory), engine="torch", device="cpu")
+
+
+def test_torch_asked_for_without_torch_installed_says_what_to_install(monkeypatch, tiny_model_dir):
+    real_find_spec = load.importlib.util.find_spec
+    monkeypatch.setattr(load.importlib.util, "find_spec", lambda name: None if name == "torch" else real_find_spec(name))
+    with pytest.raises(ModelError, match=r"needs torch.*clsm-cli\[train\]"):
+        load.load_engine(str(tiny_model_dir), engine="torch")
