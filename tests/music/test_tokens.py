@@ -107,7 +107,7 @@ def test_empty_and_silent_windows():
 def test_leading_hold_decodes_as_a_tie_and_can_be_resolved():
     tokens = np.array([H, H, tok(62), H], dtype=TOKEN_DTYPE)
     assert not is_canonical(tokens)
-    assert decode_tokens(tokens, start_step=16) == [StepNote(16, 18, 0, tied_from_before=True), StepNote(18, 20, 62)]
+    assert decode_tokens(tokens, start_step=16) == [StepNote(16, 18, None, tied_from_before=True), StepNote(18, 20, 62)]
     resolved = resolve_leading_hold(tokens, tok(60))
     assert list(resolved) == [tok(60), H, tok(62), H] and list(tokens)[0] == H  # the input is not modified
     assert decode_tokens(resolved) == [StepNote(0, 2, 60), StepNote(2, 4, 62)]

@@ -97,17 +97,21 @@ def expected_notes(song, track, bars, first_bar, last_bar, new_notes):
         else:
             result.append((note.start_tick, note.end_tick, note.pitch, note.velocity))
     for note in new_notes:
-        if note is tied and (left is not None or note.pitch == 0):
+        if note is tied and (left is not None or note.pitch is None):
             continue
         start, end = (step_to_tick(bars, song.ticks_per_beat, s) for s in (note.start_step, note.end_step))
         result.append((start, end, note.pitch, velocity))
     return sorted(result)
 
 
-def random_line(rng, first_step, end_step, tie_pitch=None):
-    """A random monophonic line of StepNotes filling [first_step, end_step) with notes and rests."""
+NO_TIE = "no tie"  # random_line's tie_pitch when the line starts without a leading tie
+
+
+def random_line(rng, first_step, end_step, tie_pitch=NO_TIE):
+    """A random monophonic line of StepNotes filling [first_step, end_step) with notes and rests; a
+    leading tie of ``tie_pitch`` first (None: of unknown pitch) unless it is NO_TIE."""
     notes, step = [], first_step
-    if tie_pitch is not None:
+    if tie_pitch != NO_TIE:
         length = rng.randint(1, 6)
         notes.append(StepNote(step, min(end_step, step + length), tie_pitch, tied_from_before=True))
         step = notes[-1].end_step
@@ -179,7 +183,7 @@ def test_random_songs_only_target_bars_change(tmp_path, seed):
     first_bar = rng.randint(1, len(bars))
     last_bar = min(len(bars), first_bar + rng.randint(0, 3))
     first_step, end_step = BarRange(first_bar, last_bar).step_span(bars)
-    tie_pitch = rng.choice((None, 0, rng.choice([n.pitch for n in track.notes])))
+    tie_pitch = rng.choice((NO_TIE, None, rng.choice([n.pitch for n in track.notes])))
     new_notes = random_line(rng, first_step, end_step, tie_pitch)
 
     output_path = write_edited_song(song, track, bars, BarRange(first_bar, last_bar), new_notes, tmp_path / "out.mid", PROVENANCE)
@@ -253,7 +257,7 @@ def test_leading_tie_extends_the_note_sounding_at_the_boundary(tmp_path):
 
 def test_leading_tie_continues_a_note_that_ends_on_the_bar_line(tmp_path):
     notes = [(960, 1920, 60, 90), (1920, 2400, 62, 90)]
-    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, 0, tied_from_before=True)])
+    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, None, tied_from_before=True)])
     assert note_tuples(edited.tracks[0]) == [(960, 2400, 60, 90)]
 
 
@@ -268,7 +272,7 @@ def test_leading_tie_without_a_sounding_note(tmp_path):
     notes = [(0, 960, 60, 90), (4000, 4400, 62, 90)]
     _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, 67, tied_from_before=True)])
     assert (1920, 2400, 67, 90) in note_tuples(edited.tracks[0])  # a normal note at its pitch
-    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, 0, tied_from_before=True), StepNote(20, 24, 65)])
+    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, None, tied_from_before=True), StepNote(20, 24, 65)])
     assert note_tuples(edited.tracks[0]) == [(0, 960, 60, 90), (2400, 2880, 65, 90), (4000, 4400, 62, 90)]
 
 
@@ -405,7 +409,7 @@ def test_candidates_file_adds_one_track_per_candidate(tmp_path):
     track = song.tracks[1]
     assert track.channel == 3
     candidates = [[StepNote(16, 24, 60 + k), StepNote(24, 32, 0, tied_from_before=False)] for k in range(3)]
-    candidates[2] = [StepNote(16, 20, 0, tied_from_before=True), StepNote(20, 32, 65)]
+    candidates[2] = [StepNote(16, 20, None, tied_from_before=True), StepNote(20, 32, 65)]
     out = write_candidates_file(song, track, bars, BarRange(2, 2), candidates, tmp_path / "cands.mid", ["a", "b", "c"])
     before, after = mido.MidiFile(path), mido.MidiFile(out)
     assert after.type == 1 and len(after.tracks) == len(before.tracks) + 3
@@ -424,7 +428,7 @@ def test_candidates_file_adds_one_track_per_candidate(tmp_path):
 
 
 def test_sequence_file_plays_versions_one_after_another(tmp_path):
-    versions = [[StepNote(0, 8, 60), StepNote(8, 20, 62)], [StepNote(0, 4, 0, tied_from_before=True), StepNote(4, 16, 64)]]
+    versions = [[StepNote(0, 8, 60), StepNote(8, 20, 62)], [StepNote(0, 4, None, tied_from_before=True), StepNote(4, 16, 64)]]
     out = write_sequence_file(versions, 12, 96, 600_000, (3, 4), 73, tmp_path / "seq.mid", PROVENANCE)
     song = read_midi(out)
     assert song.time_signatures == [(0, 3, 4)] and song.tempos == [(0, 600_000)] and song.ticks_per_beat == 96
