@@ -193,15 +193,6 @@ def cut_window(sequence: np.ndarray, start: int, length: int) -> np.ndarray:
     return window
 
 
-def is_canonical(tokens: np.ndarray) -> bool:
-    return len(tokens) == 0 or int(tokens[0]) != HOLD_TOKEN
-
-
-def is_music_tokens(tokens: np.ndarray) -> bool:
-    """True when every token is a pitch, R or __ (no model specials)."""
-    return bool(np.all(np.asarray(tokens) < NUM_MUSIC_TOKENS))
-
-
 def longest_rest_steps(tokens: np.ndarray) -> int:
     """Length in steps of the longest run of rest (R followed by its holds)."""
     longest = current = 0
@@ -216,16 +207,6 @@ def longest_rest_steps(tokens: np.ndarray) -> int:
             in_rest, current = False, 0
         longest = max(longest, current)
     return longest
-
-
-def transpose_tokens(tokens: np.ndarray, semitones: int) -> np.ndarray | None:
-    """Tokens shifted by ``semitones``, or None if any pitch would leave the token range."""
-    tokens = np.asarray(tokens)
-    is_pitch = tokens < FIRST_PITCH_TOKEN + (MAX_PITCH - MIN_PITCH + 1)
-    shifted = tokens.astype(np.int16) + np.where(is_pitch, semitones, 0)
-    if np.any(is_pitch & ((shifted < FIRST_PITCH_TOKEN) | (shifted > FIRST_PITCH_TOKEN + MAX_PITCH - MIN_PITCH))):
-        return None
-    return shifted.astype(TOKEN_DTYPE)
 
 
 def octave_shift_into_range(pitches: Iterable[int]) -> int:

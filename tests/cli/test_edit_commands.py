@@ -28,7 +28,7 @@ from clsm_cli.music import melody
 from clsm_cli.music.bars import BarRange, song_bars
 from clsm_cli.music.midi_read import read_midi, read_text_events
 from clsm_cli.music.tokens import encode_notes, resolve_leading_hold, sounding_token_at, tokens_to_text
-from tests.midi_factory import melody_of, scale_melody, write_song
+from synthetic_midi.midi_factory import melody_of, scale_melody, write_song
 
 ESCAPE = "\x1b"
 
@@ -245,6 +245,13 @@ def test_vary_amount_zero_reproduces_its_centre(edit_cli, song):
         assert output["target_tokens"] == centre["target_tokens"]
 
 
+@pytest.mark.parametrize("amount", ["-0.1", "4.5", "inf", "1e30", "nan"])
+def test_vary_amount_outside_its_documented_range_is_a_usage_error(edit_cli, song, amount):
+    result, _ = edit_cli("vary", song, "--bars", "3-4", f"--amount={amount}", json_output=False)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--amount must be a number from 0 to 4" in result.stderr
+
+
 def test_vary_around_an_earlier_output(edit_cli, song):
     _, (made,) = edit_cli("infill", song, "--bars", "3-4", "-n", "1", "--seed", "9", out="infills")
     around = made["outputs"][0]
@@ -351,6 +358,7 @@ def overfit_model_dir(tmp_path_factory):
     return save_model(model.eval(), folder / "overfit"), window
 
 
+@pytest.mark.slow
 def test_from_original_reconstructs_the_bars_of_a_model_that_knows_them(run_clsm, overfit_model_dir, tmp_path):
     model_dir, window = overfit_model_dir
     song = write_song(tmp_path / "tie.mid", tie_song_notes(), accompaniment=False)

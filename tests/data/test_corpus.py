@@ -17,7 +17,7 @@ from clsm_cli.errors import OutputError, UsageError
 from clsm_cli.music.midi_read import read_midi
 from clsm_cli.music.tokens import StepNote, cut_window, decode_tokens, encode_notes
 from tests.data.synthetic_corpus import SongPlan, scale_line, write_corpus
-from tests.midi_factory import make_midi, melody_track
+from synthetic_midi.midi_factory import make_midi, melody_track
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from clsm_cli.data.corpus import (
 )
 from clsm_cli.music.midi_read import read_midi
 from tests.data.synthetic_corpus import write_corpus
-from tests.music.test_note_table import lmd_like_files
+from synthetic_midi.lmd_like import lmd_like_files
 
 
 def full_reader_result(path: Path) -> SongResult:

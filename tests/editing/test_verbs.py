@@ -15,7 +15,7 @@ from clsm_cli.errors import InputFileError, UsageError
 from clsm_cli.music.bars import BarRange
 from clsm_cli.music.midi_read import read_midi, read_text_events
 from clsm_cli.music.tokens import StepNote, pitch_to_token
-from tests.midi_factory import melody_of, output_line, scale_melody, write_song
+from synthetic_midi.midi_factory import melody_of, output_line, scale_melody, write_song
 
 
 def options(verb="infill", bars=BarRange(3, 4), seed=1, out_dir=".", **values) -> EditOptions:

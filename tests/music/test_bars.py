@@ -11,7 +11,7 @@ from clsm_cli.music.bars import (
 )
 from clsm_cli.music.meter import Meter
 from clsm_cli.music.midi_read import song_from_bytes
-from tests.midi_factory import SongSpec, TrackSpec, random_bar_plan, random_multitrack_song
+from synthetic_midi.midi_factory import SongSpec, TrackSpec, random_bar_plan, random_multitrack_song
 
 
 def song_with(notes_end: int, time_signatures, ticks_per_beat=480, name="song.mid"):

@@ -14,7 +14,7 @@ from clsm_cli.music.melody import (
 )
 from clsm_cli.music.midi_read import song_from_bytes
 from clsm_cli.music.tokens import StepNote
-from tests.midi_factory import SongSpec, TrackSpec, melody_track, random_multitrack_song
+from synthetic_midi.midi_factory import SongSpec, TrackSpec, melody_track, random_multitrack_song
 
 STEP = 120  # ticks per 16th at 480 ticks per beat
 

@@ -9,7 +9,7 @@ import pytest
 from clsm_cli.errors import EXIT_INPUT, ClsmError, InputFileError
 from clsm_cli.music.midi_read import read_midi, read_text_events, song_from_bytes
 from clsm_cli.music.song import MidiNote
-from tests.midi_factory import SongSpec, TrackSpec, make_midi, melody_track, random_multitrack_song
+from synthetic_midi.midi_factory import SongSpec, TrackSpec, make_midi, melody_track, random_multitrack_song
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -6,8 +6,6 @@ same: tracks, notes, meters, tempos, warnings, and the same sentence for a file 
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import random
 from collections import deque
 from pathlib import Path
@@ -19,25 +17,11 @@ from clsm_cli.errors import InputFileError
 from clsm_cli.music import midi_read, smf_scan
 from clsm_cli.music.midi_read import note_table_from_bytes, read_midi, read_note_table, song_from_bytes
 from clsm_cli.music.song import NoteTable
-from tests.midi_factory import SongSpec, TrackSpec, random_multitrack_song
-from tests.music.mutations import mutated, seed_files
+from synthetic_midi.lmd_like import lmd_like_files
+from synthetic_midi.midi_factory import SongSpec, TrackSpec, random_multitrack_song
+from synthetic_midi.mutations import mutated, seed_files
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "data.py"
-
-
-def lmd_like_files(count: int) -> list[bytes]:
-    """Short songs from the data benchmark's LMD-like generator (drums, bass, chords, pads,
-    expression controllers, jittered lines, some in 3/4)."""
-    spec = importlib.util.spec_from_file_location("benchmark_data", BENCHMARK)
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
-    files = []
-    for seed in range(count):
-        buffer = io.BytesIO()
-        benchmark.lmd_like_song(random.Random(seed), bar_range=(9, 14)).save(file=buffer)
-        files.append(buffer.getvalue())
-    return files
 
 
 def random_song_files() -> list[bytes]:

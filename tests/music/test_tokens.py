@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from clsm_cli.constants import HOLD_TOKEN, MAX_PITCH, MIN_PITCH, REST_TOKEN, START_TOKEN, VOCAB_SIZE, WINDOW_STEPS
-from clsm_cli.music.bars import song_bars
+from clsm_cli.music.bars import BarRange, song_bars, window_around
 from clsm_cli.music.melody import choose_melody_track, quantize_track, reduce_to_monophony
-from clsm_cli.music.bars import BarRange, window_around
 from clsm_cli.music.midi_read import read_midi, song_from_bytes
 from clsm_cli.music.tokens import (
     TOKEN_DTYPE,
@@ -17,8 +16,6 @@ from clsm_cli.music.tokens import (
     decode_tokens,
     encode_notes,
     fold_into_range,
-    is_canonical,
-    is_music_tokens,
     longest_rest_steps,
     octave_shift_into_range,
     pitch_to_token,
@@ -26,10 +23,10 @@ from clsm_cli.music.tokens import (
     sounding_token_at,
     token_to_pitch,
     tokens_to_text,
-    transpose_tokens,
     vocabulary_hash,
 )
-from tests.midi_factory import random_multitrack_song
+from synthetic_midi.midi_factory import random_multitrack_song
+from tests.music.token_checks import is_canonical, is_music_tokens, transpose_tokens
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 H, R = HOLD_TOKEN, REST_TOKEN

@@ -23,7 +23,7 @@ from clsm_cli.music.midi_read import read_midi, read_text_events
 from clsm_cli.music.midi_write import nearby_velocity, write_candidates_file, write_edited_song, write_sequence_file
 from clsm_cli.music.song import MidiTrack
 from clsm_cli.music.tokens import StepNote
-from tests.midi_factory import SongSpec, TrackSpec, make_midi, random_multitrack_song
+from synthetic_midi.midi_factory import SongSpec, TrackSpec, make_midi, random_multitrack_song
 
 PROVENANCE = "clsm infill bars 2-2 seed 7 w=[0.1, -0.2] \u03b4"
 

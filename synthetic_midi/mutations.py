@@ -1,4 +1,4 @@
-"""Byte-level mutations of MIDI files, for the fuzz test and ``benchmarks/fuzz.py``.
+"""Byte-level mutations of MIDI files, for the fuzz tests and ``benchmarks/fuzz.py``.
 
 Some mutations are blind (bit flips, truncations, deleted or duplicated slices, huge chunk
 lengths, odd header fields); others change the inside of a track chunk and repair its length, so
@@ -139,9 +139,9 @@ def exercise(data: bytes, out_folder: Path | None = None) -> str:
 
 def seed_files() -> dict[str, bytes]:
     """The good fixtures and two small random songs: what the fuzzers mutate."""
-    from tests.midi_factory import random_multitrack_song
+    from synthetic_midi.midi_factory import random_multitrack_song
 
-    fixtures = Path(__file__).resolve().parent.parent / "fixtures"
+    fixtures = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
     files = {name: (fixtures / name).read_bytes() for name in
              ("two_tracks.mid", "type0_mixed.mid", "waltz.mid", "running_status.mid")}
     for seed in (1, 2):
