@@ -93,6 +93,12 @@ def _to_delta_track(events: Sequence[tuple[int, object]]) -> mido.MidiTrack:
     return track
 
 
+def _sorted_track(events: list[tuple[int, int, int, object]]) -> mido.MidiTrack:
+    """A mido track from (tick, group, order, message) events, in that order (ties keep theirs)."""
+    events.sort(key=lambda event: event[:3])
+    return _to_delta_track([(tick, message) for tick, _, _, message in events])
+
+
 def _file_bytes(midi_type: int, ticks_per_beat: int, chunks: list[mido.MidiTrack]) -> bytes:
     if midi_type == 0 and len(chunks) != 1:
         midi_type = 1
@@ -247,8 +253,7 @@ def _edited_chunk(
     end_of_track = next((message for message in reversed(chunk) if message.type == "end_of_track"), None)
     end_tick = max(last_tick, ticks[-1] if ticks else 0)
     events.append((end_tick, _END, 0, end_of_track or mido.MetaMessage("end_of_track")))
-    events.sort(key=lambda event: event[:3])
-    return _to_delta_track([(tick, message) for tick, _, _, message in events])
+    return _sorted_track(events)
 
 
 def write_edited_song(
@@ -318,8 +323,7 @@ def _candidate_chunk(
         if end > start:
             attack, release = note_messages(channel, pitch, velocity)
             events.extend([(start, 2, order, attack), (end, 1, order, release)])
-    events.sort(key=lambda event: event[:3])
-    return _to_delta_track([(tick, message) for tick, _, _, message in events])
+    return _sorted_track(events)
 
 
 def write_candidates_file(
@@ -411,10 +415,5 @@ def write_sequence_file(
                 key = next(order)
                 attack, release = note_messages(channel, note.pitch, velocity)
                 melody.extend([(start, 2, key, attack), (end, 1, key, release)])
-    conductor.sort(key=lambda event: event[:3])
-    melody.sort(key=lambda event: event[:3])
-    chunks = [
-        _to_delta_track([(t, message) for t, _, _, message in conductor]),
-        _to_delta_track([(t, message) for t, _, _, message in melody]),
-    ]
+    chunks = [_sorted_track(conductor), _sorted_track(melody)]
     return write_output_bytes(out_path, _file_bytes(1, ticks_per_beat, chunks), force)
