@@ -21,7 +21,15 @@ import numpy as np
 from clsm_cli.constants import MAX_TARGET_BARS
 from clsm_cli.editing import generate
 from clsm_cli.editing.generate import Candidate
-from clsm_cli.editing.options import EditOptions, FileResult, Latent, OutputFile, RollView, output_path, reproduce_command
+from clsm_cli.editing.options import (
+    EditOptions,
+    FileResult,
+    Latent,
+    OutputFile,
+    RollView,
+    output_path,
+    reproduce_command,
+)
 from clsm_cli.editing.outputs import OutputSet, check_targets, make_out_dir
 from clsm_cli.editing.prepare import (
     PreparedSong,
@@ -31,9 +39,21 @@ from clsm_cli.editing.prepare import (
     open_song,
     prepare_song,
 )
-from clsm_cli.editing.provenance import next_generation, parse_provenance, provenance_record, provenance_text, stored_latent
+from clsm_cli.editing.provenance import (
+    next_generation,
+    parse_provenance,
+    provenance_record,
+    provenance_text,
+    stored_latent,
+)
 from clsm_cli.editing.splice import notes_for_writer, splice, target_notes
-from clsm_cli.editing.window import ModelWindow, bars_per_window, centred_window, left_context_window, short_song_warning
+from clsm_cli.editing.window import (
+    ModelWindow,
+    bars_per_window,
+    centred_window,
+    left_context_window,
+    short_song_warning,
+)
 from clsm_cli.engine.load import LoadedEngine
 from clsm_cli.engine.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError
@@ -62,7 +82,7 @@ def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decodi
         reproduce=reproduce_command(options, Path(path)),
     )
     try:
-        _run_edit(result, options, edit_model)
+        _run_edit(result, options, edit_model, decoding)
     except ClsmError as error:
         result.error = error
     return result
@@ -76,7 +96,7 @@ def prepare_for_model(path: Path, options: EditOptions, edit_model: LoadedEngine
     return prepare_song(opened, options.bars, options.track)
 
 
-def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine) -> None:
+def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding) -> None:
     prepared = prepare_for_model(result.input, options, edit_model)
     result.track = prepared.track_label
     result.warnings.extend(prepared.warnings)
@@ -94,11 +114,11 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
     check_targets(paths + wav_paths + ([combined_path] if combined_path else []), prepared.path, options.force)
 
     if options.verb == "infill":
-        versions = _infill_versions(prepared, options, edit_model, result)
+        versions = _infill_versions(prepared, options, edit_model, decoding, result)
     elif options.verb == "interpolate":
-        versions = _interpolate_versions(prepared, options, edit_model, result)
+        versions = _interpolate_versions(prepared, options, edit_model, decoding, result)
     else:
-        versions = _vary_versions(prepared, options, edit_model, result)
+        versions = _vary_versions(prepared, options, edit_model, decoding, result)
 
     generation = next_generation(parse_provenance(prepared.song.text_events))
     bars = list(prepared.bars)
@@ -122,7 +142,7 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
             result.combined = combined_path
 
 
-def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine,
+def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
                      result: FileResult) -> list[_Version]:
     config = edit_model.config
     chunks = options.bars.chunks(MAX_TARGET_BARS)
@@ -134,7 +154,7 @@ def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: L
     # The first chunk has the same window for every candidate: one batch.
     first_window = _chunk_window(prepared, prepared.line, chunks, 0, config)
     _note_window(result, prepared, first_window, config)
-    engine, decoding, seed = edit_model.engine, result.decoding, options.seed
+    engine, seed = edit_model.engine, options.seed
     first = generate.infill(engine, first_window.tokens, first_window.target, decoding, seed,
                             generate.candidate_numbers(options.num))
     versions = [_apply(prepared, prepared.line, first_window, candidate, chunks[0]) for candidate in first]
@@ -149,7 +169,7 @@ def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: L
     return versions
 
 
-def _interpolate_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine,
+def _interpolate_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
                           result: FileResult) -> list[_Version]:
     window = centred_window(prepared, prepared.line, options.bars, edit_model.config)
     _note_window(result, prepared, window, edit_model.config)
@@ -167,12 +187,12 @@ def _interpolate_versions(prepared: PreparedSong, options: EditOptions, edit_mod
         result.add_warning(note)
     else:
         end_w = prior_end
-    candidates = generate.interpolate(engine, window.tokens, window.target, result.decoding, options.seed,
+    candidates = generate.interpolate(engine, window.tokens, window.target, decoding, options.seed,
                                       options.steps, start_w, end_w)
     return [_apply(prepared, prepared.line, window, candidate, options.bars) for candidate in candidates]
 
 
-def _vary_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine,
+def _vary_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
                    result: FileResult) -> list[_Version]:
     window = centred_window(prepared, prepared.line, options.bars, edit_model.config)
     _note_window(result, prepared, window, edit_model.config)
@@ -180,12 +200,14 @@ def _vary_versions(prepared: PreparedSong, options: EditOptions, edit_model: Loa
     if options.around_file is not None:
         around_w, note = latent_from_file(options.around_file, options, edit_model, "--around")
         result.add_warning(note)
-    candidates = generate.vary(edit_model.engine, window.tokens, window.target, result.decoding, options.seed,
+    candidates = generate.vary(edit_model.engine, window.tokens, window.target, decoding, options.seed,
                                generate.candidate_numbers(options.num), options.amount, around_w)
     return [_apply(prepared, prepared.line, window, candidate, options.bars) for candidate in candidates]
 
 
-def latent_from_file(path: Path, options: EditOptions, edit_model: LoadedEngine, role: str) -> tuple[np.ndarray, Optional[str]]:
+def latent_from_file(
+    path: Path, options: EditOptions, edit_model: LoadedEngine, role: str
+) -> tuple[np.ndarray, Optional[str]]:
     """The w of the target bars of an earlier output (reused exactly) or of any other file (encoded).
 
     Returns the latent and a note for the user when it had to be encoded.

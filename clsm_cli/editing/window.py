@@ -17,7 +17,14 @@ from clsm_cli.constants import HOLD_TOKEN
 from clsm_cli.editing.prepare import PreparedSong
 from clsm_cli.engine.protocol import TargetSpan
 from clsm_cli.music.bars import BarRange, window_around
-from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote, encode_notes, fold_into_range, octave_shift_into_range, sounding_token_at
+from clsm_cli.music.tokens import (
+    TOKEN_DTYPE,
+    StepNote,
+    encode_notes,
+    fold_into_range,
+    octave_shift_into_range,
+    sounding_token_at,
+)
 
 
 def bars_per_window(config) -> int:

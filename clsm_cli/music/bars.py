@@ -196,7 +196,7 @@ class BarRange:
 
     def __post_init__(self) -> None:
         if not 1 <= self.first <= self.last:
-            raise ValueError(f"a bar range runs from a first bar of at least 1 to a last bar, got {self.first}-{self.last}")
+            raise ValueError(f"a bar range runs from bar 1 or later to a bar at or after it, got {self.first}-{self.last}")
 
     @classmethod
     def parse(cls, text: str) -> "BarRange":
