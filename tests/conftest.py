@@ -1,4 +1,4 @@
-"""Suite-wide settings.
+"""Suite-wide settings and the fixtures tests in several folders share.
 
 The tests run tiny models whose work is too small to share between threads: on a busy 2-core CI
 machine two spinning OpenMP threads made them 15-100x slower. One passive thread keeps the suite
@@ -32,3 +32,29 @@ def tiny_model(tiny_model_dir):
     from clsm_cli.engine.load import load_engine
 
     return load_engine(str(tiny_model_dir), "auto", "cpu")
+
+
+# --- the command line, in-process -----------------------------------------------------------------
+# ``run_clsm("show", "song.mid", "--bars", "3-4")`` invokes the real Typer app and returns click's
+# ``Result`` (``exit_code``, ``stdout``, ``stderr``, ``output``). The environment is pinned so results
+# do not depend on the developer's terminal: 100 columns, no FORCE_COLOR / NO_COLOR unless a test
+# passes ``env={...}`` (a value of None removes a variable).
+
+CLI_ENV = {"COLUMNS": "100", "LINES": "50", "FORCE_COLOR": None, "NO_COLOR": None, "TERM": "xterm-256color"}
+
+
+@pytest.fixture
+def cli_runner():
+    from typer.testing import CliRunner
+
+    return CliRunner(env=dict(CLI_ENV))
+
+
+@pytest.fixture
+def run_clsm(cli_runner):
+    from clsm_cli.cli.app import app
+
+    def run(*args: str, env: dict[str, str | None] | None = None):
+        return cli_runner.invoke(app, [str(arg) for arg in args], env={**CLI_ENV, **(env or {})})
+
+    return run

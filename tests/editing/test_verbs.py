@@ -15,7 +15,7 @@ from clsm_cli.errors import InputFileError, UsageError
 from clsm_cli.music.bars import BarRange
 from clsm_cli.music.midi_read import read_midi, read_text_events
 from clsm_cli.music.tokens import StepNote, pitch_to_token
-from synthetic_midi.midi_factory import melody_of, output_line, scale_melody, write_song
+from synthetic_midi.midi_factory import STEP_TICKS, melody_of, output_line, scale_melody, write_song
 
 
 def options(verb="infill", bars=BarRange(3, 4), seed=1, out_dir=".", **values) -> EditOptions:
@@ -132,3 +132,16 @@ def test_chords_in_the_target_are_replaced_with_a_warning(tmp_path, tiny_model):
 def test_option_problems_are_usage_errors(changes, message):
     with pytest.raises(UsageError, match=message):
         check_options(options(**changes))
+
+
+def test_an_edit_reports_notes_moved_by_quantization_as_show_does(tmp_path, tiny_model, run_clsm):
+    from synthetic_midi.midi_factory import TrackSpec, make_midi
+
+    notes = [(start * STEP_TICKS + (40 if index % 3 == 0 else 0), end * STEP_TICKS, pitch, 90)
+             for index, (start, end, pitch) in enumerate(scale_melody(8))]
+    song = make_midi(tmp_path / "loose.mid", [TrackSpec(notes, name="Melody")], time_signatures=[(0, 4, 4)])
+    result = run_edit(song, options(num=1, out_dir=tmp_path / "out"), tiny_model)
+    assert result.ok, result.error
+    moved = [warning for warning in result.warnings if "off the 16th-note grid" in warning]
+    assert len(moved) == 1 and moved[0].startswith("track 1: ")
+    assert moved[0] in run_clsm("show", song, "--bars", "3-4").stderr.replace("\n", " ")
