@@ -5,7 +5,7 @@ Each command parses and checks its options, loads the model once, runs
 preview of each output on stdout (when it is a terminal, or with ``--preview``), warnings and one
 error line per failed file on stderr, and a summary table at the end. With ``--json`` stdout holds
 one JSON object per input file and nothing else. The exit code is 0 when every file succeeded,
-otherwise that of the first failure. Torch is imported only once a command runs.
+otherwise that of the first failure. Torch is imported only when the torch engine runs a command.
 """
 
 from __future__ import annotations
