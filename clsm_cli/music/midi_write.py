@@ -142,6 +142,13 @@ def nearby_velocity(track: MidiTrack, bars: Sequence[Bar], target: BarRange) -> 
     return max(1, min(127, int(statistics.median(velocities) + 0.5)))
 
 
+def _checked_target_ticks(bars: Sequence[Bar], target: BarRange, new_notes: Sequence[StepNote]) -> tuple[int, int]:
+    """The target's start and end tick, once every new note is known to lie on its steps."""
+    first_step, end_step = target.step_span(bars)
+    _check_new_notes(new_notes, first_step, end_step)
+    return target.tick_span(bars)
+
+
 def _check_new_notes(notes: Sequence[StepNote], range_start: int, range_end: int) -> None:
     for note in notes:
         if note.start_step < range_start or note.end_step > range_end:
@@ -181,9 +188,7 @@ def _edited_chunk(
 ) -> mido.MidiTrack:
     """The edited track chunk (see write_edited_song)."""
     ticks_per_beat = song.ticks_per_beat
-    range_start, range_end = target.tick_span(bars)
-    first_step, end_step = target.step_span(bars)
-    _check_new_notes(new_notes, first_step, end_step)
+    range_start, range_end = _checked_target_ticks(bars, target, new_notes)
     chunk = song.midi_file.tracks[track.chunk]
     ticks = _absolute_ticks(chunk)
     paired = _notes_of_track(song, track)
@@ -199,7 +204,7 @@ def _edited_chunk(
     removed: set[int] = set()
     inserted: list[tuple[int, int, object]] = [(range_start, _PROVENANCE, _text_event(provenance))]
 
-    tied = next((note for note in new_notes if note.tied_from_before and note.start_step == first_step), None)
+    tied = next((note for note in new_notes if note.tied_from_before and note.start_step == bars[target.first - 1].first_step), None)
     left_note = None
     if tied is not None:
         left_note = _sounding_at_left_boundary(paired, range_start, ticks_per_beat / 8, tied.pitch)
@@ -299,9 +304,7 @@ def _candidate_chunk(
     velocity: int,
 ) -> mido.MidiTrack:
     ticks_per_beat = song.ticks_per_beat
-    range_start, _ = target.tick_span(bars)
-    first_step, end_step = target.step_span(bars)
-    _check_new_notes(notes, first_step, end_step)
+    range_start, _ = _checked_target_ticks(bars, target, notes)
     channel = track.channel
     events: list[tuple[int, int, int, object]] = [
         (0, 0, 0, mido.MetaMessage("track_name", name=name)),
