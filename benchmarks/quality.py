@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from clsm_cli.cli.evaluate import quality_summary_lines
     from clsm_cli.data.shards import open_split
-    from clsm_cli.engine.load import torch_device
+    from clsm_cli.engine.torch_engine import torch_device
     from clsm_cli.eval import harness
 
     if args.threads:

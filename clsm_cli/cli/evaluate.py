@@ -210,7 +210,7 @@ def check_output_dir(out: Path, files: Sequence[str], force: bool) -> None:
 def _setup_torch(device: str, threads: Optional[int]):
     import torch
 
-    from clsm_cli.engine.load import torch_device
+    from clsm_cli.engine.torch_engine import torch_device
 
     if threads is not None:
         torch.set_num_threads(threads)

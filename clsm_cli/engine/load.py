@@ -9,7 +9,6 @@ engine needs no torch.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,20 +55,9 @@ def load_engine(name_or_path: Optional[str], engine: str = "auto", device: str =
     chosen = choose_engine(engine, device)
     directory = checkpoint.resolve_model(name_or_path)
     if chosen == "torch":
+        require_torch("--device cuda" if device == "cuda" else "--engine torch")
         return _load_torch(directory, device)
     return _load_numpy(directory)
-
-
-def torch_device(device: str) -> str:
-    """``auto`` is CUDA when present, else the CPU; CUDA asked for without one is a usage error."""
-    require_torch("--engine torch")
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for, but this machine has no CUDA device; use --device cpu")
-    return device
 
 
 def require_torch(what: str) -> None:
@@ -80,7 +68,7 @@ def require_torch(what: str) -> None:
 
 def _load_torch(directory: Path, device: str) -> LoadedEngine:
     from clsm_cli import checkpoint
-    from clsm_cli.engine.torch_engine import TorchEngine
+    from clsm_cli.engine.torch_engine import TorchEngine, torch_device
 
     resolved = torch_device(device)
     loaded = checkpoint.load_model(directory, resolved)
@@ -98,8 +86,25 @@ def _load_torch(directory: Path, device: str) -> LoadedEngine:
 
 
 def _load_numpy(directory: Path) -> LoadedEngine:
-    # The numpy engine is not written yet: the torch engine on the CPU answers meanwhile.
-    return _load_torch(directory, "cpu")
+    from clsm_cli import checkpoint
+    from clsm_cli.engine.numpy_engine import NumpyEngine
+    from clsm_cli.models.config import config_from_dict
+
+    record = checkpoint.read_model_record(directory)
+    config = config_from_dict(record.get("config"))
+    name = _model_name(record, directory)
+    if record.get("kind") != config.kind:
+        raise ModelError(f"the config.json in {directory} says kind {record.get('kind')!r} but holds a {config.kind} config")
+    _check_clsm(config.kind, name)
+    return LoadedEngine(
+        engine=NumpyEngine.from_directory(directory, config, record.get("weights_sha256")),
+        config=config,
+        name=name,
+        sha256=_weights_digest(record, directory),
+        directory=directory,
+        device="cpu",
+        metadata=record,
+    )
 
 
 def _check_clsm(kind: str, name: str) -> None:
@@ -113,13 +118,6 @@ def _model_name(metadata: dict, directory: Path) -> str:
 
 def _weights_digest(metadata: dict, directory: Path) -> str:
     """The first 16 hex digits of the weights' SHA-256: recorded in config.json, else computed."""
-    from clsm_cli.checkpoint import WEIGHTS_FILE
+    from clsm_cli.engine.weights import WEIGHTS_FILE, file_sha256
 
-    recorded = metadata.get("weights_sha256")
-    if recorded:
-        return str(recorded)[:16]
-    digest = hashlib.sha256()
-    with open(directory / WEIGHTS_FILE, "rb") as weights:
-        for block in iter(lambda: weights.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
+    return str(metadata.get("weights_sha256") or file_sha256(directory / WEIGHTS_FILE))[:16]

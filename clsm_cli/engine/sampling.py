@@ -79,6 +79,18 @@ def choose_tokens(logits: np.ndarray, decoding: Decoding, uniforms: np.ndarray |
     return np.minimum(chosen, last_kept).astype(np.int64)
 
 
+def step_uniforms(uniforms: np.ndarray | None, batch: int, length: int, decoding: Decoding) -> np.ndarray | None:
+    """A decoder's (batch, length) sampling uniforms, checked, as float64; None for argmax (nothing drawn)."""
+    if decoding.is_argmax:
+        return None
+    if uniforms is None:
+        raise ValueError("sampling at a temperature above 0 needs uniforms (batch, target_length)")
+    uniforms = np.asarray(uniforms, dtype=np.float64)
+    if uniforms.shape != (batch, length):
+        raise ValueError(f"uniforms must have shape {(batch, length)}, got {uniforms.shape}")
+    return uniforms
+
+
 def nucleus_mask(probs: np.ndarray, top_p: float) -> np.ndarray:
     """(B, C) bool: the most likely tokens whose mass before them is under ``top_p`` (the top one always)."""
     order = np.argsort(-probs, axis=-1, kind="stable")  # most likely first, ties by token id

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from clsm_cli.constants import PLACEHOLDER_TOKEN, START_TOKEN
-from clsm_cli.engine.sampling import ARGMAX, Decoding, choose_tokens
+from clsm_cli.engine.sampling import ARGMAX, Decoding, choose_tokens, step_uniforms
 from clsm_cli.models.config import CLSMConfig
 from clsm_cli.models.flow import AffineCouplingFlow
 from clsm_cli.models.layers import (
@@ -65,18 +65,6 @@ def with_placeholders(tokens: Tensor, target_start: int, target_length: int) -> 
     masked = tokens.clone()
     masked[:, target_start : target_start + target_length] = PLACEHOLDER_TOKEN
     return masked
-
-
-def step_uniforms(uniforms: Optional[np.ndarray], batch: int, target_length: int, decoding: Decoding) -> Optional[np.ndarray]:
-    """The caller's (B, tl) sampling uniforms, checked; None for argmax (which draws nothing)."""
-    if decoding.is_argmax:
-        return None
-    if uniforms is None:
-        raise ValueError("sampling at a temperature above 0 needs uniforms (B, target_length)")
-    uniforms = np.asarray(uniforms, dtype=np.float64)
-    if uniforms.shape != (batch, target_length):
-        raise ValueError(f"uniforms must have shape {(batch, target_length)}, got {uniforms.shape}")
-    return uniforms
 
 
 def choose_step_tokens(logits: Tensor, decoding: Decoding, uniforms: Optional[np.ndarray], step: int) -> Tensor:

@@ -50,3 +50,23 @@ def tiny_torch_model(tiny_model_dir):
     from clsm_cli.checkpoint import load_model
 
     return load_model(tiny_model_dir).model
+
+
+@pytest.fixture(scope="session")
+def tiny_engines(tiny_model_dir, tiny_torch_model):
+    """(numpy engine, torch engine) over the same tiny weights."""
+    from clsm_cli.engine.load import load_engine
+    from clsm_cli.engine.torch_engine import TorchEngine
+
+    return load_engine(str(tiny_model_dir), engine="numpy").engine, TorchEngine(tiny_torch_model, "cpu")
+
+
+@pytest.fixture(scope="session")
+def shipped_engines():
+    """(numpy engine, torch engine) over the shipped folk-small weights."""
+    from clsm_cli.engine.load import load_engine
+
+    return (
+        load_engine(str(SHIPPED_MODEL), engine="numpy").engine,
+        load_engine(str(SHIPPED_MODEL), engine="torch", device="cpu").engine,
+    )
