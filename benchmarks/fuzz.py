@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root
 
 from clsm_cli.errors import ClsmError  # noqa: E402
-from tests.music.mutations import exercise, mutated, seed_files, temporary_folder  # noqa: E402
+from synthetic_midi.mutations import exercise, mutated, seed_files, temporary_folder  # noqa: E402
 
 
 def main() -> int:

@@ -1,15 +1,16 @@
 """``clsm infill``, ``clsm interpolate`` and ``clsm vary``: new versions of some bars of a melody.
 
 Each command parses and checks its options, loads the model once, runs
-:func:`clsm_cli.edit_files.edit_file` on every input file and renders what came back: a piano-roll
+:func:`clsm_cli.editing.verbs.edit_file` on every input file and renders what came back: a piano-roll
 preview of each output on stdout (when it is a terminal, or with ``--preview``), warnings and one
 error line per failed file on stderr, and a summary table at the end. With ``--json`` stdout holds
 one JSON object per input file and nothing else. The exit code is 0 when every file succeeded,
-otherwise that of the first failure. Torch is imported only once a command runs.
+otherwise that of the first failure. Torch is imported only when the torch engine runs a command.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional, Sequence
@@ -17,11 +18,12 @@ from typing import TYPE_CHECKING, List, Optional, Sequence
 import typer
 from rich.console import Console
 
-from clsm_cli.cli.console import escape_markup, reports_errors, stderr_console, stdout_console
+from clsm_cli.cli.console import error_line, escape_markup, reports_errors, stderr_console, stdout_console, warn
 from clsm_cli.errors import EXIT_OK
 
 if TYPE_CHECKING:
-    from clsm_cli.edit_files import EditModel, EditOptions, FileResult
+    from clsm_cli.editing.options import EditOptions, FileResult
+    from clsm_cli.engine.sampling import Decoding
 
 COMPACT_ROLLS_ABOVE = 4  # more outputs per file than this: compact piano rolls
 
@@ -75,8 +77,8 @@ VARY_HELP = f"""\
 Write variations of some bars: small moves in the model's latent space.
 
 The centre is the existing bars (encoded), or an earlier output given with
---around. --amount scales the moves: 0 gives the centre itself, 0.3 is subtle,
-1 is as wide as the model's prior.
+--around. --amount scales the moves, from 0 to 4: 0 gives the centre itself,
+0.3 is subtle, 1 is as wide as the model's prior.
 
 {COMMON_NOTES}
 [bold]Examples[/bold]
@@ -98,7 +100,7 @@ def register(app: typer.Typer) -> None:
 FILES = typer.Argument(..., help="MIDI files to edit (.mid); many files load the model once.", show_default=False)
 BARS = typer.Option(..., "--bars", "-b", metavar="A-B", help="Bars to change, e.g. 3-4 or 5 (numbered from 1, as clsm show prints them).", show_default=False)
 NUM = typer.Option(4, "--num", "-n", min=1, help="How many versions to write per file.")
-SEED = typer.Option(None, "--seed", "-s", min=0, help="Random seed; the same seed on the same device gives the same files. Default: drawn and reported.")
+SEED = typer.Option(None, "--seed", "-s", min=0, help="Random seed; the same seed gives the same files, and candidate k does not depend on -n. Default: drawn and reported.")
 TEMPERATURE = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature; 0 is the paper's argmax decoding. Default: what the model recommends.")
 TOP_P = typer.Option(None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling: keep the most likely tokens up to this mass. Default: the model's.")
 MODEL = typer.Option(None, "--model", "-m", metavar="NAME|DIR", help="A model from clsm models, or a model directory. Default: the shipped model.")
@@ -109,7 +111,8 @@ JSON = typer.Option(False, "--json", help="Print one JSON object per input file 
 PREVIEW = typer.Option(None, "--preview/--no-preview", help="Piano-roll previews on stdout. Default: only when stdout is a terminal.", show_default=False)
 WAV = typer.Option(False, "--wav", help="Also render each output to WAV (fluidsynth with a General MIDI soundfont when present).")
 COMBINED = typer.Option(False, "--combined", help="Also write one file with every version (as tracks; in sequence for interpolate).")
-DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; auto uses CUDA when present.")
+DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; cuda needs the torch engine.")
+ENGINE = typer.Option("auto", "--engine", metavar="auto|numpy|torch", help="Which inference engine runs the model; both give the same notes for a seed on a CPU.")
 
 
 @reports_errors
@@ -129,8 +132,9 @@ def infill(
     wav: bool = WAV,
     combined: bool = COMBINED,
     device: str = DEVICE,
+    engine: str = ENGINE,
 ) -> None:
-    _run("infill", files, bars, json_output, preview, device, model,
+    _run("infill", files, bars, json_output, preview, engine, device, model,
          dict(num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, out_dir=out, force=force,
               wav=wav, combined=combined))
 
@@ -155,8 +159,9 @@ def interpolate(
     wav: bool = WAV,
     combined: bool = COMBINED,
     device: str = DEVICE,
+    engine: str = ENGINE,
 ) -> None:
-    _run("interpolate", files, bars, json_output, preview, device, model,
+    _run("interpolate", files, bars, json_output, preview, engine, device, model,
          dict(steps=steps, from_original=from_original, start_file=start, end_file=end, seed=seed,
               temperature=temperature, top_p=top_p, track=track, out_dir=out, force=force, wav=wav,
               combined=combined))
@@ -166,7 +171,7 @@ def interpolate(
 def vary(
     files: List[Path] = FILES,
     bars: str = BARS,
-    amount: float = typer.Option(0.5, "--amount", "-a", min=0.0, help="How far variations move from the centre (0 = the centre itself)."),
+    amount: float = typer.Option(0.5, "--amount", "-a", help="How far variations move from the centre: 0 (the centre itself) to 4 (four prior standard deviations)."),
     around: Optional[Path] = typer.Option(None, "--around", metavar="FILE", help="Vary around an earlier output instead of the existing bars."),
     num: int = NUM,
     seed: Optional[int] = SEED,
@@ -181,8 +186,9 @@ def vary(
     wav: bool = WAV,
     combined: bool = COMBINED,
     device: str = DEVICE,
+    engine: str = ENGINE,
 ) -> None:
-    _run("vary", files, bars, json_output, preview, device, model,
+    _run("vary", files, bars, json_output, preview, engine, device, model,
          dict(amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
               track=track, out_dir=out, force=force, wav=wav, combined=combined))
 
@@ -190,33 +196,33 @@ def vary(
 # --- the shared run ------------------------------------------------------------------------------
 
 
-def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview: Optional[bool], device: str,
-         model: Optional[str], values: dict) -> None:
-    from clsm_cli import edit_files
-    from clsm_cli.music.bars import parse_bar_range
+def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview: Optional[bool], engine: str,
+         device: str, model: Optional[str], values: dict) -> None:
+    from clsm_cli.editing.options import EditOptions, check_options, command_decoding, draw_seed
+    from clsm_cli.editing.verbs import edit_file
+    from clsm_cli.engine.load import load_engine
+    from clsm_cli.music.bars import BarRange
 
-    first_bar, last_bar = parse_bar_range(bars)  # usage errors before any file or model is touched
+    bar_range = BarRange.parse(bars)  # usage errors before any file or model is touched
     seed = values.pop("seed")
-    options = edit_files.EditOptions(
-        verb=verb, first_bar=first_bar, last_bar=last_bar,
-        seed=edit_files.draw_seed() if seed is None else seed, model_arg=model, **values,
-    )
-    edit_files.check_options(options)
+    options = EditOptions(verb=verb, bars=bar_range, seed=draw_seed() if seed is None else seed, model_arg=model,
+                          **values)
+    check_options(options)
 
     messages = stderr_console()
     spinner = messages.is_terminal and messages.color_system is not None  # NO_COLOR: no cursor codes
-    with messages.status("loading the model…", spinner="dots") if spinner else _nothing():
-        edit_model = edit_files.load_edit_model(model, device)
-    decoding = _decoding_text(options, edit_model)
-    messages.print(f"model {escape_markup(edit_model.name)} ({edit_model.device}), seed {options.seed}, {decoding}",
-                   style="dim", soft_wrap=True)
+    with messages.status("loading the model…", spinner="dots") if spinner else contextlib.nullcontext():
+        edit_model = load_engine(model, engine, device)
+    decoding = command_decoding(edit_model.config, options.temperature, options.top_p)  # once, for every file
+    messages.print(f"model {escape_markup(edit_model.name)} ({edit_model.device}), seed {options.seed}, "
+                   f"{_decoding_text(decoding)}", style="dim", soft_wrap=True)
 
     show_previews = _wants_previews(preview, json_output)
     results: list[FileResult] = []
     with _Progress(messages, len(files)) as progress:
         for path in files:
             progress.begin(Path(path).name)
-            result = edit_files.edit_file(Path(path), options, edit_model)
+            result = edit_file(Path(path), options, edit_model, decoding)
             progress.end()
             results.append(result)
             with progress.paused():
@@ -227,11 +233,8 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
         raise typer.Exit(exit_code)
 
 
-def _decoding_text(options: "EditOptions", edit_model: "EditModel") -> str:
-    from clsm_cli.edit import resolve_decoding
-
-    decoding = resolve_decoding(edit_model.model, options.temperature, options.top_p)
-    if decoding.temperature == 0:
+def _decoding_text(decoding: "Decoding") -> str:
+    if decoding.is_argmax:
         return "argmax decoding"
     nucleus = f", top-p {decoding.top_p:g}" if decoding.top_p < 1 else ""
     return f"temperature {decoding.temperature:g}{nucleus}"
@@ -240,11 +243,9 @@ def _decoding_text(options: "EditOptions", edit_model: "EditModel") -> str:
 def _report(result: "FileResult", messages: Console, json_output: bool, show_previews: Optional[str]) -> None:
     name = result.input.name
     for warning in result.warnings:
-        text = warning if name in warning else f"{name}: {warning}"
-        messages.print(f"[yellow]warning:[/yellow] {escape_markup(text)}", soft_wrap=True)
+        warn(warning if name in warning else f"{name}: {warning}")
     if result.error is not None:
-        text = result.error.message if name in result.error.message else f"{name}: {result.error.message}"
-        messages.print(f"[bold red]error:[/bold red] {escape_markup(text)}", soft_wrap=True)
+        error_line(result.error.message if name in result.error.message else f"{name}: {result.error.message}")
     if json_output:
         typer.echo(json.dumps(result.to_json()))
     if show_previews and result.previews:
@@ -253,14 +254,10 @@ def _report(result: "FileResult", messages: Console, json_output: bool, show_pre
 
 
 def _print_previews(result: "FileResult", console: Console) -> None:
-    from clsm_cli.render.pianoroll import PianoRoll
+    from clsm_cli.render.pianoroll import PianoRoll, shared_pitch_range
 
     compact = len(result.previews) > COMPACT_ROLLS_ABOVE
-    pitches = [
-        note.pitch for view in result.previews for note in view.notes
-        if any(note.start_step < first + steps and note.end_step > first for _, first, steps in view.bars)
-    ]
-    pitch_range = (min(pitches), max(pitches)) if pitches else None
+    pitch_range = shared_pitch_range([view.notes for view in result.previews], result.previews[0].bars)
     for view in result.previews:
         console.print()
         console.print(PianoRoll(view.notes, view.bars, highlighted_bars=view.target_bars, dim_other_bars=True,
@@ -318,14 +315,6 @@ def _wants_previews(preview: Optional[bool], json_output: bool) -> Optional[str]
     return "stdout" if stdout_console().is_terminal else None
 
 
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc_info):
-        return False
-
-
 class _Progress:
     """Progress on stderr when it is a terminal: a spinner for one file, a bar over many files.
 
@@ -361,7 +350,7 @@ class _Progress:
 
     def paused(self):
         if self.display is None:
-            return _nothing()
+            return contextlib.nullcontext()
         return _Paused(self.display)
 
     def __exit__(self, *exc_info):

@@ -53,68 +53,58 @@ def show(
         help="Melody track: its number in the tracks table, or its name. Default: chosen automatically.",
     ),
 ) -> None:
-    from clsm_cli.music import bars as bar_lines
-    from clsm_cli.music import melody, midi_io
+    from clsm_cli.editing.prepare import open_song, prepare_song
+    from clsm_cli.music import melody
+    from clsm_cli.music.bars import BarRange
     from clsm_cli.render.pianoroll import PianoRoll, roll_bars_from_song
     from clsm_cli.render.tables import song_summary_table, tracks_table
 
-    bar_range = bar_lines.parse_bar_range(bars) if bars is not None else None  # usage errors first
-    song = midi_io.read_midi(file)
-    song_bars = bar_lines.song_bars(song)
-    if bar_range is not None:
-        bar_lines.check_bar_range(bar_range[0], bar_range[1], song_bars, file.name)
-    for message in song.warnings:
-        warn(message)
-    if not song.had_time_signature:
-        warn(f"{file.name} has no time signature: assuming 4/4 (the MIDI default).")
+    bar_range = BarRange.parse(bars) if bars is not None else None  # usage errors first
+    opened = open_song(file, bar_range)
+    song, song_bars = opened.song, list(opened.bars)
 
     console = stdout_console()
     summaries = melody.track_summaries(song, song_bars)
     try:
-        melody_track = melody.choose_melody_track(song, track, bar_range, song_bars)
+        prepared = prepare_song(opened, bar_range, track)
     except ClsmError:
         # The table is what the user needs to pick a track, so show it before the error line.
+        for message in opened.warnings:
+            warn(message)
         console.print(song_summary_table(song, song_bars), "", tracks_table(summaries), sep="\n")
         raise
-
+    for message in prepared.warnings:
+        warn(message)
+    melody_track = prepared.track
     console.print(song_summary_table(song, song_bars), "", tracks_table(summaries, melody_track.number), sep="\n")
-
-    quantized = melody.quantize_track(melody_track, song_bars, song.ticks_per_beat)
-    if quantized.report.summary():
-        warn(f"track {melody_track.number}: {quantized.report.summary()}.")
-    notes, dropped = melody.reduce_to_monophony(quantized.notes)
-    if dropped:
+    if prepared.dropped_notes:
         warn(
             f"track {melody_track.number} plays chords: the roll shows its top line "
-            f"({_count(dropped, 'lower note')} left out)."
+            f"({_count(prepared.dropped_notes, 'lower note')} left out)."
         )
 
-    first_bar, last_bar = shown_bar_range(len(song_bars), bar_range)
-    shown = roll_bars_from_song(song_bars[first_bar - 1 : last_bar])
-    highlighted = set(range(bar_range[0], bar_range[1] + 1)) if bar_range else set()
-    title = (
-        f"melody: track {melody_track.number} ({melody_track.label}), "
-        f"{bar_lines.format_bar_range(first_bar, last_bar)} of {len(song_bars)}"
-    )
+    shown_bars = shown_bar_range(len(song_bars), bar_range)
+    shown = roll_bars_from_song(song_bars[shown_bars.first - 1 : shown_bars.last])
+    highlighted = set(bar_range.numbers) if bar_range else set()
+    title = f"melody: track {melody_track.number} ({melody_track.label}), {shown_bars} of {len(song_bars)}"
     console.print()
-    console.print(PianoRoll(notes, shown, highlighted_bars=highlighted, title=title))
+    console.print(PianoRoll(list(prepared.line), shown, highlighted_bars=highlighted, title=title))
 
 
-def shown_bar_range(num_song_bars: int, bar_range: tuple[int, int] | None) -> tuple[int, int]:
-    """Bars the roll shows (1-based, inclusive).
+def shown_bar_range(num_song_bars: int, bar_range: "BarRange | None") -> "BarRange":
+    """Bars the roll shows.
 
     No range: the first 8 bars (or the whole song if shorter). A range shorter than 8 bars: the
     8-bar window centred on it and clamped to the song, the context a model would see. A longer
     range: exactly that range.
     """
-    from clsm_cli.music.tokens import window_bars
+    from clsm_cli.music.bars import BarRange, window_around
 
     if bar_range is None:
-        return 1, min(num_song_bars, BARS_PER_WINDOW)
-    first, last = bar_range
-    if last - first + 1 >= BARS_PER_WINDOW:
-        return first, last
-    return window_bars(num_song_bars, first, last)
+        return BarRange(1, min(num_song_bars, BARS_PER_WINDOW))
+    if bar_range.count >= BARS_PER_WINDOW:
+        return bar_range
+    return window_around(bar_range, num_song_bars)
 
 
 def _count(number: int, noun: str) -> str:

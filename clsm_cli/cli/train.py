@@ -186,8 +186,8 @@ def _print_result(result, out: str, kind: str) -> None:
 
     console = stdout_console()
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(no_wrap=True, overflow="ignore")  # paths stay whole, never cut to "…": they are for copying
     status = "finished" if result.completed else f"stopped ({result.stop_reason}); continue with --resume"
     table.add_row("model", str(result.model_directory))
     table.add_row("status", status)
@@ -198,7 +198,7 @@ def _print_result(result, out: str, kind: str) -> None:
     if result.validation_metrics:
         table.add_row("validation", format_metrics(result.validation_metrics))
     table.add_row("log", str(result.log_path))
-    console.print(table)
+    console.print(table, crop=False)
     if kind == "clsm" and result.completed:
         name = out if is_plain_model_name(out) else str(result.model_directory)
         console.print(f"Use it: clsm infill song.mid --bars 3-4 --model {name}")

@@ -50,7 +50,7 @@ from clsm_cli.data.splits import (
 from clsm_cli.data.windows import MAX_REST_BARS, WINDOW_STRIDE_BARS
 from clsm_cli.errors import UsageError
 from clsm_cli.music.meter import Meter
-from clsm_cli.music.tokens import vocabulary_hash
+from clsm_cli.constants import vocabulary_hash
 
 MIDI_SUFFIXES = (".mid", ".midi")
 CORPORA = ("music21",)

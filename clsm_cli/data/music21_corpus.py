@@ -55,7 +55,7 @@ from clsm_cli.data.song_notes import SongNotes, SongSkipped, midi_song_notes
 from clsm_cli.errors import ClsmError, UsageError
 from clsm_cli.music.bars import round_half_up
 from clsm_cli.music.meter import Meter, meters_text
-from clsm_cli.music.midi_io import MidiNote, MidiSong, MidiTrack
+from clsm_cli.music.song import MidiNote, MidiSong, MidiTrack
 
 FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "miscFolk", "nottingham-dataset")
 TICKS_PER_QUARTER = 960  # exact for the tuplets folk tunes use (thirds, fifths, sixths, eighths)

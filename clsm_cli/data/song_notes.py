@@ -21,7 +21,8 @@ from clsm_cli.constants import MAX_PITCH, MIN_PITCH
 from clsm_cli.music import melody
 from clsm_cli.music.bars import Bar, song_bars
 from clsm_cli.music.meter import FOUR_FOUR, Meter, meters_text
-from clsm_cli.music.midi_io import MidiSong, NoteTable, read_note_table
+from clsm_cli.music.midi_read import read_note_table
+from clsm_cli.music.song import MidiSong, NoteTable
 from clsm_cli.music.tokens import NoteColumns, StepNote
 
 # Why a file or tune gives no windows. "error" is a failure inside clsm (a bug), never bad input.
@@ -121,7 +122,7 @@ def meter_sections(bars: Sequence[Bar]) -> tuple[MeterSection, ...]:
 def read_midi_notes(path: str | Path, meter_groups: Collection[Meter] | None = None) -> SongNotes:
     """A MIDI file as step notes; InputFileError when unreadable, SongSkipped when unusable.
 
-    Reads with ``midi_io.read_note_table``: the editing commands' reader without its mido messages
+    Reads with ``midi_read.read_note_table``: the editing commands' reader without its mido messages
     (same tracks, notes and errors; the tests compare the two on every kind of file).
     """
     return midi_song_notes(read_note_table(path), meter_groups)

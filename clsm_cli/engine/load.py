@@ -68,9 +68,10 @@ def require_torch(what: str) -> None:
 
 def _load_torch(directory: Path, device: str) -> LoadedEngine:
     from clsm_cli import checkpoint
-    from clsm_cli.engine.torch_engine import TorchEngine, torch_device
+    from clsm_cli.device import choose_device
+    from clsm_cli.engine.torch_engine import TorchEngine
 
-    resolved = torch_device(device)
+    resolved = choose_device(device)
     loaded = checkpoint.load_model(directory, resolved)
     name = _model_name(loaded.metadata, Path(loaded.directory))
     _check_clsm(loaded.kind, name)

@@ -11,7 +11,7 @@ The window layout and the decoder's input indexing are documented in ``models/cl
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 

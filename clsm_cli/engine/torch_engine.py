@@ -14,18 +14,6 @@ import numpy as np
 from clsm_cli.constants import NUM_MUSIC_TOKENS
 from clsm_cli.engine.protocol import Gaussian, TargetSpan
 from clsm_cli.engine.sampling import Decoding
-from clsm_cli.errors import UsageError
-
-
-def torch_device(device: str) -> str:
-    """``auto`` is CUDA when present, else the CPU; CUDA asked for without one is a usage error."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for, but this machine has no CUDA device; use --device cpu")
-    return device
 
 
 class TorchEngine:

@@ -21,15 +21,13 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Sequence
+from typing import Iterator, Sequence, Union
 
-from clsm_cli.constants import DEFAULT_METER, STEPS_PER_QUARTER
+from clsm_cli.constants import BARS_PER_WINDOW, STEPS_PER_QUARTER
 from clsm_cli.errors import InputFileError, UsageError
+from clsm_cli.music.meter import DEFAULT_METER, Meter
+from clsm_cli.music.song import MidiSong, NoteTable
 
-if TYPE_CHECKING:  # only for annotations: bars.py does not need midi_io at run time
-    from clsm_cli.music.midi_io import MidiSong, NoteTable
-
-STEPS_PER_WHOLE_NOTE = 4 * STEPS_PER_QUARTER  # 16 sixteenths
 MAX_SONG_BARS = 100_000  # a longer "song" is a corrupt file; refuse before building the list
 
 
@@ -50,6 +48,10 @@ class Bar:
         return (self.numerator, self.denominator)
 
     @property
+    def time_signature(self) -> Meter:
+        return Meter(self.numerator, self.denominator)
+
+    @property
     def end_step(self) -> int:
         return self.first_step + self.steps
 
@@ -60,7 +62,7 @@ class Bar:
     @property
     def is_complete(self) -> bool:
         """False for a bar cut short by a time signature that was not on a bar line."""
-        return self.steps == meter_steps(self.numerator, self.denominator)
+        return self.steps == self.time_signature.steps_per_bar
 
 
 def round_half_up(value: float | Fraction) -> int:
@@ -68,26 +70,18 @@ def round_half_up(value: float | Fraction) -> int:
     return math.floor(value + Fraction(1, 2)) if isinstance(value, Fraction) else math.floor(value + 0.5)
 
 
-def meter_steps(numerator: int, denominator: int) -> int:
-    """Sixteenth-note steps in a full bar of ``numerator/denominator``; ValueError if not whole."""
-    steps = Fraction(numerator * STEPS_PER_WHOLE_NOTE, denominator)
-    if steps.denominator != 1 or steps <= 0:
-        raise ValueError(f"a {numerator}/{denominator} bar is not a whole number of sixteenth notes")
-    return int(steps)
-
-
-def _normalized_signatures(song: "MidiSong | NoteTable") -> list[tuple[int, int, int]]:
+def _normalized_signatures(song: Union[MidiSong, NoteTable]) -> list[tuple[int, int, int]]:
     """Time signatures sorted by tick, one per tick (the last one written wins), starting at 0."""
     by_tick: dict[int, tuple[int, int]] = {}
     for tick, numerator, denominator in song.time_signatures:
         by_tick[tick] = (numerator, denominator)
     signatures = [(tick, *meter) for tick, meter in sorted(by_tick.items())]
     if not signatures or signatures[0][0] > 0:
-        signatures.insert(0, (0, *DEFAULT_METER))
+        signatures.insert(0, (0, *DEFAULT_METER.as_tuple()))
     return signatures
 
 
-def song_bars(song: "MidiSong | NoteTable") -> list[Bar]:
+def song_bars(song: Union[MidiSong, NoteTable]) -> list[Bar]:
     """The bars of ``song``, numbered from 1, covering it up to the end of its last note.
 
     Raises InputFileError for a meter the 16th grid cannot hold (7/32), a bar that is not a whole
@@ -107,7 +101,7 @@ def song_bars(song: "MidiSong | NoteTable") -> list[Bar]:
         if segment_end is not None and segment_end >= song_end:
             segment_end = None  # a meter change after the music does not cut the last bar short
         try:
-            steps = meter_steps(numerator, denominator)
+            steps = Meter(numerator, denominator).steps_per_bar
         except ValueError:
             raise InputFileError(
                 f"{song.name} has a time signature of {numerator}/{denominator} at tick {tick}, "
@@ -160,12 +154,6 @@ def bar_at_step(bars: Sequence[Bar], step: int) -> Bar:
     return bars[max(0, index)]
 
 
-def exact_step(bars: Sequence[Bar], ticks_per_beat: int, tick: float) -> float:
-    """Where ``tick`` falls on the song step grid, unrounded."""
-    bar = bar_at_tick(bars, tick)
-    return bar.first_step + (tick - bar.start_tick) * STEPS_PER_QUARTER / ticks_per_beat
-
-
 def tick_to_step(bars: Sequence[Bar], ticks_per_beat: int, tick: int) -> int:
     """The nearest step on the song step grid (halves round up)."""
     bar = bar_at_tick(bars, tick)
@@ -193,50 +181,91 @@ def step_to_tick(bars: Sequence[Bar], ticks_per_beat: int, step: int) -> int:
     return tick
 
 
-def bar_range_ticks(bars: Sequence[Bar], first_bar: int, last_bar: int) -> tuple[int, int]:
-    """Start and end tick of bars ``first_bar..last_bar`` (1-based, inclusive)."""
-    return bars[first_bar - 1].start_tick, bars[last_bar - 1].end_tick
-
-
-def bar_range_steps(bars: Sequence[Bar], first_bar: int, last_bar: int) -> tuple[int, int]:
-    """First step and end step of bars ``first_bar..last_bar`` on the song step grid."""
-    return bars[first_bar - 1].first_step, bars[last_bar - 1].end_step
-
-
-# --- bar ranges as the user writes them --------------------------------------------------------
+# --- bar ranges ----------------------------------------------------------------------------------
 
 _RANGE_PATTERN = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 _DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2010": "-", "\u2011": "-"})
 
 
-def parse_bar_range(text: str) -> tuple[int, int]:
-    """``"3-4"`` → (3, 4); ``"3"`` → (3, 3); en dashes and spaces are fine.
+@dataclass(frozen=True, order=True)
+class BarRange:
+    """Bars ``first..last`` of a song, numbered from 1 as ``clsm show`` prints them, both included."""
 
-    Malformed, zero, negative or reversed ranges raise UsageError (exit 2).
+    first: int
+    last: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.first <= self.last:
+            raise ValueError(f"a bar range runs from bar 1 or later to a bar at or after it, got {self.first}-{self.last}")
+
+    @classmethod
+    def parse(cls, text: str) -> "BarRange":
+        """``"3-4"`` -> bars 3-4; ``"3"`` -> bar 3; en dashes and spaces are fine.
+
+        Malformed, zero, negative or reversed ranges raise UsageError (exit 2).
+        """
+        match = _RANGE_PATTERN.match(str(text).translate(_DASHES))
+        problem = f"--bars must look like 3-4 (first-last, counted from 1), got '{text}'"
+        if match is None:
+            raise UsageError(problem)
+        first = int(match.group(1))
+        last = int(match.group(2)) if match.group(2) is not None else first
+        if first < 1 or last < first:
+            raise UsageError(problem)
+        return cls(first, last)
+
+    @property
+    def count(self) -> int:
+        return self.last - self.first + 1
+
+    @property
+    def numbers(self) -> range:
+        return range(self.first, self.last + 1)
+
+    def __iter__(self) -> Iterator[int]:  # first, last = bar_range
+        return iter((self.first, self.last))
+
+    def __str__(self) -> str:
+        """"bar 3" or "bars 3-4", for messages."""
+        return f"bar {self.first}" if self.first == self.last else f"bars {self.first}-{self.last}"
+
+    def step_span(self, bars: Sequence[Bar]) -> tuple[int, int]:
+        """First step and end step of these bars on the song step grid."""
+        return bars[self.first - 1].first_step, bars[self.last - 1].end_step
+
+    def tick_span(self, bars: Sequence[Bar]) -> tuple[int, int]:
+        """Start and end tick of these bars."""
+        return bars[self.first - 1].start_tick, bars[self.last - 1].end_tick
+
+    def clipped(self, num_bars: int) -> "BarRange":
+        """These bars, the last one at most ``num_bars`` (the range must start inside)."""
+        return BarRange(self.first, min(self.last, num_bars))
+
+    def check_inside(self, bars: Sequence[Bar], file_name: str) -> None:
+        """InputFileError (exit 3) when the range does not lie inside the song."""
+        count = len(bars)
+        if self.last <= count:
+            return
+        length = f"{count} bar" if count == 1 else f"{count} bars"
+        if self.first > count:
+            verb = "is" if self.first == self.last else "are"
+            raise InputFileError(f"{self} {verb} past the end of {file_name} ({length})")
+        raise InputFileError(f"{self} run past the end of {file_name} ({length})")
+
+    def chunks(self, max_bars: int) -> list["BarRange"]:
+        """These bars in chunks of at most ``max_bars``, left to right."""
+        return [BarRange(bar, min(bar + max_bars - 1, self.last)) for bar in range(self.first, self.last + 1, max_bars)]
+
+
+def window_around(target: BarRange, num_song_bars: int, bars_per_window: int = BARS_PER_WINDOW) -> BarRange:
+    """The window of ``bars_per_window`` bars centred on ``target`` and clamped to the song.
+
+    The one window geometry of clsm: the editing commands (with the model's window, in its own
+    meter: ``window_steps // steps_per_bar`` bars), track choice, velocities and ``clsm show`` all
+    use it. A song no longer than the window gives the whole song (the caller pads it with rests).
     """
-    match = _RANGE_PATTERN.match(str(text).translate(_DASHES))
-    problem = f"--bars must look like 3-4 (first-last, counted from 1), got '{text}'"
-    if match is None:
-        raise UsageError(problem)
-    first = int(match.group(1))
-    last = int(match.group(2)) if match.group(2) is not None else first
-    if first < 1 or last < first:
-        raise UsageError(problem)
-    return first, last
-
-
-def format_bar_range(first: int, last: int) -> str:
-    """"bar 3" or "bars 3-4", for messages."""
-    return f"bar {first}" if first == last else f"bars {first}-{last}"
-
-
-def check_bar_range(first: int, last: int, bars: Sequence[Bar], file_name: str) -> None:
-    """InputFileError (exit 3) when the range does not lie inside the song."""
-    count = len(bars)
-    if last <= count:
-        return
-    length = f"{count} bar" if count == 1 else f"{count} bars"
-    if first > count:
-        verb = "is" if first == last else "are"
-        raise InputFileError(f"{format_bar_range(first, last)} {verb} past the end of {file_name} ({length})")
-    raise InputFileError(f"{format_bar_range(first, last)} run past the end of {file_name} ({length})")
+    if num_song_bars <= bars_per_window:
+        return BarRange(1, num_song_bars)
+    before = (bars_per_window - target.count) // 2
+    first = max(1, min(target.first - before, num_song_bars - bars_per_window + 1))
+    return BarRange(first, first + bars_per_window - 1)

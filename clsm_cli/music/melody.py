@@ -31,8 +31,8 @@ from typing import Sequence
 
 import numpy as np
 
-from clsm_cli.music.bars import Bar, bar_range_ticks, song_bars
-from clsm_cli.music.midi_io import MidiNote, MidiSong, MidiTrack, NoteTrack, note_arrays
+from clsm_cli.music.bars import Bar, BarRange, song_bars
+from clsm_cli.music.song import MidiNote, MidiSong, MidiTrack, NoteTrack, note_arrays
 from clsm_cli.music.tokens import StepNote
 from clsm_cli.music.track_choice import (  # noqa: F401  (older callers import these from here)
     LEGATO_TOLERANCE_BEATS,
@@ -86,7 +86,7 @@ def track_summaries(
         bars = bars if bars is not None else song_bars(song)
         first, last = bar_range
         if first <= len(bars):
-            range_ticks = bar_range_ticks(bars, first, min(last, len(bars)))
+            range_ticks = BarRange(first, min(last, len(bars))).tick_span(bars)
         else:
             range_ticks = (0, 0)
     summaries = []

@@ -8,12 +8,11 @@ later steps are ``__`` (hold); a rest's first step is ``R``, later steps ``__``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from clsm_cli.constants import (  # vocabulary_hash: re-exported for the data build
-    BARS_PER_WINDOW,
+from clsm_cli.constants import (
     FIRST_PITCH_TOKEN,
     HOLD_TOKEN,
     MAX_PITCH,
@@ -22,7 +21,6 @@ from clsm_cli.constants import (  # vocabulary_hash: re-exported for the data bu
     REST_TOKEN,
     STEPS_PER_BAR,
     TOKEN_NAMES,
-    vocabulary_hash,
 )
 
 TOKEN_DTYPE = np.uint8
@@ -33,23 +31,23 @@ class StepNote:
     """A note on the step grid: sounds from ``start_step`` up to (not including) ``end_step``.
 
     ``tied_from_before`` marks a note decoded from leading ``__`` tokens: it continues whatever was
-    sounding before the first step rather than starting a new note.
+    sounding before the first step rather than starting a new note. Its ``pitch`` is None when the
+    tokens alone do not say what that was (0 is a real pitch, C-1).
     """
 
     start_step: int
     end_step: int
-    pitch: int
+    pitch: Optional[int]
     tied_from_before: bool = False
 
     def __post_init__(self):
         if self.end_step <= self.start_step:
             raise ValueError(f"note must last at least one step, got {self.start_step}..{self.end_step}")
-        if not 0 <= self.pitch <= 127:
+        if self.pitch is None:
+            if not self.tied_from_before:
+                raise ValueError("only a note tied from before may have an unknown pitch (None)")
+        elif not 0 <= self.pitch <= 127:
             raise ValueError(f"pitch must be in range 0..127, got {self.pitch}")
-
-    @property
-    def duration_steps(self) -> int:
-        return self.end_step - self.start_step
 
 
 def pitch_to_token(pitch: int) -> int:
@@ -63,10 +61,6 @@ def token_to_pitch(token: int) -> int | None:
     if FIRST_PITCH_TOKEN <= token < FIRST_PITCH_TOKEN + (MAX_PITCH - MIN_PITCH + 1):
         return MIN_PITCH + token - FIRST_PITCH_TOKEN
     return None
-
-
-def is_pitch_token(token: int) -> bool:
-    return token_to_pitch(int(token)) is not None
 
 
 @dataclass(frozen=True)
@@ -139,18 +133,19 @@ def encode_notes(notes: Iterable[StepNote] | NoteColumns, num_steps: int, start_
 def decode_tokens(tokens: Sequence[int], start_step: int = 0) -> list[StepNote]:
     """Notes (rests omitted) of a token sequence, with step positions offset by ``start_step``.
 
-    Leading ``__`` tokens become a note with ``tied_from_before=True`` and pitch 0 when the pitch is
-    unknown here; callers that know what was sounding use :func:`resolve_leading_hold` first.
+    Leading ``__`` tokens become a note with ``tied_from_before=True`` and pitch None (unknown
+    here); callers that know what was sounding use :func:`resolve_leading_hold` first.
     Raises ValueError for special tokens.
     """
     notes: list[StepNote] = []
     current_pitch: int | None = None
     current_start = start_step
     current_tied = False
+    sounding = False  # a note (not a rest) is open
     leading = True
 
     def close(end: int):
-        if current_pitch is not None:
+        if sounding:
             notes.append(StepNote(current_start, end, current_pitch, current_tied))
 
     for offset, raw in enumerate(tokens):
@@ -158,7 +153,7 @@ def decode_tokens(tokens: Sequence[int], start_step: int = 0) -> list[StepNote]:
         step = start_step + offset
         if token == HOLD_TOKEN:
             if leading:
-                current_pitch, current_start, current_tied = 0, step, True
+                current_pitch, current_start, current_tied, sounding = None, step, True, True
             leading = False
             continue
         leading = False
@@ -167,7 +162,7 @@ def decode_tokens(tokens: Sequence[int], start_step: int = 0) -> list[StepNote]:
             raise ValueError(f"token {name!r} at step {step} is not a music token (pitch, R or __)")
         close(step)
         current_pitch = token_to_pitch(token)
-        current_start, current_tied = step, False
+        current_start, current_tied, sounding = step, False, current_pitch is not None
     close(start_step + len(tokens))
     return notes
 
@@ -196,15 +191,6 @@ def cut_window(sequence: np.ndarray, start: int, length: int) -> np.ndarray:
     return window
 
 
-def is_canonical(tokens: np.ndarray) -> bool:
-    return len(tokens) == 0 or int(tokens[0]) != HOLD_TOKEN
-
-
-def is_music_tokens(tokens: np.ndarray) -> bool:
-    """True when every token is a pitch, R or __ (no model specials)."""
-    return bool(np.all(np.asarray(tokens) < NUM_MUSIC_TOKENS))
-
-
 def longest_rest_steps(tokens: np.ndarray) -> int:
     """Length in steps of the longest run of rest (R followed by its holds)."""
     longest = current = 0
@@ -219,16 +205,6 @@ def longest_rest_steps(tokens: np.ndarray) -> int:
             in_rest, current = False, 0
         longest = max(longest, current)
     return longest
-
-
-def transpose_tokens(tokens: np.ndarray, semitones: int) -> np.ndarray | None:
-    """Tokens shifted by ``semitones``, or None if any pitch would leave the token range."""
-    tokens = np.asarray(tokens)
-    is_pitch = tokens < FIRST_PITCH_TOKEN + (MAX_PITCH - MIN_PITCH + 1)
-    shifted = tokens.astype(np.int16) + np.where(is_pitch, semitones, 0)
-    if np.any(is_pitch & ((shifted < FIRST_PITCH_TOKEN) | (shifted > FIRST_PITCH_TOKEN + MAX_PITCH - MIN_PITCH))):
-        return None
-    return shifted.astype(TOKEN_DTYPE)
 
 
 def octave_shift_into_range(pitches: Iterable[int]) -> int:
@@ -255,21 +231,6 @@ def fold_into_range(pitch: int) -> int:
     while pitch > MAX_PITCH:
         pitch -= 12
     return pitch
-
-
-def window_bars(num_song_bars: int, first_target_bar: int, last_target_bar: int) -> tuple[int, int]:
-    """First and last bar (1-based, inclusive) of the 8-bar window centred on the target.
-
-    The window is clamped to the song; a song shorter than 8 bars gives the whole song (the caller
-    pads it with rests).
-    """
-    if num_song_bars <= BARS_PER_WINDOW:
-        return 1, num_song_bars
-    target_bars = last_target_bar - first_target_bar + 1
-    before = (BARS_PER_WINDOW - target_bars) // 2
-    first = first_target_bar - before
-    first = max(1, min(first, num_song_bars - BARS_PER_WINDOW + 1))
-    return first, first + BARS_PER_WINDOW - 1
 
 
 def tokens_to_text(tokens: Iterable[int], steps_per_bar: int = STEPS_PER_BAR) -> str:

@@ -33,7 +33,7 @@ import numpy as np
 from clsm_cli.constants import BASS_PROGRAMS
 from clsm_cli.errors import InputFileError, UsageError
 from clsm_cli.music.bars import Bar, song_bars
-from clsm_cli.music.midi_io import MidiSong, MidiTrack, NoteTrack, note_arrays
+from clsm_cli.music.song import MidiSong, MidiTrack, NoteTrack, note_arrays
 from clsm_cli.music.voices import top_voice_mask
 
 MIDDLE_C = 60  # C4: a melody sits mostly at or above it

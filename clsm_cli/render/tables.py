@@ -14,7 +14,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from clsm_cli.constants import DEFAULT_METER
+from clsm_cli.music.meter import DEFAULT_METER
 
 # General MIDI level 1 program names, indexed by the program number as stored in MIDI (0..127).
 GM_PROGRAM_NAMES = (
@@ -144,8 +144,7 @@ def meter_description(bars: Sequence, had_time_signature: bool = True) -> str:
     """``"4/4"``, or ``"4/4 (bars 1-8), 3/4 (bars 9-12)"`` when the meter changes."""
     runs = meter_runs(bars)
     if not runs:
-        numerator, denominator = DEFAULT_METER
-        return f"{numerator}/{denominator}"
+        return str(DEFAULT_METER)
     if len(runs) == 1:
         (numerator, denominator), _, _ = runs[0]
         text = f"{numerator}/{denominator}"

@@ -16,12 +16,19 @@ import numpy as np
 import pytest
 import torch
 
-from clsm_cli import edit, edit_files
 from clsm_cli.constants import HOLD_TOKEN, TOKEN_NAMES
-from clsm_cli.music import melody, midi_io
-from clsm_cli.music.bars import bar_range_steps, bar_range_ticks, song_bars
+from clsm_cli.editing import generate
+from clsm_cli.editing.prepare import prepare_song
+from clsm_cli.editing.provenance import PROVENANCE_PREFIX, parse_provenance
+from clsm_cli.editing.window import centred_window
+from clsm_cli.engine.draws import candidate_draws
+from clsm_cli.engine.sampling import ARGMAX, Decoding
+from clsm_cli.engine.torch_engine import TorchEngine
+from clsm_cli.music import melody
+from clsm_cli.music.bars import BarRange, song_bars
+from clsm_cli.music.midi_read import read_midi, read_text_events
 from clsm_cli.music.tokens import encode_notes, resolve_leading_hold, sounding_token_at, tokens_to_text
-from tests.test_edit_files import melody_of, scale_melody, tiny_model, tiny_model_dir, write_song  # noqa: F401
+from synthetic_midi.midi_factory import melody_of, scale_melody, write_song
 
 ESCAPE = "\x1b"
 
@@ -50,15 +57,15 @@ def edit_cli(run_clsm, tiny_model_dir, tmp_path):
 def events_outside(path, first_bar, last_bar):
     """Every event of every chunk, as (chunk, tick, bytes), leaving out only the melody's notes
     inside the target bars and clsm's provenance text."""
-    song = midi_io.read_midi(path)
-    start, end = bar_range_ticks(song_bars(song), first_bar, last_bar)
+    song = read_midi(path)
+    start, end = BarRange(first_bar, last_bar).tick_span(song_bars(song))
     channel = melody_of(song).channel
     events = []
     for chunk_index, chunk in enumerate(mido.MidiFile(path).tracks):
         tick = 0
         for message in chunk:
             tick += message.time
-            if message.type == "text" and message.text.startswith(edit_files.PROVENANCE_PREFIX):
+            if message.type == "text" and message.text.startswith(PROVENANCE_PREFIX):
                 continue
             if message.type in ("note_on", "note_off") and message.channel == channel:
                 attack = message.type == "note_on" and message.velocity > 0
@@ -71,10 +78,10 @@ def events_outside(path, first_bar, last_bar):
 
 def target_tokens_in_file(path, first_bar, last_bar):
     """The target bars of a file's melody as tokens (canonical: a tie shows its pitch first)."""
-    song = midi_io.read_midi(path)
+    song = read_midi(path)
     bars = song_bars(song)
     line, _ = melody.reduce_to_monophony(melody.quantize_track(melody_of(song), bars, song.ticks_per_beat).notes)
-    start, end = bar_range_steps(bars, first_bar, last_bar)
+    start, end = BarRange(first_bar, last_bar).step_span(bars)
     return encode_notes(line, end - start, start_step=start), encode_notes(line, end, start_step=0)
 
 
@@ -105,7 +112,7 @@ def test_infill_writes_named_outputs_that_change_only_the_target(edit_cli, song,
     for output in record["outputs"]:
         assert events_outside(output["path"], 3, 4) == original_events
         assert_target_holds(output["path"], output["target_tokens"])
-        assert len(edit_files.parse_provenance(midi_io.read_text_events(output["path"]))) == 1
+        assert len(parse_provenance(read_text_events(output["path"]))) == 1
     assert song.read_bytes() == before
 
 
@@ -169,7 +176,7 @@ def test_seed_is_drawn_and_reported_when_not_given(edit_cli, song, tmp_path):
 def test_combined_file_holds_every_candidate_as_a_track(edit_cli, song, tmp_path):
     result, (record,) = edit_cli("infill", song, "--bars", "3-4", "-n", "3", "--seed", "1", "--combined")
     assert result.exit_code == 0
-    combined = midi_io.read_midi(record["combined"])
+    combined = read_midi(record["combined"])
     names = [track.name for track in combined.tracks]
     assert [f"candidate {k}" for k in (1, 2, 3)] == [name for name in names if name.startswith("candidate")]
 
@@ -189,15 +196,17 @@ def test_interpolate_writes_steps_plus_one_files_with_separately_decoded_endpoin
                                  "--temperature", "1", "--combined")
     assert result.exit_code == 0, result.output
     assert [output["path"].rsplit("-", 1)[1] for output in record["outputs"]] == [f"{k}.mid" for k in range(1, 6)]
-    prepared = edit_files.prepare_song(song, 3, 4, None, tiny_model)
-    window = edit_files.centred_window(prepared, prepared.line, 3, 4, tiny_model.config)
-    w_start, w_end = edit.prior_endpoints(tiny_model.model, window.tokens, window.target, seed=3)
+    prepared = prepare_song(song, BarRange(3, 4), None)
+    window = centred_window(prepared, prepared.line, BarRange(3, 4), tiny_model.config)
+    w_start, w_end = generate.prior_endpoints(tiny_model.engine, window.tokens, window.target, 3)
+    shared = candidate_draws(3, 1, tiny_model.config.z_dim, window.target.length).token_uniforms
     for output, w in ((record["outputs"][0], w_start), (record["outputs"][-1], w_end)):
         assert np.array_equal(np.array(output["latents"][0]["w"], dtype=np.float32), w)
-        (alone,) = edit.decode_w(tiny_model.model, window.tokens, window.target, [w], temperature=1.0, seed=3)
+        (alone,) = generate.decode_w(tiny_model.engine, window.tokens, window.target, w[None], Decoding(1.0, 1.0),
+                                     shared[None])
         assert output["target_tokens"] == tokens_to_text(alone.tokens)
         assert_target_holds(output["path"], output["target_tokens"])
-    sequence = midi_io.read_midi(record["combined"])
+    sequence = read_midi(record["combined"])
     assert sum(len(track.notes) for track in sequence.tracks) > 0
 
 
@@ -234,6 +243,13 @@ def test_vary_amount_zero_reproduces_its_centre(edit_cli, song):
     for output in record["outputs"]:
         assert output["latents"][0]["w"] == centre["latents"][0]["w"]
         assert output["target_tokens"] == centre["target_tokens"]
+
+
+@pytest.mark.parametrize("amount", ["-0.1", "4.5", "inf", "1e30", "nan"])
+def test_vary_amount_outside_its_documented_range_is_a_usage_error(edit_cli, song, amount):
+    result, _ = edit_cli("vary", song, "--bars", "3-4", f"--amount={amount}", json_output=False)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--amount must be a number from 0 to 4" in result.stderr
 
 
 def test_vary_around_an_earlier_output(edit_cli, song):
@@ -320,10 +336,10 @@ def overfit_model_dir(tmp_path_factory):
     torch.manual_seed(0)
     model = build_model(preset_config("clsm", "tiny"))
     scratch = save_model(model, folder / "scratch")
-    prepared = edit_files.prepare_song(song, 3, 4, None, edit_files.load_edit_model(str(scratch), "cpu"))
-    window = edit_files.centred_window(prepared, prepared.line, 3, 4, model.config)
+    prepared = prepare_song(song, BarRange(3, 4), None)
+    window = centred_window(prepared, prepared.line, BarRange(3, 4), model.config)
     tokens = torch.as_tensor(window.tokens.astype(np.int64)).unsqueeze(0)  # (1, 128)
-    start, length = window.target
+    start, length = window.target.start, window.target.length
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     generator = torch.Generator().manual_seed(0)
     for step in range(1, 301):
@@ -334,13 +350,15 @@ def overfit_model_dir(tmp_path_factory):
         optimizer.step()
         if step % 10 == 0:
             model.eval()
-            w = edit.encode_w(model, window.tokens, window.target)
-            (decoded,) = edit.decode_w(model, window.tokens, window.target, [w], temperature=0)
+            engine = TorchEngine(model, "cpu")
+            w = generate.encode_w(engine, window.tokens, window.target)
+            (decoded,) = generate.decode_w(engine, window.tokens, window.target, w[None], ARGMAX, None)
             if np.array_equal(decoded.tokens, window.tokens[start : start + length]):
                 break
     return save_model(model.eval(), folder / "overfit"), window
 
 
+@pytest.mark.slow
 def test_from_original_reconstructs_the_bars_of_a_model_that_knows_them(run_clsm, overfit_model_dir, tmp_path):
     model_dir, window = overfit_model_dir
     song = write_song(tmp_path / "tie.mid", tie_song_notes(), accompaniment=False)
@@ -348,15 +366,15 @@ def test_from_original_reconstructs_the_bars_of_a_model_that_knows_them(run_clsm
                       "--seed", "1", "--model", model_dir, "--out", tmp_path / "out", "--json")
     assert result.exit_code == 0, result.output
     (record,) = [json.loads(line) for line in result.stdout.splitlines()]
-    start, length = window.target
+    start, length = window.target.start, window.target.length
     original = window.tokens[start : start + length]
     assert original[0] == HOLD_TOKEN  # the target starts inside the note held over from bar 2
     first = record["outputs"][0]
     assert np.array_equal(tokens_from_text(first["target_tokens"]), original)
     # In the file: the tie kept the bar-2 note whole, and the note held into bar 5 was re-struck there.
     line = [(n.start_step, n.end_step, n.pitch) for n in
-            melody.reduce_to_monophony(melody.quantize_track(melody_of(midi_io.read_midi(first["path"])),
-                                                             song_bars(midi_io.read_midi(first["path"])), 480).notes)[0]]
+            melody.reduce_to_monophony(melody.quantize_track(melody_of(read_midi(first["path"])),
+                                                             song_bars(read_midi(first["path"])), 480).notes)[0]]
     expected = [n for n in tie_song_notes() if n != (60, 68, 69)] + [(60, 64, 69), (64, 68, 69)]
     assert line == sorted(expected)
     assert_target_holds(first["path"], first["target_tokens"])

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from tests.test_edit_files import scale_melody, write_song
+from synthetic_midi.midi_factory import scale_melody, write_song
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.midi_factory import SongSpec, TrackSpec, melody_track, random_multitrack_song
+from synthetic_midi.midi_factory import SongSpec, TrackSpec, melody_track, random_multitrack_song
 
 ESCAPE = "\x1b"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.midi_factory import TrackSpec, make_midi, melody_track
+from synthetic_midi.midi_factory import TrackSpec, make_midi, melody_track
 
 STEP_TICKS = 120  # at 480 ticks per beat
 

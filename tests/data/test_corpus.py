@@ -17,10 +17,10 @@ from clsm_cli.data.song_notes import SongNotes, TrackNotes
 from clsm_cli.data.song_windows import song_result
 from clsm_cli.data.splits import HELD_OUT_SPLITS, SPLITS, TRAIN_SPLITS, split_of
 from clsm_cli.errors import OutputError, UsageError
-from clsm_cli.music.midi_io import read_midi
+from clsm_cli.music.midi_read import read_midi
 from clsm_cli.music.tokens import StepNote, cut_window, decode_tokens, encode_notes
 from tests.data.synthetic_corpus import SongPlan, scale_line, write_corpus
-from tests.midi_factory import make_midi, melody_track
+from synthetic_midi.midi_factory import make_midi, melody_track
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""``clsm data build`` reads with ``midi_io.read_note_table``; the editing commands with ``read_midi``.
+"""``clsm data build`` reads with ``midi_read.read_note_table``; the editing commands with ``read_midi``.
 Every file must give the same windows (tokens), track counts and skip reason either way."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 from clsm_cli.data.song_notes import midi_song_notes, read_midi_notes
 from clsm_cli.data.song_windows import SongResult, WorkItem, process_item, result_of_reading
 from clsm_cli.music.meter import Meter
-from clsm_cli.music.midi_io import read_midi
+from clsm_cli.music.midi_read import read_midi
 from tests.data.synthetic_corpus import write_corpus
-from tests.music.test_note_table import lmd_like_files
+from synthetic_midi.lmd_like import lmd_like_files
 
 
 def full_reader_result(path: Path, meter_groups=None) -> SongResult:

@@ -27,7 +27,7 @@ from clsm_cli.errors import InputFileError, UsageError
 from clsm_cli.music.meter import Meter
 from clsm_cli.music.tokens import StepNote, cut_window, encode_notes
 from tests.data.meter_corpus import meter_tune, write_tune
-from tests.midi_factory import make_midi, melody_track
+from synthetic_midi.midi_factory import make_midi, melody_track
 
 # (file, [(meter, bars), ...], seed): 9 tunes; the last one changes from 3/4 to 2/4 after bar 10.
 TUNES = [

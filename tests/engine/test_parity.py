@@ -128,6 +128,7 @@ SEEDS = range(8)
 CANDIDATES = 4
 
 
+@pytest.mark.slow  # the shipped model over many seeds: seconds per decoding
 @pytest.mark.parametrize("decoding", [ARGMAX, Decoding(0.9, 0.95), Decoding(1.0, 1.0)], ids=str)
 def test_shipped_model_writes_the_same_tokens_for_many_seeds(shipped_engines, decoding):
     """Each example window, 8 seeds x 4 candidates drawn as ``clsm infill`` draws them."""

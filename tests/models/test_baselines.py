@@ -62,6 +62,7 @@ def test_vae_same_seed_same_samples():
     assert torch.equal(sample(1), sample(1)) and not torch.equal(sample(1), sample(2))
 
 
+@pytest.mark.slow
 def test_vae_overfits_a_handful_of_windows():
     model = tiny_model("vae")
     tokens = random_windows(3, seed=4)
@@ -120,6 +121,7 @@ def test_arnn_same_seed_same_samples():
     assert not torch.equal(first, model.sample(tokens, 16, 48, 1.0, torch.Generator().manual_seed(9)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["arnn", "arnn-t"])
 def test_arnn_overfits_a_handful_of_windows(kind):
     model = tiny_model(kind)
@@ -151,6 +153,7 @@ def test_lm_token_nll_is_causal():
     assert not torch.allclose(changed_nll[:, 51], nll[:, 51])
 
 
+@pytest.mark.slow
 def test_lm_overfits_a_handful_of_windows():
     model = tiny_model("lm")
     tokens = random_windows(3, seed=6)

@@ -197,6 +197,7 @@ def test_bad_targets_are_rejected(clsm, windows):
             clsm.decode(windows, start, length, z)
 
 
+@pytest.mark.slow
 def test_clsm_overfits_a_handful_of_windows():
     model = tiny_model("clsm").train()
     tokens = random_windows(3, seed=3)

@@ -1,7 +1,7 @@
 """Songs as musicians bring them, written in code for the melody-choice and top-voice tests.
 
 Each builder returns a :class:`RealisticSong`: the MIDI bytes (written with mido through
-``tests.midi_factory``) and the notes of its melody as written, so a test can check what was found.
+``synthetic_midi.midi_factory``) and the notes of its melody as written, so a test can check what was found.
 All songs are at 480 ticks per beat in 4/4, 16 bars, over the progression C - Am - F - G:
 
 * :func:`pop_song`: drums on channel 10, "Bass" (GM program 34, "Electric Bass (finger)"),
@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from tests.midi_factory import SongSpec, TrackSpec
+from synthetic_midi.midi_factory import SongSpec, TrackSpec
 
 TICKS_PER_BEAT = 480
 EIGHTH = TICKS_PER_BEAT // 2

@@ -4,17 +4,14 @@ import pytest
 
 from clsm_cli.errors import EXIT_INPUT, EXIT_USAGE, InputFileError, UsageError
 from clsm_cli.music.bars import (
-    bar_range_steps,
-    bar_range_ticks,
-    check_bar_range,
-    meter_steps,
-    parse_bar_range,
+    BarRange,
     song_bars,
     step_to_tick,
     tick_to_step,
 )
-from clsm_cli.music.midi_io import song_from_bytes
-from tests.midi_factory import SongSpec, TrackSpec, random_bar_plan, random_multitrack_song
+from clsm_cli.music.meter import Meter
+from clsm_cli.music.midi_read import song_from_bytes
+from synthetic_midi.midi_factory import SongSpec, TrackSpec, random_bar_plan, random_multitrack_song
 
 
 def song_with(notes_end: int, time_signatures, ticks_per_beat=480, name="song.mid"):
@@ -30,12 +27,12 @@ def song_with(notes_end: int, time_signatures, ticks_per_beat=480, name="song.mi
     "meter, steps", [((4, 4), 16), ((2, 2), 16), ((3, 4), 12), ((6, 8), 12), ((2, 4), 8), ((5, 4), 20), ((7, 8), 14)]
 )
 def test_meter_steps_count_sixteenths(meter, steps):
-    assert meter_steps(*meter) == steps
+    assert Meter(*meter).steps_per_bar == steps
 
 
 def test_meter_that_is_not_whole_sixteenths_is_refused():
     with pytest.raises(ValueError):
-        meter_steps(7, 32)
+        Meter(7, 32)
     song = song_with(4000, [(0, 7, 32)])
     with pytest.raises(InputFileError, match="7/32"):
         song_bars(song)
@@ -133,8 +130,8 @@ def test_tick_step_conversions_round_trip_on_the_grid(ticks_per_beat):
 def test_range_ticks_and_steps():
     song = song_with(3840 + 3 * 1440, [(0, 4, 4), (3840, 3, 4)])
     bars = song_bars(song)
-    assert bar_range_ticks(bars, 2, 3) == (1920, 3840 + 1440)
-    assert bar_range_steps(bars, 2, 3) == (16, 44)
+    assert BarRange(2, 3).tick_span(bars) == (1920, 3840 + 1440)
+    assert BarRange(2, 3).step_span(bars) == (16, 44)
 
 
 @pytest.mark.parametrize(
@@ -142,25 +139,25 @@ def test_range_ticks_and_steps():
     [("3-4", (3, 4)), ("3", (3, 3)), (" 3 - 4 ", (3, 4)), ("3\u20134", (3, 4)), ("12-12", (12, 12)), ("1 \u2014 2", (1, 2))],
 )
 def test_parse_bar_range_accepts(text, expected):
-    assert parse_bar_range(text) == expected
+    assert tuple(BarRange.parse(text)) == expected
 
 
 @pytest.mark.parametrize("text", ["4-3", "0-2", "0", "-3", "3-", "a-b", "", "3-4-5", "3.5", "-1-2", "3,4"])
 def test_parse_bar_range_refuses_with_a_usage_error(text):
     with pytest.raises(UsageError) as caught:
-        parse_bar_range(text)
+        BarRange.parse(text)
     assert caught.value.exit_code == EXIT_USAGE
     assert caught.value.message == f"--bars must look like 3-4 (first-last, counted from 1), got '{text}'"
 
 
 def test_check_bar_range_names_the_file_and_its_length():
     bars = song_bars(song_with(8 * 1920, [(0, 4, 4)]))
-    check_bar_range(7, 8, bars, "song.mid")  # inside: no error
+    BarRange(7, 8).check_inside(bars, "song.mid")  # inside: no error
     with pytest.raises(InputFileError) as caught:
-        check_bar_range(9, 10, bars, "song.mid")
+        BarRange(9, 10).check_inside(bars, "song.mid")
     assert caught.value.message == "bars 9-10 are past the end of song.mid (8 bars)"
     assert caught.value.exit_code == EXIT_INPUT
     with pytest.raises(InputFileError, match=r"^bar 9 is past the end of song.mid \(8 bars\)$"):
-        check_bar_range(9, 9, bars, "song.mid")
+        BarRange(9, 9).check_inside(bars, "song.mid")
     with pytest.raises(InputFileError, match=r"^bars 7-9 run past the end of song.mid \(8 bars\)$"):
-        check_bar_range(7, 9, bars, "song.mid")
+        BarRange(7, 9).check_inside(bars, "song.mid")

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from clsm_cli.errors import ClsmError
-from tests.music.mutations import exercise, mutated, seed_files
+from synthetic_midi.mutations import exercise, mutated, seed_files
 
 SEED_FILES = seed_files()
 MUTATIONS_PER_FILE = 60  # 6 seed files: 360 mutated files

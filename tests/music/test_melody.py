@@ -12,9 +12,9 @@ from clsm_cli.music.melody import (
     reduce_to_monophony,
     track_summaries,
 )
-from clsm_cli.music.midi_io import song_from_bytes
+from clsm_cli.music.midi_read import song_from_bytes
 from clsm_cli.music.tokens import StepNote
-from tests.midi_factory import SongSpec, TrackSpec, melody_track, random_multitrack_song
+from synthetic_midi.midi_factory import SongSpec, TrackSpec, melody_track, random_multitrack_song
 
 STEP = 120  # ticks per 16th at 480 ticks per beat
 
@@ -185,7 +185,7 @@ def test_quantize_agrees_with_the_bar_grid_at_odd_resolutions():
 
 def test_bassoon_is_not_a_bass_but_a_bass_guitar_is():
     from clsm_cli.music.melody import is_bass_track
-    from clsm_cli.music.midi_io import MidiTrack
+    from clsm_cli.music.song import MidiTrack
 
     def track(name, program=70):
         return MidiTrack(number=1, chunk=1, channel=0, name=name, program=program, is_drum=False, notes=[])

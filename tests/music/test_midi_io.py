@@ -7,8 +7,9 @@ import mido
 import pytest
 
 from clsm_cli.errors import EXIT_INPUT, ClsmError, InputFileError
-from clsm_cli.music.midi_io import MidiNote, read_midi, read_text_events, song_from_bytes
-from tests.midi_factory import SongSpec, TrackSpec, make_midi, melody_track, random_multitrack_song
+from clsm_cli.music.midi_read import read_midi, read_text_events, song_from_bytes
+from clsm_cli.music.song import MidiNote
+from synthetic_midi.midi_factory import SongSpec, TrackSpec, make_midi, melody_track, random_multitrack_song
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -188,11 +189,11 @@ def test_missing_file_and_folder(tmp_path):
 
 
 def test_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
-    import clsm_cli.music.midi_io as midi_io
+    import clsm_cli.music.smf_scan as smf_scan
 
     path = tmp_path / "big.mid"
     path.write_bytes(b"MThd" + b"\0" * 2000)
-    monkeypatch.setattr(midi_io, "MAX_MIDI_FILE_BYTES", 1000)
+    monkeypatch.setattr(smf_scan, "MAX_MIDI_FILE_BYTES", 1000)
     opened = []
     monkeypatch.setattr("builtins.open", lambda *a, **k: opened.append(a) or (_ for _ in ()).throw(AssertionError))
     with pytest.raises(InputFileError, match="larger than the 0 MB clsm reads"):
@@ -232,9 +233,9 @@ def test_corrupt_bytes_give_an_input_error(data, words):
 
 
 def test_too_many_notes_is_refused_while_reading(monkeypatch):
-    import clsm_cli.music.midi_io as midi_io
+    import clsm_cli.music.smf_scan as smf_scan
 
-    monkeypatch.setattr(midi_io, "MAX_NOTES_PER_FILE", 10)
+    monkeypatch.setattr(smf_scan, "MAX_NOTES_PER_FILE", 10)
     data = SongSpec([TrackSpec([(i * 10, i * 10 + 5, 60, 90) for i in range(11)])]).to_bytes()
     with pytest.raises(InputFileError, match="more than 10 notes"):
         song_from_bytes(data)

@@ -6,8 +6,6 @@ same: tracks, notes, meters, tempos, warnings, and the same sentence for a file 
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import random
 from collections import deque
 from pathlib import Path
@@ -16,27 +14,14 @@ import numpy as np
 import pytest
 
 from clsm_cli.errors import InputFileError
-from clsm_cli.music import midi_io
-from clsm_cli.music.midi_io import NoteTable, note_table_from_bytes, read_midi, read_note_table, song_from_bytes
-from tests.midi_factory import SongSpec, TrackSpec, random_multitrack_song
-from tests.music.mutations import mutated, seed_files
+from clsm_cli.music import midi_read, smf_scan
+from clsm_cli.music.midi_read import note_table_from_bytes, read_midi, read_note_table, song_from_bytes
+from clsm_cli.music.song import NoteTable
+from synthetic_midi.lmd_like import lmd_like_files
+from synthetic_midi.midi_factory import SongSpec, TrackSpec, random_multitrack_song
+from synthetic_midi.mutations import mutated, seed_files
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "data.py"
-
-
-def lmd_like_files(count: int) -> list[bytes]:
-    """Short songs from the data benchmark's LMD-like generator (drums, bass, chords, pads,
-    expression controllers, jittered lines, some in 3/4)."""
-    spec = importlib.util.spec_from_file_location("benchmark_data", BENCHMARK)
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
-    files = []
-    for seed in range(count):
-        buffer = io.BytesIO()
-        benchmark.lmd_like_song(random.Random(seed), bar_range=(9, 14)).save(file=buffer)
-        files.append(buffer.getvalue())
-    return files
 
 
 def random_song_files() -> list[bytes]:
@@ -116,7 +101,7 @@ def test_read_note_table_reads_files(tmp_path):
 
 @pytest.mark.parametrize("limit, words", [("MAX_EVENTS_PER_FILE", "MIDI events"), ("MAX_NOTES_PER_FILE", "notes")])
 def test_event_and_note_limits_refuse_both_readers_alike(monkeypatch, limit, words):
-    monkeypatch.setattr(midi_io, limit, 15)
+    monkeypatch.setattr(smf_scan, limit, 15)
     notes = [(i * 10, i * 10 + 5, 60, 90) for i in range(20)]
     data = SongSpec([TrackSpec(notes, controls=[(i, 7, 100) for i in range(10)])]).to_bytes()
     full, fast = both_readers(data, "big.mid")
@@ -162,5 +147,5 @@ def test_vectorised_pairing_matches_a_plain_first_in_first_out_queue(seed):
     keys = np.array([key for key, _, _ in events], dtype=np.int64)
     is_on = np.array([on for _, on, _ in events], dtype=bool)
     is_off = np.array([off for _, _, off in events], dtype=bool)
-    on_events, off_events = midi_io._pair_note_events(keys, is_on, is_off)
+    on_events, off_events = midi_read._pair_note_events(keys, is_on, is_off)
     assert list(zip(on_events.tolist(), off_events.tolist())) == reference_pairing(events)

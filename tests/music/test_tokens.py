@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from clsm_cli.constants import HOLD_TOKEN, MAX_PITCH, MIN_PITCH, REST_TOKEN, START_TOKEN, VOCAB_SIZE, WINDOW_STEPS
-from clsm_cli.music.bars import song_bars
+from clsm_cli.music.bars import BarRange, song_bars, window_around
 from clsm_cli.music.melody import choose_melody_track, quantize_track, reduce_to_monophony
-from clsm_cli.music.midi_io import read_midi, song_from_bytes
+from clsm_cli.music.midi_read import read_midi, song_from_bytes
 from clsm_cli.music.tokens import (
     TOKEN_DTYPE,
     StepNote,
@@ -16,8 +16,6 @@ from clsm_cli.music.tokens import (
     decode_tokens,
     encode_notes,
     fold_into_range,
-    is_canonical,
-    is_music_tokens,
     longest_rest_steps,
     octave_shift_into_range,
     pitch_to_token,
@@ -25,11 +23,10 @@ from clsm_cli.music.tokens import (
     sounding_token_at,
     token_to_pitch,
     tokens_to_text,
-    transpose_tokens,
     vocabulary_hash,
-    window_bars,
 )
-from tests.midi_factory import random_multitrack_song
+from synthetic_midi.midi_factory import random_multitrack_song
+from tests.music.token_checks import is_canonical, is_music_tokens, transpose_tokens
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 H, R = HOLD_TOKEN, REST_TOKEN
@@ -107,7 +104,7 @@ def test_empty_and_silent_windows():
 def test_leading_hold_decodes_as_a_tie_and_can_be_resolved():
     tokens = np.array([H, H, tok(62), H], dtype=TOKEN_DTYPE)
     assert not is_canonical(tokens)
-    assert decode_tokens(tokens, start_step=16) == [StepNote(16, 18, 0, tied_from_before=True), StepNote(18, 20, 62)]
+    assert decode_tokens(tokens, start_step=16) == [StepNote(16, 18, None, tied_from_before=True), StepNote(18, 20, 62)]
     resolved = resolve_leading_hold(tokens, tok(60))
     assert list(resolved) == [tok(60), H, tok(62), H] and list(tokens)[0] == H  # the input is not modified
     assert decode_tokens(resolved) == [StepNote(0, 2, 60), StepNote(2, 4, 62)]
@@ -155,6 +152,10 @@ def test_octave_shift_and_fold():
     assert octave_shift_into_range([90, 96, 100]) == -24
     assert octave_shift_into_range([60, 90]) == 0  # 0 and -12 both fit one pitch: the smaller shift wins
     assert [fold_into_range(p) for p in (30, 55, 84, 85, 127)] == [66, 55, 84, 73, 79]
+
+
+def window_bars(num_song_bars, first, last):
+    return tuple(window_around(BarRange(first, last), num_song_bars))
 
 
 def test_window_bars_centre_on_the_target_and_clamp():

@@ -4,10 +4,10 @@ import pytest
 
 from clsm_cli.music.bars import song_bars
 from clsm_cli.music.melody import in_bars, quantize_track, reduce_to_monophony, split_top_voice
-from clsm_cli.music.midi_io import song_from_bytes
+from clsm_cli.music.midi_read import song_from_bytes
 from clsm_cli.music.tokens import StepNote
 from clsm_cli.music.voices import top_line, top_voice_mask
-from tests.midi_factory import SongSpec, TrackSpec
+from synthetic_midi.midi_factory import SongSpec, TrackSpec
 from tests.music.realistic_songs import BAR, SIXTEENTH, piano_song, pop_song
 
 MIDDLE_C = 60

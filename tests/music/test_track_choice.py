@@ -6,7 +6,7 @@ import pytest
 from clsm_cli.errors import UsageError
 from clsm_cli.music.bars import song_bars
 from clsm_cli.music.melody import choose_melody_track
-from clsm_cli.music.midi_io import song_from_bytes
+from clsm_cli.music.midi_read import song_from_bytes
 from clsm_cli.music.track_choice import (
     choose_melody,
     has_notes_near,
@@ -16,7 +16,7 @@ from clsm_cli.music.track_choice import (
     name_words,
     silent_target_warning,
 )
-from tests.midi_factory import SongSpec, TrackSpec
+from synthetic_midi.midi_factory import SongSpec, TrackSpec
 from tests.music.realistic_songs import (
     BARS,
     POP_ORDER,

@@ -13,22 +13,17 @@ import mido
 import pretty_midi
 import pytest
 
-import clsm_cli.music.midi_io as midi_io
+import clsm_cli.atomic as atomic
+import clsm_cli.music.audio as audio
 from clsm_cli.errors import EXIT_OUTPUT, OutputError
-from clsm_cli.music.bars import bar_range_steps, bar_range_ticks, song_bars, step_to_tick
+from clsm_cli.music.bars import BarRange, song_bars, step_to_tick
 from clsm_cli.music.melody import choose_melody_track
-from clsm_cli.music.midi_io import (
-    MidiTrack,
-    nearby_velocity,
-    read_midi,
-    read_text_events,
-    render_wav,
-    write_candidates_file,
-    write_edited_song,
-    write_sequence_file,
-)
+from clsm_cli.music.audio import render_wav
+from clsm_cli.music.midi_read import read_midi, read_text_events
+from clsm_cli.music.midi_write import nearby_velocity, write_candidates_file, write_edited_song, write_sequence_file
+from clsm_cli.music.song import MidiTrack
 from clsm_cli.music.tokens import StepNote
-from tests.midi_factory import SongSpec, TrackSpec, make_midi, random_multitrack_song
+from synthetic_midi.midi_factory import SongSpec, TrackSpec, make_midi, random_multitrack_song
 
 PROVENANCE = "clsm infill bars 2-2 seed 7 w=[0.1, -0.2] \u03b4"
 
@@ -76,8 +71,8 @@ def left_sounding(notes, range_start, tolerance, pitch):
 
 def expected_notes(song, track, bars, first_bar, last_bar, new_notes):
     """The track's notes after the edit, computed from the contract in plain terms."""
-    range_start, range_end = bar_range_ticks(bars, first_bar, last_bar)
-    velocity = nearby_velocity(track, bars, first_bar, last_bar)
+    range_start, range_end = BarRange(first_bar, last_bar).tick_span(bars)
+    velocity = nearby_velocity(track, bars, BarRange(first_bar, last_bar))
     tied = next((n for n in new_notes if n.tied_from_before and n.start_step == bars[first_bar - 1].first_step), None)
     left = left_sounding(track.notes, range_start, song.ticks_per_beat / 8, tied.pitch) if tied else None
     result = []
@@ -102,17 +97,21 @@ def expected_notes(song, track, bars, first_bar, last_bar, new_notes):
         else:
             result.append((note.start_tick, note.end_tick, note.pitch, note.velocity))
     for note in new_notes:
-        if note is tied and (left is not None or note.pitch == 0):
+        if note is tied and (left is not None or note.pitch is None):
             continue
         start, end = (step_to_tick(bars, song.ticks_per_beat, s) for s in (note.start_step, note.end_step))
         result.append((start, end, note.pitch, velocity))
     return sorted(result)
 
 
-def random_line(rng, first_step, end_step, tie_pitch=None):
-    """A random monophonic line of StepNotes filling [first_step, end_step) with notes and rests."""
+NO_TIE = "no tie"  # random_line's tie_pitch when the line starts without a leading tie
+
+
+def random_line(rng, first_step, end_step, tie_pitch=NO_TIE):
+    """A random monophonic line of StepNotes filling [first_step, end_step) with notes and rests; a
+    leading tie of ``tie_pitch`` first (None: of unknown pitch) unless it is NO_TIE."""
     notes, step = [], first_step
-    if tie_pitch is not None:
+    if tie_pitch != NO_TIE:
         length = rng.randint(1, 6)
         notes.append(StepNote(step, min(end_step, step + length), tie_pitch, tied_from_before=True))
         step = notes[-1].end_step
@@ -152,7 +151,7 @@ def check_only_target_changed(input_path, output_path, song, track, bars, first_
     before, after = mido.MidiFile(input_path), mido.MidiFile(output_path)
     assert after.type == before.type and after.ticks_per_beat == before.ticks_per_beat
     assert len(after.tracks) == len(before.tracks)
-    range_start, range_end = bar_range_ticks(bars, first_bar, last_bar)
+    range_start, range_end = BarRange(first_bar, last_bar).tick_span(bars)
     for index, (old, new) in enumerate(zip(before.tracks, after.tracks)):
         if index != track.chunk:
             assert [(m.time, m.bytes()) for m in old] == [(m.time, m.bytes()) for m in new]
@@ -183,11 +182,11 @@ def test_random_songs_only_target_bars_change(tmp_path, seed):
     track = choose_melody_track(song, None) if seed % 2 == 0 else rng.choice(candidates)
     first_bar = rng.randint(1, len(bars))
     last_bar = min(len(bars), first_bar + rng.randint(0, 3))
-    first_step, end_step = bar_range_steps(bars, first_bar, last_bar)
-    tie_pitch = rng.choice((None, 0, rng.choice([n.pitch for n in track.notes])))
+    first_step, end_step = BarRange(first_bar, last_bar).step_span(bars)
+    tie_pitch = rng.choice((NO_TIE, None, rng.choice([n.pitch for n in track.notes])))
     new_notes = random_line(rng, first_step, end_step, tie_pitch)
 
-    output_path = write_edited_song(song, track, bars, first_bar, last_bar, new_notes, tmp_path / "out.mid", PROVENANCE)
+    output_path = write_edited_song(song, track, bars, BarRange(first_bar, last_bar), new_notes, tmp_path / "out.mid", PROVENANCE)
 
     assert output_path == tmp_path / "out.mid"
     release = moved_release(song, track, bars, first_bar, new_notes)
@@ -211,7 +210,7 @@ def write_and_read(tmp_path, notes, new_notes, first_bar=2, last_bar=2, channel=
     path = make_midi(tmp_path / "in.mid", [TrackSpec(notes, channel=channel, name="Lead")], **spec)
     song = read_midi(path)
     bars = song_bars(song)
-    out = write_edited_song(song, song.tracks[0], bars, first_bar, last_bar, new_notes, tmp_path / "out.mid", "p",
+    out = write_edited_song(song, song.tracks[0], bars, BarRange(first_bar, last_bar), new_notes, tmp_path / "out.mid", "p",
                             force=True)
     return song, bars, read_midi(out), out
 
@@ -220,7 +219,7 @@ def test_notes_crossing_both_boundaries(tmp_path):
     # Range: bar 2 = ticks 1920..3840 = steps 16..32.
     notes = [(0, 2400, 60, 90), (2400, 3000, 62, 91), (3000, 4200, 64, 92), (4320, 5000, 65, 93), (5760, 7680, 67, 94)]
     song, bars, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 24, 70), StepNote(28, 32, 72)])
-    assert nearby_velocity(song.tracks[0], bars, 2, 2) == 92  # the median of 90..94
+    assert nearby_velocity(song.tracks[0], bars, BarRange(2, 2)) == 92  # the median of 90..94
     assert note_tuples(edited.tracks[0]) == [
         (0, 1920, 60, 90),  # cut at the range start, outside part kept
         (1920, 2880, 70, 92),  # new notes with the nearby median velocity
@@ -241,7 +240,7 @@ def test_the_crossing_notes_own_events_stay_where_they_were(tmp_path):
     path = make_midi(tmp_path / "in.mid", [TrackSpec([(3000, 4200, 64, 92), (4200, 4800, 65, 90)])])
     song = read_midi(path)
     bars = song_bars(song)
-    out = write_edited_song(song, song.tracks[0], bars, 2, 2, [], tmp_path / "out.mid", "p")
+    out = write_edited_song(song, song.tracks[0], bars, BarRange(2, 2), [], tmp_path / "out.mid", "p")
     events = [(t, m.type, getattr(m, "note", None), getattr(m, "velocity", None))
               for t, m in absolute_events(mido.MidiFile(out).tracks[1])]
     assert (4200, "note_off", 64, 64) in events  # the original release of E4
@@ -258,7 +257,7 @@ def test_leading_tie_extends_the_note_sounding_at_the_boundary(tmp_path):
 
 def test_leading_tie_continues_a_note_that_ends_on_the_bar_line(tmp_path):
     notes = [(960, 1920, 60, 90), (1920, 2400, 62, 90)]
-    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, 0, tied_from_before=True)])
+    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, None, tied_from_before=True)])
     assert note_tuples(edited.tracks[0]) == [(960, 2400, 60, 90)]
 
 
@@ -273,7 +272,7 @@ def test_leading_tie_without_a_sounding_note(tmp_path):
     notes = [(0, 960, 60, 90), (4000, 4400, 62, 90)]
     _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, 67, tied_from_before=True)])
     assert (1920, 2400, 67, 90) in note_tuples(edited.tracks[0])  # a normal note at its pitch
-    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, 0, tied_from_before=True), StepNote(20, 24, 65)])
+    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, None, tied_from_before=True), StepNote(20, 24, 65)])
     assert note_tuples(edited.tracks[0]) == [(0, 960, 60, 90), (2400, 2880, 65, 90), (4000, 4400, 62, 90)]
 
 
@@ -286,10 +285,10 @@ def test_new_notes_use_the_tracks_channel_and_nearby_median_velocity(tmp_path):
     song = read_midi(path)
     bars = song_bars(song)
     track = song.tracks[0]
-    assert nearby_velocity(track, bars, 10, 10) == 55  # median of 40, 50, 60, 70 in the window
-    assert nearby_velocity(track, bars, 17, 17) == 100  # only the last note in bars 13-20
-    assert nearby_velocity(MidiTrack(1, 0, 0, "", 0, False, []), bars, 1, 1) == 80
-    out = write_edited_song(song, track, bars, 10, 10, [StepNote(bars[9].first_step, bars[9].first_step + 4, 70)],
+    assert nearby_velocity(track, bars, BarRange(10, 10)) == 55  # median of 40, 50, 60, 70 in the window
+    assert nearby_velocity(track, bars, BarRange(17, 17)) == 100  # only the last note in bars 13-20
+    assert nearby_velocity(MidiTrack(1, 0, 0, "", 0, False, []), bars, BarRange(1, 1)) == 80
+    out = write_edited_song(song, track, bars, BarRange(10, 10), [StepNote(bars[9].first_step, bars[9].first_step + 4, 70)],
                             tmp_path / "out.mid", "p")
     new = [m for m in mido.MidiFile(out).tracks[1] if m.type == "note_on" and m.note == 70]
     assert [(m.channel, m.velocity) for m in new] == [(5, 55)]
@@ -309,7 +308,7 @@ def test_type0_edit_keeps_the_other_channels_of_the_chunk(tmp_path):
     path = make_midi(tmp_path / "in.mid", tracks, midi_type=0)
     song = read_midi(path)
     bars = song_bars(song)
-    out = write_edited_song(song, song.tracks[0], bars, 2, 3, [StepNote(16, 48, 67)], tmp_path / "out.mid", PROVENANCE)
+    out = write_edited_song(song, song.tracks[0], bars, BarRange(2, 3), [StepNote(16, 48, 67)], tmp_path / "out.mid", PROVENANCE)
     assert mido.MidiFile(out).type == 0
     check_only_target_changed(path, out, song, song.tracks[0], bars, 2, 3, PROVENANCE)
     assert note_tuples(read_midi(out).tracks[1]) == note_tuples(song.tracks[1])
@@ -319,7 +318,7 @@ def test_new_notes_outside_the_target_are_a_programming_error(tmp_path):
     path = make_midi(tmp_path / "in.mid", [TrackSpec([(0, 7680, 60, 90)])])
     song = read_midi(path)
     with pytest.raises(ValueError, match="outside the target"):
-        write_edited_song(song, song.tracks[0], song_bars(song), 2, 2, [StepNote(10, 20, 60)], tmp_path / "o.mid", "p")
+        write_edited_song(song, song.tracks[0], song_bars(song), BarRange(2, 2), [StepNote(10, 20, 60)], tmp_path / "o.mid", "p")
 
 
 # --- refusing and atomic writes -------------------------------------------------------------------
@@ -333,7 +332,7 @@ def small_song(tmp_path):
 
 
 def edit(song, bars, out, force=False):
-    return write_edited_song(song, song.tracks[0], bars, 1, 1, [StepNote(0, 4, 67)], out, "p", force=force)
+    return write_edited_song(song, song.tracks[0], bars, BarRange(1, 1), [StepNote(0, 4, 67)], out, "p", force=force)
 
 
 def test_existing_output_is_refused_without_force(tmp_path, small_song):
@@ -372,7 +371,7 @@ def test_missing_or_unwritable_folder_is_an_output_error(tmp_path, small_song, m
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(midi_io.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", denied)
     with pytest.raises(OutputError, match="cannot write to the folder .* \\(Permission denied\\)"):
         edit(song, bars, tmp_path / "out.mid")
 
@@ -385,7 +384,7 @@ def test_a_failed_write_leaves_no_partial_file(tmp_path, small_song, monkeypatch
     def broken_replace(source, target):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(midi_io.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic.os, "replace", broken_replace)
     with pytest.raises(OutputError, match="No space left on device"):
         edit(song, bars, out, force=True)
     assert out.read_bytes() == b"old"
@@ -410,8 +409,8 @@ def test_candidates_file_adds_one_track_per_candidate(tmp_path):
     track = song.tracks[1]
     assert track.channel == 3
     candidates = [[StepNote(16, 24, 60 + k), StepNote(24, 32, 0, tied_from_before=False)] for k in range(3)]
-    candidates[2] = [StepNote(16, 20, 0, tied_from_before=True), StepNote(20, 32, 65)]
-    out = write_candidates_file(song, track, bars, 2, 2, candidates, tmp_path / "cands.mid", ["a", "b", "c"])
+    candidates[2] = [StepNote(16, 20, None, tied_from_before=True), StepNote(20, 32, 65)]
+    out = write_candidates_file(song, track, bars, BarRange(2, 2), candidates, tmp_path / "cands.mid", ["a", "b", "c"])
     before, after = mido.MidiFile(path), mido.MidiFile(out)
     assert after.type == 1 and len(after.tracks) == len(before.tracks) + 3
     for old, new in zip(before.tracks, after.tracks):
@@ -425,11 +424,11 @@ def test_candidates_file_adds_one_track_per_candidate(tmp_path):
     assert [(n.start_tick, n.end_tick, n.pitch) for n in added[2].notes] == [(1920, 2400, 72), (2400, 3840, 65)]
     assert read_text_events(out) == ["a", "b", "c"]
     with pytest.raises(OutputError, match="already exists"):
-        write_candidates_file(song, track, bars, 2, 2, candidates, out, "p")
+        write_candidates_file(song, track, bars, BarRange(2, 2), candidates, out, "p")
 
 
 def test_sequence_file_plays_versions_one_after_another(tmp_path):
-    versions = [[StepNote(0, 8, 60), StepNote(8, 20, 62)], [StepNote(0, 4, 0, tied_from_before=True), StepNote(4, 16, 64)]]
+    versions = [[StepNote(0, 8, 60), StepNote(8, 20, 62)], [StepNote(0, 4, None, tied_from_before=True), StepNote(4, 16, 64)]]
     out = write_sequence_file(versions, 12, 96, 600_000, (3, 4), 73, tmp_path / "seq.mid", PROVENANCE)
     song = read_midi(out)
     assert song.time_signatures == [(0, 3, 4)] and song.tempos == [(0, 600_000)] and song.ticks_per_beat == 96
@@ -446,7 +445,7 @@ def test_sequence_file_plays_versions_one_after_another(tmp_path):
 
 def test_render_wav_falls_back_to_sine_tones(tmp_path, small_song, monkeypatch):
     song, _ = small_song
-    monkeypatch.setattr(midi_io.shutil, "which", lambda name: None)
+    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
     renderer = render_wav(song.path, tmp_path / "song.wav")
     assert "sine" in renderer
     with wave.open(str(tmp_path / "song.wav")) as stream:
@@ -464,9 +463,9 @@ def test_render_wav_uses_fluidsynth_when_installed(tmp_path, small_song, monkeyp
         Path(command[command.index("-F") + 1]).write_bytes(b"RIFF fake wav")
         return type("Result", (), {"returncode": 0})()
 
-    monkeypatch.setattr(midi_io.shutil, "which", lambda name: "/usr/bin/fluidsynth")
-    monkeypatch.setattr(midi_io, "find_soundfont", lambda: "/usr/share/sounds/sf2/FluidR3_GM.sf2")
-    monkeypatch.setattr(midi_io.subprocess, "run", fake_run)
+    monkeypatch.setattr(audio.shutil, "which", lambda name: "/usr/bin/fluidsynth")
+    monkeypatch.setattr(audio, "find_soundfont", lambda: "/usr/share/sounds/sf2/FluidR3_GM.sf2")
+    monkeypatch.setattr(audio.subprocess, "run", fake_run)
     assert render_wav(song.path, tmp_path / "out.wav") == "fluidsynth"
     assert (tmp_path / "out.wav").read_bytes() == b"RIFF fake wav"
     assert calls[0][0] == "/usr/bin/fluidsynth" and calls[0][-2:] == ["/usr/share/sounds/sf2/FluidR3_GM.sf2", str(song.path)]

@@ -19,6 +19,8 @@ from clsm_cli.train.loop import LOG_FILE_NAME, TrainOptions, derive_seed, train
 BATCH_SIZE, MAX_STEPS, LEARNING_RATE, VALIDATION_WINDOWS = 8, 3, 3e-3, 8
 LOSS_TERMS = ("loss", "reconstruction", "kl")  # the ones a model reports (ARNN: loss only)
 
+pytestmark = pytest.mark.slow  # starts torchrun processes: seconds each
+
 
 def train_with_two_processes(kind: str, data: Path, out: Path) -> Path:
     """``clsm train`` under ``torchrun --nproc_per_node 2`` on the CPU; the model's directory."""

@@ -11,7 +11,7 @@ Two tools:
   tempo and meter changes, controllers, held notes that cross bar lines) from a seeded
   ``random.Random``, for randomized tests of the reader and the surgical writer.
 
-Only this module and ``clsm_cli.music.midi_io`` write MIDI bytes; this one exists for tests.
+Only this module and ``clsm_cli.music.midi_write`` write MIDI bytes; this one exists for tests.
 """
 
 from __future__ import annotations
@@ -298,3 +298,46 @@ def random_bar_plan(spec: SongSpec) -> list[tuple[int, int, int, int]]:
         bars.append((tick, length, meter[1], meter[2]))
         tick += length
     return bars
+
+
+# --- songs for the editing tests -----------------------------------------------------------------
+
+STEP_TICKS = 120  # one 16th at 480 ticks per quarter
+
+
+def scale_melody(num_bars: int, first_pitch: int = 60) -> list[tuple[int, int, int]]:
+    """Quarter notes up and down a C major scale: (start_step, end_step, pitch), none crossing a bar."""
+    scale = [0, 2, 4, 5, 7, 9, 11, 12, 11, 9, 7, 5, 4, 2]
+    return [(step, step + 4, first_pitch + scale[index % len(scale)])
+            for index, step in enumerate(range(0, num_bars * 16, 4))]
+
+
+def write_song(path, notes, meter=(4, 4), accompaniment=True, extra_melody_notes=()):
+    """A type-1 song: the melody (ch 1, "Melody") plus, optionally, a bass, drums and a tempo change."""
+    tracks = [melody_track(list(notes) + list(extra_melody_notes), ticks_per_step=STEP_TICKS, name="Melody")]
+    if accompaniment:
+        end = max(note[1] for note in notes)
+        bass = [(step, step + 8, 36 + (step // 16) % 5) for step in range(0, end, 8)]
+        drums = [(step * STEP_TICKS, step * STEP_TICKS + 60, 42, 80) for step in range(0, end, 2)]
+        tracks += [
+            melody_track(bass, ticks_per_step=STEP_TICKS, name="Bass", channel=1, program=33),
+            TrackSpec(drums, channel=9, program=None, name="Drums"),
+        ]
+    return make_midi(path, tracks, time_signatures=[(0, *meter)], tempos=[(0, 500_000), (16 * STEP_TICKS, 450_000)])
+
+
+def melody_of(song):
+    """The track named "Melody" of a song read by clsm."""
+    return next(track for track in song.tracks if track.name == "Melody")
+
+
+def output_line(path):
+    """The melody line of a written file, quantized and reduced to one line as clsm does."""
+    from clsm_cli.music import melody
+    from clsm_cli.music.bars import song_bars
+    from clsm_cli.music.midi_read import read_midi
+
+    song = read_midi(path)
+    line, _ = melody.reduce_to_monophony(melody.quantize_track(melody_of(song), song_bars(song), song.ticks_per_beat).notes)
+    return line
+

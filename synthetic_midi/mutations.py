@@ -1,4 +1,4 @@
-"""Byte-level mutations of MIDI files, for the fuzz test and ``benchmarks/fuzz.py``.
+"""Byte-level mutations of MIDI files, for the fuzz tests and ``benchmarks/fuzz.py``.
 
 Some mutations are blind (bit flips, truncations, deleted or duplicated slices, huge chunk
 lengths, odd header fields); others change the inside of a track chunk and repair its length, so
@@ -117,9 +117,10 @@ def mutated(data: bytes, rng: random.Random) -> bytes:
 def exercise(data: bytes, out_folder: Path | None = None) -> str:
     """Read ``data`` and run it through bars, melody and (with ``out_folder``) the writer, as the
     commands do. Returns "ok"; a ClsmError propagates (a clean refusal); anything else is a bug."""
-    from clsm_cli.music.bars import bar_range_steps, song_bars
+    from clsm_cli.music.bars import BarRange, song_bars
     from clsm_cli.music.melody import choose_melody_track, quantize_track, reduce_to_monophony, track_summaries
-    from clsm_cli.music.midi_io import read_midi, song_from_bytes, write_edited_song
+    from clsm_cli.music.midi_read import read_midi, song_from_bytes
+    from clsm_cli.music.midi_write import write_edited_song
     from clsm_cli.music.tokens import StepNote
 
     song = song_from_bytes(data, "fuzz.mid")
@@ -129,18 +130,18 @@ def exercise(data: bytes, out_folder: Path | None = None) -> str:
     quantized = quantize_track(track, bars, song.ticks_per_beat)
     reduce_to_monophony(quantized.notes)
     if out_folder is not None:
-        first_step, end_step = bar_range_steps(bars, 1, 1)
+        first_step, end_step = BarRange(1, 1).step_span(bars)
         new_notes = [StepNote(first_step, end_step, 67, tied_from_before=True)]
-        out = write_edited_song(song, track, bars, 1, 1, new_notes, out_folder / "out.mid", "fuzz", force=True)
+        out = write_edited_song(song, track, bars, BarRange(1, 1), new_notes, out_folder / "out.mid", "fuzz", force=True)
         read_midi(out)
     return "ok"
 
 
 def seed_files() -> dict[str, bytes]:
     """The good fixtures and two small random songs: what the fuzzers mutate."""
-    from tests.midi_factory import random_multitrack_song
+    from synthetic_midi.midi_factory import random_multitrack_song
 
-    fixtures = Path(__file__).resolve().parent.parent / "fixtures"
+    fixtures = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
     files = {name: (fixtures / name).read_bytes() for name in
              ("two_tracks.mid", "type0_mixed.mid", "waltz.mid", "running_status.mid")}
     for seed in (1, 2):

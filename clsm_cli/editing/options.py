@@ -1,0 +1,221 @@
+"""What an editing command asks of every file (:class:`EditOptions`) and what one file produced
+(:class:`FileResult`), with its ``--json`` record and the command line that repeats it."""
+
+from __future__ import annotations
+
+import math
+import secrets
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from clsm_cli.constants import MAX_TARGET_BARS
+from clsm_cli.engine.sampling import Decoding, resolve_decoding
+from clsm_cli.errors import ClsmError, UsageError
+from clsm_cli.music.bars import BarRange
+from clsm_cli.music.tokens import StepNote, tokens_to_text
+
+VERBS = ("infill", "interpolate", "vary")
+SEED_LIMIT = 1_000_000  # drawn seeds stay short enough to read out and type back
+MAX_SEED = 2**63 - 1
+MAX_VARY_AMOUNT = 4.0  # four prior standard deviations: beyond it a variation is just a new sample
+
+
+@dataclass(frozen=True)
+class EditOptions:
+    """What one command asks of every input file (validated by :func:`check_options`)."""
+
+    verb: str
+    bars: BarRange
+    seed: int
+    out_dir: Path = Path(".")
+    num: int = 4  # candidates (infill, vary)
+    temperature: Optional[float] = None  # None: the model's recommended decoding
+    top_p: Optional[float] = None
+    track: Optional[str] = None
+    force: bool = False
+    combined: bool = False
+    wav: bool = False
+    model_arg: Optional[str] = None  # --model as given (None: the default), for the provenance command
+    steps: int = 8  # interpolate: steps + 1 outputs
+    from_original: bool = False
+    start_file: Optional[Path] = None
+    end_file: Optional[Path] = None
+    amount: float = 0.5  # vary: 0..MAX_VARY_AMOUNT
+    around_file: Optional[Path] = None
+
+
+def check_options(options: EditOptions) -> None:
+    """Usage errors (exit 2) that do not depend on any file or model."""
+    if options.verb not in VERBS:
+        raise UsageError(f"unknown edit {options.verb!r}; choose one of {', '.join(VERBS)}")
+    if options.verb != "infill" and options.bars.count > MAX_TARGET_BARS:
+        raise UsageError(
+            f"{options.verb} changes at most {MAX_TARGET_BARS} bars at a time (the model's longest target), "
+            f"got {options.bars} ({options.bars.count} bars)"
+        )
+    if options.num < 1:
+        raise UsageError(f"-n/--num must be at least 1, got {options.num}")
+    if options.steps < 1:
+        raise UsageError(f"--steps must be at least 1, got {options.steps}")
+    if not (math.isfinite(options.amount) and 0 <= options.amount <= MAX_VARY_AMOUNT):
+        raise UsageError(f"--amount must be a number from 0 to {MAX_VARY_AMOUNT:g}, got {options.amount:g}")
+    if options.from_original and options.start_file is not None:
+        raise UsageError("--from-original and --start both choose the first endpoint; give one of them")
+    if not 0 <= options.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be in range 0..{MAX_SEED}, got {options.seed}")
+    Decoding(  # range checks of the options given (the model fills the others in later)
+        0.0 if options.temperature is None else float(options.temperature),
+        1.0 if options.top_p is None else float(options.top_p),
+    )
+
+
+def command_decoding(config, temperature: Optional[float], top_p: Optional[float]) -> Decoding:
+    """The decoding of one command, resolved against the model once: the options given, and the
+    decoding the model's config recommends for the ones left unset."""
+    recommended = Decoding(float(config.decoding_temperature), float(config.decoding_top_p))
+    return resolve_decoding(recommended, temperature, top_p)
+
+
+def draw_seed() -> int:
+    """A fresh seed from the operating system (reported, so the run can be repeated)."""
+    return secrets.randbelow(SEED_LIMIT)
+
+
+def output_path(out_dir: Path, input_path: Path, verb: str, bars: BarRange, seed: int, k: int | str) -> Path:
+    """``<stem>.<verb>-bars<A>-<B>-s<seed>-<k>.mid`` in ``out_dir``."""
+    return Path(out_dir) / f"{Path(input_path).stem}.{verb}-bars{bars.first}-{bars.last}-s{seed}-{k}.mid"
+
+
+def reproduce_command(options: EditOptions, input_path: Path) -> str:
+    """The command line that makes this file's outputs again (resolved options, seed included)."""
+    parts = ["clsm", options.verb, str(input_path), "--bars", f"{options.bars.first}-{options.bars.last}"]
+    if options.verb in ("infill", "vary"):
+        parts += ["-n", str(options.num)]
+    if options.verb == "interpolate":
+        parts += ["--steps", str(options.steps)]
+        if options.from_original:
+            parts.append("--from-original")
+        if options.start_file is not None:
+            parts += ["--start", str(options.start_file)]
+        if options.end_file is not None:
+            parts += ["--end", str(options.end_file)]
+    if options.verb == "vary":
+        parts += ["--amount", f"{options.amount:g}"]
+        if options.around_file is not None:
+            parts += ["--around", str(options.around_file)]
+    parts += ["--seed", str(options.seed)]
+    if options.temperature is not None:
+        parts += ["--temperature", f"{options.temperature:g}"]
+    if options.top_p is not None:
+        parts += ["--top-p", f"{options.top_p:g}"]
+    if options.model_arg is not None:
+        parts += ["--model", options.model_arg]
+    if options.track is not None:
+        parts += ["--track", options.track]
+    return shlex.join(parts)  # without --out: the same edit written elsewhere is the same file
+
+
+# --- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Latent:
+    """The latent ``w`` that made some bars of an output."""
+
+    bars: BarRange
+    w: np.ndarray  # (z_dim,) float32
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """One written output: where, its number k, the latents behind it, its new target notes."""
+
+    path: Path
+    k: int
+    latents: tuple[Latent, ...]
+    target_tokens: np.ndarray  # the decoded target tokens, in the model's (octave-shifted) pitches
+    new_notes: tuple[StepNote, ...]  # what the target bars now hold, at the file's pitches
+    wav: Optional[Path] = None
+    wav_renderer: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class RollView:
+    """What a piano-roll preview of one output needs: the melody, the bars to draw, the target."""
+
+    title: str
+    notes: tuple[StepNote, ...]
+    bars: tuple[tuple[int, int, int], ...]  # (number, first_step, steps)
+    target_bars: frozenset[int]
+
+
+@dataclass
+class FileResult:
+    """Everything one input file produced: outputs and warnings, or the error that stopped it."""
+
+    input: Path
+    verb: str
+    seed: int
+    model: str
+    model_sha256: str
+    bars: BarRange
+    decoding: Decoding
+    outputs: list[OutputFile] = field(default_factory=list)
+    combined: Optional[Path] = None
+    warnings: list[str] = field(default_factory=list)
+    error: Optional[ClsmError] = None
+    track: Optional[str] = None
+    octave_shift: int = 0
+    previews: list[RollView] = field(default_factory=list)
+    reproduce: str = ""  # the command line that makes these outputs again
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.error is None else self.error.exit_code
+
+    def add_warning(self, warning: Optional[str]) -> None:
+        """Add a warning once (the same sentence from two chunks is said once)."""
+        if warning and warning not in self.warnings:
+            self.warnings.append(warning)
+
+    def to_json(self) -> dict:
+        """The object ``--json`` prints for this input file (one per line)."""
+        return {
+            "input": str(self.input),
+            "command": self.verb,
+            "reproduce": self.reproduce,
+            "ok": self.ok,
+            "error": None if self.error is None else self.error.message,
+            "exit_code": self.exit_code,
+            "model": self.model,
+            "model_sha256": self.model_sha256,
+            "seed": self.seed,
+            "bars": [self.bars.first, self.bars.last],
+            "track": self.track,
+            "octave_shift": self.octave_shift,
+            "temperature": self.decoding.temperature,
+            "top_p": self.decoding.top_p,
+            "outputs": [
+                {
+                    "path": str(output.path),
+                    "k": output.k,
+                    "latents": [
+                        {"bars": [latent.bars.first, latent.bars.last], "w": [float(x) for x in latent.w]}
+                        for latent in output.latents
+                    ],
+                    "target_tokens": tokens_to_text(output.target_tokens),
+                    "wav": None if output.wav is None else str(output.wav),
+                }
+                for output in self.outputs
+            ],
+            "combined": None if self.combined is None else str(self.combined),
+            "warnings": list(self.warnings),
+        }

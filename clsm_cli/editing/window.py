@@ -1,0 +1,95 @@
+"""The model's window around a target: which bars it covers, and the tokens the model reads.
+
+The window holds the model's ``window_steps`` (8 bars of its meter: ``window_steps //
+steps_per_bar``), centred on the target and clamped to the song by :func:`bars.window_around`, the
+one window geometry of clsm. A short song is padded with rests (with a warning). One octave shift
+moves the window's notes into 55..84; pitches still outside are folded for the model only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Optional, Sequence
+
+import numpy as np
+
+from clsm_cli.constants import HOLD_TOKEN
+from clsm_cli.editing.prepare import PreparedSong
+from clsm_cli.engine.protocol import TargetSpan
+from clsm_cli.music.bars import BarRange, window_around
+from clsm_cli.music.tokens import (
+    TOKEN_DTYPE,
+    StepNote,
+    encode_notes,
+    fold_into_range,
+    octave_shift_into_range,
+    sounding_token_at,
+)
+
+
+def bars_per_window(config) -> int:
+    """Bars of the model's meter in its window (8 for the paper's 128 steps of 4/4)."""
+    return int(config.window_steps) // int(config.steps_per_bar)
+
+
+@dataclass(frozen=True)
+class ModelWindow:
+    """A window as the model sees it, and how it maps back onto the song.
+
+    ``start_step`` is the song step of window position 0 (negative when the window reaches before
+    the song: those steps are rests). ``target`` is where the target sits inside the window.
+    ``octave_shift`` was added to every pitch (folded pitches aside) and is taken off again.
+    """
+
+    tokens: np.ndarray  # (window_steps,) uint8, canonical
+    start_step: int
+    target: TargetSpan
+    octave_shift: int
+
+    @property
+    def target_start_step(self) -> int:
+        return self.start_step + self.target.start
+
+
+def build_window(line: Sequence[StepNote], start_step: int, target_start_step: int, target_length: int,
+                 window_steps: int) -> ModelWindow:
+    """The model's view of one line of notes around a target (pure).
+
+    One octave shift moves the window's notes into 55..84 (the most of them), pitches still
+    outside are folded by octaves. A right context that begins inside a note (or a rest) starts
+    with that note's pitch (or ``R``), not with ``__``: the target before it is being replaced.
+    """
+    end_step = start_step + window_steps
+    inside = [note for note in line if note.start_step < end_step and note.end_step > start_step]
+    shift = octave_shift_into_range(note.pitch for note in inside)
+    model_notes = [replace(note, pitch=fold_into_range(note.pitch + shift), tied_from_before=False) for note in inside]
+    tokens = encode_notes(model_notes, window_steps, start_step=start_step)
+    target_start = target_start_step - start_step
+    right = target_start + target_length
+    if right < window_steps and tokens[right] == HOLD_TOKEN:
+        tokens[right] = sounding_token_at(tokens, right)
+    return ModelWindow(tokens.astype(TOKEN_DTYPE), start_step, TargetSpan(target_start, target_length), shift)
+
+
+def centred_window(prepared: PreparedSong, line: Sequence[StepNote], target: BarRange, config) -> ModelWindow:
+    """The window centred on the ``target`` bars (both sides of context)."""
+    window_bars = window_around(target, len(prepared.bars), bars_per_window(config))
+    start, end = prepared.target_steps(target)
+    return build_window(line, prepared.bars[window_bars.first - 1].first_step, start, end - start, config.window_steps)
+
+
+def left_context_window(prepared: PreparedSong, line: Sequence[StepNote], target: BarRange, config) -> ModelWindow:
+    """The window that ends with the ``target`` bars: only the music before them is seen."""
+    start, end = prepared.target_steps(target)
+    return build_window(line, end - config.window_steps, start, end - start, config.window_steps)
+
+
+def short_song_warning(prepared: PreparedSong, window: ModelWindow, config) -> Optional[str]:
+    song_steps = prepared.bars[-1].end_step
+    missing = window.start_step + config.window_steps - song_steps
+    if missing <= 0:
+        return None
+    return (
+        f"{prepared.path.name} has only {len(prepared.bars)} bars; the model sees "
+        f"{missing // config.steps_per_bar} bars of rest after it to fill its {bars_per_window(config)}-bar window"
+    )

@@ -1,0 +1,422 @@
+"""Writing MIDI files: the surgical writer for edits, and two files for auditioning.
+
+* :func:`write_edited_song` is the *surgical writer*: it replaces the chosen track's notes whose
+  onset lies in the target bars and leaves every other event as it was (tick, type, channel,
+  data, order; every other chunk and channel). A note sounding into the range from before is cut
+  at the range start; the remainder of a note sounding out of the range is re-struck at the range
+  end. The only new events outside the range are those re-strikes and one provenance text event.
+  It removes and re-times the events the reader paired (``MidiSong.chunk_notes``): it never pairs
+  notes itself.
+* :func:`write_candidates_file` and :func:`write_sequence_file` write files for auditioning.
+* Every write goes through :func:`clsm_cli.atomic.atomic_write` and refuses to overwrite an
+  existing file without ``force``, and the input file ever.
+
+Known limit: a system-exclusive continuation packet (``F7``) is written back as an ``F0`` packet.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import statistics
+from pathlib import Path
+from typing import Sequence
+
+import mido
+
+from clsm_cli.atomic import atomic_write
+from clsm_cli.errors import OutputError
+from clsm_cli.music.bars import Bar, BarRange, step_to_tick, window_around
+from clsm_cli.music.song import MidiSong, MidiTrack, PairedNote
+from clsm_cli.music.tokens import StepNote
+
+DEFAULT_VELOCITY = 80  # for new notes when the track has none to take a median from
+RELEASE_VELOCITY = 64  # note-off velocity written for new notes (the spec's "no velocity sense")
+
+
+def _text_event(text: str) -> mido.MetaMessage:
+    """A text meta event holding ``text`` as UTF-8 (mido writes text as Latin-1 bytes, so the UTF-8
+    bytes are handed over as Latin-1 characters and come out unchanged)."""
+    return mido.MetaMessage("text", text=text.encode("utf-8").decode("latin-1"))
+
+
+def check_output_path(out_path: Path, force: bool, input_path: Path | None = None) -> None:
+    """Refuse what must never be written: the input file, an existing file without force."""
+    if input_path is not None:
+        same = os.path.realpath(out_path) == os.path.realpath(input_path)
+        try:
+            same = same or (out_path.exists() and input_path.exists() and os.path.samefile(out_path, input_path))
+        except OSError:
+            pass
+        if same:
+            raise OutputError(f"refusing to write over the input file {input_path.name}; choose another output name")
+    if out_path.is_dir():
+        raise OutputError(f"{out_path} is a folder; give a file name for the output")
+    if out_path.exists() and not force:
+        raise OutputError(f"{out_path} already exists; use --force to overwrite it")
+    parent = out_path.parent
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {out_path.name}: the folder {parent} does not exist")
+
+
+
+def write_output_bytes(out_path: Path, data: bytes, force: bool) -> Path:
+    """Write ``data`` atomically (see atomic.py); an OutputError sentence when that fails."""
+    try:
+        return atomic_write(out_path, data, overwrite=force)
+    except FileExistsError:
+        raise OutputError(f"{out_path} already exists; use --force to overwrite it") from None
+    except OSError as error:
+        raise OutputError(
+            f"cannot write to the folder {out_path.parent} ({error.strerror or error}); {out_path.name} was not written"
+        ) from None
+
+
+def _with_time(message, delta: int):
+    """A copy of ``message`` with another delta time, bypassing mido's value checks (the message
+    was accepted when read and must be written back exactly as it was)."""
+    copy = message.copy()
+    vars(copy)["time"] = delta
+    return copy
+
+
+def _to_delta_track(events: Sequence[tuple[int, object]]) -> mido.MidiTrack:
+    """A mido track from (absolute tick, message) pairs already in order; ends with end_of_track."""
+    track = mido.MidiTrack()
+    now = 0
+    for tick, message in events:
+        track.append(_with_time(message, tick - now))
+        now = tick
+    if not track or track[-1].type != "end_of_track":
+        track.append(mido.MetaMessage("end_of_track", time=0))
+    return track
+
+
+def _sorted_track(events: list[tuple[int, int, int, object]]) -> mido.MidiTrack:
+    """A mido track from (tick, group, order, message) events, in that order (ties keep theirs)."""
+    events.sort(key=lambda event: event[:3])
+    return _to_delta_track([(tick, message) for tick, _, _, message in events])
+
+
+def _file_bytes(midi_type: int, ticks_per_beat: int, chunks: list[mido.MidiTrack]) -> bytes:
+    if midi_type == 0 and len(chunks) != 1:
+        midi_type = 1
+    buffer = io.BytesIO()
+    mido.MidiFile(type=midi_type, ticks_per_beat=ticks_per_beat, tracks=chunks).save(file=buffer)
+    return buffer.getvalue()
+
+
+def note_messages(channel: int, pitch: int, velocity: int) -> tuple[mido.Message, mido.Message]:
+    """The note-on (at ``velocity``) and note-off (at the release velocity) of one new note: how
+    every writer here builds the notes it adds."""
+    return (
+        mido.Message("note_on", channel=channel, note=pitch, velocity=velocity),
+        mido.Message("note_off", channel=channel, note=pitch, velocity=RELEASE_VELOCITY),
+    )
+
+
+def _notes_of_track(song: MidiSong, track: MidiTrack) -> list[PairedNote]:
+    """The notes the reader paired in the track's chunk on its channel, with their event indices."""
+    if track.chunk >= len(song.chunk_notes):
+        raise ValueError(f"{song.name} was not read with read_midi: its notes carry no event indices to edit")
+    return [note for note in song.chunk_notes[track.chunk] if note.channel == track.channel]
+
+
+def _absolute_ticks(track: Sequence[mido.Message]) -> list[int]:
+    ticks, now = [], 0
+    for message in track:
+        now += message.time
+        ticks.append(now)
+    return ticks
+
+
+def nearby_velocity(track: MidiTrack, bars: Sequence[Bar], target: BarRange) -> int:
+    """Median velocity of the track's notes in the 8-bar window around the target (the whole track
+    when that window has none; 80 for a track without notes)."""
+    start, end = window_around(target, len(bars)).tick_span(bars)
+    velocities = [note.velocity for note in track.notes if start <= note.start_tick < end]
+    velocities = velocities or [note.velocity for note in track.notes]
+    if not velocities:
+        return DEFAULT_VELOCITY
+    return max(1, min(127, int(statistics.median(velocities) + 0.5)))
+
+
+def _checked_target_ticks(bars: Sequence[Bar], target: BarRange, new_notes: Sequence[StepNote]) -> tuple[int, int]:
+    """The target's start and end tick, once every new note is known to lie on its steps."""
+    first_step, end_step = target.step_span(bars)
+    _check_new_notes(new_notes, first_step, end_step)
+    return target.tick_span(bars)
+
+
+def _check_new_notes(notes: Sequence[StepNote], range_start: int, range_end: int) -> None:
+    for note in notes:
+        if note.start_step < range_start or note.end_step > range_end:
+            raise ValueError(
+                f"new note {note} lies outside the target steps {range_start}..{range_end}; "
+                "new notes must be on the song step grid inside the target bars"
+            )
+
+
+def _sounding_at_left_boundary(
+    paired: Sequence[PairedNote], range_start_tick: int, tolerance_ticks: float, pitch: int | None
+) -> PairedNote | None:
+    """The note a leading tie continues: started before the range and still sounding at its start
+    (or released less than half a step before it). Same pitch first, else the highest."""
+    sounding = [
+        note
+        for note in paired
+        if note.start_tick < range_start_tick and note.end_tick > range_start_tick - tolerance_ticks
+    ]
+    if not sounding:
+        return None
+    same_pitch = [note for note in sounding if note.pitch == pitch]
+    return max(same_pitch or sounding, key=lambda note: (note.pitch, note.start_tick))
+
+
+# Event groups at one tick: where inserted events go relative to the original ones.
+_PROVENANCE, _INSERTED_RELEASE, _ORIGINAL, _INSERTED_ATTACK, _END = range(5)
+
+
+def _edited_chunk(
+    song: MidiSong,
+    track: MidiTrack,
+    bars: Sequence[Bar],
+    target: BarRange,
+    new_notes: Sequence[StepNote],
+    provenance: str,
+) -> mido.MidiTrack:
+    """The edited track chunk (see write_edited_song)."""
+    ticks_per_beat = song.ticks_per_beat
+    range_start, range_end = _checked_target_ticks(bars, target, new_notes)
+    chunk = song.midi_file.tracks[track.chunk]
+    ticks = _absolute_ticks(chunk)
+    paired = _notes_of_track(song, track)
+    velocity = nearby_velocity(track, bars, target)
+    channel = track.channel
+
+    def note_on(pitch: int, note_velocity: int) -> mido.Message:
+        return note_messages(channel, pitch, note_velocity)[0]
+
+    def note_off(pitch: int) -> mido.Message:
+        return note_messages(channel, pitch, RELEASE_VELOCITY)[1]
+
+    removed: set[int] = set()
+    inserted: list[tuple[int, int, object]] = [(range_start, _PROVENANCE, _text_event(provenance))]
+
+    tied = next((note for note in new_notes if note.tied_from_before and note.start_step == bars[target.first - 1].first_step), None)
+    left_note = None
+    if tied is not None:
+        left_note = _sounding_at_left_boundary(paired, range_start, ticks_per_beat / 8, tied.pitch)
+    tie_end = step_to_tick(bars, ticks_per_beat, tied.end_step) if tied is not None else None
+
+    for note in paired:
+        is_left = note is left_note
+        if note.start_tick >= range_end or (note.end_tick <= range_start and not is_left):
+            continue  # wholly outside the range: untouched
+        if note.start_tick >= range_start:
+            # Onset inside the range: the note goes; a remainder past the range end is re-struck.
+            removed.add(note.on_index)
+            if note.end_tick > range_end:
+                inserted.append((range_end, _INSERTED_ATTACK, note_on(note.pitch, note.velocity)))
+            elif note.off_index is not None:
+                removed.add(note.off_index)
+            continue
+        # Onset before the range: keep the outside part (or let a leading tie extend it).
+        new_end = tie_end if is_left else range_start
+        if note.end_tick > range_end:
+            if new_end == range_end:
+                continue  # a tie that reaches the range end: the original note simply sounds on
+            inserted.append((new_end, _INSERTED_RELEASE, note_off(note.pitch)))
+            inserted.append((range_end, _INSERTED_ATTACK, note_on(note.pitch, note.velocity)))
+        elif note.end_tick != new_end or note.off_index is None:
+            if note.off_index is not None:
+                removed.add(note.off_index)
+            inserted.append((new_end, _INSERTED_RELEASE, note_off(note.pitch)))
+
+    for note in new_notes:
+        if note is tied and (left_note is not None or note.pitch is None):
+            continue  # absorbed by the note it continues, or a leading rest
+        start = step_to_tick(bars, ticks_per_beat, note.start_step)
+        end = step_to_tick(bars, ticks_per_beat, note.end_step)
+        if end <= start:
+            continue  # shorter than a tick at a very coarse resolution: nothing to write
+        attack, release = note_messages(channel, note.pitch, velocity)
+        inserted.append((start, _INSERTED_ATTACK, attack))
+        inserted.append((end, _INSERTED_RELEASE, release))
+
+    events: list[tuple[int, int, int, object]] = []
+    last_tick = 0
+    for index, (message, tick) in enumerate(zip(chunk, ticks)):
+        if index in removed or message.type == "end_of_track":
+            continue
+        events.append((tick, _ORIGINAL, index, message))
+        last_tick = max(last_tick, tick)
+    for order, (tick, group, message) in enumerate(inserted):
+        events.append((tick, group, order, message))
+        last_tick = max(last_tick, tick)
+    end_of_track = next((message for message in reversed(chunk) if message.type == "end_of_track"), None)
+    end_tick = max(last_tick, ticks[-1] if ticks else 0)
+    events.append((end_tick, _END, 0, end_of_track or mido.MetaMessage("end_of_track")))
+    return _sorted_track(events)
+
+
+def write_edited_song(
+    song: MidiSong,
+    track: MidiTrack,
+    bars: Sequence[Bar],
+    target: BarRange,
+    new_notes: Sequence[StepNote],
+    out_path: str | os.PathLike,
+    provenance: str,
+    force: bool = False,
+) -> Path:
+    """Write ``song`` with ``track``'s notes in the ``target`` bars replaced by ``new_notes``.
+
+    ``new_notes`` are on the song step grid (see ``melody.quantize_track``) inside the target bars,
+    with real MIDI pitches. Replaced: the track's notes whose onset lies in the range. Kept exactly:
+    every other event of every chunk (tick, type, channel, data, order). A note sounding into the
+    range is cut at the range start; one sounding out of it is re-struck at the range end (same
+    pitch and velocity). A new note with ``tied_from_before`` that starts the range extends the note
+    sounding at the left boundary (its end moves; its start does not); with nothing sounding it is
+    a normal note (a known pitch) or a rest (pitch None). New notes take the median velocity of the track's nearby
+    notes and its channel. One ``text`` meta event with ``provenance`` goes at the range start.
+
+    Raises OutputError when ``out_path`` exists (unless ``force``), is the input file (always), or
+    cannot be written. Returns the path written.
+    """
+    out_path = Path(out_path)
+    check_output_path(out_path, force, song.path)
+    edited = _edited_chunk(song, track, bars, target, new_notes, provenance)
+    chunks = list(song.midi_file.tracks)
+    chunks[track.chunk] = edited
+    return write_output_bytes(out_path, _file_bytes(song.midi_type, song.ticks_per_beat, chunks), force)
+
+
+def _candidate_chunk(
+    song: MidiSong,
+    track: MidiTrack,
+    bars: Sequence[Bar],
+    target: BarRange,
+    notes: Sequence[StepNote],
+    name: str,
+    provenance: str | None,
+    velocity: int,
+) -> mido.MidiTrack:
+    ticks_per_beat = song.ticks_per_beat
+    range_start, _ = _checked_target_ticks(bars, target, notes)
+    channel = track.channel
+    events: list[tuple[int, int, int, object]] = [
+        (0, 0, 0, mido.MetaMessage("track_name", name=name)),
+        (0, 0, 1, mido.Message("program_change", channel=channel, program=track.program)),
+    ]
+    if provenance is not None:
+        events.append((range_start, 0, 2, _text_event(provenance)))
+    paired = _notes_of_track(song, track)
+    for order, note in enumerate(notes):
+        pitch = note.pitch
+        if note.tied_from_before and pitch is None:
+            # The candidate track has no note to continue: sound the one the tie refers to.
+            sounding = _sounding_at_left_boundary(paired, range_start, ticks_per_beat / 8, None)
+            if sounding is None:
+                continue
+            pitch = sounding.pitch
+        start = step_to_tick(bars, ticks_per_beat, note.start_step)
+        end = step_to_tick(bars, ticks_per_beat, note.end_step)
+        if end > start:
+            attack, release = note_messages(channel, pitch, velocity)
+            events.extend([(start, 2, order, attack), (end, 1, order, release)])
+    return _sorted_track(events)
+
+
+def write_candidates_file(
+    song: MidiSong,
+    track: MidiTrack,
+    bars: Sequence[Bar],
+    target: BarRange,
+    candidates: Sequence[Sequence[StepNote]],
+    out_path: str | os.PathLike,
+    provenance: str | Sequence[str],
+    force: bool = False,
+) -> Path:
+    """The original song unchanged plus one track chunk per candidate ("candidate 1", ...), each
+    holding only that candidate's notes in the target bars, on the melody's channel and program.
+
+    ``provenance`` is one text (written once, in the first candidate's chunk) or one per candidate.
+    A type-0 song becomes type 1 (it now has several chunks).
+    """
+    out_path = Path(out_path)
+    check_output_path(out_path, force, song.path)
+    if isinstance(provenance, str):
+        provenances: list[str | None] = [provenance] + [None] * (len(candidates) - 1)
+    else:
+        provenances = list(provenance)
+        if len(provenances) != len(candidates):
+            raise ValueError(f"got {len(provenances)} provenance texts for {len(candidates)} candidates")
+    velocity = nearby_velocity(track, bars, target)
+    chunks = list(song.midi_file.tracks)
+    for number, (notes, text) in enumerate(zip(candidates, provenances), start=1):
+        chunks.append(
+            _candidate_chunk(song, track, bars, target, notes, f"candidate {number}", text, velocity)
+        )
+    return write_output_bytes(out_path, _file_bytes(1, song.ticks_per_beat, chunks), force)
+
+
+def write_sequence_file(
+    versions: Sequence[Sequence[StepNote]],
+    steps_per_bar: int,
+    ticks_per_beat: int,
+    tempo_us_per_beat: int,
+    meter: tuple[int, int],
+    program: int,
+    out_path: str | os.PathLike,
+    provenance: str,
+    force: bool = False,
+    channel: int = 0,
+    gap_bars: int = 1,
+    velocity: int = DEFAULT_VELOCITY,
+) -> Path:
+    """A small type-1 file playing ``versions`` one after another (for ``interpolate --combined``).
+
+    Each version is a whole window melody starting at step 0 (16th steps). Versions all get the
+    length of the longest, rounded up to whole bars of ``steps_per_bar``, with ``gap_bars`` of
+    silence between them and a marker ("version 1", ...) where each starts. ``meter`` goes into
+    the file's time signature (bar lines line up with the versions when it has ``steps_per_bar``
+    steps). A leading tie of unknown pitch is a rest.
+    """
+    out_path = Path(out_path)
+    check_output_path(out_path, force)
+    if steps_per_bar < 1:
+        raise ValueError(f"steps_per_bar must be at least 1, got {steps_per_bar}")
+    if not 0 <= program <= 127 or not 0 <= channel <= 15:
+        raise ValueError(f"program must be in range 0..127 and channel 0..15, got {program} and {channel}")
+    longest = max((note.end_step for notes in versions for note in notes), default=steps_per_bar)
+    version_steps = -(-longest // steps_per_bar) * steps_per_bar
+    stride_steps = version_steps + gap_bars * steps_per_bar
+
+    def tick(step: int) -> int:
+        return (2 * step * ticks_per_beat + 4) // 8  # a step is a 16th note: ticks_per_beat / 4
+
+    conductor: list[tuple[int, int, int, object]] = [
+        (0, 0, 0, mido.MetaMessage("time_signature", numerator=meter[0], denominator=meter[1])),
+        (0, 0, 1, mido.MetaMessage("set_tempo", tempo=tempo_us_per_beat)),
+        (0, 0, 2, _text_event(provenance)),
+    ]
+    melody: list[tuple[int, int, int, object]] = [
+        (0, 0, 0, mido.MetaMessage("track_name", name="versions")),
+        (0, 0, 1, mido.Message("program_change", channel=channel, program=program)),
+    ]
+    order = itertools.count(2)
+    for number, notes in enumerate(versions, start=1):
+        offset = (number - 1) * stride_steps
+        conductor.append((tick(offset), 1, number, mido.MetaMessage("marker", text=f"version {number}")))
+        for note in notes:
+            if note.tied_from_before and note.pitch is None:
+                continue
+            start, end = tick(offset + note.start_step), tick(offset + note.end_step)
+            if end > start:
+                key = next(order)
+                attack, release = note_messages(channel, note.pitch, velocity)
+                melody.extend([(start, 2, key, attack), (end, 1, key, release)])
+    chunks = [_sorted_track(conductor), _sorted_track(melody)]
+    return write_output_bytes(out_path, _file_bytes(1, ticks_per_beat, chunks), force)

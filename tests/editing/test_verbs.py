@@ -1,0 +1,147 @@
+"""editing/verbs.py: whole-file edits with a tiny random CLSM (outputs, ties, chunks, meters, warnings)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from clsm_cli.constants import HOLD_TOKEN
+from clsm_cli.editing import generate
+from clsm_cli.editing.generate import Candidate
+from clsm_cli.editing.options import EditOptions, check_options, command_decoding
+from clsm_cli.editing.provenance import parse_provenance, w_from_text
+from clsm_cli.editing.verbs import edit_file
+from clsm_cli.errors import InputFileError, UsageError
+from clsm_cli.music.bars import BarRange
+from clsm_cli.music.midi_read import read_midi, read_text_events
+from clsm_cli.music.tokens import StepNote, pitch_to_token
+from synthetic_midi.midi_factory import STEP_TICKS, melody_of, output_line, scale_melody, write_song
+
+
+def options(verb="infill", bars=BarRange(3, 4), seed=1, out_dir=".", **values) -> EditOptions:
+    values.setdefault("temperature", 0.0)
+    return EditOptions(verb=verb, bars=bars, seed=seed, out_dir=out_dir, **values)
+
+
+def run_edit(path, edit_options, loaded):
+    """One file through edit_file with the command's decoding, resolved as the CLI does."""
+    return edit_file(path, edit_options, loaded, command_decoding(loaded.config, edit_options.temperature,
+                                                                  edit_options.top_p))
+
+
+def test_infill_file_writes_n_outputs_and_records_them(tmp_path, tiny_model):
+    song = write_song(tmp_path / "song.mid", scale_melody(10))
+    result = run_edit(song, options(num=3, out_dir=tmp_path / "out"), tiny_model)
+    assert result.ok, result.error
+    assert [output.path.name for output in result.outputs] == [
+        f"song.infill-bars3-4-s1-{k}.mid" for k in (1, 2, 3)
+    ]
+    data = result.to_json()
+    assert data["bars"] == [3, 4] and data["seed"] == 1 and len(data["outputs"]) == 3
+    assert all(len(output["latents"][0]["w"]) == tiny_model.config.z_dim for output in data["outputs"])
+    records = parse_provenance(read_text_events(result.outputs[0].path))
+    assert len(records) == 1 and np.array_equal(w_from_text(records[0]["latents"][0]["w"]),
+                                                  result.outputs[0].latents[0].w)
+
+
+def test_a_generated_leading_hold_extends_the_note_before(tmp_path, tiny_model, monkeypatch):
+    # Bar 2 ends with a note held over the bar line into bar 3; the "model" continues it.
+    notes = [n for n in scale_melody(8) if not 28 <= n[0] < 36] + [(28, 36, 67)]
+    song = write_song(tmp_path / "tie.mid", notes, accompaniment=False)
+    generated = np.array([HOLD_TOKEN] * 6 + [pitch_to_token(72)] + [HOLD_TOKEN] * 25, dtype=np.uint8)
+
+    def fake_infill(engine, window, target, decoding, seed, candidates, chunk=0):
+        return [Candidate(generated.copy(), np.zeros(engine.config.z_dim, np.float32)) for _ in candidates]
+
+    monkeypatch.setattr(generate, "infill", fake_infill)
+    result = run_edit(song, options(num=1, out_dir=tmp_path), tiny_model)
+    assert result.ok, result.error
+    line = output_line(result.outputs[0].path)
+    assert StepNote(28, 38, 67) in line  # same start, its end moved from step 36 to 38
+    assert StepNote(38, 64, 72) in line
+    assert [n for n in line if n.start_step < 28] == [StepNote(*n[:2], n[2]) for n in notes if n[0] < 28]
+
+
+def test_a_note_held_into_the_right_context_is_given_and_restruck(tmp_path, tiny_model, monkeypatch):
+    notes = [n for n in scale_melody(8) if not 60 <= n[0] < 68] + [(60, 68, 69)]  # bar 4 into bar 5
+    song = write_song(tmp_path / "held.mid", notes, accompaniment=False)
+    seen = {}
+    real_infill = generate.infill
+
+    def spying_infill(engine, window, target, *args, **kwargs):
+        seen["window"], seen["target"] = window.copy(), target
+        return real_infill(engine, window, target, *args, **kwargs)
+
+    monkeypatch.setattr(generate, "infill", spying_infill)
+    result = run_edit(song, options(num=1, out_dir=tmp_path), tiny_model)
+    assert result.ok, result.error
+    start, length = seen["target"].start, seen["target"].length
+    assert seen["window"][start + length] == pitch_to_token(69)  # not "__"
+    line = output_line(result.outputs[0].path)
+    assert StepNote(64, 68, 69) in line  # the outside part, re-struck at bar 5
+
+
+def test_long_infill_fills_chunks_left_context_first(tmp_path, tiny_model, monkeypatch):
+    song = write_song(tmp_path / "long.mid", scale_melody(12))
+    targets = []
+    real_infill = generate.infill
+
+    def spying_infill(engine, window, target, *args, **kwargs):
+        targets.append(tuple(target.__dict__.values()))
+        return real_infill(engine, window, target, *args, **kwargs)
+
+    monkeypatch.setattr(generate, "infill", spying_infill)
+    result = run_edit(song, options(bars=BarRange(3, 8), num=2, out_dir=tmp_path), tiny_model)
+    assert result.ok, result.error
+    assert targets[0] == (64, 64)  # bars 3-6 end their window: only the left context is seen
+    assert targets[1:] == [(48, 32), (48, 32)]  # bars 7-8, centred, once per candidate
+    assert [tuple(latent.bars) for latent in result.outputs[0].latents] == [(3, 6), (7, 8)]
+    assert len(result.outputs[0].target_tokens) == 6 * 16
+    assert any("chunks" in warning for warning in result.warnings)
+
+
+def test_a_three_four_song_names_both_meters(tmp_path, tiny_model):
+    notes = [(step, step + 4, 60 + step % 7) for step in range(0, 12 * 8, 4)]
+    song = write_song(tmp_path / "waltz.mid", notes, meter=(3, 4))
+    result = run_edit(song, options(out_dir=tmp_path), tiny_model)
+    assert isinstance(result.error, InputFileError) and result.exit_code == 3
+    assert "waltz.mid is in 3/4" in result.error.message and "4/4 and 2/2" in result.error.message
+
+
+def test_a_short_song_is_padded_with_a_warning(tmp_path, tiny_model):
+    song = write_song(tmp_path / "short.mid", scale_melody(4))
+    result = run_edit(song, options(bars=BarRange(2, 3), num=1, out_dir=tmp_path), tiny_model)
+    assert result.ok, result.error
+    assert any("only 4 bars" in warning for warning in result.warnings)
+
+
+def test_chords_in_the_target_are_replaced_with_a_warning(tmp_path, tiny_model):
+    song = write_song(tmp_path / "chords.mid", scale_melody(8), extra_melody_notes=[(32, 36, 55), (36, 40, 57)])
+    result = run_edit(song, options(num=1, out_dir=tmp_path), tiny_model)
+    assert result.ok, result.error
+    assert any("chords" in warning for warning in result.warnings)
+    line = melody_of(read_midi(result.outputs[0].path)).notes
+    assert not any(note.pitch in (55, 57) for note in line)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [(dict(verb="vary", bars=BarRange(1, 5)), "at most 4 bars"), (dict(num=0), "--num"),
+     (dict(verb="interpolate", from_original=True, start_file="a.mid"), "--from-original")],
+)
+def test_option_problems_are_usage_errors(changes, message):
+    with pytest.raises(UsageError, match=message):
+        check_options(options(**changes))
+
+
+def test_an_edit_reports_notes_moved_by_quantization_as_show_does(tmp_path, tiny_model, run_clsm):
+    from synthetic_midi.midi_factory import TrackSpec, make_midi
+
+    notes = [(start * STEP_TICKS + (40 if index % 3 == 0 else 0), end * STEP_TICKS, pitch, 90)
+             for index, (start, end, pitch) in enumerate(scale_melody(8))]
+    song = make_midi(tmp_path / "loose.mid", [TrackSpec(notes, name="Melody")], time_signatures=[(0, 4, 4)])
+    result = run_edit(song, options(num=1, out_dir=tmp_path / "out"), tiny_model)
+    assert result.ok, result.error
+    moved = [warning for warning in result.warnings if "off the 16th-note grid" in warning]
+    assert len(moved) == 1 and moved[0].startswith("track 1: ")
+    assert moved[0] in run_clsm("show", song, "--bars", "3-4").stderr.replace("\n", " ")

@@ -1,0 +1,96 @@
+"""editing/window.py and editing/splice.py: the model's window, and generated tokens back to notes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from clsm_cli.constants import HOLD_TOKEN, REST_TOKEN
+from clsm_cli.editing.splice import notes_for_writer, splice, target_notes
+from clsm_cli.editing.window import build_window
+from clsm_cli.engine.draws import candidate_draws
+from clsm_cli.engine.protocol import TargetSpan
+from clsm_cli.music.bars import BarRange, window_around
+from clsm_cli.music.tokens import StepNote, pitch_to_token
+
+
+def test_window_shifts_one_octave_into_range_and_folds_outliers():
+    line = [StepNote(0, 4, 43), StepNote(4, 8, 47), StepNote(8, 12, 50), StepNote(12, 16, 20)]
+    window = build_window(line, 0, 16, 16, 128)
+    assert window.octave_shift == 12  # 43, 47, 50 -> 55, 59, 62; 20 folds up for the model only
+    assert list(window.tokens[[0, 4, 8, 12]]) == [pitch_to_token(p) for p in (55, 59, 62, 56)]
+
+
+def test_window_gives_the_right_context_the_pitch_of_a_note_held_into_it():
+    line = [StepNote(0, 20, 60), StepNote(20, 40, 64), StepNote(40, 48, 67)]  # 64 sounds across step 32
+    window = build_window(line, 0, 16, 16, 128)
+    assert window.tokens[32] == pitch_to_token(64)
+    assert window.tokens[16] == HOLD_TOKEN  # the target's own leading hold stays for the encoder
+
+
+def test_window_right_context_inside_a_rest_starts_with_rest():
+    line = [StepNote(0, 20, 60), StepNote(40, 48, 67)]
+    window = build_window(line, 0, 16, 16, 128)
+    assert window.tokens[32] == REST_TOKEN
+
+
+def test_window_before_the_song_start_is_rest_and_canonical():
+    window = build_window([StepNote(0, 8, 60)], -64, 0, 64, 128)
+    assert window.target == TargetSpan(64, 64)
+    assert window.tokens[0] == REST_TOKEN and np.all(window.tokens[1:64] == HOLD_TOKEN)
+    assert window.tokens[64] == pitch_to_token(60)
+
+
+@pytest.mark.parametrize(
+    ("num_bars", "first", "last", "expected"),
+    [(20, 9, 10, (6, 13)), (20, 1, 2, (1, 8)), (20, 19, 20, (13, 20)), (5, 2, 3, (1, 5)), (20, 3, 6, (1, 8))],
+)
+def test_centred_window_bars_are_clamped_to_the_song(num_bars, first, last, expected):
+    assert tuple(window_around(BarRange(first, last), num_bars, 8)) == expected
+
+
+def test_long_targets_split_into_four_bar_chunks_left_to_right():
+    assert [tuple(chunk) for chunk in BarRange(3, 12).chunks(4)] == [(3, 6), (7, 10), (11, 12)]
+    assert [tuple(chunk) for chunk in BarRange(5, 5).chunks(4)] == [(5, 5)]
+    first, again, other = (candidate_draws(7, k, 4, 16, chunk=1).latent_noise for k in (1, 1, 2))
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+
+
+# --- tokens back to notes ------------------------------------------------------------------------
+
+
+def test_leading_hold_ties_onto_the_note_sounding_before():
+    line = [StepNote(8, 20, 72)]
+    window = build_window(line, 0, 16, 16, 128)  # shift 0
+    tokens = np.array([HOLD_TOKEN] * 4 + [pitch_to_token(67)] + [HOLD_TOKEN] * 11, dtype=np.uint8)
+    notes = target_notes(tokens, window, line)
+    assert notes == [StepNote(16, 20, 72, tied_from_before=True), StepNote(20, 32, 67)]
+    spliced = splice(line, 16, 32, notes)
+    assert spliced == [StepNote(8, 20, 72), StepNote(20, 32, 67)]  # its start stays, its end moved
+    assert notes_for_writer(spliced, 16, 32) == notes
+
+
+def test_leading_hold_after_a_rest_is_more_rest():
+    line = [StepNote(0, 8, 72)]
+    window = build_window(line, 0, 16, 16, 128)
+    tokens = np.array([HOLD_TOKEN] * 8 + [pitch_to_token(67)] + [HOLD_TOKEN] * 7, dtype=np.uint8)
+    assert target_notes(tokens, window, line) == [StepNote(24, 32, 67)]
+
+
+def test_generated_pitches_are_shifted_back_to_the_songs_octave():
+    line = [StepNote(0, 16, 43), StepNote(32, 48, 45)]
+    window = build_window(line, 0, 16, 16, 128)
+    tokens = np.array([pitch_to_token(60)] + [HOLD_TOKEN] * 15, dtype=np.uint8)
+    assert target_notes(tokens, window, line) == [StepNote(16, 32, 48)]
+
+
+def test_splice_cuts_notes_at_the_left_and_restrikes_them_at_the_right():
+    line = [StepNote(0, 20, 60), StepNote(28, 40, 64), StepNote(40, 44, 65)]
+    spliced = splice(line, 16, 32, [StepNote(16, 24, 70)])
+    assert spliced == [StepNote(0, 16, 60), StepNote(16, 24, 70), StepNote(32, 40, 64), StepNote(40, 44, 65)]
+
+
+def test_a_tie_through_the_whole_target_keeps_one_note():
+    line = [StepNote(8, 40, 60)]
+    spliced = splice(line, 16, 32, [StepNote(16, 32, 60, tied_from_before=True)])
+    assert spliced == [StepNote(8, 40, 60)]
