@@ -9,6 +9,7 @@ from clsm_cli.constants import HOLD_TOKEN, MAX_PITCH, MIN_PITCH, REST_TOKEN, STA
 from clsm_cli.music.bars import BarRange, song_bars, window_around
 from clsm_cli.music.melody import choose_melody_track, quantize_track, reduce_to_monophony
 from clsm_cli.music.midi_read import read_midi, song_from_bytes
+from clsm_cli.constants import vocabulary_hash
 from clsm_cli.music.tokens import (
     TOKEN_DTYPE,
     StepNote,
@@ -23,7 +24,6 @@ from clsm_cli.music.tokens import (
     sounding_token_at,
     token_to_pitch,
     tokens_to_text,
-    vocabulary_hash,
 )
 from synthetic_midi.midi_factory import random_multitrack_song
 from tests.music.token_checks import is_canonical, is_music_tokens, transpose_tokens
