@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="dataset folder (clsm data build)")
     parser.add_argument("--lm", default=None, help="evaluation LM (optional): adds NLL figures")
     parser.add_argument("--split", default="test")
+    parser.add_argument("--meter", default="4/4", help="meter group of the data to read (the model's own)")
     parser.add_argument("--windows", type=int, default=500)
     parser.add_argument("--candidates", type=int, default=4, help="infills per window (one clsm infill call)")
     parser.add_argument("--decodings", nargs="+", default=["0", "1.0", "0.8", "1.0:0.9"],
@@ -57,12 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     device = torch.device(choose_device(args.device))
     console = Console()
-    console.print(f"model {args.model}, data {args.data} ({args.split}), {args.windows} windows, "
+    console.print(f"model {args.model}, data {args.data} ({args.split}, {args.meter}), {args.windows} windows, "
                   f"{args.candidates} infills each, seed {args.seed}, device {device}, "
                   f"torch threads {torch.get_num_threads()}")
     member = harness.load_eval_model(args.model, device)
     lm = harness.load_lm(args.lm, device)[0] if args.lm else None
-    plan = harness.plan_evaluation(open_split(args.data, args.split), args.windows, args.seed)
+    plan = harness.plan_evaluation(open_split(args.data, args.split, meter_group=args.meter), args.windows, args.seed)
 
     results = []
     for text in args.decodings:

@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from clsm_cli.constants import BARS_PER_WINDOW
 from clsm_cli.engine.latent import prior_sample_w
 from clsm_cli.engine.sampling import Decoding, resolve_decoding
 from clsm_cli.errors import UsageError
@@ -87,6 +88,7 @@ def evaluate_quality(
     progress = progress or SilentProgress()
     device = device_of(model)
     generated, real = MelodyStatsTotals(), MelodyStatsTotals()
+    steps_per_bar = plan.window_steps // BARS_PER_WINDOW
     posterior, prior = AccuracyTotals(), AccuracyTotals()
     nll = {name: NllTotals() for name in ("generated", DATA, COPY, RANDOM)} if lm is not None else {}
     task = progress.task(f"{member.name} quality (T={temperature:g}, top-p={top_p:g})", len(plan))
@@ -111,9 +113,9 @@ def evaluate_quality(
                 torch.rand(w.shape[0], target_length, generator=decode_generator, dtype=torch.float64).numpy(),
             )  # (B * n, L)
             spliced = splice_targets(np.repeat(windows, candidates, axis=0), target_start, infills)
-            generated.add(spliced, target_start, target_length)
+            generated.add(spliced, target_start, target_length, steps_per_bar)
             generated.add_candidate_sets(infills.reshape(len(rows), candidates, target_length))
-            real.add(windows, target_start, target_length)
+            real.add(windows, target_start, target_length, steps_per_bar)
 
             # Posterior mean and f⁻¹(prior mean), both argmax, decoded as one batch.
             means = torch.cat([posterior_means(member, tokens, target_start, target_length), model.flow.inverse(w_mean)])

@@ -119,7 +119,7 @@ def test_quality_check_measures_candidates_against_the_real_bars(eval_data, memb
     assert result.real.well_formed_share == 1.0
     assert 0 <= result.posterior_accuracy <= 1 and 0 <= result.prior_accuracy <= 1
     assert result.nll["generated"].samples == 24 and result.nll[DATA].samples == 8
-    assert len(result.checks) == 10
+    assert len(result.checks) == 11
     argmax = harness.evaluate_quality(members[0], plan, candidates=3, temperature=0.0)
     assert argmax.nll == {} and argmax.temperature == 0.0
     with pytest.raises(UsageError):

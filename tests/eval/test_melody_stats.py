@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from clsm_cli.constants import HOLD_TOKEN, PLACEHOLDER_TOKEN, REST_TOKEN
+from clsm_cli.constants import HOLD_TOKEN, MIN_PITCH, PLACEHOLDER_TOKEN, REST_TOKEN
 from clsm_cli.eval.melody_stats import (
     MelodyStats,
     MelodyStatsTotals,
+    in_key_counts,
     melody_stats,
     pairwise_ratios,
     quality_checks,
@@ -89,7 +90,7 @@ def stats(**overrides):
     base = dict(
         targets=10, repeated_note_share=0.17, distinct_pitches=5.8, pitch_range_semitones=9.4,
         onsets_per_bar=5.0, step_share=0.51, jump_in_semitones=2.6, jump_out_semitones=2.6,
-        well_formed_share=1.0, pairwise_edit_ratio=None,
+        well_formed_share=1.0, pairwise_edit_ratio=None, in_key_share=0.95,
     )
     base.update(overrides)
     return MelodyStats(**base)
@@ -98,12 +99,13 @@ def stats(**overrides):
 def test_quality_checks_flag_the_dull_prototype_and_pass_a_good_model():
     real = stats()
     dull = stats(repeated_note_share=0.37, distinct_pitches=3.9, pitch_range_semitones=6.4, step_share=0.32,
-                 jump_in_semitones=3.3, jump_out_semitones=3.7, pairwise_edit_ratio=0.1)
+                 jump_in_semitones=3.3, jump_out_semitones=3.7, pairwise_edit_ratio=0.1, in_key_share=0.7)
     failed = {check.name for check in quality_checks(dull, real, 0.60, 0.57) if check.passed is False}
     assert failed == {
         "repeated-note share", "distinct pitches per target", "pitch range (semitones)",
         "1-2 semitone step share", "jump out of target (semitones)",  # 3.3 <= 2.6 + 1 passes
-        "pairwise edit-distance ratio", "reconstruction: posterior mean vs prior mean",
+        "pairwise edit-distance ratio", "in key (new notes in the tune's scale)",
+        "reconstruction: posterior mean vs prior mean",
     }
     good = stats(repeated_note_share=0.2, pairwise_edit_ratio=0.4)
     assert all(check.passed for check in quality_checks(good, real, 0.70, 0.55))
@@ -120,3 +122,30 @@ def test_batched_candidate_sets_equal_one_call_at_a_time():
         one_by_one.add_candidates(candidates)
     assert batched.pairwise_calls == one_by_one.pairwise_calls == 6
     assert batched.pairwise_sum == pytest.approx(one_by_one.pairwise_sum)
+
+
+def _window_of(pitches, target_pitches, steps_per_note=2):
+    """A window: context notes, then the target's notes, then the context again (each a pitch + hold)."""
+    tokens = []
+    for pitch in list(pitches) + list(target_pitches) + list(pitches):
+        tokens += [pitch - MIN_PITCH] + [HOLD_TOKEN] * (steps_per_note - 1)
+    return np.array(tokens, dtype=np.uint8)
+
+
+def test_in_key_share_counts_target_notes_inside_the_contexts_diatonic_scale():
+    c_major = [60, 62, 64, 65, 67, 69, 71, 72]
+    in_key_window = _window_of(c_major, [64, 65, 67, 60])  # all four in C major
+    half_window = _window_of(c_major, [61, 63, 64, 67])  # C# and D# are outside
+    target_start, target_length = 16, 8
+    assert in_key_counts(in_key_window[None], target_start, target_length) == (4, 4)
+    assert in_key_counts(half_window[None], target_start, target_length) == (2, 4)
+    stats = melody_stats(np.stack([in_key_window, half_window]), target_start, target_length)
+    assert stats.in_key_share == pytest.approx(6 / 8)
+
+
+def test_a_dorian_tune_is_in_key_and_a_window_without_context_is_skipped():
+    d_dorian = [62, 64, 65, 67, 69, 71, 72, 74]  # the C-major set: modal tunes count as in key
+    assert in_key_counts(_window_of(d_dorian, [62, 65, 69, 72])[None], 16, 8) == (4, 4)
+    silent_context = np.full(40, REST_TOKEN, dtype=np.uint8)
+    silent_context[16] = 61 - MIN_PITCH
+    assert in_key_counts(silent_context[None], 16, 8) == (0, 0)
