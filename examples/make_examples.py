@@ -55,10 +55,13 @@ EXAMPLES = (
             "Es wollt ein Jäger jagen", "4/4", 96),
     Example("hoert-ihr-herrn.mid", "essenFolksong/erk30.abc", 389,
             "Hört ihr Herrn und lasst euch sagen", "4/4", 84),
-    # In 3/4: a model trained on 4/4 refuses it with a clear message (the data build skips 3/4
-    # tunes, so this one is unseen whatever its split; it is in test all the same).
+    # One tune per meter that has its own model (3/4, 6/8, 2/4), each from the test split.
     Example("zwischen-berg-und-tal-3-4.mid", "essenFolksong/erk10.abc", 299,
             "Zwischen Berg und tiefem, tiefem Tal", "3/4", 108),
+    Example("das-jagen-6-8.mid", "essenFolksong/erk30.abc", 314,
+            "Das Jagen, das ist ja mein Leben", "6/8", 100),
+    Example("o-tannenbaum-2-4.mid", "essenFolksong/erk10.abc", 309,
+            "O Tannenbaum", "2/4", 76),
 )  # fmt: skip
 
 
