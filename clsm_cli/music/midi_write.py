@@ -152,10 +152,11 @@ def _check_new_notes(notes: Sequence[StepNote], range_start: int, range_end: int
 def _leading_hold_pitch(paired: Sequence[PairedNote], bars: Sequence[Bar], ticks_per_beat: int,
                         target: BarRange, voice: str) -> int | None:
     """The pitch a leading hold of unknown pitch sounds: the edited voice's last note before the
-    target when it still sounds at the target's first step (on the step grid), else None (a rest)."""
+    target when it sounds on the step just before it (on the step grid, as ``splice.target_notes``
+    finds it), else None (a rest)."""
     first_step, _ = target.step_span(bars)
     edited, _ = voiced_notes(paired, bars, ticks_per_beat, voice)
-    before = [n for n in edited if n.start_step < first_step <= n.end_step - 1]
+    before = [n for n in edited if n.start_step < first_step <= n.end_step]
     return max(before, key=lambda n: (n.start_step, n.note.pitch)).note.pitch if before else None
 
 
@@ -179,9 +180,10 @@ def _edited_chunk(
     ticks = _absolute_ticks(chunk)
     paired = _notes_of_track(song, track)
     hold_pitch = _leading_hold_pitch(paired, bars, ticks_per_beat, target, voice)
-    notes = [
+    notes = [  # a leading hold of unknown pitch: a new note of the held pitch, or a rest
         StepNote(note.start_step, note.end_step, hold_pitch) if note.tied_from_before and note.pitch is None else note
         for note in new_notes
+        if not (note.tied_from_before and note.pitch is None and hold_pitch is None)
     ]
     plan = plan_edit(paired, bars, ticks_per_beat, target, notes, voice)
     channel = track.channel
