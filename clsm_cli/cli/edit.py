@@ -274,16 +274,16 @@ def _summary(results: Sequence["FileResult"], options: "EditOptions", messages: 
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("file", overflow="fold")
-    table.add_column("track", overflow="fold")
     table.add_column("result", no_wrap=True)
     table.add_column("outputs", overflow="fold")
     for result in results:
+        # The file, and under it the track that was edited ("track 2 (Melody)").
+        file_cell = escape_markup(result.input.name) + (f"\n[dim]track {escape_markup(result.track)}[/dim]"
+                                                        if result.track else "")
         if result.ok:
-            table.add_row(escape_markup(result.input.name), escape_markup(result.track or ""), "[green]ok[/green]",
-                          escape_markup(_outputs_text(result)))
+            table.add_row(file_cell, "[green]ok[/green]", escape_markup(_outputs_text(result)))
         else:
-            table.add_row(escape_markup(result.input.name), escape_markup(result.track or ""),
-                          f"[red]exit {result.exit_code}[/red]",
+            table.add_row(file_cell, f"[red]exit {result.exit_code}[/red]",
                           escape_markup(result.error.message))
     messages.print()
     messages.print(table)

@@ -73,8 +73,9 @@ def test_every_edit_names_its_track_in_the_summary_and_json(run_clsm, tiny_model
     record = json.loads(result.stdout)
     track = prepare_song(path, None, None).track
     assert record["track"] == f"{track.number} (Melody)"
-    summary_row = next(line for line in result.stderr.splitlines() if line.startswith("pop.mid"))
-    assert f"{track.number} (Melody)" in summary_row
+    lines = result.stderr.splitlines()
+    row = next(index for index, line in enumerate(lines) if line.startswith("pop.mid"))
+    assert lines[row + 1].strip() == f"track {track.number} (Melody)"
 
 
 def test_a_target_where_the_chosen_track_is_silent_gets_a_warning(run_clsm, tiny_model_dir, tmp_path):

@@ -74,8 +74,7 @@ def outside_target_changes(input_path, output_path, target: BarRange) -> Outside
         (n.chunk, n.channel, n.pitch, n.velocity, n.start_tick, n.end_tick) for n in mido_notes(output_path)
     )
     missing = list((before - after).elements())
-    song = read_midi(output_path)
-    bars = song_bars(song)
+    bars = song_bars(read_midi(input_path))  # the output has the same bars (it may have no notes left)
     range_start, range_end = target.tick_span(bars)
     output_starts = {(n.chunk, n.channel, n.start_tick) for n in mido_notes(output_path)}
     shortened, unexplained = [], []
