@@ -70,17 +70,16 @@ class OutsideChanges:
 def outside_target_changes(input_path, output_path, target: BarRange) -> OutsideChanges:
     """What happened to the input's notes outside ``target`` in the output (see the module docstring)."""
     before = _outside_notes(input_path, target)
-    after = Counter(
-        (n.chunk, n.channel, n.pitch, n.velocity, n.start_tick, n.end_tick) for n in mido_notes(output_path)
-    )
+    output_notes = mido_notes(output_path)
+    after = Counter((n.chunk, n.channel, n.pitch, n.velocity, n.start_tick, n.end_tick) for n in output_notes)
     missing = list((before - after).elements())
     bars = song_bars(read_midi(input_path))  # the output has the same bars (it may have no notes left)
     range_start, range_end = target.tick_span(bars)
-    output_starts = {(n.chunk, n.channel, n.start_tick) for n in mido_notes(output_path)}
+    output_starts = {(n.chunk, n.channel, n.start_tick) for n in output_notes}
     shortened, unexplained = [], []
     for key in missing:
         chunk, channel, pitch, velocity, start, end = key
-        same = [n for n in mido_notes(output_path) if (n.chunk, n.channel, n.pitch, n.velocity, n.start_tick)
+        same = [n for n in output_notes if (n.chunk, n.channel, n.pitch, n.velocity, n.start_tick)
                 == (chunk, channel, pitch, velocity, start) and start < n.end_tick < end]
         cut = next((n.end_tick for n in same if range_start <= n.end_tick < range_end
                     and (chunk, channel, n.end_tick) in output_starts), None)
