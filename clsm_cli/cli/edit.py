@@ -105,6 +105,7 @@ TEMPERATURE = typer.Option(None, "--temperature", min=0.0, help="Sampling temper
 TOP_P = typer.Option(None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling: keep the most likely tokens up to this mass. Default: the model's.")
 MODEL = typer.Option(None, "--model", "-m", metavar="NAME|DIR", help="A model from clsm models, or a model directory. Default: the shipped model.")
 TRACK = typer.Option(None, "--track", "-t", metavar="TRACK", help="Melody track: its number in clsm show's table, or its name. Default: chosen automatically.")
+VOICE = typer.Option("top", "--voice", metavar="top|all", help="What of the melody track the bars lose: its top voice (the notes under it stay), or all its notes.")
 OUT = typer.Option(Path("."), "--out", "-o", metavar="DIR", help="Folder for the outputs (created if missing).")
 FORCE = typer.Option(False, "--force", help="Overwrite outputs that already exist.")
 JSON = typer.Option(False, "--json", help="Print one JSON object per input file on stdout (messages stay on stderr).")
@@ -125,6 +126,7 @@ def infill(
     top_p: Optional[float] = TOP_P,
     model: Optional[str] = MODEL,
     track: Optional[str] = TRACK,
+    voice: str = VOICE,
     out: Path = OUT,
     force: bool = FORCE,
     json_output: bool = JSON,
@@ -135,7 +137,7 @@ def infill(
     engine: str = ENGINE,
 ) -> None:
     _run("infill", files, bars, json_output, preview, engine, device, model,
-         dict(num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, out_dir=out, force=force,
+         dict(num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
               wav=wav, combined=combined))
 
 
@@ -152,6 +154,7 @@ def interpolate(
     top_p: Optional[float] = TOP_P,
     model: Optional[str] = MODEL,
     track: Optional[str] = TRACK,
+    voice: str = VOICE,
     out: Path = OUT,
     force: bool = FORCE,
     json_output: bool = JSON,
@@ -163,7 +166,7 @@ def interpolate(
 ) -> None:
     _run("interpolate", files, bars, json_output, preview, engine, device, model,
          dict(steps=steps, from_original=from_original, start_file=start, end_file=end, seed=seed,
-              temperature=temperature, top_p=top_p, track=track, out_dir=out, force=force, wav=wav,
+              temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force, wav=wav,
               combined=combined))
 
 
@@ -179,6 +182,7 @@ def vary(
     top_p: Optional[float] = TOP_P,
     model: Optional[str] = MODEL,
     track: Optional[str] = TRACK,
+    voice: str = VOICE,
     out: Path = OUT,
     force: bool = FORCE,
     json_output: bool = JSON,
@@ -190,7 +194,7 @@ def vary(
 ) -> None:
     _run("vary", files, bars, json_output, preview, engine, device, model,
          dict(amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
-              track=track, out_dir=out, force=force, wav=wav, combined=combined))
+              track=track, voice=voice, out_dir=out, force=force, wav=wav, combined=combined))
 
 
 # --- the shared run ------------------------------------------------------------------------------
@@ -273,10 +277,13 @@ def _summary(results: Sequence["FileResult"], options: "EditOptions", messages: 
     table.add_column("result", no_wrap=True)
     table.add_column("outputs", overflow="fold")
     for result in results:
+        # The file, and under it the track that was edited ("track 2 (Melody)").
+        file_cell = escape_markup(result.input.name) + (f"\n[dim]track {escape_markup(result.track)}[/dim]"
+                                                        if result.track else "")
         if result.ok:
-            table.add_row(escape_markup(result.input.name), "[green]ok[/green]", escape_markup(_outputs_text(result)))
+            table.add_row(file_cell, "[green]ok[/green]", escape_markup(_outputs_text(result)))
         else:
-            table.add_row(escape_markup(result.input.name), f"[red]exit {result.exit_code}[/red]",
+            table.add_row(file_cell, f"[red]exit {result.exit_code}[/red]",
                           escape_markup(result.error.message))
     messages.print()
     messages.print(table)

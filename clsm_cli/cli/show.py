@@ -1,6 +1,7 @@
 """``clsm show FILE [--bars A-B] [--track T]``: what clsm sees in a MIDI file, before editing it.
 
-Prints a summary (meter, tempo, bar count), the tracks table with the melody track marked, and a
+Prints a summary (meter, tempo, bar count), the tracks table with the melody track marked, one line
+saying why that track is the melody (and the runners-up, one line each), and a
 piano roll of the melody (the chosen track quantized to the 16th grid and reduced to its top line)
 with the selected bars highlighted. Without ``--bars`` the roll shows the first 8 bars; with it, the
 8-bar window a model would see around those bars. Warnings go to stderr. This command never
@@ -57,7 +58,7 @@ def show(
     from clsm_cli.music import melody
     from clsm_cli.music.bars import BarRange
     from clsm_cli.render.pianoroll import PianoRoll, roll_bars_from_song
-    from clsm_cli.render.tables import song_summary_table, tracks_table
+    from clsm_cli.render.tables import melody_choice_lines, song_summary_table, tracks_table
 
     bar_range = BarRange.parse(bars) if bars is not None else None  # usage errors first
     opened = open_song(file, bar_range)
@@ -77,6 +78,7 @@ def show(
         warn(message)
     melody_track = prepared.track
     console.print(song_summary_table(song, song_bars), "", tracks_table(summaries, melody_track.number), sep="\n")
+    console.print("\n".join(melody_choice_lines(prepared.choice)), markup=False, highlight=False)
     if prepared.dropped_notes:
         warn(
             f"track {melody_track.number} plays chords: the roll shows its top line "

@@ -16,6 +16,7 @@ from clsm_cli.constants import MAX_TARGET_BARS
 from clsm_cli.engine.sampling import Decoding, resolve_decoding
 from clsm_cli.errors import ClsmError, UsageError
 from clsm_cli.music.bars import BarRange
+from clsm_cli.music.edit_plan import VOICES
 from clsm_cli.music.tokens import StepNote, tokens_to_text
 
 VERBS = ("infill", "interpolate", "vary")
@@ -46,6 +47,7 @@ class EditOptions:
     end_file: Optional[Path] = None
     amount: float = 0.5  # vary: 0..MAX_VARY_AMOUNT
     around_file: Optional[Path] = None
+    voice: str = "top"  # "top": edit the track's top voice, keep the notes under it; "all": every note
 
 
 def check_options(options: EditOptions) -> None:
@@ -63,6 +65,8 @@ def check_options(options: EditOptions) -> None:
         raise UsageError(f"--steps must be at least 1, got {options.steps}")
     if not (math.isfinite(options.amount) and 0 <= options.amount <= MAX_VARY_AMOUNT):
         raise UsageError(f"--amount must be a number from 0 to {MAX_VARY_AMOUNT:g}, got {options.amount:g}")
+    if options.voice not in VOICES:
+        raise UsageError(f"--voice must be one of {', '.join(VOICES)}, got {options.voice!r}")
     if options.from_original and options.start_file is not None:
         raise UsageError("--from-original and --start both choose the first endpoint; give one of them")
     if not 0 <= options.seed <= MAX_SEED:
@@ -116,6 +120,8 @@ def reproduce_command(options: EditOptions, input_path: Path) -> str:
         parts += ["--model", options.model_arg]
     if options.track is not None:
         parts += ["--track", options.track]
+    if options.voice != "top":
+        parts += ["--voice", options.voice]
     return shlex.join(parts)  # without --out: the same edit written elsewhere is the same file
 
 

@@ -1,9 +1,12 @@
 """One song, ready for the model: read, bars checked, melody chosen, quantized and reduced to a line.
 
 :func:`open_song` reads the file and checks the bar range; :func:`prepare_song` chooses the melody
-track, quantizes it to the song step grid and reduces it to one line. ``clsm show`` and the editing
+track (``track_choice.choose_melody``: once per song, on the whole song, never on the bar range),
+quantizes it to the song step grid and splits it into its top voice (the line the model sees) and
+the notes under it (which an edit keeps, unless ``--voice all``). ``clsm show`` and the editing
 commands share both, so they see the same track, notes and warnings (the quantization report
-included). :func:`check_model_meters` is the editing commands' own check that the model covers the
+included). :func:`target_warnings` says what an edit of some bars will keep, or that the chosen
+track has nothing there to edit. :func:`check_model_meters` is the editing commands' own check that the model covers the
 meter of every bar it will see.
 """
 
@@ -21,6 +24,7 @@ from clsm_cli.music.meter import Meter, meters_text
 from clsm_cli.music.midi_read import read_midi
 from clsm_cli.music.song import MidiSong, MidiTrack
 from clsm_cli.music.tokens import StepNote
+from clsm_cli.music.track_choice import MelodyChoice, choose_melody, silent_target_warning
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class PreparedSong:
     line: tuple[StepNote, ...]  # one line, the highest note wins (what the model sees)
     dropped_notes: int  # notes of all_notes that are not in line
     warnings: tuple[str, ...]
+    choice: MelodyChoice  # why this track (and the runners-up)
+    accompaniment: tuple[StepNote, ...] = ()  # quantized notes under the top voice (voices' rule)
 
     def target_steps(self, target: BarRange) -> tuple[int, int]:
         return target.step_span(self.bars)
@@ -75,7 +81,8 @@ def prepare_song(
     reduce it to one line. Warns about notes that quantization moved."""
     opened = source if isinstance(source, OpenedSong) else open_song(source, bar_range)
     bars = list(opened.bars)
-    chosen = melody.choose_melody_track(opened.song, track, bar_range, bars)
+    choice = choose_melody(opened.song, track, bars)
+    chosen = choice.track
     quantized = melody.quantize_track(chosen, bars, opened.song.ticks_per_beat)
     warnings = list(opened.warnings)
     if quantized.report.summary():
@@ -83,19 +90,37 @@ def prepare_song(
     all_notes = tuple(sorted(quantized.notes, key=lambda note: (note.start_step, note.pitch)))
     line, dropped = melody.reduce_to_monophony(list(all_notes))
     line = tuple(sorted(line, key=lambda note: note.start_step))
-    return PreparedSong(opened.path, opened.song, opened.bars, chosen, all_notes, line, dropped, tuple(warnings))
+    split = melody.split_top_voice(chosen, bars, opened.song.ticks_per_beat)
+    accompaniment = tuple(StepNote(n.start_step, n.end_step, n.note.pitch) for n in split.others)
+    return PreparedSong(opened.path, opened.song, opened.bars, chosen, all_notes, line, dropped, tuple(warnings),
+                        choice, accompaniment)
 
 
-def chords_in_target_warning(prepared: PreparedSong, target: BarRange) -> Optional[str]:
-    """A warning when the target bars hold chords, which an edit replaces by one new line."""
+def target_warnings(prepared: PreparedSong, target: BarRange, voice: str = "top") -> list[str]:
+    """What a musician should know before the ``target`` bars are edited: that the chosen track has
+    no notes in or around them (``--track`` chooses another), and what happens to chords there:
+    kept under the new melody (``voice="top"``) or replaced by one new line (``voice="all"``)."""
+    warnings = []
+    silent = silent_target_warning(prepared.song, prepared.track, list(prepared.bars), target.first, target.last)
+    if silent:
+        warnings.append(silent)
     start, end = prepared.target_steps(target)
-    in_target = lambda notes: sum(1 for note in notes if start <= note.start_step < end)  # noqa: E731
-    if in_target(prepared.all_notes) <= in_target(prepared.line):
-        return None
-    return (
-        f"{target} of track {prepared.track.number} in {prepared.path.name} hold chords; "
-        "they are replaced by a single new line"
-    )
+    under = sum(1 for note in prepared.accompaniment if start <= note.start_step < end)
+    if under and voice == "all":
+        warnings.append(
+            f"{target} of track {prepared.track_label} in {prepared.path.name} hold chords; "
+            f"with --voice all they are replaced by a single new line ({_count(under, 'note')} under the melody go)"
+        )
+    elif under:
+        warnings.append(
+            f"kept {_count(under, 'accompaniment note')} under the melody in {target} of track "
+            f"{prepared.track_label} (only its top voice is edited; --voice all replaces every note)"
+        )
+    return warnings
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def bars_seen(num_bars: int, target: BarRange, bars_per_window: int) -> BarRange:

@@ -1,6 +1,10 @@
 """Generated target tokens back to notes, and new notes spliced into a line, as the writer does it.
 
-All pure functions on :class:`StepNote` lists on the song step grid.
+All pure functions on :class:`StepNote` lists on the song step grid. :func:`splice` follows the
+surgical writer's boundary rules (``music.edit_plan``): a note belongs to the bar its quantized
+onset falls in and is replaced whole when that bar is edited; a note outside keeps its start and
+end unless a new note starts while it still sounds (then it ends there); a hold at the first
+target step is a new note, never an extension of the note before the target.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from clsm_cli.music.tokens import StepNote, decode_tokens
 def target_notes(tokens: np.ndarray, window: ModelWindow, line: Sequence[StepNote]) -> list[StepNote]:
     """The notes of generated target tokens on the song's grid and at the song's pitch.
 
-    A leading ``__`` continues what sounds just before the target in ``line``: the note becomes
-    ``tied_from_before`` with that note's pitch, or disappears when a rest (or nothing) sounds.
+    A leading ``__`` holds what sounds just before the target in ``line``: the note becomes
+    ``tied_from_before`` with that note's pitch (a new note of that pitch, see :func:`splice`), or
+    disappears when a rest (or nothing) sounds.
     """
     start = window.target_start_step
     notes = []
@@ -51,54 +56,51 @@ def _midi_pitch(pitch: int) -> int:
 
 
 def splice(notes: Sequence[StepNote], start: int, end: int, new_notes: Sequence[StepNote]) -> list[StepNote]:
-    """``notes`` with steps ``start..end`` replaced by ``new_notes``, as the writer does it (pure).
+    """``notes`` with those starting on steps ``start..end`` replaced by ``new_notes`` (pure), by the
+    surgical writer's rules (``music.edit_plan``), on the step grid:
 
-    Notes crossing ``start`` keep their part before it (a tied new note extends the one of its
-    pitch instead); notes crossing ``end`` keep their part after it, re-struck at ``end``.
+    * a note belongs to the range when its onset step lies in it, and is then replaced whole (also
+      the part that sounded on past ``end``);
+    * a note outside the range keeps its start and end, unless a new note starts while it still
+      sounds: it then ends where that new note starts (a line does not overlap itself);
+    * a new note ends where a kept note after it starts, when that note starts before it would end;
+    * a hold at the first step (``tied_from_before``) is a new note of its pitch, never an
+      extension of the note before the range; one of unknown pitch (None) is a rest.
     """
-    kept: list[Optional[StepNote]] = []
-    ending_at_start: dict[int, int] = {}  # pitch -> index in kept of a note cut at (or ending at) start
-    restruck: dict[int, int] = {}  # index of a cut note -> index of its re-struck remainder
-    for note in notes:
-        if note.end_step <= start or note.start_step >= end:
-            kept.append(note)
-            if note.end_step == start:
-                ending_at_start[note.pitch] = len(kept) - 1
+    kept = [note for note in notes if not start <= note.start_step < end]
+    additions = []
+    for note in sorted(new_notes, key=lambda n: n.start_step):
+        if note.pitch is None:
             continue
-        if note.start_step < start:
-            kept.append(StepNote(note.start_step, start, note.pitch, note.tied_from_before))
-            ending_at_start[note.pitch] = len(kept) - 1
-        if note.end_step > end:
-            kept.append(StepNote(end, note.end_step, note.pitch))
-            if note.start_step < start:
-                restruck[len(kept) - 2] = len(kept) - 1
-    for note in new_notes:
-        index = ending_at_start.get(note.pitch) if note.tied_from_before else None
-        if index is None:
-            kept.append(StepNote(note.start_step, note.end_step, note.pitch))
-            continue
-        previous = kept[index]
-        new_end = note.end_step
-        if new_end == end and index in restruck:
-            # A tie through the whole range: the original note simply sounds on, never re-struck.
-            new_end = kept[restruck[index]].end_step
-            kept[restruck[index]] = None
-        kept[index] = StepNote(previous.start_step, new_end, previous.pitch, previous.tied_from_before)
-    return sorted((note for note in kept if note is not None), key=lambda note: (note.start_step, note.pitch))
+        new_end = min([note.end_step] + [k.start_step for k in kept if note.start_step < k.start_step < note.end_step])
+        if new_end > note.start_step:
+            additions.append(StepNote(note.start_step, new_end, note.pitch))
+    result = []
+    for note in kept:
+        cuts = [n.start_step for n in additions if note.start_step < n.start_step < note.end_step]
+        result.append(StepNote(note.start_step, min(cuts), note.pitch, note.tied_from_before) if cuts else note)
+    return sorted(result + additions, key=lambda note: (note.start_step, note.pitch))
 
 
 def notes_for_writer(line: Sequence[StepNote], start: int, end: int) -> list[StepNote]:
-    """The notes of a spliced line inside ``start..end``, as the writer takes them.
+    """The notes of a spliced line that start on steps ``start..end``: the new notes, as the writer
+    takes them (notes before the range are the file's own and stay the writer's business)."""
+    return [note for note in line if start <= note.start_step < end]
 
-    A note that began before ``start`` and now lasts into the target is a tie: it is given from
-    ``start`` with ``tied_from_before`` so the writer extends the original note.
-    """
-    notes = []
-    for note in line:
-        if note.end_step <= start or note.start_step >= end:
-            continue
-        if note.start_step < start:
-            notes.append(StepNote(start, min(note.end_step, end), note.pitch, tied_from_before=True))
-        else:
-            notes.append(StepNote(note.start_step, min(note.end_step, end), note.pitch))
-    return notes
+
+def edited_track_notes(
+    all_notes: Sequence[StepNote],
+    line: Sequence[StepNote],
+    accompaniment: Sequence[StepNote],
+    start: int,
+    end: int,
+    new_notes: Sequence[StepNote],
+    voice: str,
+) -> list[StepNote]:
+    """A track's notes (chords kept) once ``new_notes`` replace steps ``start..end`` of its edited
+    voice: its top voice ``line``, the ``accompaniment`` under it staying as it is, or, with
+    ``voice="all"``, every note of ``all_notes``."""
+    if voice == "all":
+        return splice(all_notes, start, end, new_notes)
+    edited = splice(line, start, end, new_notes) + list(accompaniment)
+    return sorted(edited, key=lambda note: (note.start_step, note.pitch))

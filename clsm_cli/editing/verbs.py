@@ -35,9 +35,9 @@ from clsm_cli.editing.prepare import (
     PreparedSong,
     bars_seen,
     check_model_meters,
-    chords_in_target_warning,
     open_song,
     prepare_song,
+    target_warnings,
 )
 from clsm_cli.editing.provenance import (
     next_generation,
@@ -46,7 +46,7 @@ from clsm_cli.editing.provenance import (
     provenance_text,
     stored_latent,
 )
-from clsm_cli.editing.splice import notes_for_writer, splice, target_notes
+from clsm_cli.editing.splice import edited_track_notes, notes_for_writer, splice, target_notes
 from clsm_cli.editing.window import (
     ModelWindow,
     bars_per_window,
@@ -100,7 +100,8 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
     prepared = prepare_for_model(result.input, options, edit_model)
     result.track = prepared.track_label
     result.warnings.extend(prepared.warnings)
-    result.add_warning(chords_in_target_warning(prepared, options.bars))
+    for warning in target_warnings(prepared, options.bars, options.voice):
+        result.add_warning(warning)
     start, end = prepared.target_steps(options.bars)
 
     # Refuse the whole output set before the model runs, so a refused file costs nothing.
@@ -128,7 +129,7 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
             new_notes = notes_for_writer(version.line, start, end)
             written.write(path, lambda: midi_write.write_edited_song(
                 prepared.song, prepared.track, bars, options.bars, new_notes, path, provenance_text(record),
-                force=options.force,
+                force=options.force, voice=options.voice,
             ))
             wav, renderer = None, None
             if options.wav:
@@ -251,7 +252,7 @@ def _note_window(result: FileResult, prepared: PreparedSong, window: ModelWindow
 def _roll_view(prepared: PreparedSong, version: _Version, title: str, options: EditOptions) -> RollView:
     """Preview of an output: the file's notes (chords kept) with the target spliced in."""
     start, end = prepared.target_steps(options.bars)
-    notes = splice(prepared.all_notes, start, end, notes_for_writer(version.line, start, end))
+    notes = _edited_notes(prepared, version, options)
     shown = _shown_bars(prepared, options)
     rows = tuple((bar.number, bar.first_step, bar.steps) for bar in prepared.bars[shown.first - 1 : shown.last])
     return RollView(title, tuple(notes), rows, frozenset(options.bars.numbers))
@@ -273,7 +274,7 @@ def _write_combined(prepared: PreparedSong, options: EditOptions, versions: Sequ
         shown_start, shown_end = shown.step_span(prepared.bars)
         melodies = []
         for version in versions:
-            notes = splice(prepared.all_notes, start, end, notes_for_writer(version.line, start, end))
+            notes = _edited_notes(prepared, version, options)
             melodies.append([
                 StepNote(max(note.start_step, shown_start) - shown_start, min(note.end_step, shown_end) - shown_start,
                          note.pitch)
@@ -289,8 +290,15 @@ def _write_combined(prepared: PreparedSong, options: EditOptions, versions: Sequ
         midi_write.write_candidates_file(
             prepared.song, prepared.track, list(prepared.bars), options.bars,
             [list(notes_for_writer(version.line, start, end)) for version in versions], path,
-            provenance_text(record), options.force,
+            provenance_text(record), options.force, voice=options.voice,
         )
+
+
+def _edited_notes(prepared: PreparedSong, version: _Version, options: EditOptions) -> list[StepNote]:
+    """The edited track's notes (chords kept) in an output, as the writer writes them on the grid."""
+    start, end = prepared.target_steps(options.bars)
+    return edited_track_notes(prepared.all_notes, prepared.line, prepared.accompaniment, start, end,
+                              notes_for_writer(version.line, start, end), options.voice)
 
 
 def _tempo_at(prepared: PreparedSong, step: int) -> int:

@@ -1,12 +1,15 @@
 """Writing MIDI files: the surgical writer for edits, and two files for auditioning.
 
-* :func:`write_edited_song` is the *surgical writer*: it replaces the chosen track's notes whose
-  onset lies in the target bars and leaves every other event as it was (tick, type, channel,
-  data, order; every other chunk and channel). A note sounding into the range from before is cut
-  at the range start; the remainder of a note sounding out of the range is re-struck at the range
-  end. The only new events outside the range are those re-strikes and one provenance text event.
-  It removes and re-times the events the reader paired (``MidiSong.chunk_notes``): it never pairs
-  notes itself.
+* :func:`write_edited_song` is the *surgical writer*: it replaces the chosen track's edited voice
+  (its top voice, or all its notes with ``voice="all"``) in the target bars and leaves every other
+  event as it was (tick, type, channel, data, order; every other chunk and channel). The rules are
+  ``edit_plan``'s: a note belongs to the bar its quantized onset falls in; a note of the target is
+  replaced whole; a note outside it keeps every event at the same tick, its note-off included,
+  unless a new note starts while it still sounds (then it ends there); a hold at the first target
+  step is a new note, never an extension of one before the target; new notes take the velocity of
+  the context's notes on the same position in the bar. The only new events are the new notes, the
+  moved note-offs and one provenance text event. It removes and re-times the events the reader
+  paired (``MidiSong.chunk_notes``): it never pairs notes itself.
 * :func:`write_candidates_file` and :func:`write_sequence_file` write files for auditioning.
 * Every write goes through :func:`clsm_cli.atomic.atomic_write` and refuses to overwrite an
   existing file without ``force``, and the input file ever.
@@ -19,7 +22,6 @@ from __future__ import annotations
 import io
 import itertools
 import os
-import statistics
 from pathlib import Path
 from typing import Sequence
 
@@ -27,11 +29,11 @@ import mido
 
 from clsm_cli.atomic import atomic_write
 from clsm_cli.errors import OutputError
-from clsm_cli.music.bars import Bar, BarRange, step_to_tick, window_around
+from clsm_cli.music.bars import Bar, BarRange, step_to_tick
+from clsm_cli.music.edit_plan import DEFAULT_VELOCITY, accent_velocity, plan_edit, voiced_notes
 from clsm_cli.music.song import MidiSong, MidiTrack, PairedNote
 from clsm_cli.music.tokens import StepNote
 
-DEFAULT_VELOCITY = 80  # for new notes when the track has none to take a median from
 RELEASE_VELOCITY = 64  # note-off velocity written for new notes (the spec's "no velocity sense")
 
 
@@ -131,17 +133,6 @@ def _absolute_ticks(track: Sequence[mido.Message]) -> list[int]:
     return ticks
 
 
-def nearby_velocity(track: MidiTrack, bars: Sequence[Bar], target: BarRange) -> int:
-    """Median velocity of the track's notes in the 8-bar window around the target (the whole track
-    when that window has none; 80 for a track without notes)."""
-    start, end = window_around(target, len(bars)).tick_span(bars)
-    velocities = [note.velocity for note in track.notes if start <= note.start_tick < end]
-    velocities = velocities or [note.velocity for note in track.notes]
-    if not velocities:
-        return DEFAULT_VELOCITY
-    return max(1, min(127, int(statistics.median(velocities) + 0.5)))
-
-
 def _checked_target_ticks(bars: Sequence[Bar], target: BarRange, new_notes: Sequence[StepNote]) -> tuple[int, int]:
     """The target's start and end tick, once every new note is known to lie on its steps."""
     first_step, end_step = target.step_span(bars)
@@ -158,20 +149,15 @@ def _check_new_notes(notes: Sequence[StepNote], range_start: int, range_end: int
             )
 
 
-def _sounding_at_left_boundary(
-    paired: Sequence[PairedNote], range_start_tick: int, tolerance_ticks: float, pitch: int | None
-) -> PairedNote | None:
-    """The note a leading tie continues: started before the range and still sounding at its start
-    (or released less than half a step before it). Same pitch first, else the highest."""
-    sounding = [
-        note
-        for note in paired
-        if note.start_tick < range_start_tick and note.end_tick > range_start_tick - tolerance_ticks
-    ]
-    if not sounding:
-        return None
-    same_pitch = [note for note in sounding if note.pitch == pitch]
-    return max(same_pitch or sounding, key=lambda note: (note.pitch, note.start_tick))
+def _leading_hold_pitch(paired: Sequence[PairedNote], bars: Sequence[Bar], ticks_per_beat: int,
+                        target: BarRange, voice: str) -> int | None:
+    """The pitch a leading hold of unknown pitch sounds: the edited voice's last note before the
+    target when it sounds on the step just before it (on the step grid, as ``splice.target_notes``
+    finds it), else None (a rest)."""
+    first_step, _ = target.step_span(bars)
+    edited, _ = voiced_notes(paired, bars, ticks_per_beat, voice)
+    before = [n for n in edited if n.start_step < first_step <= n.end_step]
+    return max(before, key=lambda n: (n.start_step, n.note.pitch)).note.pitch if before else None
 
 
 # Event groups at one tick: where inserted events go relative to the original ones.
@@ -185,65 +171,38 @@ def _edited_chunk(
     target: BarRange,
     new_notes: Sequence[StepNote],
     provenance: str,
+    voice: str,
 ) -> mido.MidiTrack:
-    """The edited track chunk (see write_edited_song)."""
+    """The edited track chunk (see write_edited_song and edit_plan for the rules)."""
     ticks_per_beat = song.ticks_per_beat
-    range_start, range_end = _checked_target_ticks(bars, target, new_notes)
+    range_start, _ = _checked_target_ticks(bars, target, new_notes)
     chunk = song.midi_file.tracks[track.chunk]
     ticks = _absolute_ticks(chunk)
     paired = _notes_of_track(song, track)
-    velocity = nearby_velocity(track, bars, target)
+    hold_pitch = _leading_hold_pitch(paired, bars, ticks_per_beat, target, voice)
+    notes = [  # a leading hold of unknown pitch: a new note of the held pitch, or a rest
+        StepNote(note.start_step, note.end_step, hold_pitch) if note.tied_from_before and note.pitch is None else note
+        for note in new_notes
+        if not (note.tied_from_before and note.pitch is None and hold_pitch is None)
+    ]
+    plan = plan_edit(paired, bars, ticks_per_beat, target, notes, voice)
     channel = track.channel
-
-    def note_on(pitch: int, note_velocity: int) -> mido.Message:
-        return note_messages(channel, pitch, note_velocity)[0]
-
-    def note_off(pitch: int) -> mido.Message:
-        return note_messages(channel, pitch, RELEASE_VELOCITY)[1]
 
     removed: set[int] = set()
     inserted: list[tuple[int, int, object]] = [(range_start, _PROVENANCE, _text_event(provenance))]
-
-    tied = next((note for note in new_notes if note.tied_from_before and note.start_step == bars[target.first - 1].first_step), None)
-    left_note = None
-    if tied is not None:
-        left_note = _sounding_at_left_boundary(paired, range_start, ticks_per_beat / 8, tied.pitch)
-    tie_end = step_to_tick(bars, ticks_per_beat, tied.end_step) if tied is not None else None
-
-    for note in paired:
-        is_left = note is left_note
-        if note.start_tick >= range_end or (note.end_tick <= range_start and not is_left):
-            continue  # wholly outside the range: untouched
-        if note.start_tick >= range_start:
-            # Onset inside the range: the note goes; a remainder past the range end is re-struck.
-            removed.add(note.on_index)
-            if note.end_tick > range_end:
-                inserted.append((range_end, _INSERTED_ATTACK, note_on(note.pitch, note.velocity)))
-            elif note.off_index is not None:
-                removed.add(note.off_index)
-            continue
-        # Onset before the range: keep the outside part (or let a leading tie extend it).
-        new_end = tie_end if is_left else range_start
-        if note.end_tick > range_end:
-            if new_end == range_end:
-                continue  # a tie that reaches the range end: the original note simply sounds on
-            inserted.append((new_end, _INSERTED_RELEASE, note_off(note.pitch)))
-            inserted.append((range_end, _INSERTED_ATTACK, note_on(note.pitch, note.velocity)))
-        elif note.end_tick != new_end or note.off_index is None:
-            if note.off_index is not None:
-                removed.add(note.off_index)
-            inserted.append((new_end, _INSERTED_RELEASE, note_off(note.pitch)))
-
-    for note in new_notes:
-        if note is tied and (left_note is not None or note.pitch is None):
-            continue  # absorbed by the note it continues, or a leading rest
-        start = step_to_tick(bars, ticks_per_beat, note.start_step)
-        end = step_to_tick(bars, ticks_per_beat, note.end_step)
-        if end <= start:
-            continue  # shorter than a tick at a very coarse resolution: nothing to write
-        attack, release = note_messages(channel, note.pitch, velocity)
-        inserted.append((start, _INSERTED_ATTACK, attack))
-        inserted.append((end, _INSERTED_RELEASE, release))
+    for position in plan.replaced:
+        removed.add(paired[position].on_index)
+        if paired[position].off_index is not None:
+            removed.add(paired[position].off_index)
+    for position, end_tick in plan.shortened.items():
+        note = paired[position]
+        if note.off_index is not None:
+            removed.add(note.off_index)
+        inserted.append((end_tick, _INSERTED_RELEASE, note_messages(channel, note.pitch, RELEASE_VELOCITY)[1]))
+    for note in plan.new_notes:
+        attack, release = note_messages(channel, note.pitch, note.velocity)
+        inserted.append((note.start_tick, _INSERTED_ATTACK, attack))
+        inserted.append((note.end_tick, _INSERTED_RELEASE, release))
 
     events: list[tuple[int, int, int, object]] = []
     last_tick = 0
@@ -270,24 +229,24 @@ def write_edited_song(
     out_path: str | os.PathLike,
     provenance: str,
     force: bool = False,
+    voice: str = "top",
 ) -> Path:
-    """Write ``song`` with ``track``'s notes in the ``target`` bars replaced by ``new_notes``.
+    """Write ``song`` with ``track``'s edited voice in the ``target`` bars replaced by ``new_notes``.
 
     ``new_notes`` are on the song step grid (see ``melody.quantize_track``) inside the target bars,
-    with real MIDI pitches. Replaced: the track's notes whose onset lies in the range. Kept exactly:
-    every other event of every chunk (tick, type, channel, data, order). A note sounding into the
-    range is cut at the range start; one sounding out of it is re-struck at the range end (same
-    pitch and velocity). A new note with ``tied_from_before`` that starts the range extends the note
-    sounding at the left boundary (its end moves; its start does not); with nothing sounding it is
-    a normal note (a known pitch) or a rest (pitch None). New notes take the median velocity of the track's nearby
-    notes and its channel. One ``text`` meta event with ``provenance`` goes at the range start.
+    with real MIDI pitches; a leading ``tied_from_before`` note of unknown pitch (None) continues the
+    edited voice's note sounding into the target as a new note, or is a rest. ``voice`` is "top"
+    (replace the top voice only, keep the notes under it) or "all". Which notes go, which end
+    early, and the new notes' velocities follow the rules of ``edit_plan``. Kept exactly: every
+    other event of every chunk (tick, type, channel, data, order). New notes go on the track's
+    channel. One ``text`` meta event with ``provenance`` goes at the range start.
 
     Raises OutputError when ``out_path`` exists (unless ``force``), is the input file (always), or
     cannot be written. Returns the path written.
     """
     out_path = Path(out_path)
     check_output_path(out_path, force, song.path)
-    edited = _edited_chunk(song, track, bars, target, new_notes, provenance)
+    edited = _edited_chunk(song, track, bars, target, new_notes, provenance, voice)
     chunks = list(song.midi_file.tracks)
     chunks[track.chunk] = edited
     return write_output_bytes(out_path, _file_bytes(song.midi_type, song.ticks_per_beat, chunks), force)
@@ -301,7 +260,7 @@ def _candidate_chunk(
     notes: Sequence[StepNote],
     name: str,
     provenance: str | None,
-    velocity: int,
+    voice: str,
 ) -> mido.MidiTrack:
     ticks_per_beat = song.ticks_per_beat
     range_start, _ = _checked_target_ticks(bars, target, notes)
@@ -313,18 +272,19 @@ def _candidate_chunk(
     if provenance is not None:
         events.append((range_start, 0, 2, _text_event(provenance)))
     paired = _notes_of_track(song, track)
+    edited, _ = voiced_notes(paired, bars, ticks_per_beat, voice)
+    velocity = accent_velocity(edited, bars, target)
     for order, note in enumerate(notes):
         pitch = note.pitch
         if note.tied_from_before and pitch is None:
-            # The candidate track has no note to continue: sound the one the tie refers to.
-            sounding = _sounding_at_left_boundary(paired, range_start, ticks_per_beat / 8, None)
-            if sounding is None:
+            # The candidate track has no note to continue: sound the one the hold refers to.
+            pitch = _leading_hold_pitch(paired, bars, ticks_per_beat, target, voice)
+            if pitch is None:
                 continue
-            pitch = sounding.pitch
         start = step_to_tick(bars, ticks_per_beat, note.start_step)
         end = step_to_tick(bars, ticks_per_beat, note.end_step)
         if end > start:
-            attack, release = note_messages(channel, pitch, velocity)
+            attack, release = note_messages(channel, pitch, velocity(note.start_step))
             events.extend([(start, 2, order, attack), (end, 1, order, release)])
     return _sorted_track(events)
 
@@ -338,6 +298,7 @@ def write_candidates_file(
     out_path: str | os.PathLike,
     provenance: str | Sequence[str],
     force: bool = False,
+    voice: str = "top",
 ) -> Path:
     """The original song unchanged plus one track chunk per candidate ("candidate 1", ...), each
     holding only that candidate's notes in the target bars, on the melody's channel and program.
@@ -353,11 +314,10 @@ def write_candidates_file(
         provenances = list(provenance)
         if len(provenances) != len(candidates):
             raise ValueError(f"got {len(provenances)} provenance texts for {len(candidates)} candidates")
-    velocity = nearby_velocity(track, bars, target)
     chunks = list(song.midi_file.tracks)
     for number, (notes, text) in enumerate(zip(candidates, provenances), start=1):
         chunks.append(
-            _candidate_chunk(song, track, bars, target, notes, f"candidate {number}", text, velocity)
+            _candidate_chunk(song, track, bars, target, notes, f"candidate {number}", text, voice)
         )
     return write_output_bytes(out_path, _file_bytes(1, song.ticks_per_beat, chunks), force)
 

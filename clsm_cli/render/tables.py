@@ -224,3 +224,19 @@ def tracks_table(summaries: Sequence, chosen_number: int | None = None) -> Table
             style="bold" if chosen else None,
         )
     return table
+
+
+RUNNERS_UP_SHOWN = 3  # clsm show lists this many runners-up of the melody choice
+
+
+def melody_choice_lines(choice) -> list[str]:
+    """Why ``clsm show`` edits the track it edits: one line with the reason, then the runners-up
+    (best first, at most ``RUNNERS_UP_SHOWN``), one line each. ``choice`` is a
+    ``track_choice.MelodyChoice``."""
+    lines = [f"melody track: {choice.reason}"]
+    for candidate in choice.runners_up[:RUNNERS_UP_SHOWN]:
+        lines.append(f"  runner-up: {candidate.reason}")
+    left = len(choice.runners_up) - RUNNERS_UP_SHOWN
+    if left > 0:
+        lines.append(f"  ({left} more; choose any with --track)")
+    return lines

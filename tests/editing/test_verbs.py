@@ -44,8 +44,8 @@ def test_infill_file_writes_n_outputs_and_records_them(tmp_path, tiny_model):
                                                   result.outputs[0].latents[0].w)
 
 
-def test_a_generated_leading_hold_extends_the_note_before(tmp_path, tiny_model, monkeypatch):
-    # Bar 2 ends with a note held over the bar line into bar 3; the "model" continues it.
+def test_a_generated_leading_hold_is_a_new_note_never_an_extension(tmp_path, tiny_model, monkeypatch):
+    # Bar 2 ends with a note held over the bar line into bar 3; the "model" holds it on.
     notes = [n for n in scale_melody(8) if not 28 <= n[0] < 36] + [(28, 36, 67)]
     song = write_song(tmp_path / "tie.mid", notes, accompaniment=False)
     generated = np.array([HOLD_TOKEN] * 6 + [pitch_to_token(72)] + [HOLD_TOKEN] * 25, dtype=np.uint8)
@@ -57,12 +57,13 @@ def test_a_generated_leading_hold_extends_the_note_before(tmp_path, tiny_model, 
     result = run_edit(song, options(num=1, out_dir=tmp_path), tiny_model)
     assert result.ok, result.error
     line = output_line(result.outputs[0].path)
-    assert StepNote(28, 38, 67) in line  # same start, its end moved from step 36 to 38
+    # The note before the target ends where the hold, now a new note of its pitch, starts.
+    assert StepNote(28, 32, 67) in line and StepNote(32, 38, 67) in line
     assert StepNote(38, 64, 72) in line
     assert [n for n in line if n.start_step < 28] == [StepNote(*n[:2], n[2]) for n in notes if n[0] < 28]
 
 
-def test_a_note_held_into_the_right_context_is_given_and_restruck(tmp_path, tiny_model, monkeypatch):
+def test_a_note_held_into_the_right_context_is_seen_and_replaced_whole(tmp_path, tiny_model, monkeypatch):
     notes = [n for n in scale_melody(8) if not 60 <= n[0] < 68] + [(60, 68, 69)]  # bar 4 into bar 5
     song = write_song(tmp_path / "held.mid", notes, accompaniment=False)
     seen = {}
@@ -78,7 +79,8 @@ def test_a_note_held_into_the_right_context_is_given_and_restruck(tmp_path, tiny
     start, length = seen["target"].start, seen["target"].length
     assert seen["window"][start + length] == pitch_to_token(69)  # not "__"
     line = output_line(result.outputs[0].path)
-    assert StepNote(64, 68, 69) in line  # the outside part, re-struck at bar 5
+    # It starts in bar 4, so it belongs to the target: replaced whole, nothing re-struck at bar 5.
+    assert not any(note.start_step == 64 and note.pitch == 69 for note in line)
 
 
 def test_long_infill_fills_chunks_left_context_first(tmp_path, tiny_model, monkeypatch):
@@ -115,13 +117,23 @@ def test_a_short_song_is_padded_with_a_warning(tmp_path, tiny_model):
     assert any("only 4 bars" in warning for warning in result.warnings)
 
 
-def test_chords_in_the_target_are_replaced_with_a_warning(tmp_path, tiny_model):
+def test_notes_under_the_melody_in_the_target_are_kept_with_a_warning(tmp_path, tiny_model):
     song = write_song(tmp_path / "chords.mid", scale_melody(8), extra_melody_notes=[(32, 36, 55), (36, 40, 57)])
     result = run_edit(song, options(num=1, out_dir=tmp_path), tiny_model)
     assert result.ok, result.error
-    assert any("chords" in warning for warning in result.warnings)
-    line = melody_of(read_midi(result.outputs[0].path)).notes
-    assert not any(note.pitch in (55, 57) for note in line)
+    assert any("kept 2 accompaniment notes under the melody in bars 3-4" in warning for warning in result.warnings)
+    notes = [(n.start_tick, n.end_tick, n.pitch) for n in melody_of(read_midi(result.outputs[0].path)).notes]
+    assert (32 * STEP_TICKS, 36 * STEP_TICKS, 55) in notes and (36 * STEP_TICKS, 40 * STEP_TICKS, 57) in notes
+
+
+def test_voice_all_replaces_the_chords_of_the_target_with_a_warning(tmp_path, tiny_model):
+    song = write_song(tmp_path / "chords.mid", scale_melody(8), extra_melody_notes=[(32, 36, 55), (36, 40, 57)])
+    result = run_edit(song, options(num=1, out_dir=tmp_path, voice="all"), tiny_model)
+    assert result.ok, result.error
+    assert any("hold chords" in warning and "--voice all" in warning for warning in result.warnings)
+    notes = melody_of(read_midi(result.outputs[0].path)).notes
+    assert not any(note.pitch in (55, 57) for note in notes)
+    assert "--voice all" in result.reproduce
 
 
 @pytest.mark.parametrize(

@@ -59,15 +59,16 @@ def test_long_targets_split_into_four_bar_chunks_left_to_right():
 # --- tokens back to notes ------------------------------------------------------------------------
 
 
-def test_leading_hold_ties_onto_the_note_sounding_before():
+def test_leading_hold_is_a_new_note_of_the_pitch_sounding_before():
     line = [StepNote(8, 20, 72)]
     window = build_window(line, 0, 16, 16, 128)  # shift 0
     tokens = np.array([HOLD_TOKEN] * 4 + [pitch_to_token(67)] + [HOLD_TOKEN] * 11, dtype=np.uint8)
     notes = target_notes(tokens, window, line)
     assert notes == [StepNote(16, 20, 72, tied_from_before=True), StepNote(20, 32, 67)]
     spliced = splice(line, 16, 32, notes)
-    assert spliced == [StepNote(8, 20, 72), StepNote(20, 32, 67)]  # its start stays, its end moved
-    assert notes_for_writer(spliced, 16, 32) == notes
+    # The note before ends where the hold, a new note of its pitch, starts: never extended.
+    assert spliced == [StepNote(8, 16, 72), StepNote(16, 20, 72), StepNote(20, 32, 67)]
+    assert notes_for_writer(spliced, 16, 32) == [StepNote(16, 20, 72), StepNote(20, 32, 67)]
 
 
 def test_leading_hold_after_a_rest_is_more_rest():
@@ -84,13 +85,21 @@ def test_generated_pitches_are_shifted_back_to_the_songs_octave():
     assert target_notes(tokens, window, line) == [StepNote(16, 32, 48)]
 
 
-def test_splice_cuts_notes_at_the_left_and_restrikes_them_at_the_right():
+def test_splice_replaces_target_notes_whole_and_cuts_a_note_only_where_a_new_one_starts():
     line = [StepNote(0, 20, 60), StepNote(28, 40, 64), StepNote(40, 44, 65)]
     spliced = splice(line, 16, 32, [StepNote(16, 24, 70)])
-    assert spliced == [StepNote(0, 16, 60), StepNote(16, 24, 70), StepNote(32, 40, 64), StepNote(40, 44, 65)]
+    # (0, 20) ends where the new note starts; (28, 40) starts in the target: gone whole, no re-strike.
+    assert spliced == [StepNote(0, 16, 60), StepNote(16, 24, 70), StepNote(40, 44, 65)]
+    # A note that has ended before the first new note starts keeps its end, inside the target too.
+    assert splice(line, 16, 32, [StepNote(24, 28, 70)]) == [StepNote(0, 20, 60), StepNote(24, 28, 70),
+                                                            StepNote(40, 44, 65)]
 
 
-def test_a_tie_through_the_whole_target_keeps_one_note():
+def test_a_note_from_before_is_untouched_when_nothing_new_starts_while_it_sounds():
+    assert splice([StepNote(12, 20, 64)], 16, 32, []) == [StepNote(12, 20, 64)]  # nothing new: untouched
+
+
+def test_a_hold_through_the_whole_target_is_a_new_note():
     line = [StepNote(8, 40, 60)]
     spliced = splice(line, 16, 32, [StepNote(16, 32, 60, tied_from_before=True)])
-    assert spliced == [StepNote(8, 40, 60)]
+    assert spliced == [StepNote(8, 16, 60), StepNote(16, 32, 60)]

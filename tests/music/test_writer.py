@@ -6,6 +6,7 @@ read independently with mido, across multi-track files with tempo and meter chan
 
 import os
 import random
+import statistics
 import wave
 from pathlib import Path
 
@@ -16,14 +17,15 @@ import pytest
 import clsm_cli.atomic as atomic
 import clsm_cli.music.audio as audio
 from clsm_cli.errors import EXIT_OUTPUT, OutputError
-from clsm_cli.music.bars import BarRange, song_bars, step_to_tick
-from clsm_cli.music.melody import choose_melody_track
+from clsm_cli.music.bars import BarRange, bar_at_step, song_bars, step_to_tick, window_around
+from clsm_cli.music.melody import choose_melody_track, in_bars, split_top_voice
 from clsm_cli.music.audio import render_wav
 from clsm_cli.music.midi_read import read_midi, read_text_events
-from clsm_cli.music.midi_write import nearby_velocity, write_candidates_file, write_edited_song, write_sequence_file
+from clsm_cli.music.midi_write import write_candidates_file, write_edited_song, write_sequence_file
 from clsm_cli.music.song import MidiTrack
 from clsm_cli.music.tokens import StepNote
 from synthetic_midi.midi_factory import SongSpec, TrackSpec, make_midi, random_multitrack_song
+from tests.music.edit_checks import outside_target_changes
 
 PROVENANCE = "clsm infill bars 2-2 seed 7 w=[0.1, -0.2] \u03b4"
 
@@ -63,45 +65,44 @@ def note_tuples(track):
     return sorted((n.start_tick, n.end_tick, n.pitch, n.velocity) for n in track.notes)
 
 
-def left_sounding(notes, range_start, tolerance, pitch):
-    sounding = [n for n in notes if n.start_tick < range_start and n.end_tick > range_start - tolerance]
-    same = [n for n in sounding if n.pitch == pitch]
-    return max(same or sounding, key=lambda n: (n.pitch, n.start_tick)) if sounding else None
+def expected_notes(song, track, bars, first_bar, last_bar, new_notes, voice="top"):
+    """The track's notes after the edit, computed from the rules in plain terms (edit_plan)."""
+    target = BarRange(first_bar, last_bar)
+    first_step, end_step = target.step_span(bars)
+    split = split_top_voice(track, bars, song.ticks_per_beat)
+    edited = list(split.top) if voice == "top" else list(split.top + split.others)
+    others = list(split.others) if voice == "top" else []
+    replaced = [n for n in edited if in_bars(n, bars, first_bar, last_bar)]
+    kept = [n for n in edited if n not in replaced]
+    # Velocity: the median of the edited voice's notes outside the target, in the window around
+    # it, on the same position in their bar; else the median of all of them.
+    window = window_around(target, len(bars))
+    context = [n for n in kept if in_bars(n, bars, window.first, window.last)]
 
+    def position(step):
+        return step - bar_at_step(bars, step).first_step
 
-def expected_notes(song, track, bars, first_bar, last_bar, new_notes):
-    """The track's notes after the edit, computed from the contract in plain terms."""
-    range_start, range_end = BarRange(first_bar, last_bar).tick_span(bars)
-    velocity = nearby_velocity(track, bars, BarRange(first_bar, last_bar))
-    tied = next((n for n in new_notes if n.tied_from_before and n.start_step == bars[first_bar - 1].first_step), None)
-    left = left_sounding(track.notes, range_start, song.ticks_per_beat / 8, tied.pitch) if tied else None
-    result = []
-    for note in track.notes:
-        if note.start_tick >= range_end:
-            result.append((note.start_tick, note.end_tick, note.pitch, note.velocity))
-        elif note.start_tick >= range_start:
-            if note.end_tick > range_end:
-                result.append((range_end, note.end_tick, note.pitch, note.velocity))
-        elif note is left:
-            tie_end = step_to_tick(bars, song.ticks_per_beat, tied.end_step)
-            if note.end_tick > range_end and tie_end == range_end:
-                result.append((note.start_tick, note.end_tick, note.pitch, note.velocity))
-            else:
-                result.append((note.start_tick, tie_end, note.pitch, note.velocity))
-                if note.end_tick > range_end:
-                    result.append((range_end, note.end_tick, note.pitch, note.velocity))
-        elif note.end_tick > range_start:
-            result.append((note.start_tick, range_start, note.pitch, note.velocity))
-            if note.end_tick > range_end:
-                result.append((range_end, note.end_tick, note.pitch, note.velocity))
-        else:
-            result.append((note.start_tick, note.end_tick, note.pitch, note.velocity))
-    for note in new_notes:
-        if note is tied and (left is not None or note.pitch is None):
+    def velocity(step):
+        same = [n.note.velocity for n in context if position(n.start_step) == position(step)]
+        pool = same or [n.note.velocity for n in edited] or [80]
+        return max(1, min(127, int(statistics.median(pool) + 0.5)))
+
+    hold = [n for n in edited if n.start_step < first_step <= n.end_step]
+    hold_pitch = max(hold, key=lambda n: (n.start_step, n.note.pitch)).note.pitch if hold else None
+    new = []
+    for note in sorted(new_notes, key=lambda n: n.start_step):
+        pitch = hold_pitch if note.pitch is None else note.pitch
+        if pitch is None:
             continue
         start, end = (step_to_tick(bars, song.ticks_per_beat, s) for s in (note.start_step, note.end_step))
-        result.append((start, end, note.pitch, velocity))
-    return sorted(result)
+        end = min([end] + [k.note.start_tick for k in kept if start < k.note.start_tick < end])
+        if end > start:
+            new.append((start, end, pitch, velocity(note.start_step)))
+    result = [(n.note.start_tick, n.note.end_tick, n.note.pitch, n.note.velocity) for n in others]
+    for note in kept:
+        cuts = [start for start, *_ in new if note.note.start_tick < start < note.note.end_tick]
+        result.append((note.note.start_tick, min(cuts + [note.note.end_tick]), note.note.pitch, note.note.velocity))
+    return sorted(result + new)
 
 
 NO_TIE = "no tie"  # random_line's tie_pitch when the line starts without a leading tie
@@ -109,7 +110,7 @@ NO_TIE = "no tie"  # random_line's tie_pitch when the line starts without a lead
 
 def random_line(rng, first_step, end_step, tie_pitch=NO_TIE):
     """A random monophonic line of StepNotes filling [first_step, end_step) with notes and rests; a
-    leading tie of ``tie_pitch`` first (None: of unknown pitch) unless it is NO_TIE."""
+    leading hold of ``tie_pitch`` first (None: of unknown pitch) unless it is NO_TIE."""
     notes, step = [], first_step
     if tie_pitch != NO_TIE:
         length = rng.randint(1, 6)
@@ -123,49 +124,39 @@ def random_line(rng, first_step, end_step, tie_pitch=NO_TIE):
     return notes
 
 
-def moved_release(song, track, bars, first_bar, new_notes):
-    """(tick, pitch) of the release a leading tie may move: that of a note that ended just before
-    the range (within half a step) and is continued by the tie. None when there is none."""
-    range_start = bars[first_bar - 1].start_tick
-    tied = next((n for n in new_notes if n.tied_from_before and n.start_step == bars[first_bar - 1].first_step), None)
-    left = left_sounding(track.notes, range_start, song.ticks_per_beat / 8, tied.pitch) if tied else None
-    if left is not None and left.end_tick < range_start:
-        return (left.end_tick, left.pitch)
-    return None
+def non_note_events(track, channel):
+    """Every event of a chunk but the notes of ``channel`` and the end of track, with its tick."""
+    return [(tick, tuple(message.bytes())) for tick, message in absolute_events(track)
+            if message.type != "end_of_track"
+            and not (message.type in ("note_on", "note_off") and message.channel == channel)]
 
 
-def without_release(events, channel, release):
-    """``events`` (tick, bytes) without the first release of ``release`` = (tick, pitch)."""
-    if release is None:
-        return events
-    for index, (tick, data) in enumerate(events):
-        is_release = data[0] == 0x80 | channel or (data[0] == 0x90 | channel and data[2] == 0)
-        if tick == release[0] and is_release and data[1] == release[1]:
-            return events[:index] + events[index + 1 :]
-    raise AssertionError(f"no release {release} in the input")
-
-
-def check_only_target_changed(input_path, output_path, song, track, bars, first_bar, last_bar, provenance, release=None):
-    """Every event outside the target is identical; ``release`` (see moved_release) is the one
-    event a leading tie may move."""
+def check_only_the_edited_notes_changed(input_path, output_path, track, target, provenance):
+    """Other chunks are byte for byte the same; in the edited one, every event that is not a note of
+    the edited channel is at the same tick (the provenance text added at the target start), and
+    every note outside the target is the input's, event for event (edit_checks)."""
     before, after = mido.MidiFile(input_path), mido.MidiFile(output_path)
     assert after.type == before.type and after.ticks_per_beat == before.ticks_per_beat
     assert len(after.tracks) == len(before.tracks)
-    range_start, range_end = BarRange(first_bar, last_bar).tick_span(bars)
+    bars = song_bars(read_midi(input_path))
+    range_start, _ = target.tick_span(bars)
     for index, (old, new) in enumerate(zip(before.tracks, after.tracks)):
         if index != track.chunk:
             assert [(m.time, m.bytes()) for m in old] == [(m.time, m.bytes()) for m in new]
             continue
-        old_outside = without_release(outside_events(old, track.channel, range_start, range_end, provenance),
-                                      track.channel, release)
-        assert old_outside == outside_events(new, track.channel, range_start, range_end, provenance)
-        texts = [(t, m.text) for t, m in absolute_events(new) if m.type == "text" and m.text == as_text(provenance)]
-        assert texts == [(range_start, as_text(provenance))]
+        text = (range_start, tuple(_text_bytes(provenance)))
+        new_events = non_note_events(new, track.channel)
+        assert text in new_events
+        new_events.remove(text)
+        assert new_events == non_note_events(old, track.channel)
         assert new[-1].type == "end_of_track" and sum(m.type == "end_of_track" for m in new) == 1
-        # Nothing of the edited channel changes before the range: no new events there at all.
-        early = [(t, tuple(m.bytes())) for t, m in absolute_events(new) if t < range_start]
-        old_early = [(t, tuple(m.bytes())) for t, m in absolute_events(old) if t < range_start]
-        assert early == without_release(old_early, track.channel, release)
+    changes = outside_target_changes(input_path, output_path, target)
+    assert changes.missing == []
+    assert all(key[0] == track.chunk and key[1] == track.channel for key, _ in changes.shortened)
+
+
+def _text_bytes(text):
+    return mido.MetaMessage("text", text=as_text(text)).bytes()
 
 
 # --- the randomized contract test -----------------------------------------------------------------
@@ -185,17 +176,18 @@ def test_random_songs_only_target_bars_change(tmp_path, seed):
     first_step, end_step = BarRange(first_bar, last_bar).step_span(bars)
     tie_pitch = rng.choice((NO_TIE, None, rng.choice([n.pitch for n in track.notes])))
     new_notes = random_line(rng, first_step, end_step, tie_pitch)
+    voice = "top" if seed % 3 else "all"
 
-    output_path = write_edited_song(song, track, bars, BarRange(first_bar, last_bar), new_notes, tmp_path / "out.mid", PROVENANCE)
+    output_path = write_edited_song(song, track, bars, BarRange(first_bar, last_bar), new_notes, tmp_path / "out.mid",
+                                    PROVENANCE, voice=voice)
 
     assert output_path == tmp_path / "out.mid"
-    release = moved_release(song, track, bars, first_bar, new_notes)
-    check_only_target_changed(input_path, output_path, song, track, bars, first_bar, last_bar, PROVENANCE, release)
+    check_only_the_edited_notes_changed(input_path, output_path, track, BarRange(first_bar, last_bar), PROVENANCE)
     edited = read_midi(output_path)
     assert [(t.chunk, t.channel) for t in edited.tracks] == [(t.chunk, t.channel) for t in song.tracks]
     for before, after in zip(song.tracks, edited.tracks):
         if before is track:
-            assert note_tuples(after) == expected_notes(song, track, bars, first_bar, last_bar, new_notes)
+            assert note_tuples(after) == expected_notes(song, track, bars, first_bar, last_bar, new_notes, voice)
         else:
             assert note_tuples(after) == note_tuples(before)
     assert PROVENANCE in read_text_events(output_path)
@@ -215,83 +207,97 @@ def write_and_read(tmp_path, notes, new_notes, first_bar=2, last_bar=2, channel=
     return song, bars, read_midi(out), out
 
 
-def test_notes_crossing_both_boundaries(tmp_path):
-    # Range: bar 2 = ticks 1920..3840 = steps 16..32.
+def test_a_note_sounding_into_the_target_keeps_its_release_until_a_new_note_starts(tmp_path):
+    # Range: bar 2 = ticks 1920..3840 = steps 16..32. C4 sounds from bar 1 into bar 2.
     notes = [(0, 2400, 60, 90), (2400, 3000, 62, 91), (3000, 4200, 64, 92), (4320, 5000, 65, 93), (5760, 7680, 67, 94)]
-    song, bars, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 24, 70), StepNote(28, 32, 72)])
-    assert nearby_velocity(song.tracks[0], bars, BarRange(2, 2)) == 92  # the median of 90..94
+    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 24, 70), StepNote(28, 32, 72)])
     assert note_tuples(edited.tracks[0]) == [
-        (0, 1920, 60, 90),  # cut at the range start, outside part kept
-        (1920, 2880, 70, 92),  # new notes with the nearby median velocity
+        (0, 1920, 60, 90),  # a new note starts at 1920 while it sounds: it ends there
+        (1920, 2880, 70, 92),  # new notes: the median of the track (no context note on their beat)
         (3360, 3840, 72, 92),
-        (3840, 4200, 64, 92),  # remainder re-struck at the range end, its velocity kept
-        (4320, 5000, 65, 93),
+        (4320, 5000, 65, 93),  # E4 (3000-4200) started in bar 2: replaced whole, nothing re-struck
         (5760, 7680, 67, 94),
     ]
+    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(28, 32, 72)])
+    assert (0, 2400, 60, 90) in note_tuples(edited.tracks[0])  # nothing new while it sounds: untouched
 
 
-def test_note_spanning_the_whole_range_keeps_both_outside_parts(tmp_path):
+def test_a_note_spanning_the_whole_range_ends_where_the_first_new_note_starts(tmp_path):
     _, _, edited, _ = write_and_read(tmp_path, [(0, 6000, 60, 90)], [StepNote(20, 24, 67)])
-    assert note_tuples(edited.tracks[0]) == [(0, 1920, 60, 90), (2400, 2880, 67, 90), (3840, 6000, 60, 90)]
+    assert note_tuples(edited.tracks[0]) == [(0, 2400, 60, 90), (2400, 2880, 67, 90)]
 
 
-def test_the_crossing_notes_own_events_stay_where_they_were(tmp_path):
-    # The note crossing the range end keeps its original release event (same tick, same bytes).
-    path = make_midi(tmp_path / "in.mid", [TrackSpec([(3000, 4200, 64, 92), (4200, 4800, 65, 90)])])
-    song = read_midi(path)
-    bars = song_bars(song)
-    out = write_edited_song(song, song.tracks[0], bars, BarRange(2, 2), [], tmp_path / "out.mid", "p")
-    events = [(t, m.type, getattr(m, "note", None), getattr(m, "velocity", None))
-              for t, m in absolute_events(mido.MidiFile(out).tracks[1])]
-    assert (4200, "note_off", 64, 64) in events  # the original release of E4
-    assert (3840, "note_on", 64, 92) in events  # the re-strike
-    assert not any(t == 3000 for t, *_ in events)  # the original attack inside the range is gone
+def test_a_note_starting_5_ticks_before_the_target_is_replaced_whole_not_left_as_a_blip(tmp_path):
+    # Seen: ticks 3067-3230 became 3067-3072. Bar 2 starts at 1920; this note rounds onto it.
+    notes = [(0, 960, 60, 90), (1915, 2078, 64, 90), (4000, 4400, 62, 90)]
+    _, _, edited, out = write_and_read(tmp_path, notes, [StepNote(18, 20, 67)])
+    assert note_tuples(edited.tracks[0]) == [(0, 960, 60, 90), (2160, 2400, 67, 90), (4000, 4400, 62, 90)]
+    assert not any(t == 1915 for t, _ in absolute_events(mido.MidiFile(out).tracks[1]))
 
 
-def test_leading_tie_extends_the_note_sounding_at_the_boundary(tmp_path):
+def test_a_note_ending_25_ticks_before_the_target_keeps_its_release_under_a_leading_hold(tmp_path):
+    # Seen: a hold at the first target step moved this note-off into the target.
+    notes = [(960, 1895, 60, 90), (4000, 4400, 62, 90)]
+    _, _, edited, out = write_and_read(tmp_path, notes, [StepNote(16, 20, 60, tied_from_before=True)])
+    assert note_tuples(edited.tracks[0]) == [(960, 1895, 60, 90), (1920, 2400, 60, 90), (4000, 4400, 62, 90)]
+    releases = [t for t, m in absolute_events(mido.MidiFile(out).tracks[1]) if m.type == "note_off" and m.note == 60]
+    assert 1895 in releases
+
+
+def test_a_note_after_the_target_ending_it_21_ticks_early_stays_off_the_bar_line(tmp_path):
+    # Bar 3 starts at 3840; this note of bar 3 starts 21 ticks late and must not be moved onto 3840,
+    # nor one of bar 1 ending 21 ticks before bar 2.
+    notes = [(960, 1899, 60, 90), (3861, 4400, 62, 90)]
+    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 32, 60, tied_from_before=True)])
+    assert note_tuples(edited.tracks[0]) == [(960, 1899, 60, 90), (1920, 3840, 60, 90), (3861, 4400, 62, 90)]
+
+
+def test_a_new_note_ends_where_a_kept_note_starting_early_begins(tmp_path):
+    # The note of bar 3 is played 10 ticks early (3830): a new note up to the bar line stops there.
+    notes = [(0, 480, 60, 90), (3830, 4400, 62, 90)]
+    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(24, 32, 65)])
+    assert note_tuples(edited.tracks[0]) == [(0, 480, 60, 90), (2880, 3830, 65, 90), (3830, 4400, 62, 90)]
+
+
+def test_a_hold_at_the_first_step_is_a_new_note_never_an_extension(tmp_path):
     notes = [(0, 2400, 60, 90), (2400, 3000, 62, 90)]
     tied = StepNote(16, 22, 60, tied_from_before=True)
     _, _, edited, _ = write_and_read(tmp_path, notes, [tied, StepNote(22, 26, 64)])
-    assert note_tuples(edited.tracks[0]) == [(0, 2640, 60, 90), (2640, 3120, 64, 90)]
+    assert note_tuples(edited.tracks[0]) == [(0, 1920, 60, 90), (1920, 2640, 60, 90), (2640, 3120, 64, 90)]
+    _, _, edited, out = write_and_read(tmp_path, [(0, 6000, 60, 90)], [StepNote(16, 32, 60, tied_from_before=True)])
+    assert note_tuples(edited.tracks[0]) == [(0, 1920, 60, 90), (1920, 3840, 60, 90)]
 
 
-def test_leading_tie_continues_a_note_that_ends_on_the_bar_line(tmp_path):
+def test_leading_hold_of_unknown_pitch(tmp_path):
+    # It sounds the note before when that one sounds on the step before the target, else it rests.
     notes = [(960, 1920, 60, 90), (1920, 2400, 62, 90)]
     _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, None, tied_from_before=True)])
-    assert note_tuples(edited.tracks[0]) == [(960, 2400, 60, 90)]
-
-
-def test_leading_tie_over_the_whole_range_leaves_a_long_note_alone(tmp_path):
-    _, _, edited, out = write_and_read(tmp_path, [(0, 6000, 60, 90)], [StepNote(16, 32, 60, tied_from_before=True)])
-    assert note_tuples(edited.tracks[0]) == [(0, 6000, 60, 90)]
-    notes_events = [m for m in mido.MidiFile(out).tracks[1] if m.type in ("note_on", "note_off")]
-    assert len(notes_events) == 2
-
-
-def test_leading_tie_without_a_sounding_note(tmp_path):
+    assert note_tuples(edited.tracks[0]) == [(960, 1920, 60, 90), (1920, 2400, 60, 90)]
     notes = [(0, 960, 60, 90), (4000, 4400, 62, 90)]
-    _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, 67, tied_from_before=True)])
-    assert (1920, 2400, 67, 90) in note_tuples(edited.tracks[0])  # a normal note at its pitch
     _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 20, None, tied_from_before=True), StepNote(20, 24, 65)])
     assert note_tuples(edited.tracks[0]) == [(0, 960, 60, 90), (2400, 2880, 65, 90), (4000, 4400, 62, 90)]
 
 
-def test_new_notes_use_the_tracks_channel_and_nearby_median_velocity(tmp_path):
-    # 20 bars; loud notes far away (bars 1-2), soft ones around the target (bars 9-12).
-    notes = [(b * 1920, b * 1920 + 480, 60, 120) for b in range(2)]
-    notes += [(b * 1920, b * 1920 + 480, 62, v) for b, v in zip(range(8, 12), (40, 50, 60, 70))]
-    notes += [(19 * 1920, 19 * 1920 + 480, 64, 100)]
+def test_new_notes_follow_the_accent_pattern_of_the_context(tmp_path):
+    # Every bar: a loud downbeat (110), soft off-beats (50, 60, 70); a new bar 5 takes the same
+    # accents on the same positions, the track's median elsewhere.
+    notes = []
+    for bar in range(8):
+        for beat, velocity in enumerate((110, 50, 60, 70)):
+            notes.append((bar * 1920 + beat * 480, bar * 1920 + beat * 480 + 240, 72, velocity))
     path = make_midi(tmp_path / "in.mid", [TrackSpec(notes, channel=5)])
     song = read_midi(path)
     bars = song_bars(song)
-    track = song.tracks[0]
-    assert nearby_velocity(track, bars, BarRange(10, 10)) == 55  # median of 40, 50, 60, 70 in the window
-    assert nearby_velocity(track, bars, BarRange(17, 17)) == 100  # only the last note in bars 13-20
-    assert nearby_velocity(MidiTrack(1, 0, 0, "", 0, False, []), bars, BarRange(1, 1)) == 80
-    out = write_edited_song(song, track, bars, BarRange(10, 10), [StepNote(bars[9].first_step, bars[9].first_step + 4, 70)],
-                            tmp_path / "out.mid", "p")
-    new = [m for m in mido.MidiFile(out).tracks[1] if m.type == "note_on" and m.note == 70]
-    assert [(m.channel, m.velocity) for m in new] == [(5, 55)]
+    first = bars[4].first_step
+    new = [StepNote(first, first + 2, 70), StepNote(first + 4, first + 6, 71), StepNote(first + 6, first + 8, 72),
+           StepNote(first + 12, first + 14, 74)]
+    out = write_edited_song(song, song.tracks[0], bars, BarRange(5, 5), new, tmp_path / "out.mid", "p")
+    attacks = [(m.channel, m.note, m.velocity) for m in mido.MidiFile(out).tracks[1]
+               if m.type == "note_on" and m.velocity and m.note in (70, 71, 72, 74)]
+    new_attacks = [(channel, note, velocity) for channel, note, velocity in attacks if (note, velocity) not in
+                   {(72, 110), (72, 50), (72, 60), (72, 70)}]
+    # 70 on the downbeat: 110; 71 on beat 2: 50; 72 off the beat: the median 65; 74 on beat 4: 70.
+    assert new_attacks == [(5, 70, 110), (5, 71, 50), (5, 72, 65), (5, 74, 70)]
 
 
 def test_end_of_track_moves_after_new_notes_past_the_old_end(tmp_path):
@@ -310,7 +316,7 @@ def test_type0_edit_keeps_the_other_channels_of_the_chunk(tmp_path):
     bars = song_bars(song)
     out = write_edited_song(song, song.tracks[0], bars, BarRange(2, 3), [StepNote(16, 48, 67)], tmp_path / "out.mid", PROVENANCE)
     assert mido.MidiFile(out).type == 0
-    check_only_target_changed(path, out, song, song.tracks[0], bars, 2, 3, PROVENANCE)
+    check_only_the_edited_notes_changed(path, out, song.tracks[0], BarRange(2, 3), PROVENANCE)
     assert note_tuples(read_midi(out).tracks[1]) == note_tuples(song.tracks[1])
 
 

@@ -1,0 +1,145 @@
+"""What an edit does to a track's notes: which it replaces, which it shortens, what it adds, how loud.
+
+The surgical writer (``midi_write.write_edited_song``) applies an :class:`EditPlan` to the events
+of one track chunk; everything here is pure and works on the notes the reader paired.
+
+The rules, as a musician would check them:
+
+* **A note belongs to the bar its quantized onset falls in.** Onsets are rounded to the nearest
+  16th step of the song grid, exactly half a step rounding later (``melody.quantize_track``), so a
+  note played a few ticks before a bar line belongs to the bar after it.
+* **The edited voice.** With ``voice="top"`` (the default) it is the track's top voice
+  (``voices``): at each onset the highest sounding note. Only the top voice's notes of the target
+  bars are replaced; every other note there (the accompaniment under the melody) keeps all its
+  events exactly. With ``voice="all"`` every note of the track whose onset falls in the target is
+  replaced.
+* **A note of the target is replaced whole**: its note-on and note-off both go, also when its raw
+  onset is a few ticks before the bar line or it sounds on past the target.
+* **A note outside the target keeps every event at the same tick**, its note-off included, unless
+  a new note starts while it still sounds: a melody line does not overlap itself, so a note of the
+  edited voice then ends where that new note starts. Likewise a new note ends where a kept note of
+  the edited voice after it starts, when that note starts before the new one would end.
+* **A hold at the first target step never extends a note from before the target**: it becomes a
+  new note of that pitch starting at the target (a leading hold after a rest is a rest).
+* **Velocity follows the context's accent pattern**: a new note takes the median velocity of the
+  edited voice's notes outside the target, in the window of bars around it, that start on the same
+  position in their bar (the same 16th step from the bar line); with none there, the median of the
+  edited voice's notes in the whole track; 80 for a track without notes.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from clsm_cli.music.bars import Bar, BarRange, bar_at_step, step_to_tick, window_around
+from clsm_cli.music.melody import VoicedNote, split_top_voice
+from clsm_cli.music.song import MidiNote, MidiTrack, PairedNote
+from clsm_cli.music.tokens import StepNote
+
+DEFAULT_VELOCITY = 80  # for new notes when the track has none to take a median from
+VOICES = ("top", "all")  # --voice: the top voice of the track, or all of its notes
+
+
+@dataclass(frozen=True)
+class NewNote:
+    """A note the edit adds, in ticks."""
+
+    start_tick: int
+    end_tick: int
+    pitch: int
+    velocity: int
+
+
+@dataclass(frozen=True)
+class EditPlan:
+    """What an edit changes in one track; positions index the paired notes it was planned on."""
+
+    replaced: frozenset[int]  # notes removed whole (note-on and note-off)
+    shortened: dict[int, int]  # note -> the tick its note-off moves to (a new note starts there)
+    new_notes: tuple[NewNote, ...]  # by start tick
+    kept_under_melody: int  # notes of the target under the top voice left exactly as they were
+
+
+def voiced_notes(paired: Sequence[PairedNote], bars: Sequence[Bar], ticks_per_beat: int, voice: str):
+    """(edited voice, other notes) of ``paired`` as :class:`VoicedNote` whose ``index`` is the
+    position in ``paired``. Zero-length notes are silent: in neither part, so never touched."""
+    if voice not in VOICES:
+        raise ValueError(f"voice must be one of {', '.join(VOICES)}, got {voice!r}")
+    sounding = [position for position, note in enumerate(paired) if note.end_tick > note.start_tick]
+    if not sounding:
+        return (), ()
+    notes = [MidiNote(paired[i].start_tick, paired[i].end_tick, paired[i].pitch, paired[i].velocity) for i in sounding]
+    as_track = MidiTrack(0, 0, 0, "", 0, False, notes)
+    split = split_top_voice(as_track, bars, ticks_per_beat)
+
+    def renumbered(part) -> tuple[VoicedNote, ...]:
+        return tuple(VoicedNote(sounding[n.index], n.note, n.start_step, n.end_step) for n in part)
+
+    top, others = renumbered(split.top), renumbered(split.others)
+    if voice == "all":
+        return tuple(sorted(top + others, key=lambda n: (n.start_step, -n.note.pitch))), ()
+    return top, others
+
+
+def accent_velocity(
+    voice_notes: Sequence[VoicedNote], bars: Sequence[Bar], target: BarRange
+) -> Callable[[int], int]:
+    """The velocity for a new note starting at a song step: the median of the context notes on the
+    same position in their bar, else the median of all ``voice_notes`` (see the module docstring)."""
+    first_step, end_step = target.step_span(bars)
+    window_start, window_end = window_around(target, len(bars)).step_span(bars)
+    by_position: dict[int, list[int]] = {}
+    for voiced in voice_notes:
+        if window_start <= voiced.start_step < window_end and not first_step <= voiced.start_step < end_step:
+            position = voiced.start_step - bar_at_step(bars, voiced.start_step).first_step
+            by_position.setdefault(position, []).append(voiced.note.velocity)
+    everything = [voiced.note.velocity for voiced in voice_notes]
+    fallback = _median_velocity(everything) if everything else DEFAULT_VELOCITY
+
+    def velocity(step: int) -> int:
+        same_position = by_position.get(step - bar_at_step(bars, step).first_step)
+        return _median_velocity(same_position) if same_position else fallback
+
+    return velocity
+
+
+def _median_velocity(velocities: Sequence[int]) -> int:
+    return max(1, min(127, int(statistics.median(velocities) + 0.5)))
+
+
+def plan_edit(
+    paired: Sequence[PairedNote],
+    bars: Sequence[Bar],
+    ticks_per_beat: int,
+    target: BarRange,
+    new_notes: Sequence[StepNote],
+    voice: str = "top",
+) -> EditPlan:
+    """The plan for replacing the edited voice of ``paired`` in ``target`` by ``new_notes`` (on the
+    song step grid, inside the target; a ``tied_from_before`` note of unknown pitch is a rest)."""
+    edited, others = voiced_notes(paired, bars, ticks_per_beat, voice)
+    first_step, end_step = target.step_span(bars)
+    in_target = [n for n in edited if first_step <= n.start_step < end_step]
+    kept = [n for n in edited if not first_step <= n.start_step < end_step]
+    velocity = accent_velocity(edited, bars, target)
+
+    additions = []
+    for note in sorted(new_notes, key=lambda n: (n.start_step, n.pitch if n.pitch is not None else -1)):
+        if note.pitch is None:
+            continue  # a leading hold after a rest: the rest goes on
+        start = step_to_tick(bars, ticks_per_beat, note.start_step)
+        end = step_to_tick(bars, ticks_per_beat, note.end_step)
+        # A kept note of the line starting while this one would still sound ends it there.
+        end = min([end] + [k.note.start_tick for k in kept if start < k.note.start_tick < end])
+        if end > start:
+            additions.append(NewNote(start, end, note.pitch, velocity(note.start_step)))
+
+    shortened = {}
+    for kept_note in kept:
+        starts_inside = [n.start_tick for n in additions if kept_note.note.start_tick < n.start_tick < kept_note.note.end_tick]
+        if starts_inside:
+            shortened[kept_note.index] = min(starts_inside)
+    kept_under = sum(1 for n in others if first_step <= n.start_step < end_step)
+    return EditPlan(frozenset(n.index for n in in_target), shortened, tuple(additions), kept_under)
