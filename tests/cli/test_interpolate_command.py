@@ -168,3 +168,12 @@ def test_help_examples_do_not_advertise_argmax(run_clsm, verb):
     assert "--temperature 0 " not in text.split("Examples")[-1]
     if verb == "interpolate":
         assert "clsm interpolate --steps 8" in text
+
+
+def test_from_original_starts_on_the_original_bars(clsm, song):
+    result, (record,) = clsm("interpolate", song, "--bars", "3-4", "--from-original", "--steps", "2", "--seed", "4",
+                             "--json")
+    assert result.exit_code == 0, result.output
+    assert notes_by_place(record["outputs"][0]["path"]) == notes_by_place(song)
+    _, (infills,) = clsm("infill", song, "--bars", "3-4", "-n", "2", "--seed", "4", "--json", out="infills")
+    assert notes_by_place(record["outputs"][-1]["path"])[0] == notes_by_place(infills["outputs"][1]["path"])[0]
