@@ -60,9 +60,14 @@ def target_note_rows(line: Sequence[StepNote], start: int, end: int) -> list[lis
             for note in notes_for_writer(line, start, end)]
 
 
-def edited_by_hand(recorded: Optional[Sequence[Sequence[int]]], line: Sequence[StepNote], start: int,
+def edited_by_hand(recorded: Optional[Sequence[Sequence[int]]], notes: Sequence[StepNote], start: int,
                    end: int) -> bool:
-    """Whether a file's target notes differ from those its provenance recorded (None: not recorded)."""
+    """Whether a file no longer holds every target note its provenance recorded (None: not recorded).
+
+    ``notes`` are all the file's notes on the melody track (chords kept): the lower voices of a
+    chordal target stay beside the written melody, so the recorded notes need only be among them.
+    """
     if recorded is None:
         return False
-    return [list(row) for row in recorded] != target_note_rows(line, start, end)
+    present = {tuple(row) for row in target_note_rows(notes, start, end)}
+    return not all(tuple(int(value) for value in row) in present for row in recorded)

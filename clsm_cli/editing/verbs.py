@@ -226,7 +226,8 @@ def _vary_versions(prepared: PreparedSong, options: EditOptions, edit_model: Loa
 def _original_endpoint(prepared: PreparedSong, window: ModelWindow, edit_model: LoadedEngine) -> Endpoint:
     """The existing bars, with their posterior latent ``f(posterior mean)``."""
     tokens = window.tokens[window.target.start : window.target.end].copy()
-    return Endpoint(prepared.line, Candidate(tokens, generate.encode_w(edit_model.engine, window.tokens, window.target)))
+    w = generate.encode_w(edit_model.engine, window.tokens, window.target)
+    return Endpoint(prepared.line, Candidate(tokens, w))
 
 
 def _decoded_endpoint(prepared: PreparedSong, window: ModelWindow, candidate: Candidate, bars: BarRange) -> Endpoint:
@@ -276,7 +277,7 @@ def latent_from_file(path: Path, records: Sequence[dict], other: PreparedSong, o
     """
     w = stored_latent(records, options.bars, edit_model.name, edit_model.sha256, edit_model.config.z_dim)
     start, end = other.target_steps(options.bars)
-    if w is not None and edited_by_hand(recorded_target_notes(records, options.bars), other.line, start, end):
+    if w is not None and edited_by_hand(recorded_target_notes(records, options.bars), other.all_notes, start, end):
         return None, (f"{role} file {path.name} was edited after clsm wrote it; the latent of its "
                       f"{options.bars} is taken from its notes (encoded)")
     if w is not None:

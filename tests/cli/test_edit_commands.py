@@ -21,13 +21,12 @@ from clsm_cli.editing import generate
 from clsm_cli.editing.prepare import prepare_song
 from clsm_cli.editing.provenance import PROVENANCE_PREFIX, parse_provenance
 from clsm_cli.editing.window import centred_window
-from clsm_cli.engine.draws import candidate_draws
-from clsm_cli.engine.sampling import ARGMAX, Decoding
+from clsm_cli.engine.sampling import ARGMAX
 from clsm_cli.engine.torch_engine import TorchEngine
 from clsm_cli.music import melody
 from clsm_cli.music.bars import BarRange, song_bars
 from clsm_cli.music.midi_read import read_midi, read_text_events
-from clsm_cli.music.tokens import encode_notes, resolve_leading_hold, sounding_token_at, tokens_to_text
+from clsm_cli.music.tokens import encode_notes, resolve_leading_hold, sounding_token_at
 from synthetic_midi.midi_factory import melody_of, scale_melody, write_song
 
 ESCAPE = "\x1b"
