@@ -48,7 +48,6 @@ also the bars after it.
 
   clsm infill song.mid --bars 3-4                  4 infills of bars 3-4
   clsm infill song.mid --bars 3-4 -n 8 --seed 7    8 infills, reproducible
-  clsm infill song.mid --bars 3-4 --temperature 0  the paper's argmax decoding
   clsm infill song.mid --bars 5-6 --combined       also all infills in one file
   clsm infill songs/*.mid --bars 5-6 --json        batch, one JSON line per file
 """
@@ -56,42 +55,52 @@ also the bars after it.
 INTERPOLATE_HELP = f"""\
 Morph some bars from one version to another in --steps steps (steps + 1 files).
 
-The endpoints are two samples from the model by default. --from-original
-starts from the existing bars; --start and --end take earlier outputs (say two
-infills you like): their stored latent is reused exactly when the same model
-made them, and any other file is encoded. Sampled decoding (temperature > 0)
-uses the same random numbers at every step, so only the latent changes along
-the way; decode both the infills and the interpolation with --temperature 0
-to get the endpoints exactly.
+Right after clsm infill or clsm vary, no FILE is needed: it continues from
+the latest run in --out (the current folder), from its candidate 1 to 2
+(--start 3 --end 1 choose others). --start and --end also take files (say two
+infills you like); with no FILE the song is the start file itself. With a
+FILE, the endpoints are two samples from the model, the ones clsm infill -n 2
+with the same seed writes; --from-original starts from the existing bars.
+
+The first and last files hold the chosen bars note for note. The steps
+between decode points on the line between their latents, anchored to both
+ends: every step reuses the random numbers that reproduce the ends, blended
+along the way, so neighbours differ by a few notes at most.
 
 {COMMON_NOTES}
 [bold]Examples[/bold]
 
-  clsm interpolate song.mid --bars 3-4 --steps 8         9 files, sample to sample
+  clsm infill song.mid --bars 3-4 -n 2 --seed 1    two infills, then
+  clsm interpolate --steps 8                       9 files, infill 1 to infill 2
+  clsm interpolate --start 2 --end 1               the other way round
   clsm interpolate song.mid --bars 3-4 --from-original   existing bars to a sample
-  clsm interpolate song.mid --bars 3-4 --start a.mid --end b.mid
-  clsm interpolate song.mid --bars 3-4 --combined        also all steps in one file
+  clsm interpolate --start a.mid --end b.mid --combined  also all steps in one file
 """
 
 VARY_HELP = f"""\
 Write variations of some bars: small moves in the model's latent space.
 
-The centre is the existing bars (encoded), or an earlier output given with
---around. --amount scales the moves, from 0 to 4: 0 gives the centre itself,
-0.3 is subtle, 1 is as wide as the model's prior.
+The centre is the existing bars (their posterior latent), or an earlier
+output given with --around. --amount (0 to 4) sets how far variations go: 0
+writes the centre's bars themselves, 0.25 changes a few notes, 1 is as free
+as a new sample (the model's prior width). With sampled decoding (the
+default) each variation is decoded with random numbers anchored to the
+centre's notes, blended with fresh ones in proportion to the amount (up to
+1), so the amount sets how far the notes move. Argmax decoding (temperature
+0, the paper's evaluation protocol) moves through the latent only.
 
 {COMMON_NOTES}
 [bold]Examples[/bold]
 
   clsm vary song.mid --bars 5-6                   4 variations, amount 0.5
-  clsm vary song.mid --bars 5-6 --amount 0.3 -n 8
+  clsm vary song.mid --bars 5-6 --amount 0.25 -n 8
   clsm vary song.mid --bars 5-6 --around song.infill-bars5-6-s7-2.mid
 """
 
 
 def register(app: typer.Typer) -> None:
     app.command(name="infill", help=INFILL_HELP, no_args_is_help=True)(infill)
-    app.command(name="interpolate", help=INTERPOLATE_HELP, no_args_is_help=True)(interpolate)
+    app.command(name="interpolate", help=INTERPOLATE_HELP)(interpolate)
     app.command(name="vary", help=VARY_HELP, no_args_is_help=True)(vary)
 
 
@@ -101,7 +110,7 @@ FILES = typer.Argument(..., help="MIDI files to edit (.mid); many files load the
 BARS = typer.Option(..., "--bars", "-b", metavar="A-B", help="Bars to change, e.g. 3-4 or 5 (numbered from 1, as clsm show prints them).", show_default=False)
 NUM = typer.Option(4, "--num", "-n", min=1, help="How many versions to write per file.")
 SEED = typer.Option(None, "--seed", "-s", min=0, help="Random seed; the same seed gives the same files, and candidate k does not depend on -n. Default: drawn and reported.")
-TEMPERATURE = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature; 0 is the paper's argmax decoding. Default: what the model recommends.")
+TEMPERATURE = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature. 0 is argmax, the paper's evaluation protocol (reproducible model comparisons; melodies often repeat one pitch). Default: what the model recommends.")
 TOP_P = typer.Option(None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling: keep the most likely tokens up to this mass. Default: the model's.")
 MODEL = typer.Option(None, "--model", "-m", metavar="NAME|DIR", help="A model from clsm models, or a model directory. Default: the shipped model.")
 TRACK = typer.Option(None, "--track", "-t", metavar="TRACK", help="Melody track: its number in clsm show's table, or its name. Default: chosen automatically.")
@@ -143,12 +152,12 @@ def infill(
 
 @reports_errors
 def interpolate(
-    files: List[Path] = FILES,
-    bars: str = BARS,
+    files: Optional[List[Path]] = typer.Argument(None, help="MIDI files to edit (.mid). None: continue from the latest infill or vary outputs in --out.", show_default=False),
+    bars: Optional[str] = typer.Option(None, "--bars", "-b", metavar="A-B", help="Bars to morph, e.g. 3-4. Default: the bars of the outputs it continues from.", show_default=False),
     steps: int = typer.Option(8, "--steps", "-j", min=1, help="Steps from one endpoint to the other (writes steps + 1 files)."),
-    from_original: bool = typer.Option(False, "--from-original", help="Start from the existing bars (encoded)."),
-    start: Optional[Path] = typer.Option(None, "--start", metavar="FILE", help="Start at an earlier output (or any MIDI file, encoded)."),
-    end: Optional[Path] = typer.Option(None, "--end", metavar="FILE", help="End at an earlier output (or any MIDI file, encoded)."),
+    from_original: bool = typer.Option(False, "--from-original", help="Start from the existing bars of the song."),
+    start: Optional[str] = typer.Option(None, "--start", metavar="FILE|K", help="Start at an earlier output: a file, or candidate K of the latest run. Default: candidate 1."),
+    end: Optional[str] = typer.Option(None, "--end", metavar="FILE|K", help="End at an earlier output: a file, or candidate K of the latest run. Default: candidate 2."),
     seed: Optional[int] = SEED,
     temperature: Optional[float] = TEMPERATURE,
     top_p: Optional[float] = TOP_P,
@@ -164,9 +173,15 @@ def interpolate(
     device: str = DEVICE,
     engine: str = ENGINE,
 ) -> None:
-    _run("interpolate", files, bars, json_output, preview, engine, device, model,
-         dict(steps=steps, from_original=from_original, start_file=start, end_file=end, seed=seed,
-              temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force, wav=wav,
+    from clsm_cli.editing.runs import plan_interpolation
+
+    plan = plan_interpolation(files or [], bars, start, end, from_original, out)
+    if plan.message:
+        stderr_console().print(escape_markup(plan.message), style="dim", soft_wrap=True)
+    songs = list(files) if files else [plan.song]
+    _run("interpolate", songs, f"{plan.bars.first}-{plan.bars.last}", json_output, preview, engine, device, model,
+         dict(steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
+              seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force, wav=wav,
               combined=combined))
 
 
@@ -251,7 +266,12 @@ def _report(result: "FileResult", messages: Console, json_output: bool, show_pre
     if result.error is not None:
         error_line(result.error.message if name in result.error.message else f"{name}: {result.error.message}")
     if json_output:
-        typer.echo(json.dumps(result.to_json()))
+        record = result.to_json()
+        if result.verb == "interpolate" and result.outputs:
+            from clsm_cli.editing.distances import series_distances
+
+            record.update(series_distances([output.new_notes for output in result.outputs]))
+        typer.echo(json.dumps(record))
     if show_previews and result.previews:
         console = messages if show_previews == "stderr" else stdout_console()
         _print_previews(result, console)

@@ -11,7 +11,10 @@ One input file goes through these modules, in this order (DESIGN.md section 5):
 * ``splice.py``: generated tokens back to notes at the file's pitch, spliced into the line;
 * ``verbs.py``: one file through the whole path, per verb; ``outputs.py`` writes each output set
   (all of it or none of it);
-* ``provenance.py``: what each output records about itself, and reading it back;
+* ``endpoints.py``: the bars an interpolation starts or ends on (or a variation centres on), in
+  the decoding window's frame; ``distances.py``: the pitch edit distance between versions;
+* ``provenance.py``: what each output records about itself, and reading it back; ``runs.py``: the
+  latest infill or vary run in a folder, which ``clsm interpolate`` with no file continues from;
 * ``options.py``: what a command asks (:class:`EditOptions`) and what one file produced
   (:class:`FileResult`, its ``--json`` record).
 

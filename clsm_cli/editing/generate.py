@@ -13,9 +13,13 @@ is linear in W, ``z(a) = f^-1((1-a) w1 + a w2)`` (eq. 7); a variation is ``w + d
 Every random number comes from ``engine/draws.candidate_draws(seed, k, ..., chunk)``: candidate k
 (numbered from 1, as in the output names) takes its latent noise and its token uniforms from its own
 stream, so it depends only on (file, bars, seed, k, model, decoding), never on how many candidates
-were asked for. Interpolation takes its two prior endpoints from candidates 1 and 2, and decodes
-every step with candidate 1's token uniforms: neighbouring steps share their sampling noise and
-differ only through ``w`` (a smooth morph).
+were asked for. Interpolation takes its two prior endpoints from candidates 1 and 2 of an infill.
+
+Sampled decoding is *posterior-anchored* where a result should stay near given bars: for a latent z
+and target tokens x, the anchor uniforms are those with which z decodes x exactly (the middle of
+the interval the sampler maps to each x_t, :func:`anchored_uniforms`). Interpolation blends the
+anchors of its two ends, so its ends are exact and neighbours share their randomness; a variation
+blends the anchors of its centre with fresh uniforms in proportion to the amount.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from clsm_cli.constants import NUM_MUSIC_TOKENS
 from clsm_cli.engine.draws import CandidateDraws, candidate_draws
 from clsm_cli.engine.latent import interpolate_w, prior_sample_w, vary_w
 from clsm_cli.engine.protocol import InferenceEngine, TargetSpan
-from clsm_cli.engine.sampling import Decoding
+from clsm_cli.engine.sampling import Decoding, anchor_uniforms
 from clsm_cli.music.tokens import TOKEN_DTYPE
 
 
@@ -57,13 +61,12 @@ def infill(engine: InferenceEngine, window: np.ndarray, target: TargetSpan, deco
     return decode_w(engine, window, target, w, decoding, _uniforms(draws, decoding))
 
 
-def prior_endpoints(engine: InferenceEngine, window: np.ndarray, target: TargetSpan,
-                    seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two prior samples of ``w`` (the default interpolation endpoints): candidates 1 and 2's noise."""
-    draws = _draws(engine, target, seed, (1, 2))
-    prior = engine.prior(window, target)
-    w = prior_sample_w(prior.mean, prior.logvar, np.stack([draw.latent_noise for draw in draws]))  # (2, z_dim)
-    return w[0], w[1]
+def prior_endpoints(engine: InferenceEngine, window: np.ndarray, target: TargetSpan, decoding: Decoding,
+                    seed: int) -> tuple[Candidate, Candidate]:
+    """The default interpolation endpoints: candidates 1 and 2 of :func:`infill` with this seed, so
+    an interpolation after ``clsm infill -n 2`` with the same seed ends on those two infills."""
+    first, second = infill(engine, window, target, decoding, seed, (1, 2))
+    return first, second
 
 
 def encode_w(engine: InferenceEngine, window: np.ndarray, target: TargetSpan) -> np.ndarray:
@@ -73,25 +76,75 @@ def encode_w(engine: InferenceEngine, window: np.ndarray, target: TargetSpan) ->
 
 
 def interpolate(engine: InferenceEngine, window: np.ndarray, target: TargetSpan, decoding: Decoding, seed: int,
-                steps: int, start_w: np.ndarray, end_w: np.ndarray) -> list[Candidate]:
-    """``steps + 1`` targets from ``start_w`` to ``end_w`` (both exact), sharing their token uniforms."""
-    path = interpolate_w(start_w, end_w, steps)  # (steps + 1, z_dim)
-    (shared,) = _draws(engine, target, seed, (1,))
-    uniforms = None if decoding.is_argmax else np.repeat(shared.token_uniforms[None, :], len(path), axis=0)
-    return decode_w(engine, window, target, path, decoding, uniforms)
+                steps: int, start: Candidate, end: Candidate) -> list[Candidate]:
+    """``steps + 1`` targets from ``start`` to ``end`` (their tokens exactly) along the line between
+    their latents in W space.
+
+    Step i decodes ``w(a) = (1 - a) w_start + a w_end`` (a = i / steps) with the uniforms
+    ``(1 - a) u_start + a u_end``, where ``u_start`` are the anchor uniforms that make ``start.w``
+    decode ``start.tokens`` (:func:`anchored_uniforms`), and likewise for the end: neighbouring steps
+    share their randomness and the ends decode the endpoints themselves. Argmax decoding follows the
+    latent alone. Either way the first and last results are the endpoints, token for token.
+    """
+    path = interpolate_w(start.w, end.w, steps)  # (steps + 1, z_dim)
+    uniforms = None
+    if not decoding.is_argmax:
+        first, second = _draws(engine, target, seed, (1, 2))
+        ends = np.stack([start.w, end.w]).astype(np.float32)  # (2, z_dim)
+        anchors = anchored_uniforms(engine, window, target, np.stack([start.tokens, end.tokens]), ends, decoding,
+                                    np.stack([first.token_uniforms, second.token_uniforms]))  # (2, length)
+        alpha = (np.arange(steps + 1, dtype=np.float64) / steps)[:, None]  # (steps + 1, 1)
+        uniforms = (1 - alpha) * anchors[0][None, :] + alpha * anchors[1][None, :]  # (steps + 1, length)
+    decoded = decode_w(engine, window, target, path, decoding, uniforms)
+    decoded[0] = Candidate(np.asarray(start.tokens, dtype=TOKEN_DTYPE).copy(), path[0].copy())
+    decoded[-1] = Candidate(np.asarray(end.tokens, dtype=TOKEN_DTYPE).copy(), path[-1].copy())
+    return decoded
 
 
 def vary(engine: InferenceEngine, window: np.ndarray, target: TargetSpan, decoding: Decoding, seed: int,
-         candidates: Sequence[int], amount: float, around_w: Optional[np.ndarray] = None) -> list[Candidate]:
-    """Variations ``w + amount * eps``, ``eps ~ N(0, Sigma_prior)``, around ``around_w`` (default: the
-    encoded existing target, :func:`encode_w`); with ``amount`` 0 every candidate decodes the centre."""
+         candidates: Sequence[int], amount: float, centre: Optional[Candidate] = None) -> list[Candidate]:
+    """Variations of ``centre`` (default: the window's own target bars and :func:`encode_w` of them).
+
+    Candidate k's latent is ``w + amount * eps_k``, ``eps_k ~ N(0, Sigma_prior)``. With sampled
+    decoding it is decoded with the uniforms ``(1 - m) anchor_k + m r_k``, ``m = min(1, amount)``:
+    ``anchor_k`` makes ``w_k`` decode the centre's tokens (:func:`anchored_uniforms`) and ``r_k`` are
+    candidate k's fresh uniforms, so small amounts stay near the centre and amount 1 samples freely.
+    Argmax decoding moves through the latent only. With ``amount`` 0 every candidate is the centre.
+    """
     if not amount >= 0:
         raise ValueError(f"amount must be 0 or more, got {amount}")
-    centre = encode_w(engine, window, target) if around_w is None else np.asarray(around_w, dtype=np.float32)
+    if centre is None:
+        centre = Candidate(np.asarray(window[target.start : target.end], dtype=TOKEN_DTYPE),
+                           encode_w(engine, window, target))
     draws = _draws(engine, target, seed, candidates)
+    if amount == 0:
+        return [Candidate(np.asarray(centre.tokens, dtype=TOKEN_DTYPE).copy(), np.asarray(centre.w, np.float32).copy())
+                for _ in draws]
     prior = engine.prior(window, target)
-    w = vary_w(centre, prior.logvar, amount, np.stack([draw.latent_noise for draw in draws]))  # (n, z_dim)
-    return decode_w(engine, window, target, w, decoding, _uniforms(draws, decoding))
+    w = vary_w(centre.w, prior.logvar, amount, np.stack([draw.latent_noise for draw in draws]))  # (n, z_dim)
+    uniforms = _uniforms(draws, decoding)
+    if uniforms is not None:
+        anchors = anchored_uniforms(engine, window, target, np.repeat(np.asarray(centre.tokens)[None], len(w), axis=0),
+                                    w, decoding, uniforms)  # (n, length)
+        mix = min(1.0, float(amount))
+        uniforms = (1 - mix) * anchors + mix * uniforms
+    return decode_w(engine, window, target, w, decoding, uniforms)
+
+
+def anchored_uniforms(engine: InferenceEngine, window: np.ndarray, target: TargetSpan, tokens: np.ndarray,
+                      w: np.ndarray, decoding: Decoding, fallback: np.ndarray) -> np.ndarray:
+    """Per row, the uniforms with which ``w[row]`` decodes ``tokens[row]`` (posterior-anchored decoding).
+
+    ``tokens`` (n, length) are target tokens, ``w`` (n, z_dim) latents, ``fallback`` (n, length) the
+    uniforms kept at steps whose token the decoding cannot draw (outside the nucleus). Each row's
+    teacher-forced logits are inverted by ``sampling.anchor_uniforms``. (n, length) float64
+    """
+    tokens = np.asarray(tokens, dtype=np.int64).reshape(len(w), target.length)
+    windows = np.repeat(np.asarray(window)[None, :], len(w), axis=0)  # (n, K)
+    windows[:, target.start : target.end] = tokens
+    logits = engine.teacher_forced_logits(windows, target, engine.flow_inverse(np.asarray(w, dtype=np.float32)))
+    return np.stack([anchor_uniforms(logits[row], tokens[row], decoding, np.asarray(fallback)[row])
+                     for row in range(len(w))])  # (n, length)
 
 
 def decode_w(engine: InferenceEngine, window: np.ndarray, target: TargetSpan, w: np.ndarray, decoding: Decoding,

@@ -33,9 +33,13 @@ def w_from_text(text: str) -> np.ndarray:
 
 
 def provenance_record(result: FileResult, output_k: int, latents: Sequence[Latent], generation: int,
-                      options: EditOptions) -> dict:
-    """What an output records about itself (stored as JSON in one text meta event)."""
-    return {
+                      options: EditOptions, target_notes: Optional[Sequence[Sequence[int]]] = None) -> dict:
+    """What an output records about itself (stored as JSON in one text meta event).
+
+    ``target_notes`` (``endpoints.target_note_rows``) are the notes written into the target bars,
+    so that a later command can tell whether the file was edited by hand since.
+    """
+    record = {
         "format": PROVENANCE_FORMAT,
         "clsm": __version__,
         "verb": result.verb,
@@ -50,7 +54,11 @@ def provenance_record(result: FileResult, output_k: int, latents: Sequence[Laten
         "generation": generation,
         "command": reproduce_command(options, result.input),
         "latents": [{"bars": [latent.bars.first, latent.bars.last], "w": w_to_text(latent.w)} for latent in latents],
+        "input": str(result.input),
     }
+    if target_notes is not None:
+        record["target_notes"] = [[int(value) for value in row] for row in target_notes]
+    return record
 
 
 def provenance_text(record: dict) -> str:
@@ -77,13 +85,27 @@ def next_generation(records: Sequence[dict]) -> int:
     return 1 + max((int(record.get("generation", 0)) for record in records), default=0)
 
 
+def newest_record(records: Sequence[dict], bars: BarRange) -> Optional[dict]:
+    """The record of the newest edit that touched ``bars`` (None when none did)."""
+    touching = [record for record in records if _overlaps(record.get("bars", [0, 0]), bars)]
+    return max(touching, key=lambda record: int(record.get("generation", 0))) if touching else None
+
+
+def recorded_target_notes(records: Sequence[dict], bars: BarRange) -> Optional[list]:
+    """The target notes the newest edit of exactly ``bars`` wrote (None if it did not record them)."""
+    newest = newest_record(records, bars)
+    if newest is None or list(newest.get("bars", [])) != [bars.first, bars.last]:
+        return None
+    notes = newest.get("target_notes")
+    return notes if isinstance(notes, list) else None
+
+
 def stored_latent(records: Sequence[dict], bars: BarRange, model_name: str, model_sha256: str,
                   z_dim: int) -> Optional[np.ndarray]:
     """The w a file stored for exactly these bars, if the newest edit touching them was this model's."""
-    touching = [record for record in records if _overlaps(record.get("bars", [0, 0]), bars)]
-    if not touching:
+    newest = newest_record(records, bars)
+    if newest is None:
         return None
-    newest = max(touching, key=lambda record: int(record.get("generation", 0)))
     if newest.get("model") != model_name or newest.get("model_sha256") != model_sha256:
         return None
     for latent in newest["latents"]:

@@ -20,6 +20,14 @@ import numpy as np
 
 from clsm_cli.constants import MAX_TARGET_BARS
 from clsm_cli.editing import generate
+from clsm_cli.editing.endpoints import (
+    Endpoint,
+    edited_by_hand,
+    same_outside,
+    target_note_rows,
+    target_tokens_in_frame,
+    with_target_of,
+)
 from clsm_cli.editing.generate import Candidate
 from clsm_cli.editing.options import (
     EditOptions,
@@ -44,6 +52,7 @@ from clsm_cli.editing.provenance import (
     parse_provenance,
     provenance_record,
     provenance_text,
+    recorded_target_notes,
     stored_latent,
 )
 from clsm_cli.editing.splice import edited_track_notes, notes_for_writer, splice, target_notes
@@ -125,7 +134,8 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
     bars = list(prepared.bars)
     with OutputSet() as written:
         for k, (version, path) in enumerate(zip(versions, paths), start=1):
-            record = provenance_record(result, k, version.latents, generation, options)
+            record = provenance_record(result, k, version.latents, generation, options,
+                                       target_note_rows(version.line, start, end))
             new_notes = notes_for_writer(version.line, start, end)
             written.write(path, lambda: midi_write.write_edited_song(
                 prepared.song, prepared.track, bars, options.bars, new_notes, path, provenance_text(record),
@@ -172,60 +182,118 @@ def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: L
 
 def _interpolate_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
                           result: FileResult) -> list[_Version]:
+    """steps + 1 versions from the start to the end: the ends hold the chosen bars note for note."""
     window = centred_window(prepared, prepared.line, options.bars, edit_model.config)
     _note_window(result, prepared, window, edit_model.config)
     engine = edit_model.engine
-    prior_start, prior_end = generate.prior_endpoints(engine, window.tokens, window.target, options.seed)
+    prior = None
+    if options.end_file is None or (options.start_file is None and not options.from_original):
+        prior = generate.prior_endpoints(engine, window.tokens, window.target, decoding, options.seed)
     if options.from_original:
-        start_w = generate.encode_w(engine, window.tokens, window.target)
+        start = _original_endpoint(prepared, window, edit_model)
     elif options.start_file is not None:
-        start_w, note = latent_from_file(options.start_file, options, edit_model, "--start")
-        result.add_warning(note)
+        start = _file_endpoint(options.start_file, prepared, window, options, edit_model, "--start", result)
     else:
-        start_w = prior_start
+        start = _decoded_endpoint(prepared, window, prior[0], options.bars)
     if options.end_file is not None:
-        end_w, note = latent_from_file(options.end_file, options, edit_model, "--end")
-        result.add_warning(note)
+        end = _file_endpoint(options.end_file, prepared, window, options, edit_model, "--end", result)
     else:
-        end_w = prior_end
+        end = _decoded_endpoint(prepared, window, prior[1], options.bars)
     candidates = generate.interpolate(engine, window.tokens, window.target, decoding, options.seed,
-                                      options.steps, start_w, end_w)
-    return [_apply(prepared, prepared.line, window, candidate, options.bars) for candidate in candidates]
+                                      options.steps, start.candidate, end.candidate)
+    versions = [_apply(prepared, prepared.line, window, candidate, options.bars) for candidate in candidates]
+    # The ends are the chosen bars themselves (the decoding reproduces their tokens; this keeps
+    # what tokens cannot say, such as pitches folded for the model).
+    versions[0], versions[-1] = (_endpoint_version(endpoint, options.bars) for endpoint in (start, end))
+    return versions
 
 
 def _vary_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
                    result: FileResult) -> list[_Version]:
+    """Variations around the existing bars (or --around's); amount 0 writes the centre's bars themselves."""
     window = centred_window(prepared, prepared.line, options.bars, edit_model.config)
     _note_window(result, prepared, window, edit_model.config)
-    around_w = None
     if options.around_file is not None:
-        around_w, note = latent_from_file(options.around_file, options, edit_model, "--around")
-        result.add_warning(note)
+        centre = _file_endpoint(options.around_file, prepared, window, options, edit_model, "--around", result)
+    else:
+        centre = _original_endpoint(prepared, window, edit_model)
+    if options.amount == 0:
+        return [_endpoint_version(centre, options.bars) for _ in range(options.num)]
     candidates = generate.vary(edit_model.engine, window.tokens, window.target, decoding, options.seed,
-                               generate.candidate_numbers(options.num), options.amount, around_w)
+                               generate.candidate_numbers(options.num), options.amount, centre.candidate)
     return [_apply(prepared, prepared.line, window, candidate, options.bars) for candidate in candidates]
 
 
-def latent_from_file(
-    path: Path, options: EditOptions, edit_model: LoadedEngine, role: str
-) -> tuple[np.ndarray, Optional[str]]:
-    """The w of the target bars of an earlier output (reused exactly) or of any other file (encoded).
+def _original_endpoint(prepared: PreparedSong, window: ModelWindow, edit_model: LoadedEngine) -> Endpoint:
+    """The existing bars, with their posterior latent ``f(posterior mean)``."""
+    tokens = window.tokens[window.target.start : window.target.end].copy()
+    w = generate.encode_w(edit_model.engine, window.tokens, window.target)
+    return Endpoint(prepared.line, Candidate(tokens, w))
 
-    Returns the latent and a note for the user when it had to be encoded.
+
+def _decoded_endpoint(prepared: PreparedSong, window: ModelWindow, candidate: Candidate, bars: BarRange) -> Endpoint:
+    return Endpoint(_apply(prepared, prepared.line, window, candidate, bars).line, candidate)
+
+
+def _endpoint_version(endpoint: Endpoint, bars: BarRange) -> _Version:
+    candidate = endpoint.candidate
+    return _Version(endpoint.line, (Latent(bars, candidate.w),), candidate.tokens.astype(TOKEN_DTYPE))
+
+
+def _file_endpoint(path: Path, prepared: PreparedSong, window: ModelWindow, options: EditOptions,
+                   edit_model: LoadedEngine, role: str, result: FileResult) -> Endpoint:
+    """The target bars of another file, spliced into this song, with their latent (stored or encoded).
+
+    When this song is the ``--start`` file itself (no original given), the file must agree with it
+    outside the target: InputFileError otherwise.
     """
     path = Path(path)
     try:
         records = parse_provenance(midi_read.read_text_events(path))
     except ClsmError as error:
         raise InputFileError(f"{role} file: {error.message}") from None
+    other = prepare_for_model(path, options, edit_model)
+    start, end = prepared.target_steps(options.bars)
+    if _same_file(path, prepared.path) or _same_file(options.start_file, prepared.path):
+        if not same_outside(prepared.line, other.line, start, end):
+            raise InputFileError(f"{role} file {path.name} has other notes than {prepared.path.name} outside "
+                                 f"{options.bars}, so they are not two versions of one song")
+    line = with_target_of(prepared.line, other.line, start, end)
+    tokens = target_tokens_in_frame(line, window)
+    w, note = latent_from_file(path, records, other, options, edit_model, role)
+    if w is None:
+        framed = window.tokens.copy()
+        framed[window.target.start : window.target.end] = tokens
+        w = generate.encode_w(edit_model.engine, framed, window.target)
+    result.add_warning(note)
+    return Endpoint(line, Candidate(tokens, w))
+
+
+def latent_from_file(path: Path, records: Sequence[dict], other: PreparedSong, options: EditOptions,
+                     edit_model: LoadedEngine, role: str) -> tuple[Optional[np.ndarray], Optional[str]]:
+    """The w an earlier output stored for these bars (None: encode its notes), and a note for the user.
+
+    A stored w is reused exactly when this model made the file for these bars and its target notes
+    are still those it wrote; a file edited by hand since is encoded from its notes, with a warning.
+    """
     w = stored_latent(records, options.bars, edit_model.name, edit_model.sha256, edit_model.config.z_dim)
+    start, end = other.target_steps(options.bars)
+    if w is not None and edited_by_hand(recorded_target_notes(records, options.bars), other.all_notes, start, end):
+        return None, (f"{role} file {path.name} was edited after clsm wrote it; the latent of its "
+                      f"{options.bars} is taken from its notes (encoded)")
     if w is not None:
         return w, None
-    prepared = prepare_for_model(path, options, edit_model)
-    window = centred_window(prepared, prepared.line, options.bars, edit_model.config)
     why = "is not an output of" if not records else "was not made for these bars by"
-    note = f"{role} file {path.name} {why} model {edit_model.name}; its {options.bars} were encoded instead"
-    return generate.encode_w(edit_model.engine, window.tokens, window.target), note
+    return None, f"{role} file {path.name} {why} model {edit_model.name}; its {options.bars} were encoded instead"
+
+
+def _same_file(first: Optional[Path], second: Path) -> bool:
+    if first is None:
+        return False
+    try:
+        return Path(first).resolve() == Path(second).resolve()
+    except OSError:
+        return False
 
 
 def _apply(prepared: PreparedSong, line: Sequence[StepNote], window: ModelWindow, candidate: Candidate,

@@ -64,3 +64,11 @@ class InferenceEngine(Protocol):
         ``uniforms`` (n, length) are the per-step numbers ``sampling.choose_tokens`` draws with
         (None for argmax). The target positions of ``window`` are ignored.
         """
+
+    def teacher_forced_logits(self, window: np.ndarray, target: TargetSpan, z: np.ndarray) -> np.ndarray:
+        """Logits of x_T given the window's own target tokens, for each row of z. (n, length, C) float32
+
+        ``window`` is one window (window_steps,) for every row of z, or one per row (n, window_steps).
+        Step t's logits are what ``decode`` would draw token t from had it drawn the window's
+        tokens before it: what ``sampling.anchor_uniforms`` inverts to reproduce a target.
+        """

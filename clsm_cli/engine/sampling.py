@@ -65,18 +65,57 @@ def choose_tokens(logits: np.ndarray, decoding: Decoding, uniforms: np.ndarray |
     uniforms = np.asarray(uniforms, dtype=np.float64).reshape(-1)
     if uniforms.shape[0] != logits.shape[0]:
         raise ValueError(f"{logits.shape[0]} rows of logits but {uniforms.shape[0]} uniforms")
-    scaled = logits / decoding.temperature
-    scaled -= scaled.max(axis=-1, keepdims=True)
-    probs = np.exp(scaled)
-    probs /= probs.sum(axis=-1, keepdims=True)  # (B, C)
-    if decoding.top_p < 1.0:
-        probs = probs * nucleus_mask(probs, decoding.top_p)
+    probs = _kept_probabilities(logits, decoding)  # (B, C)
     cumulative = np.cumsum(probs, axis=-1)  # (B, C), in token-id order
     thresholds = uniforms * cumulative[:, -1]  # (B,)
     chosen = (cumulative <= thresholds[:, None]).sum(axis=-1)  # first index whose mass exceeds u * total
     # A uniform at the very top may pass every bin through rounding: fall back to the last kept token.
     last_kept = probs.shape[-1] - 1 - np.argmax(probs[:, ::-1] > 0, axis=-1)
     return np.minimum(chosen, last_kept).astype(np.int64)
+
+
+def anchor_uniforms(logits: np.ndarray, tokens: np.ndarray, decoding: Decoding,
+                    fallback_uniforms: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`choose_tokens`: per step, a uniform that draws ``tokens[t]``. (L,) float64
+
+    ``logits`` (L, C) are the teacher-forced logits of each step. The uniform is the midpoint of the
+    interval that the inverse CDF maps to ``tokens[t]`` (the same temperature and nucleus as
+    :func:`choose_tokens`), so ``choose_tokens(logits, decoding, anchor)`` gives ``tokens`` back.
+    A token outside the nucleus (or with a probability too small for float64) has no such
+    interval: that step keeps ``fallback_uniforms[t]``. Argmax decoding draws nothing: ValueError.
+    """
+    if decoding.is_argmax:
+        raise ValueError("argmax decoding draws no uniforms, so it has none to anchor")
+    logits = np.asarray(logits, dtype=np.float64)
+    tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
+    fallback = np.asarray(fallback_uniforms, dtype=np.float64).reshape(-1)
+    if logits.ndim != 2 or not logits.shape[0] == tokens.shape[0] == fallback.shape[0]:
+        raise ValueError(f"need logits (L, C), tokens (L,) and fallback uniforms (L,), got shapes "
+                         f"{logits.shape}, {tokens.shape} and {fallback.shape}")
+    cumulative = _kept_cumulative(logits, decoding)  # (L, C), as choose_tokens accumulates it
+    rows = np.arange(tokens.shape[0])
+    upper = cumulative[rows, tokens]
+    lower = np.where(tokens > 0, cumulative[rows, np.maximum(tokens - 1, 0)], 0.0)
+    anchors = (lower + upper) / 2 / cumulative[:, -1]  # (L,)
+    anchors = np.where(upper > lower, anchors, fallback)
+    # Rounding at the edge of a tiny interval: keep the fresh uniform where the midpoint misses.
+    drawn = choose_tokens(logits, decoding, anchors)
+    return np.where(drawn == tokens, anchors, fallback)
+
+
+def _kept_probabilities(logits: np.ndarray, decoding: Decoding) -> np.ndarray:
+    """(B, C) softmax of ``logits / temperature``, zero outside the nucleus (not renormalised)."""
+    scaled = logits / decoding.temperature
+    scaled -= scaled.max(axis=-1, keepdims=True)
+    probs = np.exp(scaled)
+    probs /= probs.sum(axis=-1, keepdims=True)  # (B, C)
+    if decoding.top_p < 1.0:
+        probs = probs * nucleus_mask(probs, decoding.top_p)
+    return probs
+
+
+def _kept_cumulative(logits: np.ndarray, decoding: Decoding) -> np.ndarray:
+    return np.cumsum(_kept_probabilities(logits, decoding), axis=-1)  # (B, C), in token-id order
 
 
 def step_uniforms(uniforms: np.ndarray | None, batch: int, length: int, decoding: Decoding) -> np.ndarray | None:

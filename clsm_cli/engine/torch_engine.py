@@ -76,6 +76,16 @@ class TorchEngine:
             )  # (n, length), (n, length, C)
         return tokens.cpu().numpy().astype(np.uint8), _numpy(logits)
 
+    def teacher_forced_logits(self, window: np.ndarray, target: TargetSpan, z: np.ndarray) -> np.ndarray:
+        """(n, length, C) float32 logits of the windows' own target tokens; see ``InferenceEngine``."""
+        import torch
+
+        rows = np.asarray(window).reshape(-1, self.config.window_steps)  # (1 or n, K)
+        with self._inference():
+            tokens = torch.cat([self._tokens(row) for row in rows])  # (1 or n, K)
+            logits = self.model.decode_logits(tokens, target.start, target.length, self._latents(z))  # (n, tl, C)
+        return _numpy(logits)
+
     def _tokens(self, window: np.ndarray):
         """One window (window_steps,) of music tokens -> a (1, window_steps) LongTensor on the device."""
         import torch

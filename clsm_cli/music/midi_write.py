@@ -141,11 +141,13 @@ def _checked_target_ticks(bars: Sequence[Bar], target: BarRange, new_notes: Sequ
 
 
 def _check_new_notes(notes: Sequence[StepNote], range_start: int, range_end: int) -> None:
+    """New notes start inside the target; one may sound past its end (a note of the target is
+    written whole, as a copy of the original bars is), until a kept note starts (``edit_plan``)."""
     for note in notes:
-        if note.start_step < range_start or note.end_step > range_end:
+        if not range_start <= note.start_step < range_end or note.end_step <= note.start_step:
             raise ValueError(
-                f"new note {note} lies outside the target steps {range_start}..{range_end}; "
-                "new notes must be on the song step grid inside the target bars"
+                f"new note {note} does not start inside the target steps {range_start}..{range_end}; "
+                "new notes must start on the song step grid inside the target bars"
             )
 
 

@@ -14,6 +14,7 @@ from clsm_cli.engine.draws import candidate_draws
 from clsm_cli.engine.protocol import TargetSpan
 from clsm_cli.engine.sampling import ARGMAX, Decoding
 from clsm_cli.engine.torch_engine import TorchEngine
+from clsm_cli.music.tokens import tokens_to_text as tokens_text
 from clsm_cli.errors import UsageError
 from clsm_cli.models.config import preset_config, with_decoding
 from clsm_cli.models.registry import build_model
@@ -48,8 +49,8 @@ def infill(model, window, target, n, seed, decoding=SAMPLING):
     return generate.infill(model, window, target, decoding, seed, generate.candidate_numbers(n))
 
 
-def vary(model, window, target, amount, n, seed, decoding=SAMPLING, around_w=None):
-    return generate.vary(model, window, target, decoding, seed, generate.candidate_numbers(n), amount, around_w)
+def vary(model, window, target, amount, n, seed, decoding=SAMPLING, centre=None):
+    return generate.vary(model, window, target, decoding, seed, generate.candidate_numbers(n), amount, centre)
 
 
 def same_candidates(first, second) -> bool:
@@ -95,8 +96,9 @@ def test_candidates_decode_as_one_batch(model, window, monkeypatch):
     monkeypatch.setattr(model, "decode", counting_decode)
     infill(model, window, TARGET, 5, 0)
     vary(model, window, TARGET, 0.5, 5, 0)
-    generate.interpolate(model, window, TARGET, ARGMAX, 0, 4, *generate.prior_endpoints(model, window, TARGET, 0))
-    assert calls == [5, 5, 5]
+    ends = generate.prior_endpoints(model, window, TARGET, ARGMAX, 0)
+    generate.interpolate(model, window, TARGET, ARGMAX, 0, 4, *ends)
+    assert calls == [5, 5, 2, 5]
 
 
 def test_decoder_gets_z_from_the_inverse_flow(model, window, monkeypatch):
@@ -127,32 +129,55 @@ def test_default_decoding_is_the_models_recommendation(window):
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
 def test_interpolation_is_linear_in_w_with_exact_endpoints(model, window, temperature):
     decoding = Decoding(temperature, 1.0)
-    w1, w2 = generate.prior_endpoints(model, window, TARGET, 11)
-    points = generate.interpolate(model, window, TARGET, decoding, 2, 4, w1, w2)
+    start, end = generate.prior_endpoints(model, window, TARGET, decoding, 11)
+    points = generate.interpolate(model, window, TARGET, decoding, 2, 4, start, end)
     assert len(points) == 5
-    assert np.array_equal(points[0].w, w1) and np.array_equal(points[-1].w, w2)
+    assert np.array_equal(points[0].w, start.w) and np.array_equal(points[-1].w, end.w)
     for k, point in enumerate(points):
         alpha = k / 4
-        np.testing.assert_allclose(point.w, (1 - alpha) * w1 + alpha * w2, rtol=0, atol=1e-6)
-    # Each endpoint is what decoding its w on its own gives (same seed: the same sampling noise).
-    shared = None if decoding.is_argmax else candidate_draws(2, 1, model.config.z_dim, TARGET.length).token_uniforms
-    alone = generate.decode_w(model, window, TARGET, np.stack([w1, w2]), decoding,
-                              None if shared is None else np.stack([shared, shared]))
-    if temperature == 0:
-        assert np.array_equal(points[0].tokens, alone[0].tokens)
-        assert np.array_equal(points[-1].tokens, alone[1].tokens)
-    else:
-        first = generate.decode_w(model, window, TARGET, w1[None], decoding, shared[None])
-        last = generate.decode_w(model, window, TARGET, w2[None], decoding, shared[None])
-        assert np.array_equal(points[0].tokens, first[0].tokens)
-        assert np.array_equal(points[-1].tokens, last[0].tokens)
+        np.testing.assert_allclose(point.w, (1 - alpha) * start.w + alpha * end.w, rtol=0, atol=1e-6)
+    assert np.array_equal(points[0].tokens, start.tokens) and np.array_equal(points[-1].tokens, end.tokens)
 
 
-def test_prior_endpoints_are_seeded_and_distinct(model, window):
-    first = generate.prior_endpoints(model, window, TARGET, 1)
-    again = generate.prior_endpoints(model, window, TARGET, 1)
-    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
-    assert not np.array_equal(first[0], first[1])
+def test_anchored_uniforms_make_a_latent_decode_the_given_tokens(model, window):
+    """Posterior-anchored decoding: a latent decodes the tokens it was anchored to, exactly (any
+    tokens without a nucleus; with one, tokens inside it, such as the latent's own samples)."""
+    fresh = np.stack([candidate_draws(3, k, model.config.z_dim, TARGET.length).token_uniforms for k in (1, 2)])
+    nucleus = Decoding(1.0, 0.9)
+    sampled = infill(model, window, TARGET, 1, 5, nucleus)[0]
+    cases = [
+        (SAMPLING, window[TARGET.start : TARGET.end], generate.encode_w(model, window, TARGET)),
+        (SAMPLING, sampled.tokens, np.linspace(-2, 2, model.config.z_dim)),  # another latent's sample
+        (nucleus, sampled.tokens, sampled.w),
+    ]
+    for decoding, given, w in cases:
+        w = np.stack([w, w]).astype(np.float32)
+        given = np.stack([given, given])
+        anchors = generate.anchored_uniforms(model, window, TARGET, given, w, decoding, fresh)
+        decoded = generate.decode_w(model, window, TARGET, w, decoding, anchors)
+        assert [tokens_text(c.tokens) for c in decoded] == [tokens_text(row) for row in given]
+
+
+def test_interpolation_ends_decode_to_the_endpoints_without_the_copy(model, window, monkeypatch):
+    """The anchored uniforms reproduce the ends by themselves; the copy is only a guard."""
+    decoding = Decoding(1.0, 1.0)
+    start, end = generate.prior_endpoints(model, window, TARGET, decoding, 4)
+    decoded = []
+    original = generate.decode_w
+
+    def keeping(*args):
+        decoded.extend(original(*args))
+        return original(*args)
+
+    monkeypatch.setattr(generate, "decode_w", keeping)
+    generate.interpolate(model, window, TARGET, decoding, 4, 3, start, end)
+    assert np.array_equal(decoded[0].tokens, start.tokens) and np.array_equal(decoded[-1].tokens, end.tokens)
+
+
+def test_prior_endpoints_are_infill_candidates_one_and_two(model, window):
+    first = generate.prior_endpoints(model, window, TARGET, SAMPLING, 1)
+    assert same_candidates(list(first), infill(model, window, TARGET, 2, 1))
+    assert not np.array_equal(first[0].w, first[1].w)
 
 
 def test_encode_w_is_the_flow_of_the_posterior_mean(model, window):
@@ -163,18 +188,26 @@ def test_encode_w_is_the_flow_of_the_posterior_mean(model, window):
     np.testing.assert_allclose(generate.encode_w(model, window, TARGET), expected[0].numpy(), rtol=0, atol=1e-6)
 
 
-def test_vary_amount_zero_decodes_the_centre(model, window):
+def test_vary_amount_zero_is_the_centre_itself(model, window):
     centre = generate.encode_w(model, window, TARGET)
-    expected = generate.decode_w(model, window, TARGET, centre[None], ARGMAX, None)[0]
-    variations = vary(model, window, TARGET, 0.0, 3, 9, ARGMAX)
-    for variation in variations:
-        assert np.array_equal(variation.w, centre)
-        assert np.array_equal(variation.tokens, expected.tokens)
+    for decoding in (ARGMAX, SAMPLING):
+        for variation in vary(model, window, TARGET, 0.0, 3, 9, decoding):
+            assert np.array_equal(variation.w, centre)
+            assert np.array_equal(variation.tokens, window[TARGET.start : TARGET.end])
+
+
+def test_a_tiny_amount_stays_on_the_centres_notes_and_amount_one_leaves_them(model, window):
+    original = window[TARGET.start : TARGET.end]
+    close = vary(model, window, TARGET, 1e-4, 4, 2)
+    assert all(np.array_equal(c.tokens, original) for c in close)
+    free = vary(model, window, TARGET, 1.0, 4, 2)
+    assert not any(np.array_equal(c.tokens, original) for c in free)
 
 
 def test_vary_moves_w_by_amount_times_prior_sigma(model, window):
     centre = np.linspace(-1, 1, model.config.z_dim).astype(np.float32)
-    variations = vary(model, window, TARGET, 0.25, 3, 6, ARGMAX, around_w=centre)
+    around = generate.Candidate(window[TARGET.start : TARGET.end].copy(), centre)
+    variations = vary(model, window, TARGET, 0.25, 3, 6, ARGMAX, centre=around)
     w_logvar = model.prior(window, TARGET).logvar
     noise = noise_of(6, (1, 2, 3), model.config.z_dim)
     expected = centre + 0.25 * np.exp(0.5 * w_logvar) * noise
@@ -189,7 +222,8 @@ def test_vary_moves_w_by_amount_times_prior_sigma(model, window):
         lambda m, w: infill(m, w, TARGET, 0, 0),
         lambda m, w: infill(m, np.full(128, 33, np.uint8), TARGET, 1, 0),
         lambda m, w: vary(m, w, TARGET, -0.1, 1, 0),
-        lambda m, w: generate.interpolate(m, w, TARGET, ARGMAX, 0, 2, np.zeros(3, np.float32), np.zeros(3, np.float32)),
+        lambda m, w: generate.interpolate(m, w, TARGET, ARGMAX, 0, 2, *[generate.Candidate(
+            np.zeros(TARGET.length, np.uint8), np.zeros(3, np.float32))] * 2),
     ],
     ids=["short-window", "target-outside", "no-candidates", "special-tokens", "negative-amount", "wrong-w-size"],
 )

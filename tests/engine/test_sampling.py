@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from clsm_cli.engine.sampling import ARGMAX, Decoding, choose_tokens, step_uniforms
+from clsm_cli.engine.sampling import ARGMAX, Decoding, anchor_uniforms, choose_tokens, nucleus_mask, step_uniforms
 from clsm_cli.errors import UsageError
 
 PROBABILITIES = np.array([0.5, 0.3, 0.15, 0.05])
@@ -44,3 +44,36 @@ def test_uniforms_are_checked_against_the_decoder():
 def test_impossible_decodings_are_usage_errors(temperature, top_p):
     with pytest.raises(UsageError):
         Decoding(temperature, top_p)
+
+
+@pytest.mark.parametrize("decoding", [Decoding(1.0, 1.0), Decoding(0.8, 0.9), Decoding(1.5, 0.5)])
+def test_anchor_uniforms_draw_the_given_tokens_back(decoding):
+    rng = np.random.default_rng(4)
+    logits = rng.normal(0, 3, size=(200, 32))  # (L, C)
+    fallback = rng.random(200)
+    # Tokens the sampler itself drew (always inside the nucleus) and tokens drawn from anywhere.
+    drawn = choose_tokens(logits, decoding, rng.random(200))
+    anchors = anchor_uniforms(logits, drawn, decoding, fallback)
+    assert np.array_equal(choose_tokens(logits, decoding, anchors), drawn)
+    assert np.all((anchors >= 0) & (anchors < 1))
+    anywhere = rng.integers(0, 32, size=200)
+    anchors = anchor_uniforms(logits, anywhere, decoding, fallback)
+    reproduced = choose_tokens(logits, decoding, anchors) == anywhere
+    kept = _nucleus(logits, decoding)[np.arange(200), anywhere]
+    assert np.all(reproduced[kept])  # every token the nucleus keeps comes back
+    assert np.array_equal(anchors[~kept], fallback[~kept])  # the others keep the fresh uniform
+
+
+def test_an_anchor_is_the_middle_of_its_tokens_interval():
+    logits = np.log(np.array([[0.25, 0.5, 0.25]]))
+    anchors = anchor_uniforms(logits, np.array([1]), Decoding(1.0, 1.0), np.array([0.9]))
+    assert anchors == pytest.approx([0.5])
+    with pytest.raises(ValueError, match="argmax"):
+        anchor_uniforms(logits, np.array([1]), ARGMAX, np.array([0.9]))
+
+
+def _nucleus(logits, decoding):
+    scaled = logits / decoding.temperature
+    probs = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
+    probs /= probs.sum(axis=-1, keepdims=True)
+    return nucleus_mask(probs, decoding.top_p) if decoding.top_p < 1 else np.ones_like(probs, dtype=bool)

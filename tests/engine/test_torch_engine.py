@@ -69,3 +69,18 @@ def test_malformed_windows_and_latents_are_refused(engine):
         engine.prior(np.full(128, 33, dtype=np.uint8), TARGET)
     with pytest.raises(ValueError, match="rows of"):
         engine.flow_inverse(np.zeros(engine.config.z_dim, dtype=np.float32))
+
+
+def test_teacher_forced_logits_are_the_decoders_and_match_the_numpy_engine(engine, tiny_engines):
+    numpy_engine, _ = tiny_engines
+    window = random_window(3)
+    z = np.random.default_rng(3).standard_normal((2, engine.config.z_dim)).astype(np.float32)
+    tokens, logits = engine.decode_with_logits(window, TARGET, z, Decoding(1.0, 1.0), np.full((2, 32), 0.4))
+    windows = np.repeat(window[None], 2, axis=0)
+    windows[:, TARGET.start : TARGET.end] = tokens
+    forced = engine.teacher_forced_logits(windows, TARGET, z)  # (2, 32, C)
+    assert forced.dtype == np.float32 and forced.shape == logits.shape
+    np.testing.assert_allclose(forced, logits, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(forced, numpy_engine.teacher_forced_logits(windows, TARGET, z), rtol=0, atol=1e-4)
+    one_window = engine.teacher_forced_logits(windows[0], TARGET, z[:1])
+    np.testing.assert_allclose(one_window, forced[:1], rtol=0, atol=1e-6)

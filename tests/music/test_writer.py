@@ -323,7 +323,7 @@ def test_type0_edit_keeps_the_other_channels_of_the_chunk(tmp_path):
 def test_new_notes_outside_the_target_are_a_programming_error(tmp_path):
     path = make_midi(tmp_path / "in.mid", [TrackSpec([(0, 7680, 60, 90)])])
     song = read_midi(path)
-    with pytest.raises(ValueError, match="outside the target"):
+    with pytest.raises(ValueError, match="does not start inside the target"):
         write_edited_song(song, song.tracks[0], song_bars(song), BarRange(2, 2), [StepNote(10, 20, 60)], tmp_path / "o.mid", "p")
 
 

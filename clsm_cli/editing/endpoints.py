@@ -1,0 +1,73 @@
+"""The bars an interpolation starts or ends on, or a variation centres on: pure functions.
+
+An endpoint is a whole melody line (the song's line with the endpoint's target bars in it) and a
+:class:`~clsm_cli.editing.generate.Candidate`: its target tokens, seen in the decoding window's
+frame (its start step and octave shift), and its latent ``w``. The tokens are what the anchored
+decoding reproduces; the line is what the first or last output holds, note for note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Optional, Sequence
+
+import numpy as np
+
+from clsm_cli.editing.generate import Candidate
+from clsm_cli.editing.splice import notes_for_writer, splice
+from clsm_cli.editing.window import ModelWindow
+from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote, encode_notes, fold_into_range
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Bars to start or end on: the whole ``line`` holding them, and their tokens and latent."""
+
+    line: tuple[StepNote, ...]
+    candidate: Candidate
+
+
+def target_tokens_in_frame(line: Sequence[StepNote], window: ModelWindow) -> np.ndarray:
+    """The target tokens of ``line`` as ``window`` frames them (its start step and octave shift). (length,)
+
+    Two versions of a song may differ in octave shift when built alone; seen through one window,
+    their targets can be compared and decoded in the same context.
+    """
+    window_steps = len(window.tokens)
+    end_step = window.start_step + window_steps
+    inside = [note for note in line if note.start_step < end_step and note.end_step > window.start_step]
+    model_notes = [replace(note, pitch=fold_into_range(note.pitch + window.octave_shift), tied_from_before=False)
+                   for note in inside]
+    tokens = encode_notes(model_notes, window_steps, start_step=window.start_step)
+    return tokens[window.target.start : window.target.end].astype(TOKEN_DTYPE)
+
+
+def with_target_of(song_line: Sequence[StepNote], other_line: Sequence[StepNote], start: int,
+                   end: int) -> tuple[StepNote, ...]:
+    """``song_line`` with steps ``start..end`` taken from ``other_line``, as the writer splices them."""
+    return tuple(splice(song_line, start, end, notes_for_writer(other_line, start, end)))
+
+
+def same_outside(first: Sequence[StepNote], second: Sequence[StepNote], start: int, end: int) -> bool:
+    """Whether two lines hold the same notes outside steps ``start..end``."""
+    return splice(first, start, end, []) == splice(second, start, end, [])
+
+
+def target_note_rows(line: Sequence[StepNote], start: int, end: int) -> list[list[int]]:
+    """The notes of ``line`` in steps ``start..end`` as ``[start, end, pitch, tied]`` rows relative to
+    ``start``: what an output records of its own target, to tell later whether it was edited."""
+    return [[note.start_step - start, note.end_step - start, note.pitch, int(note.tied_from_before)]
+            for note in notes_for_writer(line, start, end)]
+
+
+def edited_by_hand(recorded: Optional[Sequence[Sequence[int]]], notes: Sequence[StepNote], start: int,
+                   end: int) -> bool:
+    """Whether a file no longer holds every target note its provenance recorded (None: not recorded).
+
+    ``notes`` are all the file's notes on the melody track (chords kept): the lower voices of a
+    chordal target stay beside the written melody, so the recorded notes need only be among them.
+    """
+    if recorded is None:
+        return False
+    present = {tuple(row) for row in target_note_rows(notes, start, end)}
+    return not all(tuple(int(value) for value in row) in present for row in recorded)
