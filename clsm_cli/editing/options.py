@@ -144,6 +144,17 @@ class OutputFile:
 
 
 @dataclass(frozen=True)
+class Redraw:
+    """Candidate ``k``'s ``bars`` were drawn again (redraw number ``attempt``) because the draw
+    before was ``reason`` ("all rests" or "the original bars")."""
+
+    k: int
+    bars: BarRange
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class RollView:
     """What a piano-roll preview of one output needs: the melody, the bars to draw, the target."""
 
@@ -171,6 +182,7 @@ class FileResult:
     track: Optional[str] = None
     octave_shift: int = 0
     previews: list[RollView] = field(default_factory=list)
+    redraws: list[Redraw] = field(default_factory=list)
     reproduce: str = ""  # the command line that makes these outputs again
 
     @property
@@ -217,5 +229,10 @@ class FileResult:
                 for output in self.outputs
             ],
             "combined": None if self.combined is None else str(self.combined),
+            "redraws": [
+                {"k": redraw.k, "bars": [redraw.bars.first, redraw.bars.last], "attempt": redraw.attempt,
+                 "reason": redraw.reason}
+                for redraw in self.redraws
+            ],
             "warnings": list(self.warnings),
         }
