@@ -5,11 +5,11 @@ Every chunk sees the bars on both sides of it that exist, in a window centred on
 it as already generated (for that candidate), the bars after it as in the song.
 
 An infill chunk that is all rests, or the original bars, where there are notes is no edit (see
-:func:`silent_or_unchanged`): it is drawn again, up to ``MAX_DRAWS`` draws in all (each redraw recorded in ``FileResult.redraws``), and
-one that stays so is written with a warning, never silently.
+:func:`silent_or_unchanged`): it is drawn again, up to ``MAX_DRAWS`` draws in all (each redraw
+recorded in ``FileResult.redraws``), and one that stays so is written with a warning, never silently.
 
 Each output is written with the surgical writer as ``<stem>.<verb>-bars<A>-<B>-s<seed>-<k>.mid``
-with a provenance text event. Nothing here prints: :func:`edit_file` returns a
+(``options.output_path``) with a provenance text event. Nothing here prints: :func:`edit_file` returns a
 :class:`FileResult` with outputs and warnings, or with the ``ClsmError`` that stopped that file.
 """
 
@@ -78,15 +78,17 @@ class _Version:
     tokens: np.ndarray
 
 
-def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding) -> FileResult:
+def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
+              output_stem: Optional[str] = None) -> FileResult:
     """Run ``options.verb`` on one file; a ClsmError becomes the result's ``error`` (nothing raised).
 
     ``decoding`` is the command's decoding, resolved against the model once (``options.command_decoding``).
+    ``output_stem`` names the outputs (default: the input's stem; a batch passes ``inputs.output_stems``).
     """
     result = FileResult(
         input=Path(path), verb=options.verb, seed=options.seed, model=edit_model.name,
         model_sha256=edit_model.sha256, bars=options.bars, decoding=decoding,
-        reproduce=reproduce_command(options, Path(path)),
+        reproduce=reproduce_command(options, Path(path)), output_stem=output_stem or Path(path).stem,
     )
     try:
         _run_edit(result, options, edit_model, decoding)
@@ -112,10 +114,8 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
 
     # Refuse the whole output set before the model runs, so a refused file costs nothing.
     count = options.steps + 1 if options.verb == "interpolate" else options.num
-    paths = [output_path(options.out_dir, prepared.path, options.verb, options.bars, options.seed, k)
-             for k in range(1, count + 1)]
-    combined_path = (output_path(options.out_dir, prepared.path, options.verb, options.bars, options.seed, "all")
-                     if options.combined else None)
+    paths = [output_path(options, result.output_stem, k) for k in range(1, count + 1)]
+    combined_path = output_path(options, result.output_stem, "all") if options.combined else None
     wav_paths = [path.with_suffix(".wav") for path in paths] if options.wav else []
     make_out_dir(options.out_dir)
     check_targets(paths + wav_paths + ([combined_path] if combined_path else []), prepared.path, options.force)

@@ -189,3 +189,22 @@ def test_the_shipped_model_writes_no_empty_candidate(case, tmp_path, shipped_mod
         assert result.track.endswith("(Melody)") or case == "16-bar tune"
         assert [notes_in(output.target_tokens) > bars.count for output in result.outputs] == [True] * 4, case
         assert not any("stayed" in warning for warning in result.warnings)
+
+
+@pytest.mark.parametrize(("case", "fewer", "more"), [("2-bar sketch", 4, 6), ("16-bar tune", 2, 3)])
+def test_fewer_candidates_are_the_first_of_more_redraws_and_chunks_included(case, fewer, more, tmp_path,
+                                                                          shipped_model):
+    if case == "2-bar sketch":
+        path, bars = write_song(tmp_path / "sketch.mid", SKETCH, accompaniment=False), BarRange(1, 2)
+    else:
+        path, bars = EXAMPLES / "hoert-ihr-herrn.mid", BarRange(1, 16)
+    few = run_infill(path, shipped_model, bars, num=fewer, seed=2, out_dir=tmp_path / "few")
+    many = run_infill(path, shipped_model, bars, num=more, seed=2, out_dir=tmp_path / "many")
+    assert few.ok and many.ok
+    if case == "2-bar sketch":
+        assert any(redraw.k <= fewer for redraw in many.redraws)  # the case shows redraws
+    assert [redraw for redraw in many.redraws if redraw.k <= fewer] == few.redraws
+    for one, other in zip(few.outputs, many.outputs):
+        assert np.array_equal(one.target_tokens, other.target_tokens)
+        assert all(np.array_equal(a.w, b.w) for a, b in zip(one.latents, other.latents))
+        assert one.path.name == other.path.name and output_line(one.path) == output_line(other.path)
