@@ -215,7 +215,9 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     options = EditOptions(verb=verb, bars=bar_range, seed=draw_seed() if seed is None else seed, model_arg=model,
                           **values)
     check_options(options)
-    check_readable(files)  # a missing or unreadable input is refused before the model is loaded
+    # A missing or unreadable input (--start, --end and --around files included) is refused before
+    # the model is loaded.
+    check_readable([*files, *(path for path in (options.start_file, options.end_file, options.around_file) if path)])
     files, repeated = distinct_inputs(files)
     for path in repeated:
         warn(f"{path} is given more than once; it is edited once")

@@ -113,3 +113,6 @@ def test_an_input_that_cannot_be_read_is_refused_before_the_model_loads(edit, tm
 def test_a_missing_input_is_said_before_a_missing_model(edit, tmp_path):
     result, _ = edit("vary", tmp_path / "nowhere.mid", "--bars", "1-2", model=tmp_path / "no-such-model")
     assert result.exit_code == 3 and "nowhere.mid does not exist" in result.stderr
+    song = write_song(tmp_path / "song.mid", scale_melody(8))
+    result, _ = edit("vary", song, "--bars", "1-2", "--around", tmp_path / "gone.mid", model=tmp_path / "no-such-model")
+    assert result.exit_code == 3 and "gone.mid does not exist" in result.stderr
