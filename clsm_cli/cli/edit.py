@@ -1,9 +1,12 @@
 """``clsm infill``, ``clsm interpolate`` and ``clsm vary``: new versions of some bars of a melody.
 
-Each command parses and checks its options, loads the model once, runs
+Each command parses and checks its options and its input files (one that does not exist or cannot be
+read is refused before the model loads; inputs of one batch with the same stem get output names
+told apart by their folders, :mod:`clsm_cli.editing.inputs`), loads the model once, runs
 :func:`clsm_cli.editing.verbs.edit_file` on every input file and renders what came back: a piano-roll
 preview of each output on stdout (when it is a terminal, or with ``--preview``), warnings and one
-error line per failed file on stderr, and a summary table at the end. With ``--json`` stdout holds
+error line per failed file on stderr, and a summary table at the end (none after one file that
+failed: its error line says it all). With ``--json`` stdout holds
 one JSON object per input file and nothing else. The exit code is 0 when every file succeeded,
 otherwise that of the first failure. Torch is imported only when the torch engine runs a command.
 """
@@ -31,7 +34,8 @@ COMMON_NOTES = """\
 Only the chosen bars of the melody track change; everything else in each
 file stays exactly as it was. Outputs are named
 <stem>.<verb>-bars<A>-<B>-s<seed>-<k>.mid (in --out), so a rerun with another
-seed never overwrites earlier ones. Each output records the model, seed,
+seed never overwrites earlier ones; inputs of one run with the same name get
+their folder's name too (a-song, b-song). Each output records the model, seed,
 bars, command and its latent w in a text event (and in --json), so that
 interpolate --start/--end and vary --around can reuse it.
 """
@@ -41,8 +45,10 @@ Write new versions of some bars (infills), sampled given the bars around them.
 
 {COMMON_NOTES}
 Ranges longer than 4 bars are filled in chunks of at most 4 bars, left to
-right: each chunk sees the bars before it (new ones included), the last one
-also the bars after it.
+right: each chunk sees the bars before it (new ones included) and the bars
+after it. A version that comes out all rests, or as the original bars, is
+drawn again (up to 4 draws; --json lists them under "redraws") and, if it
+stays so, written with a warning.
 
 [bold]Examples[/bold]
 
@@ -217,6 +223,7 @@ def vary(
 
 def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview: Optional[bool], engine: str,
          device: str, model: Optional[str], values: dict) -> None:
+    from clsm_cli.editing.inputs import check_readable, distinct_inputs, output_stems
     from clsm_cli.editing.options import EditOptions, check_options, command_decoding, draw_seed
     from clsm_cli.editing.verbs import edit_file
     from clsm_cli.engine.load import load_engine
@@ -227,6 +234,13 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     options = EditOptions(verb=verb, bars=bar_range, seed=draw_seed() if seed is None else seed, model_arg=model,
                           **values)
     check_options(options)
+    # A missing or unreadable input (--start, --end and --around files included) is refused before
+    # the model is loaded.
+    check_readable([*files, *(path for path in (options.start_file, options.end_file, options.around_file) if path)])
+    files, repeated = distinct_inputs(files)
+    for path in repeated:
+        warn(f"{path} is given more than once; it is edited once")
+    stems = output_stems(files)
 
     messages = stderr_console()
     spinner = messages.is_terminal and messages.color_system is not None  # NO_COLOR: no cursor codes
@@ -239,9 +253,9 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     show_previews = _wants_previews(preview, json_output)
     results: list[FileResult] = []
     with _Progress(messages, len(files)) as progress:
-        for path in files:
+        for path, stem in zip(files, stems):
             progress.begin(Path(path).name)
-            result = edit_file(Path(path), options, edit_model, decoding)
+            result = edit_file(Path(path), options, edit_model, decoding, output_stem=stem)
             progress.end()
             results.append(result)
             with progress.paused():
@@ -289,38 +303,54 @@ def _print_previews(result: "FileResult", console: Console) -> None:
 
 
 def _summary(results: Sequence["FileResult"], options: "EditOptions", messages: Console) -> None:
+    """The table of files and outputs, and one line of totals; a failed file's error was said already.
+
+    One file that failed has nothing more to say: its error line is the whole story.
+    """
     from rich import box
     from rich.table import Table
 
+    if len(results) == 1 and not results[0].ok:
+        return
+    renamed = [result for result in results if result.output_stem != result.input.stem]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("file", overflow="fold")
     table.add_column("result", no_wrap=True)
     table.add_column("outputs", overflow="fold")
     for result in results:
-        # The file, and under it the track that was edited ("track 2 (Melody)").
-        file_cell = escape_markup(result.input.name) + (f"\n[dim]track {escape_markup(result.track)}[/dim]"
-                                                        if result.track else "")
+        # The file (its full path where two inputs share a name), and under it the edited track.
+        name = str(result.input) if result in renamed else result.input.name
+        file_cell = escape_markup(name) + (f"\n[dim]track {escape_markup(result.track)}[/dim]" if result.track else "")
         if result.ok:
             table.add_row(file_cell, "[green]ok[/green]", escape_markup(_outputs_text(result)))
         else:
-            table.add_row(file_cell, f"[red]exit {result.exit_code}[/red]",
-                          escape_markup(result.error.message))
+            table.add_row(file_cell, f"[red]exit {result.exit_code}[/red]", "none (error above)")
     messages.print()
     messages.print(table)
+    if renamed:
+        names = ", ".join(f"{result.input} as {result.output_stem}.*" for result in renamed)
+        messages.print(f"inputs with the same name are told apart by their folders: {escape_markup(names)}",
+                       soft_wrap=True)
     succeeded = sum(result.ok for result in results)
     failed = len(results) - succeeded
     tail = f", {failed} failed" if failed else ""
+    counted = f"{succeeded} of {len(results)} file{'s' if len(results) != 1 else ''} edited{tail}"
+    if not succeeded:
+        messages.print(counted, soft_wrap=True)
+        return
     folder = "the current folder" if str(options.out_dir) in ("", ".") else str(options.out_dir)
-    messages.print(f"{succeeded} of {len(results)} file{'s' if len(results) != 1 else ''} edited{tail}, "
-                   f"outputs in {escape_markup(folder)}; repeat with --seed {options.seed}", soft_wrap=True)
+    messages.print(f"{counted}, outputs in {escape_markup(folder)}; repeat with --seed {options.seed}", soft_wrap=True)
 
 
 def _outputs_text(result: "FileResult") -> str:
     if not result.outputs:
         return "none"
     first = result.outputs[0].path
-    # The file column already names the stem, and the folder is said once below the table.
-    suffix = first.name[len(result.input.stem) + 1 :] if first.name.startswith(result.input.stem + ".") else first.name
+    stem = result.output_stem
+    # The file column names the input, and the folder is said once below the table: a plain stem is
+    # left out, one a batch had to change is kept.
+    plain = stem == result.input.stem and first.name.startswith(stem + ".")
+    suffix = first.name[len(stem) + 1 :] if plain else first.name
     if len(result.outputs) > 1:
         suffix = f"{suffix[: suffix.rfind('-') + 1]}{{1..{len(result.outputs)}}}.mid"
     text = f"{len(result.outputs)} × {suffix}"

@@ -53,9 +53,10 @@ def candidate_numbers(count: int) -> range:
 
 
 def infill(engine: InferenceEngine, window: np.ndarray, target: TargetSpan, decoding: Decoding, seed: int,
-           candidates: Sequence[int], chunk: int = 0) -> list[Candidate]:
-    """New targets ``w ~ p(w | x_C, tau)`` for the given candidate numbers, decoded as one batch."""
-    draws = _draws(engine, target, seed, candidates, chunk)
+           candidates: Sequence[int], chunk: int = 0, attempt: int = 0) -> list[Candidate]:
+    """New targets ``w ~ p(w | x_C, tau)`` for the given candidate numbers, decoded as one batch
+    (``attempt`` > 0: a redraw, from a stream of its own)."""
+    draws = _draws(engine, target, seed, candidates, chunk, attempt)
     prior = engine.prior(window, target)
     w = prior_sample_w(prior.mean, prior.logvar, np.stack([draw.latent_noise for draw in draws]))  # (n, z_dim)
     return decode_w(engine, window, target, w, decoding, _uniforms(draws, decoding))
@@ -161,11 +162,11 @@ def decode_w(engine: InferenceEngine, window: np.ndarray, target: TargetSpan, w:
 
 
 def _draws(engine: InferenceEngine, target: TargetSpan, seed: int, candidates: Sequence[int],
-           chunk: int = 0) -> list[CandidateDraws]:
+           chunk: int = 0, attempt: int = 0) -> list[CandidateDraws]:
     if not len(candidates):
         raise ValueError("at least one candidate is needed")
     z_dim = int(engine.config.z_dim)
-    return [candidate_draws(seed, int(k), z_dim, target.length, chunk=chunk) for k in candidates]
+    return [candidate_draws(seed, int(k), z_dim, target.length, chunk=chunk, attempt=attempt) for k in candidates]
 
 
 def _uniforms(draws: Sequence[CandidateDraws], decoding: Decoding) -> Optional[np.ndarray]:

@@ -89,9 +89,21 @@ def draw_seed() -> int:
     return secrets.randbelow(SEED_LIMIT)
 
 
-def output_path(out_dir: Path, input_path: Path, verb: str, bars: BarRange, seed: int, k: int | str) -> Path:
-    """``<stem>.<verb>-bars<A>-<B>-s<seed>-<k>.mid`` in ``out_dir``."""
-    return Path(out_dir) / f"{Path(input_path).stem}.{verb}-bars{bars.first}-{bars.last}-s{seed}-{k}.mid"
+def output_path(options: EditOptions, stem: str, k: int | str) -> Path:
+    """``<stem>.<verb>-bars<A>-<B>-s<seed>-<k>.mid`` in ``--out``.
+
+    ``stem`` is the input's stem, or the name :func:`inputs.output_stems` gave it in a batch. A
+    variation around another file says so: ``<stem>.vary-bars<A>-<B>-around-<its stem>-s<seed>-<k>.mid``
+    (the around file's stem without a leading ``<stem>.``), so it never takes a plain vary's name.
+    """
+    around = ""
+    if options.verb == "vary" and options.around_file is not None:
+        other = Path(options.around_file).stem
+        if other.casefold().startswith(stem.casefold() + "."):
+            other = other[len(stem) + 1 :]
+        around = f"-around-{other}"
+    bars = options.bars
+    return Path(options.out_dir) / f"{stem}.{options.verb}-bars{bars.first}-{bars.last}{around}-s{options.seed}-{k}.mid"
 
 
 def reproduce_command(options: EditOptions, input_path: Path) -> str:
@@ -150,6 +162,17 @@ class OutputFile:
 
 
 @dataclass(frozen=True)
+class Redraw:
+    """Candidate ``k``'s ``bars`` were drawn again (redraw number ``attempt``) because the draw
+    before was ``reason`` ("all rests" or "the original bars")."""
+
+    k: int
+    bars: BarRange
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class RollView:
     """What a piano-roll preview of one output needs: the melody, the bars to draw, the target."""
 
@@ -177,6 +200,8 @@ class FileResult:
     track: Optional[str] = None
     octave_shift: int = 0
     previews: list[RollView] = field(default_factory=list)
+    redraws: list[Redraw] = field(default_factory=list)
+    output_stem: str = ""  # what the outputs are named after: the input's stem unless a batch needed another
     reproduce: str = ""  # the command line that makes these outputs again
 
     @property
@@ -223,5 +248,10 @@ class FileResult:
                 for output in self.outputs
             ],
             "combined": None if self.combined is None else str(self.combined),
+            "redraws": [
+                {"k": redraw.k, "bars": [redraw.bars.first, redraw.bars.last], "attempt": redraw.attempt,
+                 "reason": redraw.reason}
+                for redraw in self.redraws
+            ],
             "warnings": list(self.warnings),
         }

@@ -124,12 +124,9 @@ def _count(number: int, noun: str) -> str:
 
 
 def bars_seen(num_bars: int, target: BarRange, bars_per_window: int) -> BarRange:
-    """The song bars any window of this edit covers (chunk windows reach back from their chunk)."""
-    seen = window_around(target, num_bars, bars_per_window)
-    if target.count > MAX_TARGET_BARS:
-        first_chunk_last = target.first + MAX_TARGET_BARS - 1  # that chunk's window ends with it
-        return BarRange(max(1, min(seen.first, first_chunk_last - bars_per_window + 1)), seen.last)
-    return seen
+    """The song bars any window of this edit covers: one window centred on each chunk of the target."""
+    windows = [window_around(chunk, num_bars, bars_per_window) for chunk in target.chunks(MAX_TARGET_BARS)]
+    return BarRange(min(window.first for window in windows), max(window.last for window in windows))
 
 
 def check_model_meters(bars: Sequence[Bar], seen: BarRange, file_name: str, model_name: str, config) -> None:

@@ -1,12 +1,15 @@
 """One input file through ``infill``, ``interpolate`` or ``vary``: prepare, generate, splice, write.
 
 Targets longer than 4 bars (infill only) are filled in chunks of at most 4 bars, left to right.
-An earlier chunk sees only what comes before it: its window is placed so that the chunk ends the
-window (bars before the song start are rests). The last chunk sees both sides in a centred window.
-Generated chunks are part of the context of the later ones.
+Every chunk sees the bars on both sides of it that exist, in a window centred on it: the bars before
+it as already generated (for that candidate), the bars after it as in the song.
+
+An infill chunk that is all rests, or the original bars, where there are notes is no edit (see
+:func:`silent_or_unchanged`): it is drawn again, up to ``MAX_DRAWS`` draws in all (each redraw
+recorded in ``FileResult.redraws``), and one that stays so is written with a warning, never silently.
 
 Each output is written with the surgical writer as ``<stem>.<verb>-bars<A>-<B>-s<seed>-<k>.mid``
-with a provenance text event. Nothing here prints: :func:`edit_file` returns a
+(``options.output_path``) with a provenance text event. Nothing here prints: :func:`edit_file` returns a
 :class:`FileResult` with outputs and warnings, or with the ``ClsmError`` that stopped that file.
 """
 
@@ -14,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from clsm_cli.constants import MAX_TARGET_BARS
+from clsm_cli.constants import MAX_TARGET_BARS, NUM_PITCHES
 from clsm_cli.editing import generate
 from clsm_cli.editing.endpoints import (
     Endpoint,
@@ -34,6 +37,7 @@ from clsm_cli.editing.options import (
     FileResult,
     Latent,
     OutputFile,
+    Redraw,
     RollView,
     output_path,
     reproduce_command,
@@ -60,8 +64,8 @@ from clsm_cli.editing.window import (
     ModelWindow,
     bars_per_window,
     centred_window,
-    left_context_window,
     short_song_warning,
+    target_tokens_of,
 )
 from clsm_cli.engine.load import LoadedEngine
 from clsm_cli.engine.sampling import Decoding
@@ -69,6 +73,9 @@ from clsm_cli.errors import ClsmError, InputFileError
 from clsm_cli.music import audio, midi_read, midi_write
 from clsm_cli.music.bars import BarRange, bar_at_step
 from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote
+
+
+MAX_DRAWS = 4  # draws of one candidate's chunk, the first included, before it is written with a warning
 
 
 @dataclass(frozen=True)
@@ -80,15 +87,17 @@ class _Version:
     tokens: np.ndarray
 
 
-def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding) -> FileResult:
+def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
+              output_stem: Optional[str] = None) -> FileResult:
     """Run ``options.verb`` on one file; a ClsmError becomes the result's ``error`` (nothing raised).
 
     ``decoding`` is the command's decoding, resolved against the model once (``options.command_decoding``).
+    ``output_stem`` names the outputs (default: the input's stem; a batch passes ``inputs.output_stems``).
     """
     result = FileResult(
         input=Path(path), verb=options.verb, seed=options.seed, model=edit_model.name,
         model_sha256=edit_model.sha256, bars=options.bars, decoding=decoding,
-        reproduce=reproduce_command(options, Path(path)),
+        reproduce=reproduce_command(options, Path(path)), output_stem=output_stem or Path(path).stem,
     )
     try:
         _run_edit(result, options, edit_model, decoding)
@@ -115,10 +124,8 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
 
     # Refuse the whole output set before the model runs, so a refused file costs nothing.
     count = options.steps + 1 if options.verb == "interpolate" else options.num
-    paths = [output_path(options.out_dir, prepared.path, options.verb, options.bars, options.seed, k)
-             for k in range(1, count + 1)]
-    combined_path = (output_path(options.out_dir, prepared.path, options.verb, options.bars, options.seed, "all")
-                     if options.combined else None)
+    paths = [output_path(options, result.output_stem, k) for k in range(1, count + 1)]
+    combined_path = output_path(options, result.output_stem, "all") if options.combined else None
     wav_paths = [path.with_suffix(".wav") for path in paths] if options.wav else []
     make_out_dir(options.out_dir)
     check_targets(paths + wav_paths + ([combined_path] if combined_path else []), prepared.path, options.force)
@@ -162,22 +169,82 @@ def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: L
             f"{options.bars} are more than {MAX_TARGET_BARS} bars: filled in {len(chunks)} chunks, left to right ("
             + ", ".join(str(chunk) for chunk in chunks) + ")"
         )
-    # The first chunk has the same window for every candidate: one batch.
-    first_window = _chunk_window(prepared, prepared.line, chunks, 0, config)
-    _note_window(result, prepared, first_window, config)
     engine, seed = edit_model.engine, options.seed
-    first = generate.infill(engine, first_window.tokens, first_window.target, decoding, seed,
-                            generate.candidate_numbers(options.num))
-    versions = [_apply(prepared, prepared.line, first_window, candidate, chunks[0]) for candidate in first]
-    # Later chunks follow each candidate's own generated bars, so each is decoded on its own, with
-    # the draws of its candidate number and chunk.
+
+    def edited(first: Candidate, window: ModelWindow, k: int, index: int, notes_before: bool) -> Candidate:
+        """Candidate k of chunk ``index``, drawn again while it is no edit."""
+        original = target_tokens_of(prepared.line, window)
+        start, end = prepared.target_steps(chunks[index])
+        original_has_notes = any(start <= note.start_step < end for note in prepared.line)
+        return _drawn_until_edited(
+            first,
+            lambda attempt: generate.infill(engine, window.tokens, window.target, decoding, seed, (k,), chunk=index,
+                                            attempt=attempt)[0],
+            lambda tokens: silent_or_unchanged(tokens, original, original_has_notes, window.context_has_notes,
+                                               notes_before),
+            k, chunks[index], result,
+        )
+
+    # The first chunk has the same window for every candidate: one batch.
+    first_window = centred_window(prepared, prepared.line, chunks[0], config)
+    _note_window(result, prepared, first_window, config)
+    numbers = generate.candidate_numbers(options.num)
+    first = generate.infill(engine, first_window.tokens, first_window.target, decoding, seed, numbers)
+    versions = [_apply(prepared, prepared.line, first_window, edited(candidate, first_window, k, 0, False), chunks[0])
+                for k, candidate in zip(numbers, first)]
+    # Later chunks see each candidate's own generated bars before them (and the song's after them),
+    # so each is decoded on its own, with the draws of its candidate number and chunk.
     for index in range(1, len(chunks)):
-        for position, version in enumerate(versions):
-            window = _chunk_window(prepared, version.line, chunks, index, config)
-            (candidate,) = generate.infill(engine, window.tokens, window.target, decoding, seed, (position + 1,),
-                                           chunk=index)
+        for position, k in enumerate(numbers):
+            version = versions[position]
+            window = centred_window(prepared, version.line, chunks[index], config)
+            (candidate,) = generate.infill(engine, window.tokens, window.target, decoding, seed, (k,), chunk=index)
+            candidate = edited(candidate, window, k, index, bool(np.any(version.tokens < NUM_PITCHES)))
             versions[position] = _apply(prepared, version.line, window, candidate, chunks[index], version)
     return versions
+
+
+def _drawn_until_edited(candidate: Candidate, draw: Callable[[int], Candidate],
+                        problem_of: Callable[[np.ndarray], Optional[str]], k: int, chunk: BarRange,
+                        result: FileResult) -> Candidate:
+    """Draw candidate ``k``'s chunk again (``draw(attempt)``) while ``problem_of`` its tokens says it
+    is no edit: up to ``MAX_DRAWS`` draws in all, each redraw recorded, a warning if it stays so.
+
+    Redraw ``a`` takes the draws of (seed, k, chunk, a), so candidate k still depends only on the
+    file, bars, seed, k, model and decoding.
+    """
+    problem = problem_of(candidate.tokens)
+    for attempt in range(1, MAX_DRAWS):
+        if problem is None:
+            return candidate
+        result.redraws.append(Redraw(k, chunk, attempt, problem))
+        candidate = draw(attempt)
+        problem = problem_of(candidate.tokens)
+    if problem is not None:
+        result.add_warning(
+            f"candidate {k}: {chunk} stayed {problem} after {MAX_DRAWS} draws; "
+            "try another --seed or a higher --temperature"
+        )
+    return candidate
+
+
+def silent_or_unchanged(tokens: np.ndarray, original: np.ndarray, original_has_notes: bool,
+                        context_has_notes: bool, notes_before: bool = False) -> Optional[str]:
+    """Why a generated chunk is no edit ("all rests", "the original bars"), or None when it is one (pure).
+
+    ``original`` is what the song holds there, in the same tokens; ``original_has_notes`` says if a
+    note of the song starts there. All rests is no edit where one does, or where the window has
+    notes around the chunk and no earlier chunk of the candidate (``notes_before``) has any: a rest
+    of the song may stay a rest in a candidate that has notes elsewhere. The original bars are no
+    edit where notes start in them.
+    """
+    if not np.any(np.asarray(tokens) < NUM_PITCHES):
+        if original_has_notes or (context_has_notes and not notes_before):
+            return "all rests"
+        return None
+    if original_has_notes and np.array_equal(tokens, original):
+        return "the original bars"
+    return None
 
 
 def _interpolate_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
@@ -303,13 +370,6 @@ def _apply(prepared: PreparedSong, line: Sequence[StepNote], window: ModelWindow
     latents = (previous.latents if previous else ()) + (Latent(chunk, candidate.w),)
     tokens = candidate.tokens if previous is None else np.concatenate([previous.tokens, candidate.tokens])
     return _Version(tuple(new_line), latents, tokens.astype(TOKEN_DTYPE))
-
-
-def _chunk_window(prepared: PreparedSong, line: Sequence[StepNote], chunks: Sequence[BarRange], index: int,
-                  config) -> ModelWindow:
-    if index == len(chunks) - 1:
-        return centred_window(prepared, line, chunks[index], config)
-    return left_context_window(prepared, line, chunks[index], config)
 
 
 def _note_window(result: FileResult, prepared: PreparedSong, window: ModelWindow, config) -> None:

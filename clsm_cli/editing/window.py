@@ -2,8 +2,12 @@
 
 The window holds the model's ``window_steps`` (8 bars of its meter: ``window_steps //
 steps_per_bar``), centred on the target and clamped to the song by :func:`bars.window_around`, the
-one window geometry of clsm. A short song is padded with rests (with a warning). One octave shift
-moves the window's notes into 55..84; pitches still outside are folded for the model only.
+one window geometry of clsm. Every target (each chunk of a long infill too) sees the bars on both
+sides of it that exist, so a target at bar 1 is conditioned on what follows it. A short song is
+padded with rests (with a warning), except when the padded window would hold no notes besides the
+target's (a sketch edited whole): then the model sees the song repeated around the target, as a
+loop, since a window of rests makes it predict rests. One octave shift moves the window's notes into
+55..84; pitches still outside are folded for the model only.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from clsm_cli.constants import HOLD_TOKEN
+from clsm_cli.constants import HOLD_TOKEN, NUM_PITCHES
 from clsm_cli.editing.prepare import PreparedSong
 from clsm_cli.engine.protocol import TargetSpan
 from clsm_cli.music.bars import BarRange, window_around
@@ -39,16 +43,25 @@ class ModelWindow:
     ``start_step`` is the song step of window position 0 (negative when the window reaches before
     the song: those steps are rests). ``target`` is where the target sits inside the window.
     ``octave_shift`` was added to every pitch (folded pitches aside) and is taken off again.
+    ``looped`` is True when the window shows a short song repeated around the target.
     """
 
     tokens: np.ndarray  # (window_steps,) uint8, canonical
     start_step: int
     target: TargetSpan
     octave_shift: int
+    looped: bool = False
 
     @property
     def target_start_step(self) -> int:
         return self.start_step + self.target.start
+
+    @property
+    def context_has_notes(self) -> bool:
+        """True when a note starts somewhere in the window outside the target."""
+        outside = np.concatenate([self.tokens[: self.target.start],
+                                  self.tokens[self.target.start + self.target.length :]])
+        return bool(np.any(outside < NUM_PITCHES))
 
 
 def build_window(line: Sequence[StepNote], start_step: int, target_start_step: int, target_length: int,
@@ -71,25 +84,64 @@ def build_window(line: Sequence[StepNote], start_step: int, target_start_step: i
     return ModelWindow(tokens.astype(TOKEN_DTYPE), start_step, TargetSpan(target_start, target_length), shift)
 
 
+def target_tokens_of(line: Sequence[StepNote], window: ModelWindow) -> np.ndarray:
+    """What ``line`` holds where the window's target is, as the window's tokens (its octave shift) (pure)."""
+    start, length = window.target_start_step, window.target.length
+    inside = [note for note in line if note.start_step < start + length and note.end_step > start]
+    model_notes = [replace(note, pitch=fold_into_range(note.pitch + window.octave_shift), tied_from_before=False)
+                   for note in inside]
+    return encode_notes(model_notes, length, start_step=start).astype(TOKEN_DTYPE)
+
+
 def centred_window(prepared: PreparedSong, line: Sequence[StepNote], target: BarRange, config) -> ModelWindow:
-    """The window centred on the ``target`` bars (both sides of context)."""
+    """The window centred on the ``target`` bars, with the bars on both sides that exist.
+
+    ``line`` is what the window shows outside the target (for a chunk of a long infill: the bars
+    before it as already generated, the bars after it as in the song). A song shorter than the
+    window whose bars around the target hold no notes is shown looped (:func:`looped_window`).
+    """
     window_bars = window_around(target, len(prepared.bars), bars_per_window(config))
     start, end = prepared.target_steps(target)
-    return build_window(line, prepared.bars[window_bars.first - 1].first_step, start, end - start, config.window_steps)
+    window = build_window(line, prepared.bars[window_bars.first - 1].first_step, start, end - start,
+                          config.window_steps)
+    if _song_steps(prepared) < config.window_steps and not window.context_has_notes:
+        return looped_window(line, _song_steps(prepared), start, end - start, config) or window
+    return window
 
 
-def left_context_window(prepared: PreparedSong, line: Sequence[StepNote], target: BarRange, config) -> ModelWindow:
-    """The window that ends with the ``target`` bars: only the music before them is seen."""
-    start, end = prepared.target_steps(target)
-    return build_window(line, end - config.window_steps, start, end - start, config.window_steps)
+def looped_window(line: Sequence[StepNote], song_steps: int, target_start_step: int, target_length: int,
+                  config) -> Optional[ModelWindow]:
+    """The window of a short song repeated before and after itself, the target centred (pure).
+
+    None when the line holds no notes at all (a loop of rests would show nothing new).
+    """
+    if not line:
+        return None
+    copies = -(-int(config.window_steps) // song_steps) + 1  # enough copies to fill either side
+    looped = [replace(note, start_step=note.start_step + copy * song_steps, end_step=note.end_step + copy * song_steps,
+                      tied_from_before=False)
+              for copy in range(-copies, copies + 1) for note in line]
+    steps_per_bar = int(config.steps_per_bar)
+    before = (int(config.window_steps) - target_length) // 2 // steps_per_bar * steps_per_bar
+    window = build_window(looped, target_start_step - before, target_start_step, target_length, config.window_steps)
+    return replace(window, looped=True)
 
 
 def short_song_warning(prepared: PreparedSong, window: ModelWindow, config) -> Optional[str]:
-    song_steps = prepared.bars[-1].end_step
-    missing = window.start_step + config.window_steps - song_steps
+    name, count = prepared.path.name, len(prepared.bars)
+    if window.looped:
+        return (
+            f"{name} has only {count} bar{'s' if count != 1 else ''}, with no notes around the target; "
+            f"the model sees the song repeated around them, as a loop, to fill its {bars_per_window(config)}-bar window"
+        )
+    missing = window.start_step + config.window_steps - _song_steps(prepared)
     if missing <= 0:
         return None
     return (
-        f"{prepared.path.name} has only {len(prepared.bars)} bars; the model sees "
+        f"{name} has only {count} bars; the model sees "
         f"{missing // config.steps_per_bar} bars of rest after it to fill its {bars_per_window(config)}-bar window"
     )
+
+
+def _song_steps(prepared: PreparedSong) -> int:
+    return prepared.bars[-1].end_step

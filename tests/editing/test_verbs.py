@@ -14,7 +14,7 @@ from clsm_cli.editing.verbs import edit_file
 from clsm_cli.errors import InputFileError, UsageError
 from clsm_cli.music.bars import BarRange
 from clsm_cli.music.midi_read import read_midi, read_text_events
-from clsm_cli.music.tokens import StepNote, pitch_to_token
+from clsm_cli.music.tokens import StepNote, encode_notes, pitch_to_token
 from synthetic_midi.midi_factory import STEP_TICKS, melody_of, output_line, scale_melody, write_song
 
 
@@ -83,20 +83,30 @@ def test_a_note_held_into_the_right_context_is_seen_and_replaced_whole(tmp_path,
     assert not any(note.start_step == 64 and note.pitch == 69 for note in line)
 
 
-def test_long_infill_fills_chunks_left_context_first(tmp_path, tiny_model, monkeypatch):
+def test_long_infill_chunks_see_both_sides_the_left_as_generated(tmp_path, tiny_model, monkeypatch):
     song = write_song(tmp_path / "long.mid", scale_melody(12))
-    targets = []
+    calls = []
     real_infill = generate.infill
 
-    def spying_infill(engine, window, target, *args, **kwargs):
-        targets.append(tuple(target.__dict__.values()))
-        return real_infill(engine, window, target, *args, **kwargs)
+    def spying_infill(engine, window, target, decoding, seed, candidates, chunk=0, attempt=0):
+        made = real_infill(engine, window, target, decoding, seed, candidates, chunk=chunk, attempt=attempt)
+        calls.append((chunk, attempt, window.copy(), target, made))
+        return made
 
     monkeypatch.setattr(generate, "infill", spying_infill)
     result = run_edit(song, options(bars=BarRange(3, 8), num=2, out_dir=tmp_path), tiny_model)
     assert result.ok, result.error
-    assert targets[0] == (64, 64)  # bars 3-6 end their window: only the left context is seen
-    assert targets[1:] == [(48, 32), (48, 32)]  # bars 7-8, centred, once per candidate
+    firsts = [call for call in calls if call[1] == 0]
+    # Bars 3-6 in the window of bars 1-8: both sides seen; bars 7-8 in bars 4-11, once per candidate.
+    assert [(chunk, target.start, target.length) for chunk, _, _, target, _ in firsts] == [
+        (0, 32, 64), (1, 48, 32), (1, 48, 32)]
+    song_tokens = encode_notes([StepNote(*note) for note in scale_melody(12)], 12 * 16)
+    first_window = firsts[0][2]
+    assert np.array_equal(first_window[96:], song_tokens[96:128])  # bars 7-8 as in the song
+    for k, (_, _, window, _, _) in enumerate(firsts[1:]):
+        final_tokens = result.outputs[k].target_tokens
+        assert np.array_equal(window[16:48], final_tokens[32:64])  # bars 5-6 as this candidate made them
+        assert np.array_equal(window[80:], song_tokens[128:176])  # bars 9-11 as in the song
     assert [tuple(latent.bars) for latent in result.outputs[0].latents] == [(3, 6), (7, 8)]
     assert len(result.outputs[0].target_tokens) == 6 * 16
     assert any("chunks" in warning for warning in result.warnings)
