@@ -1,6 +1,7 @@
 """``clsm infill``, ``clsm interpolate`` and ``clsm vary``: new versions of some bars of a melody.
 
-Each command parses and checks its options, loads the model once, runs
+Each command parses and checks its options, chooses the model for each file by the meter of its
+target bars (``editing/model_choice.py``; ``--model`` forces one), loads each model once, runs
 :func:`clsm_cli.editing.verbs.edit_file` on every input file and renders what came back: a piano-roll
 preview of each output on stdout (when it is a terminal, or with ``--preview``), warnings and one
 error line per failed file on stderr, and a summary table at the end. With ``--json`` stdout holds
@@ -103,7 +104,7 @@ NUM = typer.Option(4, "--num", "-n", min=1, help="How many versions to write per
 SEED = typer.Option(None, "--seed", "-s", min=0, help="Random seed; the same seed gives the same files, and candidate k does not depend on -n. Default: drawn and reported.")
 TEMPERATURE = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature; 0 is the paper's argmax decoding. Default: what the model recommends.")
 TOP_P = typer.Option(None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling: keep the most likely tokens up to this mass. Default: the model's.")
-MODEL = typer.Option(None, "--model", "-m", metavar="NAME|DIR", help="A model from clsm models, or a model directory. Default: the shipped model.")
+MODEL = typer.Option(None, "--model", "-m", metavar="NAME|DIR", help="A model from clsm models, or a model directory. Default: the installed model that knows the target bars' meter (the shipped one first).")
 TRACK = typer.Option(None, "--track", "-t", metavar="TRACK", help="Melody track: its number in clsm show's table, or its name. Default: chosen automatically.")
 OUT = typer.Option(Path("."), "--out", "-o", metavar="DIR", help="Folder for the outputs (created if missing).")
 FORCE = typer.Option(False, "--force", help="Overwrite outputs that already exist.")
@@ -112,6 +113,7 @@ PREVIEW = typer.Option(None, "--preview/--no-preview", help="Piano-roll previews
 WAV = typer.Option(False, "--wav", help="Also render each output to WAV (fluidsynth with a General MIDI soundfont when present).")
 COMBINED = typer.Option(False, "--combined", help="Also write one file with every version (as tracks; in sequence for interpolate).")
 DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; cuda needs the torch engine.")
+METER = typer.Option(None, "--meter", metavar="N/D", help="Count bars in this meter from the start instead of the file's time signatures (a 4/4 song labelled 1/4); the outputs keep the file's own.", show_default=False)
 ENGINE = typer.Option("auto", "--engine", metavar="auto|numpy|torch", help="Which inference engine runs the model; both give the same notes for a seed on a CPU.")
 
 
@@ -133,9 +135,10 @@ def infill(
     combined: bool = COMBINED,
     device: str = DEVICE,
     engine: str = ENGINE,
+    meter: Optional[str] = METER,
 ) -> None:
     _run("infill", files, bars, json_output, preview, engine, device, model,
-         dict(num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, out_dir=out, force=force,
+         dict(meter=meter, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, out_dir=out, force=force,
               wav=wav, combined=combined))
 
 
@@ -160,9 +163,10 @@ def interpolate(
     combined: bool = COMBINED,
     device: str = DEVICE,
     engine: str = ENGINE,
+    meter: Optional[str] = METER,
 ) -> None:
     _run("interpolate", files, bars, json_output, preview, engine, device, model,
-         dict(steps=steps, from_original=from_original, start_file=start, end_file=end, seed=seed,
+         dict(meter=meter, steps=steps, from_original=from_original, start_file=start, end_file=end, seed=seed,
               temperature=temperature, top_p=top_p, track=track, out_dir=out, force=force, wav=wav,
               combined=combined))
 
@@ -187,9 +191,10 @@ def vary(
     combined: bool = COMBINED,
     device: str = DEVICE,
     engine: str = ENGINE,
+    meter: Optional[str] = METER,
 ) -> None:
     _run("vary", files, bars, json_output, preview, engine, device, model,
-         dict(amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
+         dict(meter=meter, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
               track=track, out_dir=out, force=force, wav=wav, combined=combined))
 
 
@@ -198,31 +203,45 @@ def vary(
 
 def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview: Optional[bool], engine: str,
          device: str, model: Optional[str], values: dict) -> None:
-    from clsm_cli.editing.options import EditOptions, check_options, command_decoding, draw_seed
+    from clsm_cli.editing.model_choice import EditModels, refused_result
+    from clsm_cli.editing.options import EditOptions, check_options, draw_seed
     from clsm_cli.editing.verbs import edit_file
-    from clsm_cli.engine.load import load_engine
+    from clsm_cli.errors import ClsmError
     from clsm_cli.music.bars import BarRange
+    from clsm_cli.music.meter import Meter
 
     bar_range = BarRange.parse(bars)  # usage errors before any file or model is touched
     seed = values.pop("seed")
+    meter = values.pop("meter")
     options = EditOptions(verb=verb, bars=bar_range, seed=draw_seed() if seed is None else seed, model_arg=model,
-                          **values)
+                          meter=Meter.parse(meter) if meter is not None else None, **values)
     check_options(options)
 
     messages = stderr_console()
     spinner = messages.is_terminal and messages.color_system is not None  # NO_COLOR: no cursor codes
-    with messages.status("loading the model…", spinner="dots") if spinner else contextlib.nullcontext():
-        edit_model = load_engine(model, engine, device)
-    decoding = command_decoding(edit_model.config, options.temperature, options.top_p)  # once, for every file
-    messages.print(f"model {escape_markup(edit_model.name)} ({edit_model.device}), seed {options.seed}, "
-                   f"{_decoding_text(decoding)}", style="dim", soft_wrap=True)
+
+    def loading():
+        return messages.status("loading the model…", spinner="dots") if spinner else contextlib.nullcontext()
+
+    def announce(edit_model, decoding) -> None:
+        messages.print(f"model {escape_markup(edit_model.name)} ({edit_model.device}), seed {options.seed}, "
+                       f"{_decoding_text(decoding)}", style="dim", soft_wrap=True)
+
+    # --model loads now (a broken model fails before any file); otherwise each file's meter chooses.
+    models = EditModels(model, engine, device, options.temperature, options.top_p, loading, announce)
 
     show_previews = _wants_previews(preview, json_output)
     results: list[FileResult] = []
     with _Progress(messages, len(files)) as progress:
         for path in files:
+            with progress.paused():  # choosing may load a model, with its own spinner
+                try:
+                    edit_model, decoding = models.for_file(Path(path), options)
+                    refused = None
+                except ClsmError as error:
+                    refused = refused_result(Path(path), options, error, models.forced)
             progress.begin(Path(path).name)
-            result = edit_file(Path(path), options, edit_model, decoding)
+            result = refused or edit_file(Path(path), options, edit_model, decoding)
             progress.end()
             results.append(result)
             with progress.paused():

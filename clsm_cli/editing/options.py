@@ -16,6 +16,7 @@ from clsm_cli.constants import MAX_TARGET_BARS
 from clsm_cli.engine.sampling import Decoding, resolve_decoding
 from clsm_cli.errors import ClsmError, UsageError
 from clsm_cli.music.bars import BarRange
+from clsm_cli.music.meter import Meter
 from clsm_cli.music.tokens import StepNote, tokens_to_text
 
 VERBS = ("infill", "interpolate", "vary")
@@ -46,6 +47,7 @@ class EditOptions:
     end_file: Optional[Path] = None
     amount: float = 0.5  # vary: 0..MAX_VARY_AMOUNT
     around_file: Optional[Path] = None
+    meter: Optional[Meter] = None  # --meter: bars counted in this meter instead of the file's time signatures
 
 
 def check_options(options: EditOptions) -> None:
@@ -116,6 +118,8 @@ def reproduce_command(options: EditOptions, input_path: Path) -> str:
         parts += ["--model", options.model_arg]
     if options.track is not None:
         parts += ["--track", options.track]
+    if options.meter is not None:
+        parts += ["--meter", str(options.meter)]
     return shlex.join(parts)  # without --out: the same edit written elsewhere is the same file
 
 

@@ -12,7 +12,7 @@ with a provenance text event. Nothing here prints: :func:`edit_file` returns a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -33,7 +33,6 @@ from clsm_cli.editing.options import (
 from clsm_cli.editing.outputs import OutputSet, check_targets, make_out_dir
 from clsm_cli.editing.prepare import (
     PreparedSong,
-    bars_seen,
     check_model_meters,
     chords_in_target_warning,
     open_song,
@@ -49,7 +48,6 @@ from clsm_cli.editing.provenance import (
 from clsm_cli.editing.splice import notes_for_writer, splice, target_notes
 from clsm_cli.editing.window import (
     ModelWindow,
-    bars_per_window,
     centred_window,
     left_context_window,
     short_song_warning,
@@ -89,11 +87,12 @@ def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decodi
 
 
 def prepare_for_model(path: Path, options: EditOptions, edit_model: LoadedEngine) -> PreparedSong:
-    """Read the song, check the model covers every bar it will see, and prepare its melody."""
-    opened = open_song(path, options.bars)
-    seen = bars_seen(len(opened.bars), options.bars, bars_per_window(edit_model.config))
-    check_model_meters(opened.bars, seen, opened.path.name, edit_model.name, edit_model.config)
-    return prepare_song(opened, options.bars, options.track)
+    """Read the song (its bars in ``--meter`` when given), check the model knows the target's meter
+    (a warning for odd bars it keeps its window off), and prepare its melody."""
+    opened = open_song(path, options.bars, options.meter)
+    odd_bars = check_model_meters(opened.bars, options.bars, opened.path.name, edit_model.name, edit_model.config)
+    prepared = prepare_song(opened, options.bars, options.track)
+    return prepared if odd_bars is None else replace(prepared, warnings=prepared.warnings + (odd_bars,))
 
 
 def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding) -> None:

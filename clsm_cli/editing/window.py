@@ -16,7 +16,8 @@ import numpy as np
 from clsm_cli.constants import HOLD_TOKEN
 from clsm_cli.editing.prepare import PreparedSong
 from clsm_cli.engine.protocol import TargetSpan
-from clsm_cli.music.bars import BarRange, window_around
+from clsm_cli.music.bars import BarRange, meter_run, window_around
+from clsm_cli.music.meter import Meter
 from clsm_cli.music.tokens import (
     TOKEN_DTYPE,
     StepNote,
@@ -72,16 +73,34 @@ def build_window(line: Sequence[StepNote], start_step: int, target_start_step: i
 
 
 def centred_window(prepared: PreparedSong, line: Sequence[StepNote], target: BarRange, config) -> ModelWindow:
-    """The window centred on the ``target`` bars (both sides of context)."""
-    window_bars = window_around(target, len(prepared.bars), bars_per_window(config))
+    """The window centred on the ``target`` bars (both sides of context), kept off odd bars."""
+    run = model_bars_run(prepared, target, config)
+    window_bars = window_around(target, len(prepared.bars), bars_per_window(config), within=run)
     start, end = prepared.target_steps(target)
-    return build_window(line, prepared.bars[window_bars.first - 1].first_step, start, end - start, config.window_steps)
+    return build_window(notes_within(line, prepared, run), prepared.bars[window_bars.first - 1].first_step, start,
+                        end - start, config.window_steps)
 
 
 def left_context_window(prepared: PreparedSong, line: Sequence[StepNote], target: BarRange, config) -> ModelWindow:
     """The window that ends with the ``target`` bars: only the music before them is seen."""
     start, end = prepared.target_steps(target)
-    return build_window(line, end - config.window_steps, start, end - start, config.window_steps)
+    run = model_bars_run(prepared, target, config)
+    return build_window(notes_within(line, prepared, run), end - config.window_steps, start, end - start,
+                        config.window_steps)
+
+
+def model_bars_run(prepared: PreparedSong, target: BarRange, config) -> BarRange:
+    """The bars around ``target`` the model reads as its own (up to the nearest odd bar each side)."""
+    return meter_run(prepared.bars, target, [Meter(*meter) for meter in config.meters], config.steps_per_bar)
+
+
+def notes_within(line: Sequence[StepNote], prepared: PreparedSong, run: BarRange) -> Sequence[StepNote]:
+    """The notes of ``line`` that start in the ``run`` bars, cut at its end: the model sees rests
+    over odd bars. The whole song's line is returned as it is."""
+    if run == BarRange(1, len(prepared.bars)):
+        return line
+    first, end = run.step_span(prepared.bars)
+    return [replace(note, end_step=min(note.end_step, end)) for note in line if first <= note.start_step < end]
 
 
 def short_song_warning(prepared: PreparedSong, window: ModelWindow, config) -> Optional[str]:
