@@ -148,8 +148,8 @@ def check_model_meters(bars: Sequence[Bar], target: BarRange, file_name: str, mo
     rests = window_bars - window.count
     sees = f"{window}" + (f" and {rests} bar{'s' if rests != 1 else ''} of rest" if rests > 0 else "")
     return (
-        f"{_odd_bars_text(odd)} of {file_name} {'is' if len(odd) == 1 else 'are'} not {meters_text(covered)} "
-        f"bars of the model {model_name}: its window is kept off {'it' if len(odd) == 1 else 'them'} "
+        f"{_odd_bars_text(odd)} of {file_name} {'is' if len(odd) == 1 else 'are'} not in the meter of the model "
+        f"{model_name} ({meters_text(covered)}): its window is kept off {'it' if len(odd) == 1 else 'them'} "
         f"and sees {sees}"
     )
 
