@@ -66,7 +66,7 @@ def open_song(path: Union[str, Path], bar_range: Optional[BarRange], meter: Opti
     if bar_range is not None:
         bar_range.check_inside(bars, path.name)
     warnings = list(song.warnings)
-    if meter is not None:
+    if meter is not None and {(n, d) for _, n, d in song.time_signatures} != {meter.as_tuple()}:
         warnings.append(meter_override_warning(song, meter, path.name))
     elif not song.had_time_signature:
         warnings.append(f"{path.name} has no time signature: assuming 4/4 (the MIDI default)")

@@ -179,3 +179,16 @@ def test_a_target_across_two_meters_is_refused(run_clsm, meter_models, tmp_path)
     result, (record,) = edit(run_clsm, "infill", waltz, "--bars", "7-8")
     assert result.exit_code == 3
     assert record["error"] == "bars 7-8 of waltz.mid mix 3/4 and 2/4 bars, which no one model reads; choose bars in one meter"
+
+
+def test_one_batch_loads_each_meters_model_once(run_clsm, meter_models, tmp_path):
+    jig, reel, other_jig = tmp_path / "jig.mid", tmp_path / "reel.mid", tmp_path / "jig2.mid"
+    write_tune(jig, [((6, 8), 10)], seed=1)
+    write_tune(reel, [((4, 4), 10)], seed=1)
+    write_tune(other_jig, [((6, 8), 10)], seed=2)
+    result = run_clsm("infill", jig, reel, other_jig, "--bars", "3-4", "-n", "1", "--json", "--no-preview",
+                      "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [record["model"] for record in records] == ["tiny-6-8", "folk-small", "tiny-6-8"]
+    assert result.stderr.count("model tiny-6-8 (cpu)") == 1 and result.stderr.count("model folk-small (cpu)") == 1
