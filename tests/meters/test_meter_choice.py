@@ -183,3 +183,18 @@ def test_window_tokens_of_a_model_of_another_meter_have_its_length(waltz):
     prepared = prepare_song(open_song(waltz, BarRange(12, 13)), BarRange(12, 13), None)
     window = centred_window(prepared, prepared.line, BarRange(12, 13), WALTZ)
     assert window.tokens.shape == (96,) and window.tokens.dtype == np.uint8
+
+
+def test_a_pickup_written_as_its_own_bar_shifts_the_window_off_it(tmp_path):
+    notes = [(0, 4, 67)] + meter_tune((3, 4), 12, seed=4, first_step=4)  # a quarter-note upbeat in a 1/4 bar
+    path = make_midi(tmp_path / "pickup.mid", [melody_track(notes, ticks_per_step=STEP_TICKS)],
+                     time_signatures=[(0, 1, 4), (4 * STEP_TICKS, 3, 4)])
+    prepared = prepare_song(open_song(path, BarRange(2, 3)), BarRange(2, 3), None)
+    models = [model("waltz", WALTZ), model("folk-small", FOUR_FOUR, "shipped")]
+    assert choose_model(prepared.bars, BarRange(2, 3), "pickup.mid", installed_editors(models)).name == "waltz"
+    assert check_model_meters(prepared.bars, BarRange(2, 3), "pickup.mid", "waltz", WALTZ) == (
+        "bar 1 (1/4) of pickup.mid is not in the meter of the model waltz (3/4): its window is kept off it and "
+        "sees bars 2-9")
+    window = centred_window(prepared, prepared.line, BarRange(2, 3), WALTZ)
+    assert window.start_step == prepared.bars[1].first_step == 4 and window.target.start == 0
+    assert editor_line(prepared.bars, BarRange(1, 8), "pickup.mid", models).startswith("model: waltz would edit")
