@@ -75,7 +75,8 @@ def target_group(bars: Sequence[Bar], target: BarRange, file_name: str) -> Meter
     groups = list(dict.fromkeys(meter.group for meter in meters))
     if len(groups) > 1:
         raise InputFileError(
-            f"{target} of {file_name} mix {meters_text(meters)} bars, which no one model reads; choose bars in one meter"
+            f"{target} of {file_name} mix {meters_text(meters)} bars, which no one model reads; "
+            "choose bars in one meter"
         )
     return groups[0]
 

@@ -75,9 +75,11 @@ def open_song(path: Union[str, Path], bar_range: Optional[BarRange], meter: Opti
 
 def meter_override_warning(song: MidiSong, meter: Meter, file_name: str) -> str:
     """What ``--meter`` did to a file: bars counted in ``meter``, its own time signatures kept."""
-    written = [f"{numerator}/{denominator}" for numerator, denominator in sorted({(n, d) for _, n, d in song.time_signatures})]
-    says = f"the file says {meters_text(written)}" if written else "the file has no time signature"
-    return f"{file_name}: bars counted in {meter} from the start (--meter; {says}, and outputs keep its own time signatures)"
+    written = sorted({(numerator, denominator) for _, numerator, denominator in song.time_signatures})
+    says = (f"the file says {meters_text(f'{n}/{d}' for n, d in written)}" if written
+            else "the file has no time signature")
+    return (f"{file_name}: bars counted in {meter} from the start (--meter; {says}, "
+            "and outputs keep its own time signatures)")
 
 
 def prepare_song(

@@ -50,7 +50,8 @@ def test_a_meter_override_counts_bars_from_tick_zero(tmp_path):
     assert len(bars) == 6 and {bar.meter for bar in bars} == {(4, 4)}
     assert [bar.start_tick for bar in bars] == [index * 16 * STEP_TICKS for index in range(6)]
     opened = open_song(path, BarRange(5, 6), Meter(4, 4))
-    assert any("bars counted in 4/4 from the start (--meter; the file says 1/4 and 2/4" in text for text in opened.warnings)
+    assert any("bars counted in 4/4 from the start (--meter; the file says 1/4 and 2/4" in text
+               for text in opened.warnings)
 
 
 # --- the window kept off odd bars -------------------------------------------------------------------

@@ -159,7 +159,8 @@ WALTZ_WITH_SHORT_REPEATS = [((3, 4), 7), ((2, 4), 1), ((3, 4), 7), ((2, 4), 1), 
 def test_odd_bars_at_the_repeats_do_not_block_an_edit_away_from_them(run_clsm, meter_models, tmp_path):
     waltz = tmp_path / "waltz.mid"
     write_tune(waltz, WALTZ_WITH_SHORT_REPEATS, seed=6)
-    for target, sees in ((BarRange(5, 6), "bars 1-7 and 1 bar of rest"), (BarRange(11, 12), "bars 9-15 and 1 bar of rest"),
+    for target, sees in ((BarRange(5, 6), "bars 1-7 and 1 bar of rest"),
+                         (BarRange(11, 12), "bars 9-15 and 1 bar of rest"),
                          (BarRange(18, 19), "bars 17-20 and 4 bars of rest")):
         result, (record,) = edit(run_clsm, "infill", waltz, "--bars", f"{target.first}-{target.last}", "-n", "1",
                                  "--seed", "2", "--force")
@@ -178,7 +179,8 @@ def test_a_target_across_two_meters_is_refused(run_clsm, meter_models, tmp_path)
     write_tune(waltz, WALTZ_WITH_SHORT_REPEATS, seed=6)
     result, (record,) = edit(run_clsm, "infill", waltz, "--bars", "7-8")
     assert result.exit_code == 3
-    assert record["error"] == "bars 7-8 of waltz.mid mix 3/4 and 2/4 bars, which no one model reads; choose bars in one meter"
+    assert record["error"] == (
+        "bars 7-8 of waltz.mid mix 3/4 and 2/4 bars, which no one model reads; choose bars in one meter")
 
 
 def test_one_batch_loads_each_meters_model_once(run_clsm, meter_models, tmp_path):
