@@ -375,8 +375,12 @@ def resolve_model(name_or_path: Optional[str]) -> Path:
     raise ModelError(f"{problem}; installed models: {listing} (or pass a model folder path)")
 
 
-def list_installed_models() -> list[InstalledModel]:
-    """User models, then shipped ones; unreadable folders are listed with their ``problem``."""
+def list_installed_models(read_weights: bool = True) -> list[InstalledModel]:
+    """User models, then shipped ones; unreadable folders are listed with their ``problem``.
+
+    ``read_weights=False`` reads each folder's config.json only (what choosing a model by meter
+    needs, fast at any model size); the weights are then checked when the chosen model loads.
+    """
     found = []
     for source, base in (("user", user_models_dir()), ("shipped", shipped_models_dir())):
         if not base.is_dir():
@@ -384,14 +388,15 @@ def list_installed_models() -> list[InstalledModel]:
         for directory in sorted(base.iterdir()):
             if not (directory.is_dir() and (directory / CONFIG_FILE).is_file()):
                 continue
-            found.append(_installed_model(directory, source))
+            found.append(_installed_model(directory, source, read_weights))
     return found
 
 
-def _installed_model(directory: Path, source: str) -> InstalledModel:
-    """The folder's record and config when its files check out (``read_model_files``), else its problem."""
+def _installed_model(directory: Path, source: str, read_weights: bool = True) -> InstalledModel:
+    """The folder's record and config when its files check out (``read_model_files``, or only its
+    config with ``read_weights=False``), else its problem."""
     try:
-        record, config, _ = read_model_files(directory)
+        record, config = read_model_files(directory)[:2] if read_weights else read_model_config(directory)
     except ModelError as error:
         return InstalledModel(directory.name, directory, source, "unknown", None, {}, problem=str(error))
     return InstalledModel(directory.name, directory, source, config.kind, config, record)

@@ -2,7 +2,8 @@
 
 Each command parses and checks its options and its input files (one that does not exist or cannot be
 read is refused before the model loads; inputs of one batch with the same stem get output names
-told apart by their folders, :mod:`clsm_cli.editing.inputs`), loads the model once, runs
+told apart by their folders, :mod:`clsm_cli.editing.inputs`), chooses the model for each file by the
+meter of its target bars (``editing/model_choice.py``; ``--model`` forces one), loads each model once, runs
 :func:`clsm_cli.editing.verbs.edit_file` on every input file and renders what came back: a piano-roll
 preview of each output on stdout (when it is a terminal, or with ``--preview``), warnings and one
 error line per failed file on stderr, and a summary table at the end (none after one file that
@@ -118,7 +119,7 @@ NUM = typer.Option(4, "--num", "-n", min=1, help="How many versions to write per
 SEED = typer.Option(None, "--seed", "-s", min=0, help="Random seed; the same seed gives the same files, and candidate k does not depend on -n. Default: drawn and reported.")
 TEMPERATURE = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature. 0 is argmax, the paper's evaluation protocol (reproducible model comparisons; melodies often repeat one pitch). Default: what the model recommends.")
 TOP_P = typer.Option(None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling: keep the most likely tokens up to this mass. Default: the model's.")
-MODEL = typer.Option(None, "--model", "-m", metavar="NAME|DIR", help="A model from clsm models, or a model directory. Default: the shipped model.")
+MODEL = typer.Option(None, "--model", "-m", metavar="NAME|DIR", help="A model from clsm models, or a model directory. Default: the installed model that knows the target bars' meter (the shipped one first).")
 TRACK = typer.Option(None, "--track", "-t", metavar="TRACK", help="Melody track: its number in clsm show's table, or its name. Default: chosen automatically.")
 VOICE = typer.Option("top", "--voice", metavar="top|all", help="What of the melody track the bars lose: its top voice (the notes under it stay), or all its notes.")
 OUT = typer.Option(Path("."), "--out", "-o", metavar="DIR", help="Folder for the outputs (created if missing).")
@@ -128,6 +129,7 @@ PREVIEW = typer.Option(None, "--preview/--no-preview", help="Piano-roll previews
 WAV = typer.Option(False, "--wav", help="Also render each output to WAV (fluidsynth with a General MIDI soundfont when present).")
 COMBINED = typer.Option(False, "--combined", help="Also write one file with every version (as tracks; in sequence for interpolate).")
 DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; cuda needs the torch engine.")
+METER = typer.Option(None, "--meter", metavar="N/D", help="Count bars in this meter from the start instead of the file's time signatures (a 4/4 song labelled 1/4); the outputs keep the file's own.", show_default=False)
 ENGINE = typer.Option("auto", "--engine", metavar="auto|numpy|torch", help="Which inference engine runs the model; both give the same notes for a seed on a CPU.")
 
 
@@ -150,9 +152,10 @@ def infill(
     combined: bool = COMBINED,
     device: str = DEVICE,
     engine: str = ENGINE,
+    meter: Optional[str] = METER,
 ) -> None:
     _run("infill", files, bars, json_output, preview, engine, device, model,
-         dict(num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
+         dict(meter=meter, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
               wav=wav, combined=combined))
 
 
@@ -178,6 +181,7 @@ def interpolate(
     combined: bool = COMBINED,
     device: str = DEVICE,
     engine: str = ENGINE,
+    meter: Optional[str] = METER,
 ) -> None:
     from clsm_cli.editing.runs import plan_interpolation
 
@@ -186,7 +190,7 @@ def interpolate(
         stderr_console().print(escape_markup(plan.message), style="dim", soft_wrap=True)
     songs = list(files) if files else [plan.song]
     _run("interpolate", songs, f"{plan.bars.first}-{plan.bars.last}", json_output, preview, engine, device, model,
-         dict(steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
+         dict(meter=meter, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
               seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force, wav=wav,
               combined=combined))
 
@@ -212,9 +216,10 @@ def vary(
     combined: bool = COMBINED,
     device: str = DEVICE,
     engine: str = ENGINE,
+    meter: Optional[str] = METER,
 ) -> None:
     _run("vary", files, bars, json_output, preview, engine, device, model,
-         dict(amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
+         dict(meter=meter, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
               track=track, voice=voice, out_dir=out, force=force, wav=wav, combined=combined))
 
 
@@ -224,15 +229,18 @@ def vary(
 def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview: Optional[bool], engine: str,
          device: str, model: Optional[str], values: dict) -> None:
     from clsm_cli.editing.inputs import check_readable, distinct_inputs, output_stems
-    from clsm_cli.editing.options import EditOptions, check_options, command_decoding, draw_seed
+    from clsm_cli.editing.model_choice import EditModels, refused_result
+    from clsm_cli.editing.options import EditOptions, check_options, draw_seed
     from clsm_cli.editing.verbs import edit_file
-    from clsm_cli.engine.load import load_engine
+    from clsm_cli.errors import ClsmError
     from clsm_cli.music.bars import BarRange
+    from clsm_cli.music.meter import Meter
 
     bar_range = BarRange.parse(bars)  # usage errors before any file or model is touched
     seed = values.pop("seed")
+    meter = values.pop("meter")
     options = EditOptions(verb=verb, bars=bar_range, seed=draw_seed() if seed is None else seed, model_arg=model,
-                          **values)
+                          meter=Meter.parse(meter) if meter is not None else None, **values)
     check_options(options)
     # A missing or unreadable input (--start, --end and --around files included) is refused before
     # the model is loaded.
@@ -244,18 +252,29 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
 
     messages = stderr_console()
     spinner = messages.is_terminal and messages.color_system is not None  # NO_COLOR: no cursor codes
-    with messages.status("loading the model…", spinner="dots") if spinner else contextlib.nullcontext():
-        edit_model = load_engine(model, engine, device)
-    decoding = command_decoding(edit_model.config, options.temperature, options.top_p)  # once, for every file
-    messages.print(f"model {escape_markup(edit_model.name)} ({edit_model.device}), seed {options.seed}, "
-                   f"{_decoding_text(decoding)}", style="dim", soft_wrap=True)
+
+    def loading():
+        return messages.status("loading the model…", spinner="dots") if spinner else contextlib.nullcontext()
+
+    def announce(edit_model, decoding) -> None:
+        messages.print(f"model {escape_markup(edit_model.name)} ({edit_model.device}), seed {options.seed}, "
+                       f"{_decoding_text(decoding)}", style="dim", soft_wrap=True)
+
+    # --model loads now (a broken model fails before any file); otherwise each file's meter chooses.
+    models = EditModels(model, engine, device, options.temperature, options.top_p, loading, announce)
 
     show_previews = _wants_previews(preview, json_output)
     results: list[FileResult] = []
     with _Progress(messages, len(files)) as progress:
         for path, stem in zip(files, stems):
+            with progress.paused():  # choosing may load a model, with its own spinner
+                try:
+                    edit_model, decoding = models.for_file(Path(path), options)
+                    refused = None
+                except ClsmError as error:
+                    refused = refused_result(Path(path), options, error, models.forced)
             progress.begin(Path(path).name)
-            result = edit_file(Path(path), options, edit_model, decoding, output_stem=stem)
+            result = refused or edit_file(Path(path), options, edit_model, decoding, output_stem=stem)
             progress.end()
             results.append(result)
             with progress.paused():

@@ -21,8 +21,9 @@ List the installed models: the shipped ones and those you trained.
 
 Models you train with clsm train ... --out NAME are listed under that name.
 
-Give a name from this list, or a model directory, to --model of infill, interpolate and vary.
-The default is the shipped model.
+Without --model, infill, interpolate and vary use the model whose meters include the meter of
+the bars being edited (the shipped one first, then yours by name); clsm show says which.
+Give a name from this list, or a model directory, to --model to force one.
 
 [bold]Examples[/bold]
 

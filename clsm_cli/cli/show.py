@@ -4,7 +4,8 @@ Prints a summary (meter, tempo, bar count), the tracks table with the melody tra
 saying why that track is the melody (and the runners-up, one line each), and a
 piano roll of the melody (the chosen track quantized to the 16th grid and reduced to its top line)
 with the selected bars highlighted. Without ``--bars`` the roll shows the first 8 bars; with it, the
-8-bar window a model would see around those bars. Warnings go to stderr. This command never
+8-bar window a model would see around those bars, and which installed model would edit them (by
+their meter: ``editing/model_choice.py``). Warnings go to stderr. This command never
 imports torch, so it stays fast.
 """
 
@@ -15,7 +16,7 @@ from typing import Optional
 
 import typer
 
-from clsm_cli.cli.console import reports_errors, stdout_console, warn
+from clsm_cli.cli.console import escape_markup, reports_errors, stdout_console, warn
 from clsm_cli.constants import BARS_PER_WINDOW
 from clsm_cli.errors import ClsmError
 
@@ -32,6 +33,7 @@ track before an edit.
   clsm show song.mid --bars 3-4       bars 3-4 highlighted, in the 8 bars around them
   clsm show song.mid --bars 1-16      bars 1 to 16
   clsm show song.mid --track 2        the melody of track 2 (a number from the table, or a name)
+  clsm show pop.mid --meter 4/4       bars counted in 4/4 (a file labelled 1/4 throughout)
   NO_COLOR=1 clsm show song.mid       plain text, no colours
 """
 
@@ -53,15 +55,23 @@ def show(
         metavar="TRACK",
         help="Melody track: its number in the tracks table, or its name. Default: chosen automatically.",
     ),
+    meter: Optional[str] = typer.Option(
+        None, "--meter", metavar="N/D",
+        help="Count bars in this meter from the start instead of the file's time signatures (a 4/4 song labelled 1/4).",
+        show_default=False,
+    ),
 ) -> None:
+    from clsm_cli.editing.model_choice import editor_line
     from clsm_cli.editing.prepare import open_song, prepare_song
     from clsm_cli.music import melody
     from clsm_cli.music.bars import BarRange
+    from clsm_cli.music.meter import Meter
     from clsm_cli.render.pianoroll import PianoRoll, roll_bars_from_song
     from clsm_cli.render.tables import melody_choice_lines, song_summary_table, tracks_table
 
     bar_range = BarRange.parse(bars) if bars is not None else None  # usage errors first
-    opened = open_song(file, bar_range)
+    meter_override = Meter.parse(meter) if meter is not None else None
+    opened = open_song(file, bar_range, meter_override)
     song, song_bars = opened.song, list(opened.bars)
 
     console = stdout_console()
@@ -86,6 +96,7 @@ def show(
         )
 
     shown_bars = shown_bar_range(len(song_bars), bar_range)
+    console.print(escape_markup(editor_line(song_bars, bar_range or shown_bars, opened.path.name)))
     shown = roll_bars_from_song(song_bars[shown_bars.first - 1 : shown_bars.last])
     highlighted = set(bar_range.numbers) if bar_range else set()
     title = f"melody: track {melody_track.number} ({melody_track.label}), {shown_bars} of {len(song_bars)}"

@@ -17,6 +17,7 @@ from clsm_cli.engine.sampling import Decoding, resolve_decoding
 from clsm_cli.errors import ClsmError, UsageError
 from clsm_cli.music.bars import BarRange
 from clsm_cli.music.edit_plan import VOICES
+from clsm_cli.music.meter import Meter
 from clsm_cli.music.tokens import StepNote, tokens_to_text
 
 VERBS = ("infill", "interpolate", "vary")
@@ -48,6 +49,7 @@ class EditOptions:
     amount: float = 0.5  # vary: 0..MAX_VARY_AMOUNT
     around_file: Optional[Path] = None
     voice: str = "top"  # "top": edit the track's top voice, keep the notes under it; "all": every note
+    meter: Optional[Meter] = None  # --meter: bars counted in this meter instead of the file's time signatures
 
 
 def check_options(options: EditOptions) -> None:
@@ -134,6 +136,8 @@ def reproduce_command(options: EditOptions, input_path: Path) -> str:
         parts += ["--track", options.track]
     if options.voice != "top":
         parts += ["--voice", options.voice]
+    if options.meter is not None:
+        parts += ["--meter", str(options.meter)]
     return shlex.join(parts)  # without --out: the same edit written elsewhere is the same file
 
 

@@ -6,8 +6,9 @@ quantizes it to the song step grid and splits it into its top voice (the line th
 the notes under it (which an edit keeps, unless ``--voice all``). ``clsm show`` and the editing
 commands share both, so they see the same track, notes and warnings (the quantization report
 included). :func:`target_warnings` says what an edit of some bars will keep, or that the chosen
-track has nothing there to edit. :func:`check_model_meters` is the editing commands' own check that the model covers the
-meter of every bar it will see.
+track has nothing there to edit. :func:`check_model_meters` is the editing commands' own check that
+the model covers the meter of the target's bars (odd bars elsewhere in its window only warn: the
+window keeps off them).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Optional, Sequence, Union
 from clsm_cli.constants import MAX_TARGET_BARS
 from clsm_cli.errors import InputFileError
 from clsm_cli.music import melody
-from clsm_cli.music.bars import Bar, BarRange, song_bars, window_around
+from clsm_cli.music.bars import Bar, BarRange, bar_fits, meter_run, song_bars, window_around
 from clsm_cli.music.meter import Meter, meters_text
 from clsm_cli.music.midi_read import read_midi
 from clsm_cli.music.song import MidiSong, MidiTrack
@@ -61,17 +62,31 @@ class PreparedSong:
         return f"{self.track.number} ({name})" if name else f"{self.track.number}"
 
 
-def open_song(path: Union[str, Path], bar_range: Optional[BarRange]) -> OpenedSong:
-    """Read ``path``; check that ``bar_range`` (if any) lies inside it (InputFileError, exit 3)."""
+def open_song(path: Union[str, Path], bar_range: Optional[BarRange], meter: Optional[Meter] = None) -> OpenedSong:
+    """Read ``path``; check that ``bar_range`` (if any) lies inside it (InputFileError, exit 3).
+
+    ``meter`` (``--meter``) stands for the file's time signatures when counting bars.
+    """
     path = Path(path)
     song = read_midi(path)
-    bars = tuple(song_bars(song))
+    bars = tuple(song_bars(song, meter))
     if bar_range is not None:
         bar_range.check_inside(bars, path.name)
     warnings = list(song.warnings)
-    if not song.had_time_signature:
+    if meter is not None and {(n, d) for _, n, d in song.time_signatures} != {meter.as_tuple()}:
+        warnings.append(meter_override_warning(song, meter, path.name))
+    elif not song.had_time_signature:
         warnings.append(f"{path.name} has no time signature: assuming 4/4 (the MIDI default)")
     return OpenedSong(path, song, bars, tuple(warnings))
+
+
+def meter_override_warning(song: MidiSong, meter: Meter, file_name: str) -> str:
+    """What ``--meter`` did to a file: bars counted in ``meter``, its own time signatures kept."""
+    written = sorted({(numerator, denominator) for _, numerator, denominator in song.time_signatures})
+    says = (f"the file says {meters_text(f'{n}/{d}' for n, d in written)}" if written
+            else "the file has no time signature")
+    return (f"{file_name}: bars counted in {meter} from the start (--meter; {says}, "
+            "and outputs keep its own time signatures)")
 
 
 def prepare_song(
@@ -129,10 +144,12 @@ def bars_seen(num_bars: int, target: BarRange, bars_per_window: int) -> BarRange
     return BarRange(min(window.first for window in windows), max(window.last for window in windows))
 
 
-def check_model_meters(bars: Sequence[Bar], seen: BarRange, file_name: str, model_name: str, config) -> None:
-    """InputFileError (exit 3) naming both meters when the model does not cover a bar it must see."""
+def check_model_meters(bars: Sequence[Bar], target: BarRange, file_name: str, model_name: str, config) -> Optional[str]:
+    """Whether the model can edit ``target``: an InputFileError (exit 3) when a target bar is in a
+    meter the model does not know or is cut short; else a warning when odd bars (another meter, or
+    short) lie in the window it would see, which the window is then shifted or padded around."""
     covered = [Meter(*meter) for meter in config.meters]
-    for bar in bars[seen.first - 1 : seen.last]:
+    for bar in bars[target.first - 1 : target.last]:
         meter = bar.time_signature
         if meter not in covered:
             everywhere = all(other.time_signature == meter for other in bars)
@@ -146,3 +163,27 @@ def check_model_meters(bars: Sequence[Bar], seen: BarRange, file_name: str, mode
                 f"bar {bar.number} of {file_name} is cut short by a time-signature change "
                 f"({bar.steps} of {config.steps_per_bar} sixteenths); choose bars away from it"
             )
+    window_bars = int(config.window_steps) // int(config.steps_per_bar)
+    seen = bars_seen(len(bars), target, window_bars)
+    odd = [bar for bar in bars[seen.first - 1 : seen.last] if not bar_fits(bar, covered, config.steps_per_bar)]
+    if not odd:
+        return None
+    run = meter_run(bars, target, covered, config.steps_per_bar)
+    window = window_around(target, len(bars), window_bars, within=run)
+    rests = window_bars - window.count
+    sees = f"{window}" + (f" and {rests} bar{'s' if rests != 1 else ''} of rest" if rests > 0 else "")
+    return (
+        f"{_odd_bars_text(odd)} of {file_name} {'is' if len(odd) == 1 else 'are'} not in the meter of the model "
+        f"{model_name} ({meters_text(covered)}): its window is kept off {'it' if len(odd) == 1 else 'them'} "
+        f"and sees {sees}"
+    )
+
+
+def _odd_bars_text(odd: Sequence[Bar]) -> str:
+    """``"bar 8 (2/4)"`` or ``"bars 1 (1/4) and 9 (2/4)"``; a bar cut short says so."""
+    def one(bar: Bar) -> str:
+        return f"{bar.number} ({bar.time_signature})" if bar.is_complete else f"{bar.number} (cut short)"
+
+    if len(odd) == 1:
+        return f"bar {one(odd[0])}"
+    return "bars " + ", ".join(one(bar) for bar in odd[:-1]) + f" and {one(odd[-1])}"

@@ -15,7 +15,7 @@ Each output is written with the surgical writer as ``<stem>.<verb>-bars<A>-<B>-s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -45,7 +45,6 @@ from clsm_cli.editing.options import (
 from clsm_cli.editing.outputs import OutputSet, check_targets, make_out_dir
 from clsm_cli.editing.prepare import (
     PreparedSong,
-    bars_seen,
     check_model_meters,
     open_song,
     prepare_song,
@@ -62,7 +61,6 @@ from clsm_cli.editing.provenance import (
 from clsm_cli.editing.splice import edited_track_notes, notes_for_writer, splice, target_notes
 from clsm_cli.editing.window import (
     ModelWindow,
-    bars_per_window,
     centred_window,
     short_song_warning,
     target_tokens_of,
@@ -107,11 +105,12 @@ def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decodi
 
 
 def prepare_for_model(path: Path, options: EditOptions, edit_model: LoadedEngine) -> PreparedSong:
-    """Read the song, check the model covers every bar it will see, and prepare its melody."""
-    opened = open_song(path, options.bars)
-    seen = bars_seen(len(opened.bars), options.bars, bars_per_window(edit_model.config))
-    check_model_meters(opened.bars, seen, opened.path.name, edit_model.name, edit_model.config)
-    return prepare_song(opened, options.bars, options.track)
+    """Read the song (its bars in ``--meter`` when given), check the model knows the target's meter
+    (a warning for odd bars it keeps its window off), and prepare its melody."""
+    opened = open_song(path, options.bars, options.meter)
+    odd_bars = check_model_meters(opened.bars, options.bars, opened.path.name, edit_model.name, edit_model.config)
+    prepared = prepare_song(opened, options.bars, options.track)
+    return prepared if odd_bars is None else replace(prepared, warnings=prepared.warnings + (odd_bars,))
 
 
 def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding) -> None:

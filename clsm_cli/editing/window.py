@@ -20,7 +20,8 @@ import numpy as np
 from clsm_cli.constants import HOLD_TOKEN, NUM_PITCHES
 from clsm_cli.editing.prepare import PreparedSong
 from clsm_cli.engine.protocol import TargetSpan
-from clsm_cli.music.bars import BarRange, window_around
+from clsm_cli.music.bars import BarRange, meter_run, window_around
+from clsm_cli.music.meter import Meter
 from clsm_cli.music.tokens import (
     TOKEN_DTYPE,
     StepNote,
@@ -94,14 +95,17 @@ def target_tokens_of(line: Sequence[StepNote], window: ModelWindow) -> np.ndarra
 
 
 def centred_window(prepared: PreparedSong, line: Sequence[StepNote], target: BarRange, config) -> ModelWindow:
-    """The window centred on the ``target`` bars, with the bars on both sides that exist.
+    """The window centred on the ``target`` bars, with the bars on both sides that exist, kept off
+    odd bars (a bar in a meter the model does not read).
 
     ``line`` is what the window shows outside the target (for a chunk of a long infill: the bars
     before it as already generated, the bars after it as in the song). A song shorter than the
     window whose bars around the target hold no notes is shown looped (:func:`looped_window`).
     """
-    window_bars = window_around(target, len(prepared.bars), bars_per_window(config))
+    run = model_bars_run(prepared, target, config)
+    window_bars = window_around(target, len(prepared.bars), bars_per_window(config), within=run)
     start, end = prepared.target_steps(target)
+    line = notes_within(line, prepared, run)
     window = build_window(line, prepared.bars[window_bars.first - 1].first_step, start, end - start,
                           config.window_steps)
     if _song_steps(prepared) < config.window_steps and not window.context_has_notes:
@@ -125,6 +129,20 @@ def looped_window(line: Sequence[StepNote], song_steps: int, target_start_step: 
     before = (int(config.window_steps) - target_length) // 2 // steps_per_bar * steps_per_bar
     window = build_window(looped, target_start_step - before, target_start_step, target_length, config.window_steps)
     return replace(window, looped=True)
+
+
+def model_bars_run(prepared: PreparedSong, target: BarRange, config) -> BarRange:
+    """The bars around ``target`` the model reads as its own (up to the nearest odd bar each side)."""
+    return meter_run(prepared.bars, target, [Meter(*meter) for meter in config.meters], config.steps_per_bar)
+
+
+def notes_within(line: Sequence[StepNote], prepared: PreparedSong, run: BarRange) -> Sequence[StepNote]:
+    """The notes of ``line`` that start in the ``run`` bars, cut at its end: the model sees rests
+    over odd bars. The whole song's line is returned as it is."""
+    if run == BarRange(1, len(prepared.bars)):
+        return line
+    first, end = run.step_span(prepared.bars)
+    return [replace(note, end_step=min(note.end_step, end)) for note in line if first <= note.start_step < end]
 
 
 def short_song_warning(prepared: PreparedSong, window: ModelWindow, config) -> Optional[str]:

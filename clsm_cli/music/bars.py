@@ -9,6 +9,9 @@ How bars are found:
   holds ``n * 16 / d`` sixteenth-note steps: 4/4 and 2/2 have 16, 3/4 and 6/8 have 12.
 * A time signature that does not fall on a bar line starts a new bar where it is; the bar it
   interrupts is cut short (``Bar.is_complete`` is False for it).
+* ``--meter`` (``song_bars(song, meter)``) replaces the file's time signatures: bars of that meter
+  from tick 0, for files whose labels are wrong (4/4 music written as 1/4 throughout). Only the
+  bar arithmetic changes; the file's own time-signature events stay in every output.
 * Bars are numbered from 1 as ``clsm show`` prints them, and cover the song up to the end of its
   last note. Steps count on from bar to bar, so every bar has a ``first_step`` on one grid for the
   whole song (the *song step grid* that ``melody.quantize_track`` and the writer use).
@@ -21,7 +24,7 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Iterator, Sequence, Union
+from typing import Collection, Iterator, Optional, Sequence, Union
 
 from clsm_cli.constants import BARS_PER_WINDOW, STEPS_PER_QUARTER
 from clsm_cli.errors import InputFileError, UsageError
@@ -81,15 +84,18 @@ def _normalized_signatures(song: Union[MidiSong, NoteTable]) -> list[tuple[int, 
     return signatures
 
 
-def song_bars(song: Union[MidiSong, NoteTable]) -> list[Bar]:
+def song_bars(song: Union[MidiSong, NoteTable], meter: Optional[Meter] = None) -> list[Bar]:
     """The bars of ``song``, numbered from 1, covering it up to the end of its last note.
+
+    ``meter`` (``--meter``), when given, stands for the file's time signatures: bars of that meter
+    from tick 0 to the end.
 
     Raises InputFileError for a meter the 16th grid cannot hold (7/32), a bar that is not a whole
     number of ticks at the file's resolution, or an absurd number of bars.
     """
     ticks_per_beat = song.ticks_per_beat
     song_end = max(1, song.last_note_end)
-    signatures = _normalized_signatures(song)
+    signatures = [(0, *meter.as_tuple())] if meter is not None else _normalized_signatures(song)
 
     # Validate each meter in use and size the list before building it.
     segments = []  # (start_tick, end_tick or None, numerator, denominator, bar_ticks, steps)
@@ -257,15 +263,41 @@ class BarRange:
         return [BarRange(bar, min(bar + max_bars - 1, self.last)) for bar in range(self.first, self.last + 1, max_bars)]
 
 
-def window_around(target: BarRange, num_song_bars: int, bars_per_window: int = BARS_PER_WINDOW) -> BarRange:
+def window_around(
+    target: BarRange, num_song_bars: int, bars_per_window: int = BARS_PER_WINDOW, within: Optional[BarRange] = None
+) -> BarRange:
     """The window of ``bars_per_window`` bars centred on ``target`` and clamped to the song.
 
     The one window geometry of clsm: the editing commands (with the model's window, in its own
     meter: ``window_steps // steps_per_bar`` bars), track choice, velocities and ``clsm show`` all
     use it. A song no longer than the window gives the whole song (the caller pads it with rests).
+    ``within`` (bars holding the target) clamps the window to those bars instead of the whole song:
+    the editing commands keep the model's window off odd bars (:func:`meter_run`).
     """
-    if num_song_bars <= bars_per_window:
-        return BarRange(1, num_song_bars)
+    within = BarRange(1, num_song_bars) if within is None else within
+    if within.count <= bars_per_window:
+        return within
     before = (bars_per_window - target.count) // 2
-    first = max(1, min(target.first - before, num_song_bars - bars_per_window + 1))
+    first = max(within.first, min(target.first - before, within.last - bars_per_window + 1))
     return BarRange(first, first + bars_per_window - 1)
+
+
+def bar_fits(bar: Bar, meters: Collection[Meter], steps_per_bar: int) -> bool:
+    """Whether a model of ``meters`` (bars of ``steps_per_bar``) reads ``bar`` as one of its own."""
+    return bar.time_signature in meters and bar.steps == steps_per_bar
+
+
+def meter_run(bars: Sequence[Bar], target: BarRange, meters: Collection[Meter], steps_per_bar: int) -> BarRange:
+    """The bars around ``target`` up to the nearest odd bar on each side (pure).
+
+    An odd bar is one a model of ``meters`` does not read as its own (:func:`bar_fits`): a pickup
+    written as its own short bar, a 2/4 bar at a repeat of a 3/4 tune, a bar cut short by a meter
+    change. The model's window stays inside the run (shifted off the odd bar, or padded with rests
+    when the run is shorter than the window). The target's own bars are the caller's to check.
+    """
+    first, last = target.first, target.last
+    while first > 1 and bar_fits(bars[first - 2], meters, steps_per_bar):
+        first -= 1
+    while last < len(bars) and bar_fits(bars[last], meters, steps_per_bar):
+        last += 1
+    return BarRange(first, last)
