@@ -13,16 +13,21 @@ Usage: ``python benchmarks/engine.py [--engine numpy|torch] [-n 4] [--files 1] [
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
-import numpy as np
+# One BLAS thread, set before numpy loads, as the clsm command sets it (clsm_cli/cli/__init__.py):
+# without it these rows would time a thread pool that `clsm infill` never starts.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from clsm_cli.engine import latent
-from clsm_cli.engine.draws import candidate_draws
-from clsm_cli.engine.load import load_engine
-from clsm_cli.engine.protocol import TargetSpan
-from clsm_cli.engine.sampling import Decoding
+import numpy as np  # noqa: E402 - after the thread setting
+
+from clsm_cli.engine import latent  # noqa: E402
+from clsm_cli.engine.draws import candidate_draws  # noqa: E402
+from clsm_cli.engine.load import load_engine  # noqa: E402
+from clsm_cli.engine.protocol import TargetSpan  # noqa: E402
+from clsm_cli.engine.sampling import Decoding  # noqa: E402
 
 TARGET = TargetSpan(start=32, length=32)  # bars 3-4 of an 8-bar window of 16-step bars
 

@@ -59,3 +59,38 @@ def run_clsm(cli_runner):
         return cli_runner.invoke(app, [str(arg) for arg in args], env={**CLI_ENV, **(env or {})})
 
     return run
+
+
+# --- a Python where torch cannot be imported --------------------------------------------------------
+# What ``pip install .`` without torch gives: ``run_without_torch("-c", code)`` or
+# ``run_without_torch("-m", "clsm_cli", "infill", ...)`` runs a fresh interpreter whose first act is
+# to install an import hook that refuses torch, so any ``import torch`` on the way fails loudly.
+
+BLOCK_TORCH = """
+import importlib.abc, sys
+class NoTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is not installed here")
+sys.meta_path.insert(0, NoTorch())
+sys.modules["torch"] = None  # as if absent: importlib.util.find_spec("torch") answers None
+"""
+
+
+@pytest.fixture
+def run_without_torch():
+    """Run ``python ARGS`` (``-c CODE`` or ``-m MODULE ...``) with torch unimportable; a CompletedProcess."""
+    import subprocess
+    import sys
+
+    def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+        if args[0] == "-c":
+            code, rest = BLOCK_TORCH + args[1], args[2:]
+        elif args[0] == "-m":
+            code, rest = BLOCK_TORCH + f"import runpy\nrunpy.run_module({args[1]!r}, run_name='__main__')\n", args[2:]
+        else:
+            raise ValueError("run_without_torch takes '-c CODE ...' or '-m MODULE ...'")
+        env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
+        return subprocess.run([sys.executable, "-c", code, *map(str, rest)], capture_output=True, text=True, cwd=cwd, env=env)
+
+    return run

@@ -87,6 +87,9 @@ def evaluate(
     top_p: Optional[float] = typer.Option(None, "--top-p", help="--quality: nucleus mass kept when sampling."),
     candidates: int = typer.Option(4, "--candidates", min=1, help="--quality: infills per window."),
 ) -> None:
+    from clsm_cli.engine.load import require_torch
+
+    require_torch("clsm evaluate")  # exit 4 in one sentence before anything imports torch
     sources = model_sources(model_options or [], model_arguments or [])
     row_names = parse_names(names or [], len(sources))
     if quality:

@@ -131,6 +131,9 @@ def train(
         show_default=False,
     ),
 ) -> None:
+    from clsm_cli.engine.load import require_torch
+
+    require_torch("clsm train")  # exit 4 in one sentence before anything imports torch
     from clsm_cli.cli.progress import RichProgress
     from clsm_cli.music.meter import Meter, group_members
     from clsm_cli.train.loop import TrainOptions

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from clsm_cli.constants import PLACEHOLDER_TOKEN, START_TOKEN, STEPS_PER_BAR, TARGET_LENGTHS_STEPS, WINDOW_STEPS
 from clsm_cli.models.config import ARNNConfig
-from clsm_cli.models.layers import check_target, sample_logits
+from clsm_cli.models.layers import check_target, lstm_dropout, sample_logits
 
 CONSTRAINT_MODES = ("random", "targets")
 
@@ -68,16 +68,16 @@ class ARNN(nn.Module):
     def __init__(self, config: ARNNConfig):
         super().__init__()
         self.config = config
-        lstm_dropout = config.dropout if config.lstm_layers > 1 else 0.0
+        between_layers = lstm_dropout(config.dropout, config.lstm_layers)
         self.token_embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
         self.constraint_embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
         self.constraint_rnn = nn.LSTM(
             config.embedding_dim, config.lstm_hidden, num_layers=config.lstm_layers, batch_first=True,
-            dropout=lstm_dropout,
+            dropout=between_layers,
         )
         self.token_rnn = nn.LSTM(
             config.embedding_dim + config.lstm_hidden, config.lstm_hidden, num_layers=config.lstm_layers,
-            batch_first=True, dropout=lstm_dropout,
+            batch_first=True, dropout=between_layers,
         )
         self.output = nn.Linear(config.lstm_hidden, config.num_music_tokens)
 

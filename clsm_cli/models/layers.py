@@ -150,6 +150,11 @@ class LayerCache:
         return self.keys[:, :, :end], self.values[:, :, :end]
 
 
+def lstm_dropout(dropout: float, num_layers: int) -> float:
+    """The ``dropout`` of an ``nn.LSTM``: applied between stacked layers only, so 0 for one layer."""
+    return dropout if num_layers > 1 else 0.0
+
+
 class TransformerLayer(nn.Module):
     """Pre-LN layer: relative self-attention, optional cross-attention to a memory, feed-forward."""
 
@@ -281,7 +286,7 @@ class BiLSTMGaussianHead(nn.Module):
         super().__init__()
         self.lstm = nn.LSTM(
             in_dim, hidden, num_layers=num_layers, batch_first=True, bidirectional=True,
-            dropout=dropout if num_layers > 1 else 0.0,
+            dropout=lstm_dropout(dropout, num_layers),
         )
         self.mean = GaussianMLP(2 * hidden, mlp_hidden, out_dim)
         self.logvar = GaussianMLP(2 * hidden, mlp_hidden, out_dim)

@@ -21,25 +21,25 @@ from torch import Tensor, nn
 
 from clsm_cli.constants import START_TOKEN
 from clsm_cli.models.config import VAEConfig
-from clsm_cli.models.layers import GaussianMLP, check_target, match_batch, sample_logits, standard_normal_like
+from clsm_cli.models.layers import GaussianMLP, check_target, lstm_dropout, match_batch, sample_logits, standard_normal_like
 
 
 class VAE(nn.Module):
     def __init__(self, config: VAEConfig):
         super().__init__()
         self.config = config
-        lstm_dropout = config.dropout if config.lstm_layers > 1 else 0.0
+        between_layers = lstm_dropout(config.dropout, config.lstm_layers)
         self.token_embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
         self.encoder_lstm = nn.LSTM(
             config.embedding_dim, config.lstm_hidden, num_layers=config.lstm_layers, batch_first=True,
-            bidirectional=True, dropout=lstm_dropout,
+            bidirectional=True, dropout=between_layers,
         )
         self.mean = GaussianMLP(2 * config.lstm_hidden, config.mlp_hidden, config.z_dim)
         self.logvar = GaussianMLP(2 * config.lstm_hidden, config.mlp_hidden, config.z_dim)
         self.latent_to_state = nn.Linear(config.z_dim, 2 * config.lstm_layers * config.lstm_hidden)
         self.decoder_lstm = nn.LSTM(
             config.embedding_dim + config.z_dim, config.lstm_hidden, num_layers=config.lstm_layers,
-            batch_first=True, dropout=lstm_dropout,
+            batch_first=True, dropout=between_layers,
         )
         self.output = nn.Linear(config.lstm_hidden, config.num_music_tokens)
 

@@ -1,8 +1,6 @@
 """load_engine: which engine answers, what provenance it carries, and one-sentence refusals."""
 
 import hashlib
-import subprocess
-import sys
 
 import pytest
 
@@ -47,19 +45,10 @@ def test_loaded_engine_carries_the_models_provenance(tiny_model_dir, engine):
     assert loaded.metadata["weights_sha256"] == digest
 
 
-BLOCK_TORCH = """
-import importlib.abc, sys
-class NoTorch(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch is not installed here")
-sys.meta_path.insert(0, NoTorch())
-"""
-
-
-def test_the_default_engine_infills_with_the_shipped_model_where_torch_cannot_be_imported():
+def test_the_default_engine_infills_with_the_shipped_model_where_torch_cannot_be_imported(run_without_torch):
     """What ``pip install .`` without torch gives: load, prior, flow and decode, all numpy."""
-    code = BLOCK_TORCH + (
+    code = (
+        "import sys\n"
         "import numpy as np\n"
         "from clsm_cli.engine.load import load_engine\n"
         "from clsm_cli.engine.protocol import TargetSpan\n"
@@ -70,9 +59,9 @@ def test_the_default_engine_infills_with_the_shipped_model_where_torch_cannot_be
         "prior = engine.prior(window, target)\n"
         "z = engine.flow_inverse(np.stack([prior.mean, prior.mean]))\n"
         "tokens = engine.decode(window, target, z, Decoding(0.9, 0.95), np.full((2, 32), 0.5))\n"
-        "print(engine.name, loaded.name, loaded.device, tokens.shape, 'torch' in sys.modules)\n"
+        "print(engine.name, loaded.name, loaded.device, tokens.shape, sys.modules.get('torch') is not None)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = run_without_torch("-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["numpy", "folk-small", "cpu", "(2,", "32)", "False"]
 
