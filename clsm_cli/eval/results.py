@@ -58,6 +58,8 @@ class ResultRow:
 
 
 RESULT_COLUMNS = tuple(f.name for f in fields(ResultRow))
+# The melody statistics a row carries, by the names ResultRow and MelodyStats share.
+MELODY_COLUMNS = RESULT_COLUMNS[RESULT_COLUMNS.index("pairwise_edit_ratio") :]
 
 
 @dataclass(frozen=True)
@@ -93,13 +95,5 @@ def make_row(name: str, family: str, case: str, totals: RowTotals, recon_left: O
         nll_target=totals.nll.target_per_token,
         recon_left_contextual=recon_left,
         recon_case=totals.reconstruction.accuracy,
-        pairwise_edit_ratio=melody.pairwise_edit_ratio,
-        repeated_note_share=melody.repeated_note_share,
-        distinct_pitches=melody.distinct_pitches,
-        pitch_range_semitones=melody.pitch_range_semitones,
-        onsets_per_bar=melody.onsets_per_bar,
-        step_share=melody.step_share,
-        jump_in_semitones=melody.jump_in_semitones,
-        jump_out_semitones=melody.jump_out_semitones,
-        well_formed_share=melody.well_formed_share,
+        **{column: getattr(melody, column) for column in MELODY_COLUMNS},
     )
