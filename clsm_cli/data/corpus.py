@@ -48,7 +48,7 @@ from clsm_cli.data.splits import (
     split_of,
 )
 from clsm_cli.data.windows import MAX_REST_BARS, WINDOW_STRIDE_BARS
-from clsm_cli.errors import UsageError
+from clsm_cli.errors import OutputError, UsageError
 from clsm_cli.music.meter import Meter
 from clsm_cli.constants import vocabulary_hash
 
@@ -201,7 +201,10 @@ def build_dataset(
     if on_start:
         on_start(len(items))
 
-    temporary = shards.temporary_dir_for(out_dir)
+    try:
+        temporary = shards.temporary_dir_for(out_dir)
+    except OSError as error:
+        raise OutputError(f"cannot create the dataset folder {out_dir}: {error.strerror or error}") from None
     groups: dict[Meter, GroupBuilder] = {}
     try:
         manifest = _consume(items, process_all(items, workers), groups, temporary, windows_per_shard, on_progress)
@@ -211,10 +214,12 @@ def build_dataset(
         manifest["content_sha256"] = shards.content_sha256(temporary)
         shards.write_json(temporary / shards.MANIFEST_NAME, manifest)
         shards.publish(temporary, out_dir)
-    except BaseException:
+    except BaseException as error:
         for group in groups.values():
             group.abandon()
         shutil.rmtree(temporary, ignore_errors=True)
+        if isinstance(error, OSError):  # input files are read (and their errors counted) by the workers
+            raise OutputError(f"cannot write the dataset to {out_dir}: {error.strerror or error}") from None
         raise
     return manifest
 

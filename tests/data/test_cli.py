@@ -60,6 +60,27 @@ def test_existing_output_needs_force(corpus_dir, tmp_path):
     assert run("data", "build", corpus_dir, "--out", out, "--workers", "1", "--force").exit_code == 0
 
 
+def test_an_output_path_through_a_file_exits_5_with_a_sentence(corpus_dir, tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    result = run("data", "build", corpus_dir, "--out", tmp_path / "a-file" / "data", "--workers", "1")
+    assert result.exit_code == 5, result.output
+    assert "cannot create the dataset folder" in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_write_failure_during_the_build_exits_5_and_leaves_nothing(corpus_dir, tmp_path, monkeypatch):
+    from clsm_cli.data import shards
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(shards, "write_json", disk_full)
+    out = tmp_path / "data"
+    result = run("data", "build", corpus_dir, "--out", out, "--workers", "1")
+    assert result.exit_code == 5, result.output
+    assert "No space left on device" in result.stderr
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".data.")]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
