@@ -2,7 +2,8 @@
 ``--meter`` recounts a mislabelled file's bars, and odd bars away from the target do not block an edit.
 
 The 3/4, 6/8 and 2/4 models are tiny CLSMs trained with ``clsm train clsm --meter`` on generated
-tunes (``conftest.py``); the 4/4 one is the shipped folk-small.
+tunes (``conftest.py``), installed beside the shipped models (folk-small for 4/4, and the shipped
+models of other meters, which an edit prefers when nothing is forced: ``trained.chosen_model``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from clsm_cli.music.meter import Meter
 from clsm_cli.music.midi_read import read_midi
 from synthetic_midi.midi_factory import make_midi, melody_track
 from tests.data.meter_corpus import STEP_TICKS, meter_tune, write_tune
-from tests.meters.trained import TRAINED_METERS, meter_model_name
+from tests.meters.trained import TRAINED_METERS, chosen_model, meter_model_name
 
 pytestmark = pytest.mark.slow  # the session's meter models train for seconds
 
@@ -55,15 +56,17 @@ def outputs_of(record):
 
 
 @pytest.mark.parametrize("meter", TRAINED_METERS)
-def test_a_tune_is_edited_by_the_model_of_its_meter(run_clsm, meter_models, tmp_path, meter):
+def test_a_tune_is_edited_by_a_model_trained_on_its_meter(run_clsm, meter_models, tmp_path, meter):
     tune = tmp_path / "tune.mid"
     write_tune(tune, [(Meter.parse(meter).as_tuple(), 12)], seed=41)
-    result, (record,) = edit(run_clsm, "infill", tune, "--bars", "5-6", "-n", "2", "--seed", "3")
-    assert result.exit_code == 0, result.output
-    assert record["model"] == meter_model_name(meter)
-    assert f"model {meter_model_name(meter)}" in result.stderr
-    for output in outputs_of(record):
-        assert events_outside(output, BarRange(5, 6)) == events_outside(tune, BarRange(5, 6))
+    for forced in (meter_model_name(meter), None):  # the tiny model trained here, then the one chosen
+        options = ("--model", forced) if forced else ("--force",)
+        result, (record,) = edit(run_clsm, "infill", tune, "--bars", "5-6", "-n", "2", "--seed", "3", *options)
+        assert result.exit_code == 0, result.output
+        assert record["model"] == (forced or chosen_model(meter))
+        assert f"model {record['model']}" in result.stderr
+        for output in outputs_of(record):
+            assert events_outside(output, BarRange(5, 6)) == events_outside(tune, BarRange(5, 6))
 
 
 def test_a_four_four_edit_is_the_shipped_models_as_before(run_clsm, meter_models, tmp_path):
@@ -94,7 +97,7 @@ def test_show_names_the_model_that_would_edit_the_bars(run_clsm, meter_models, t
     write_tune(slip_jig, [((9, 8), 10)], seed=2)
     result = run_clsm("show", jig, "--bars", "3-4")
     assert result.exit_code == 0, result.output
-    assert "model: tiny-6-8 would edit bars 3-4" in result.stdout
+    assert f"model: {chosen_model('6/8')} would edit bars 3-4" in result.stdout
     refused = run_clsm("show", slip_jig, env={"COLUMNS": "300"})
     assert refused.exit_code == 0, refused.output
     assert "9/8, which no installed model knows (they know 2/4, 3/4, 4/4, 2/2 and 6/8)" in refused.stdout
@@ -117,9 +120,8 @@ def test_a_forced_model_of_another_meter_names_the_models_that_fit(run_clsm, met
     write_tune(jig, [((6, 8), 10)], seed=4)
     result, (record,) = edit(run_clsm, "vary", jig, "--bars", "3-4", "--model", "tiny-3-4")
     assert result.exit_code == 3
-    assert record["error"] == (
-        "jig.mid is in 6/8, but the model tiny-3-4 only knows 3/4; use --model tiny-6-8, or leave --model out"
-    )
+    assert record["error"].startswith("jig.mid is in 6/8, but the model tiny-3-4 only knows 3/4; use --model ")
+    assert "tiny-6-8" in record["error"] and record["error"].endswith(", or leave --model out")
 
 
 def four_four_labelled_one_four(path, bars: int):
@@ -165,10 +167,10 @@ def test_odd_bars_at_the_repeats_do_not_block_an_edit_away_from_them(run_clsm, m
         result, (record,) = edit(run_clsm, "infill", waltz, "--bars", f"{target.first}-{target.last}", "-n", "1",
                                  "--seed", "2", "--force")
         assert result.exit_code == 0, result.output
-        assert record["model"] == "tiny-3-4"
+        assert record["model"] == chosen_model("3/4")
         (warning,) = [text for text in record["warnings"] if "not in the meter of the model" in text]
         assert warning.startswith(f"bar {8 if target.first < 12 else 16} (2/4) of waltz.mid is not in the meter "
-                                  "of the model tiny-3-4 (3/4): its window is kept off it")
+                                  f"of the model {chosen_model('3/4')} (3/4): its window is kept off it")
         assert warning.endswith(f"and sees {sees}")
         for output in outputs_of(record):
             assert events_outside(output, target) == events_outside(waltz, target)
@@ -192,5 +194,6 @@ def test_one_batch_loads_each_meters_model_once(run_clsm, meter_models, tmp_path
                       "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [record["model"] for record in records] == ["tiny-6-8", "folk-small", "tiny-6-8"]
-    assert result.stderr.count("model tiny-6-8 (cpu)") == 1 and result.stderr.count("model folk-small (cpu)") == 1
+    jig_model = chosen_model("6/8")
+    assert [record["model"] for record in records] == [jig_model, "folk-small", jig_model]
+    assert result.stderr.count(f"model {jig_model} (cpu)") == 1 and result.stderr.count("model folk-small (cpu)") == 1

@@ -1,0 +1,135 @@
+"""Write ``weights/<name>/CARD.md`` for a shipped meter model from its config and a quality log.
+
+    python scripts/write_card.py folk-small-3-4 docs/quality-folk-small-3-4.txt --column 1 \\
+        --why "temperature 1.2, top-p 1.0 passed the most checks of 1.1 / 1.2 / 1.2:0.95"
+
+The figures come from ``config.json``'s training record and from the table ``benchmarks/quality.py``
+printed (its ``--column``-th decoding, counted from 0), so the card says what was measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHECK_NAMES = {  # quality.py's row names, whole (its table may cut them)
+    "repeated": "repeated-note share", "distinct": "distinct pitches per target", "pitch range": "pitch range (semitones)",
+    "note onsets": "note onsets per bar", "1-2": "1-2 semitone step share", "jump into": "jump into target (semitones)",
+    "jump out": "jump out of target (semitones)", "well-formed": "well-formed share",
+    "pairwise": "pairwise edit-distance ratio", "in key": "in key: new notes in the tune's scale",
+    "reconstruc": "reconstruction: posterior mean vs prior mean",
+}
+DATA_COUNTS = {  # clsm data build --corpus music21 --meters 3/4,6/8,2/4 (songs / windows written)
+    "3/4": "1,446 songs kept; train-1 806 songs / 77,009 windows (with transpositions), valid-1 71 / 588, test 64 / 518",
+    "6/8": "1,852 songs kept; train-1 1,019 songs / 92,949 windows (with transpositions), valid-1 82 / 643, test 89 / 692",
+    "2/4": "2,893 songs kept; train-1 1,607 songs / 171,567 windows (with transpositions), valid-1 142 / 1,257, test 158 / 1,517",
+}
+
+
+def quality_rows(log_text: str, column: int) -> list[tuple[str, str, str, str]]:
+    """(check, real or bound, requirement, model figure with ok/x) per row of the logged table."""
+    rows: list[list[str]] = []
+    for line in log_text.splitlines():
+        if not line.startswith("│"):
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
+        if cells[1]:
+            rows.append(cells)
+        else:
+            rows[-1] = [(old + " " + new).strip() for old, new in zip(rows[-1], cells)]
+    named = []
+    for cells in rows:
+        name = next((whole for key, whole in CHECK_NAMES.items() if cells[0].lower().startswith(key)), cells[0])
+        named.append((name, cells[1], cells[2], cells[3 + column]))
+    return named
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("name")
+    parser.add_argument("quality_log")
+    parser.add_argument("--column", type=int, default=0)
+    parser.add_argument("--why", required=True, help="why this decoding (one sentence)")
+    args = parser.parse_args()
+
+    folder = REPO_ROOT / "weights" / args.name
+    record = json.loads((folder / "config.json").read_text())
+    config, training = record["config"], record["training"]
+    meter = "/".join(str(part) for part in config["meters"][0])
+    log_path = Path(args.quality_log)
+    rows = quality_rows(log_path.read_text(), args.column)
+    passed = sum(row[3].endswith("ok") for row in rows)
+    failed = [row[0] for row in rows if row[3].endswith("x")]
+    validation = training["final_validation"]
+    settings = training["settings"]
+    table = "\n".join(f"| {name} | {reference} | {requirement} | {figure.replace(' ok', ' ✓').replace(' x', ' ✗')} |"
+                      for name, reference, requirement, figure in rows)
+    misses = ("all checks pass" if not failed else
+              f"{passed} of {len(rows)} checks pass; it misses: " + "; ".join(failed))
+    card = f"""# {args.name} — the shipped CLSM for {meter}
+
+A Contextual Latent Space Model (Akama, ISMIR 2021), `small` preset, trained on a CPU in this
+repository on the {meter} folk tunes of music21's corpus. `clsm infill`, `interpolate` and `vary`
+choose it by themselves for bars in {meter} (`clsm show` says so); `--model {args.name}` forces it.
+
+## What it covers
+- Monophonic melodies in **{meter}** on a 16th-note grid ({config["steps_per_bar"]} steps a bar, 8-bar
+  windows of {config["window_steps"]} steps, targets of 1–4 bars), pitches G3..C6 (55..84; other octaves
+  are shifted into range for the model and back).
+- Domain: European folk tunes (mostly the Essen collection, with O'Neill's and other Irish and
+  British tunes). Other styles are outside what it has heard.
+
+## Data
+`clsm data build --corpus music21 --meters 3/4,6/8,2/4` (music21's folk collections), manifest
+content hash `{training["data"]["manifest_hash"]}`: {DATA_COUNTS.get(meter, "see the manifest")}.
+The example `examples/` tune in {meter} is from the test split. Licence: the tunes are traditional
+(public domain); the music21 encodings are distributed for non-commercial use, and these weights
+inherit that condition.
+
+## Training
+- Preset `small` (2.9 M parameters, float32 weights, {(folder / "model.safetensors").stat().st_size / 1e6:.1f} MB),
+  {training["steps"]:,} steps = {training["epochs_completed"]:g} epochs of train-1 in
+  {training["wall_seconds"] / 60:.0f} min on 2 shared CPU cores ({training["precision"]}): batch {settings["batch_size"]},
+  Adam {settings["learning_rate"]:g}, β {settings["kl_weight"]:g} annealed over {settings["anneal_epochs"]:g} epoch,
+  free bits {settings["free_bits"]:g}, seed {settings["seed"]}.
+- Final validation (valid-1): reconstruction {validation["reconstruction"]:.3f} nats per token, KL
+  {validation["kl"]:.2f}, teacher-forced target accuracy {validation["accuracy_posterior_mean"]:.3f} from the
+  posterior mean and {validation["accuracy_prior_mean"]:.3f} from the prior mean.
+
+Reproduce (about {training["wall_seconds"] / 60:.0f} minutes on 2 cores):
+
+```
+pip install torch==2.13.0 && pip install ".[train,corpus]"
+clsm data build --corpus music21 --meters 3/4,6/8,2/4 --out data/folk-meters
+clsm train clsm --data data/folk-meters --meter {meter} --preset small --out runs/{args.name} --precision bf16 --beta {settings["kl_weight"]:g} --anneal-epochs {settings["anneal_epochs"]:g} --free-bits {settings["free_bits"]:g} --epochs {settings["epochs"]} --seed {settings["seed"]}
+python scripts/ship_model.py runs/{args.name} {args.name} --temperature {config["decoding_temperature"]:g} --top-p {config["decoding_top_p"]:g}
+```
+
+## Decoding
+The recommended (default) decoding is **temperature {config["decoding_temperature"]:g}, top-p
+{config["decoding_top_p"]:g}**: {args.why}
+
+## Quality on the test split
+
+`python benchmarks/quality.py --model weights/{args.name} --data data/folk-meters --meter {meter} --windows 1000 --decodings {config["decoding_temperature"]:g}:{config["decoding_top_p"]:g} --seed 0`
+(full output: `docs/{log_path.name}`; the test split holds fewer than 1,000 windows, so all of them
+are used, 4 infills each): **{misses}**.
+
+| check | real / bound | requirement | {args.name} |
+|---|---|---|---|
+{table}
+
+## Known limits
+- Two epochs of a small model on a CPU: validation loss was still falling when training stopped;
+  more epochs are the first thing to try for the checks it misses.
+- Sampling means a candidate can occasionally be odd; ask for more (`-n 8`).
+"""
+    (folder / "CARD.md").write_text(card, encoding="utf-8")
+    print(f"wrote {folder / 'CARD.md'} ({misses})")
+
+
+if __name__ == "__main__":
+    main()
