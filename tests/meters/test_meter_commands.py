@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 
-import mido
 import pytest
 
-from clsm_cli.editing.provenance import PROVENANCE_PREFIX
-from clsm_cli.music.bars import BarRange, song_bars
+from clsm_cli.music.bars import BarRange
 from clsm_cli.music.meter import Meter
 from clsm_cli.music.midi_read import read_midi
 from synthetic_midi.midi_factory import make_midi, melody_track
 from tests.data.meter_corpus import STEP_TICKS, meter_tune, write_tune
+from tests.meters.checks import events_outside
 from tests.meters.trained import TRAINED_METERS, chosen_model, meter_model_name
 
 pytestmark = pytest.mark.slow  # the session's meter models train for seconds
@@ -28,25 +27,6 @@ def edit(run_clsm, verb, path, *args):
     """``clsm VERB PATH ... --json --no-preview --out <next to PATH>``: (result, JSON objects)."""
     result = run_clsm(verb, path, *args, "--json", "--no-preview", "--out", path.parent / "out")
     return result, [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-
-
-def events_outside(path, target: BarRange, meter=None):
-    """Every event of the file, as (chunk, tick, content), but the notes inside the target bars
-    (counted in ``meter`` when given) and clsm's provenance text."""
-    start, end = target.tick_span(song_bars(read_midi(path), meter))
-    events = []
-    for index, chunk in enumerate(mido.MidiFile(path).tracks):
-        tick = 0
-        for message in chunk:
-            tick += message.time
-            if message.type == "text" and message.text.startswith(PROVENANCE_PREFIX):
-                continue
-            if message.type in ("note_on", "note_off"):
-                attack = message.type == "note_on" and message.velocity > 0
-                if (attack and start <= tick < end) or (not attack and start < tick <= end):
-                    continue
-            events.append((index, tick, sorted((k, v) for k, v in message.dict().items() if k != "time")))
-    return events
 
 
 def outputs_of(record):
