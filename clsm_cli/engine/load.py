@@ -19,7 +19,7 @@ from clsm_cli.errors import ModelError, UsageError
 
 ENGINE_CHOICES = ("auto", "numpy", "torch")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
-TORCH_INSTALL_HINT = "pip install 'clsm-cli[train]'"
+TORCH_INSTALL_HINT = "pip install torch==2.13.0 (the CPU build; any torch >= 2.2 works)"
 
 
 @dataclass(frozen=True)
