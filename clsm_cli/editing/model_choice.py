@@ -89,12 +89,24 @@ def _target_text(bars: Sequence[Bar], target: BarRange, file_name: str) -> str:
     return f"{target} of {file_name} {'is' if target.count == 1 else 'are'} in {meters_text(meters)}"
 
 
-def no_model_sentence(what: str, group: Meter, models: Sequence[InstalledModel]) -> str:
-    """``"<what>, which no installed model knows (they know 4/4 and 2/2); train one ..."``."""
-    return (
-        f"{what}, which no installed model knows (they know {meters_text(known_meters(models))}); "
-        f"train one with clsm train clsm --meter {group}"
-    )
+def song_group(bars: Sequence[Bar]) -> Meter:
+    """The meter group most of the song's bars are in (the first of equals, in bar order)."""
+    counts = Counter(bar.time_signature.group for bar in bars)
+    return max(counts, key=counts.__getitem__)
+
+
+def no_model_sentence(what: str, group: Meter, models: Sequence[InstalledModel], bars: Sequence[Bar] = ()) -> str:
+    """``"<what>, which no installed model knows (they know 4/4 and 2/2); train one ..."``.
+
+    A song mostly in bars shorter than a 4/4 bar that divide it (1/4, or 2/4 with no 2/4 model)
+    is most often 4/4 music labelled so (POP909 files are): the sentence suggests ``--meter 4/4``.
+    """
+    four_four = Meter(4, 4)
+    next_step = f"train one with clsm train clsm --meter {group}"
+    short = group.steps_per_bar < four_four.steps_per_bar and four_four.steps_per_bar % group.steps_per_bar == 0
+    if short and bars and song_group(bars) == group:
+        next_step = f"if the music is in 4/4 and only labelled {group}, add --meter 4/4; else {next_step}"
+    return f"{what}, which no installed model knows (they know {meters_text(known_meters(models))}); {next_step}"
 
 
 def choose_model(bars: Sequence[Bar], target: BarRange, file_name: str,
@@ -103,7 +115,7 @@ def choose_model(bars: Sequence[Bar], target: BarRange, file_name: str,
     group = target_group(bars, target, file_name)
     fitting = fitting_models(models, group)
     if not fitting:
-        raise InputFileError(no_model_sentence(_target_text(bars, target, file_name), group, models))
+        raise InputFileError(no_model_sentence(_target_text(bars, target, file_name), group, models, bars))
     return fitting[0]
 
 
@@ -136,12 +148,11 @@ def editor_line(bars: Sequence[Bar], shown: BarRange, file_name: str,
     models = installed_editors(models)
     if not models:
         return "model: none is installed"
-    counts = Counter(bar.time_signature.group for bar in bars[shown.first - 1 : shown.last])
-    group = max(counts, key=counts.__getitem__)  # the first of the most common: counts keep bar order
+    group = song_group(bars[shown.first - 1 : shown.last])
     fitting = fitting_models(models, group)
     if not fitting:
         return "model: " + no_model_sentence(f"{shown} of {file_name} {'is' if shown.count == 1 else 'are'} in {group}",
-                                             group, models)
+                                             group, models, bars)
     chosen = fitting[0]
     return f"model: {chosen.name} would edit {shown} ({group}; it knows {meters_text(model_meters(chosen.config))})"
 

@@ -115,6 +115,7 @@ def test_meter_option_recounts_a_mislabelled_song_and_keeps_its_time_signatures(
     song = four_four_labelled_one_four(tmp_path / "pop.mid", 16)
     refused, (refusal,) = edit(run_clsm, "infill", song, "--bars", "13-14")
     assert refused.exit_code == 3 and refusal["error"].startswith("pop.mid is in 1/4, which no installed model knows")
+    assert "if the music is in 4/4 and only labelled 1/4, add --meter 4/4" in refusal["error"]
     result, (record,) = edit(run_clsm, "infill", song, "--meter", "4/4", "--bars", "13-14", "-n", "2", "--seed", "1")
     assert result.exit_code == 0, result.output
     assert record["model"] == "folk-small" and "--meter 4/4" in record["reproduce"]
