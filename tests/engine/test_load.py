@@ -83,5 +83,5 @@ def test_a_model_that_is_not_a_clsm_is_refused(tmp_path, engine):
 def test_torch_asked_for_without_torch_installed_says_what_to_install(monkeypatch, tiny_model_dir):
     real_find_spec = load.importlib.util.find_spec
     monkeypatch.setattr(load.importlib.util, "find_spec", lambda name: None if name == "torch" else real_find_spec(name))
-    with pytest.raises(ModelError, match=r"needs torch.*clsm-cli\[train\]"):
+    with pytest.raises(ModelError, match=r"needs torch.*pip install torch==2\.13\.0"):
         load.load_engine(str(tiny_model_dir), engine="torch")
