@@ -47,12 +47,18 @@ def quality_rows(log_text: str, column: int) -> list[tuple[str, str, str, str]]:
     return named
 
 
+def _count(value: float, unit: str) -> str:
+    return f"{value:g} {unit}" + ("" if value == 1 else "s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("name")
     parser.add_argument("quality_log")
     parser.add_argument("--column", type=int, default=0)
     parser.add_argument("--why", required=True, help="why this decoding (one sentence)")
+    parser.add_argument("--stage1", default=None,
+                        help="the model folder the shipped run started from (--init-from), for a two-stage card")
     args = parser.parse_args()
 
     folder = REPO_ROOT / "weights" / args.name
@@ -65,6 +71,28 @@ def main() -> None:
     failed = [row[0] for row in rows if row[3].endswith("x")]
     validation = training["final_validation"]
     settings = training["settings"]
+    stages = [json.loads((Path(args.stage1) / "config.json").read_text())["training"]] if args.stage1 else []
+    stages.append(training)
+    total_steps = sum(stage["steps"] for stage in stages)
+    total_minutes = sum(stage["wall_seconds"] for stage in stages) / 60
+    stage_lines = "\n".join(
+        f"  {number}. {stage['steps']:,} steps ({_count(stage['epochs_completed'], 'epoch')}, {stage['wall_seconds'] / 60:.0f} min)"
+        + (" from stage 1's weights (fresh optimizer)" if stage.get("init_from") else "")
+        + f": β {stage['settings']['kl_weight']:g} "
+        + (f"annealed over {_count(stage['settings']['anneal_epochs'], 'epoch')}" if stage['settings']['anneal_epochs'] else "held")
+        + f", free bits {stage['settings']['free_bits']:g}, seed {stage['settings']['seed']}."
+        for number, stage in enumerate(stages, 1)
+    )
+
+    def command(stage: dict, out: str, init_from: str | None) -> str:
+        flags = stage["settings"]
+        return (f"clsm train clsm --data data/folk-meters --meter {meter} --preset small --out {out} --precision bf16 "
+                f"--beta {flags['kl_weight']:g} --anneal-epochs {flags['anneal_epochs']:g} --free-bits {flags['free_bits']:g} "
+                f"--epochs {flags['epochs']} --seed {flags['seed']}" + (f" --init-from {init_from}" if init_from else ""))
+
+    outs = [f"runs/{args.name}-stage{number}" for number in range(1, len(stages))] + [f"runs/{args.name}"]
+    commands = "\n".join(command(stage, out, outs[number - 1] if number else None)
+                         for number, (stage, out) in enumerate(zip(stages, outs)))
     table = "\n".join(f"| {name} | {reference} | {requirement} | {figure.replace(' ok', ' ✓').replace(' x', ' ✗')} |"
                       for name, reference, requirement, figure in rows)
     next_step = (" more epochs are the first thing to try for the checks it misses." if failed else
@@ -93,20 +121,19 @@ inherit that condition.
 
 ## Training
 - Preset `small` (2.9 M parameters, float32 weights, {(folder / "model.safetensors").stat().st_size / 1e6:.1f} MB),
-  {training["steps"]:,} steps = {training["epochs_completed"]:g} epochs of train-1 in
-  {training["wall_seconds"] / 60:.0f} min on 2 shared CPU cores ({training["precision"]}): batch {settings["batch_size"]},
-  Adam {settings["learning_rate"]:g}, β {settings["kl_weight"]:g} annealed over {settings["anneal_epochs"]:g} epoch,
-  free bits {settings["free_bits"]:g}, seed {settings["seed"]}.
+  {total_steps:,} steps in {total_minutes:.0f} min on 2 shared CPU cores ({training["precision"]}), batch
+  {settings["batch_size"]}, Adam {settings["learning_rate"]:g}:
+{stage_lines}
 - Final validation (valid-1): reconstruction {validation["reconstruction"]:.3f} nats per token, KL
   {validation["kl"]:.2f}, teacher-forced target accuracy {validation["accuracy_posterior_mean"]:.3f} from the
   posterior mean and {validation["accuracy_prior_mean"]:.3f} from the prior mean.
 
-Reproduce (about {training["wall_seconds"] / 60:.0f} minutes on 2 cores):
+Reproduce (about {total_minutes:.0f} minutes on 2 cores):
 
 ```
 pip install torch==2.13.0 && pip install ".[train,corpus]"
 clsm data build --corpus music21 --meters 3/4,6/8,2/4 --out data/folk-meters
-clsm train clsm --data data/folk-meters --meter {meter} --preset small --out runs/{args.name} --precision bf16 --beta {settings["kl_weight"]:g} --anneal-epochs {settings["anneal_epochs"]:g} --free-bits {settings["free_bits"]:g} --epochs {settings["epochs"]} --seed {settings["seed"]}
+{commands}
 python scripts/ship_model.py runs/{args.name} {args.name} --temperature {config["decoding_temperature"]:g} --top-p {config["decoding_top_p"]:g}
 ```
 
