@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -152,7 +151,7 @@ are used, 4 infills each): **{misses}**.
 {table}
 
 ## Known limits
-- Two epochs of a small model on a CPU: validation loss was still falling when training stopped;{next_step}
+- {_count(sum(stage['epochs_completed'] for stage in stages), 'epoch').capitalize()} of a small model on a CPU: validation loss was still falling when training stopped;{next_step}
 - Sampling means a candidate can occasionally be odd; ask for more (`-n 8`).
 """
     (folder / "CARD.md").write_text(card, encoding="utf-8")
