@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 
-import mido
 import numpy as np
 import pytest
 import torch
@@ -19,7 +18,7 @@ import torch
 from clsm_cli.constants import HOLD_TOKEN, TOKEN_NAMES
 from clsm_cli.editing import generate
 from clsm_cli.editing.prepare import prepare_song
-from clsm_cli.editing.provenance import PROVENANCE_PREFIX, parse_provenance
+from clsm_cli.editing.provenance import parse_provenance
 from clsm_cli.editing.window import centred_window
 from clsm_cli.engine.sampling import ARGMAX
 from clsm_cli.engine.torch_engine import TorchEngine
@@ -27,6 +26,7 @@ from clsm_cli.music import melody
 from clsm_cli.music.bars import BarRange, song_bars
 from clsm_cli.music.midi_read import read_midi, read_text_events
 from clsm_cli.music.tokens import encode_notes, resolve_leading_hold, sounding_token_at
+from tests.music.edit_checks import events_outside
 from synthetic_midi.midi_factory import melody_of, scale_melody, write_song
 
 ESCAPE = "\x1b"
@@ -53,26 +53,9 @@ def edit_cli(run_clsm, tiny_model_dir, tmp_path):
 # --- helpers a test reads like a user's checks --------------------------------------------------------
 
 
-def events_outside(path, first_bar, last_bar):
-    """Every event of every chunk, as (chunk, tick, bytes), leaving out only the melody's notes
-    inside the target bars and clsm's provenance text."""
-    song = read_midi(path)
-    start, end = BarRange(first_bar, last_bar).tick_span(song_bars(song))
-    channel = melody_of(song).channel
-    events = []
-    for chunk_index, chunk in enumerate(mido.MidiFile(path).tracks):
-        tick = 0
-        for message in chunk:
-            tick += message.time
-            if message.type == "text" and message.text.startswith(PROVENANCE_PREFIX):
-                continue
-            if message.type in ("note_on", "note_off") and message.channel == channel:
-                attack = message.type == "note_on" and message.velocity > 0
-                if (attack and start <= tick < end) or (not attack and start < tick <= end):
-                    continue
-            content = {key: value for key, value in message.dict().items() if key != "time"}
-            events.append((chunk_index, tick, sorted(content.items())))
-    return events
+def melody_events_outside(path, first_bar, last_bar):
+    """Every event of every chunk but the melody's notes inside the target bars and clsm's provenance."""
+    return events_outside(path, BarRange(first_bar, last_bar), channel=melody_of(read_midi(path)).channel)
 
 
 def target_tokens_in_file(path, first_bar, last_bar):
@@ -107,9 +90,9 @@ def test_infill_writes_named_outputs_that_change_only_the_target(edit_cli, song,
     assert names == [f"song.infill-bars3-4-s11-{k}.mid" for k in (1, 2, 3)]
     assert record["seed"] == 11 and record["bars"] == [3, 4] and record["error"] is None
     assert record["octave_shift"] == 0
-    original_events = events_outside(song, 3, 4)
+    original_events = melody_events_outside(song, 3, 4)
     for output in record["outputs"]:
-        assert events_outside(output["path"], 3, 4) == original_events
+        assert melody_events_outside(output["path"], 3, 4) == original_events
         assert_target_holds(output["path"], output["target_tokens"])
         assert len(parse_provenance(read_text_events(output["path"]))) == 1
     assert song.read_bytes() == before

@@ -17,7 +17,7 @@ from clsm_cli.music.meter import Meter
 from clsm_cli.music.midi_read import read_midi
 from synthetic_midi.midi_factory import make_midi, melody_track
 from tests.data.meter_corpus import STEP_TICKS, meter_tune, write_tune
-from tests.meters.checks import events_outside
+from tests.music.edit_checks import events_outside
 from tests.meters.trained import TRAINED_METERS, chosen_model, meter_model_name
 
 pytestmark = pytest.mark.slow  # the session's meter models train for seconds

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from clsm_cli.music.bars import BarRange
-from tests.meters.checks import events_outside
+from tests.music.edit_checks import events_outside
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SHIPPED = Path(__file__).resolve().parents[2] / "weights"

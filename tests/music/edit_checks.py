@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import mido
 
+from clsm_cli.editing.provenance import PROVENANCE_PREFIX
 from clsm_cli.music.bars import BarRange, song_bars
 from clsm_cli.music.melody import in_bars, split_top_voice
 from clsm_cli.music.midi_read import read_midi
@@ -85,3 +86,22 @@ def outside_target_changes(input_path, output_path, target: BarRange) -> Outside
                     and (chunk, channel, n.end_tick) in output_starts), None)
         (shortened if cut is not None else unexplained).append((key, cut) if cut is not None else key)
     return OutsideChanges(unexplained, shortened)
+
+
+def events_outside(path, target: BarRange, meter=None, channel: int | None = None) -> list:
+    """Every event of the file, as (chunk, tick, content), but clsm's provenance text and the notes
+    inside the target bars (counted in ``meter`` when given; of ``channel`` only, when given)."""
+    start, end = target.tick_span(song_bars(read_midi(path), meter))
+    events = []
+    for index, chunk in enumerate(mido.MidiFile(path).tracks):
+        tick = 0
+        for message in chunk:
+            tick += message.time
+            if message.type == "text" and message.text.startswith(PROVENANCE_PREFIX):
+                continue
+            if message.type in ("note_on", "note_off") and channel in (None, message.channel):
+                attack = message.type == "note_on" and message.velocity > 0
+                if (attack and start <= tick < end) or (not attack and start < tick <= end):
+                    continue
+            events.append((index, tick, sorted((k, v) for k, v in message.dict().items() if k != "time")))
+    return events
