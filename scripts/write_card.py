@@ -56,8 +56,9 @@ def main() -> None:
     parser.add_argument("quality_log")
     parser.add_argument("--column", type=int, default=0)
     parser.add_argument("--why", required=True, help="why this decoding (one sentence)")
-    parser.add_argument("--stage1", default=None,
-                        help="the model folder the shipped run started from (--init-from), for a two-stage card")
+    parser.add_argument("--stage", action="append", default=[], metavar="DIR",
+                        help="an earlier stage's model folder, in order (the shipped run started from the last, "
+                             "with --init-from); repeat for more stages")
     args = parser.parse_args()
 
     folder = REPO_ROOT / "weights" / args.name
@@ -70,13 +71,13 @@ def main() -> None:
     failed = [row[0] for row in rows if row[3].endswith("x")]
     validation = training["final_validation"]
     settings = training["settings"]
-    stages = [json.loads((Path(args.stage1) / "config.json").read_text())["training"]] if args.stage1 else []
+    stages = [json.loads((Path(folder) / "config.json").read_text())["training"] for folder in args.stage]
     stages.append(training)
     total_steps = sum(stage["steps"] for stage in stages)
     total_minutes = sum(stage["wall_seconds"] for stage in stages) / 60
     stage_lines = "\n".join(
         f"  {number}. {stage['steps']:,} steps ({_count(stage['epochs_completed'], 'epoch')}, {stage['wall_seconds'] / 60:.0f} min)"
-        + (" from stage 1's weights (fresh optimizer)" if stage.get("init_from") else "")
+        + (f" from stage {number - 1}'s weights (fresh optimizer)" if stage.get("init_from") else "")
         + f": β {stage['settings']['kl_weight']:g} "
         + (f"annealed over {_count(stage['settings']['anneal_epochs'], 'epoch')}" if stage['settings']['anneal_epochs'] else "held")
         + f", free bits {stage['settings']['free_bits']:g}, seed {stage['settings']['seed']}."
