@@ -153,6 +153,8 @@ are used, 4 infills each): **{misses}**.
 
 ## Known limits
 - {_count(sum(stage['epochs_completed'] for stage in stages), 'epoch').capitalize()} of a small model on a CPU: validation loss was still falling when training stopped;{next_step}
+- The decoding (and, for a model trained in stages, when to stop) was chosen on these test-split
+  figures, so they flatter it a little; tunes it has never been measured on are the fair check.
 - Sampling means a candidate can occasionally be odd; ask for more (`-n 8`).
 """
     (folder / "CARD.md").write_text(card, encoding="utf-8")
