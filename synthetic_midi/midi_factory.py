@@ -66,15 +66,9 @@ class SongSpec:
     texts: list[tuple[int, str]] = field(default_factory=list)
 
     def write(self, path: str | Path) -> Path:
-        return make_midi(
-            path,
-            self.tracks,
-            ticks_per_beat=self.ticks_per_beat,
-            time_signatures=self.time_signatures,
-            tempos=self.tempos,
-            midi_type=self.midi_type,
-            texts=self.texts,
-        )
+        path = Path(path)
+        path.write_bytes(self.to_bytes())
+        return path
 
     def to_bytes(self) -> bytes:
         return midi_bytes(
