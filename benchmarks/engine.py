@@ -27,7 +27,7 @@ from clsm_cli.engine import latent  # noqa: E402
 from clsm_cli.engine.draws import candidate_draws  # noqa: E402
 from clsm_cli.engine.load import load_engine  # noqa: E402
 from clsm_cli.engine.protocol import TargetSpan  # noqa: E402
-from clsm_cli.engine.sampling import Decoding  # noqa: E402
+from clsm_cli.sampling import Decoding  # noqa: E402
 
 TARGET = TargetSpan(start=32, length=32)  # bars 3-4 of an 8-bar window of 16-step bars
 

@@ -27,7 +27,7 @@ from clsm_cli.errors import EXIT_OK
 
 if TYPE_CHECKING:
     from clsm_cli.editing.options import EditOptions, FileResult
-    from clsm_cli.engine.sampling import Decoding
+    from clsm_cli.sampling import Decoding
 
 COMPACT_ROLLS_ABOVE = 4  # more outputs per file than this: compact piano rolls
 

@@ -1,6 +1,6 @@
 """How far apart two versions of some bars are: the pitch edit distance, and its figures for a series.
 
-The pitch edit distance is the Levenshtein distance (``eval/metrics.edit_distance``) between the
+The pitch edit distance is the Levenshtein distance (``clsm_cli/edit_distance.py``) between the
 pitch sequences of two versions' notes, in the order they start: a note changed, added or removed
 counts 1, a note only lengthened or moved in time counts 0. Divided by the number of notes of the
 reference, it is the *distance per note* that ``clsm vary``'s amounts are measured in.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from clsm_cli.eval.metrics import edit_distance
+from clsm_cli.edit_distance import edit_distance
 from clsm_cli.music.tokens import StepNote
 
 

@@ -33,7 +33,7 @@ from clsm_cli.constants import NUM_MUSIC_TOKENS
 from clsm_cli.engine.draws import CandidateDraws, candidate_draws
 from clsm_cli.engine.latent import interpolate_w, prior_sample_w, vary_w
 from clsm_cli.engine.protocol import InferenceEngine, TargetSpan
-from clsm_cli.engine.sampling import Decoding, anchor_uniforms
+from clsm_cli.sampling import Decoding, anchor_uniforms
 from clsm_cli.music.tokens import TOKEN_DTYPE
 
 

@@ -25,7 +25,7 @@ from clsm_cli.checkpoint import InstalledModel
 from clsm_cli.editing.options import EditOptions, FileResult, command_decoding, reproduce_command
 from clsm_cli.editing.prepare import open_song
 from clsm_cli.engine.load import LoadedEngine, load_engine
-from clsm_cli.engine.sampling import Decoding
+from clsm_cli.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError, ModelError
 from clsm_cli.music.bars import Bar, BarRange
 from clsm_cli.music.meter import Meter, meters_text

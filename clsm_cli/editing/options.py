@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 
 from clsm_cli.constants import MAX_TARGET_BARS
-from clsm_cli.engine.sampling import Decoding, resolve_decoding
+from clsm_cli.sampling import Decoding, resolve_decoding
 from clsm_cli.errors import ClsmError, UsageError
 from clsm_cli.music.bars import BarRange
 from clsm_cli.music.edit_plan import VOICES

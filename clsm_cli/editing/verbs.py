@@ -66,7 +66,7 @@ from clsm_cli.editing.window import (
     target_tokens_of,
 )
 from clsm_cli.engine.load import LoadedEngine
-from clsm_cli.engine.sampling import Decoding
+from clsm_cli.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError
 from clsm_cli.music import audio, midi_read, midi_write
 from clsm_cli.music.bars import BarRange, bar_at_step

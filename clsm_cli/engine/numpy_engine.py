@@ -25,7 +25,7 @@ from clsm_cli.engine.numpy_layers import (
     Weights,
 )
 from clsm_cli.engine.protocol import Gaussian, TargetSpan
-from clsm_cli.engine.sampling import Decoding, choose_tokens, step_uniforms
+from clsm_cli.sampling import Decoding, choose_tokens, step_uniforms
 from clsm_cli.engine.weights import clsm_weights
 
 

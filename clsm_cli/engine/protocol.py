@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from clsm_cli.engine.sampling import Decoding
+from clsm_cli.sampling import Decoding
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import numpy as np
 
 from clsm_cli.constants import NUM_MUSIC_TOKENS
 from clsm_cli.engine.protocol import Gaussian, TargetSpan
-from clsm_cli.engine.sampling import Decoding
+from clsm_cli.sampling import Decoding
 
 
 class TorchEngine:

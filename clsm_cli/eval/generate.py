@@ -79,7 +79,7 @@ def decode(model: Any, tokens, target_start: int, target_length: int, z, batch_s
     """model.decode over row chunks of (M, K) tokens and (M, z_dim) latents -> (M, L) uint8.
 
     The one call into the models' decoders: argmax unless a CLSM ``decoding`` is given with its
-    (M, L) sampling ``uniforms`` (drawn as ``engine/sampling.py`` describes)."""
+    (M, L) sampling ``uniforms`` (drawn as ``sampling.py`` describes)."""
     def options(rows):
         return {} if decoding is None else {"decoding": decoding, "uniforms": uniforms[rows]}
 

@@ -3,8 +3,8 @@
 No torch here: the harness turns model outputs into token arrays and LM scores into per-token
 negative log-likelihoods (nats), and everything below only counts.
 
-- **Edit distance**: Levenshtein distance between token sequences (insert, delete, substitute, each
-  cost 1). :func:`edit_distances` does many equal-length pairs at once, vectorised over pairs.
+- **Edit distance** (``clsm_cli/edit_distance.py``, shared with the editing commands): Levenshtein
+  distance between token sequences (insert, delete, substitute, each cost 1).
 - **Interpolation edit-distance ratio R(J)** (eq. 12): for one J-divided interpolation series
   x̃_T(0), x̃_T(1/J), ..., x̃_T(1) with endpoint distance D = d(x̃_T(0), x̃_T(1)),
 
@@ -29,44 +29,12 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from clsm_cli.constants import NUM_PITCHES, WINDOW_STEPS
+from clsm_cli.edit_distance import edit_distance, edit_distances  # noqa: F401 - part of the metrics' API
 
 LEFT_ONLY_CASE = "left context only"
 OTHER_CASE = "otherwise"
 CASES = (LEFT_ONLY_CASE, OTHER_CASE)
 INTERPOLATION_DIVISIONS = (2, 4, 8)  # the J of R(J) the paper reports
-
-
-# --- edit distance ----------------------------------------------------------------------------------
-
-
-def edit_distances(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Levenshtein distances of row pairs: ``first`` (P, n) against ``second`` (P, m) -> (P,) ints.
-
-    One dynamic-programming row per token of ``first``, each vectorised over the P pairs; the
-    insertion chain inside a row is a running minimum (d[j] = j + min_{k<=j}(c[k] - k)).
-    """
-    first = np.asarray(first)
-    second = np.asarray(second)
-    if first.ndim != 2 or second.ndim != 2 or first.shape[0] != second.shape[0]:
-        raise ValueError(f"need (P, n) and (P, m) arrays, got shapes {first.shape} and {second.shape}")
-    num_pairs, first_length = first.shape
-    second_length = second.shape[1]
-    columns = np.arange(second_length + 1, dtype=np.int32)  # (m+1,)
-    previous = np.broadcast_to(columns, (num_pairs, second_length + 1)).copy()  # (P, m+1)
-    for i in range(1, first_length + 1):
-        mismatch = (first[:, i - 1 : i] != second).astype(np.int32)  # (P, m)
-        current = np.empty_like(previous)
-        current[:, 0] = i
-        current[:, 1:] = np.minimum(previous[:, :-1] + mismatch, previous[:, 1:] + 1)
-        previous = np.minimum.accumulate(current - columns, axis=1) + columns
-    return previous[:, second_length]
-
-
-def edit_distance(first: Sequence[int], second: Sequence[int]) -> int:
-    """Levenshtein distance between two token sequences (any lengths)."""
-    first_row = np.asarray(first, dtype=np.int64).reshape(1, -1)
-    second_row = np.asarray(second, dtype=np.int64).reshape(1, -1)
-    return int(edit_distances(first_row, second_row)[0])
 
 
 # --- interpolation smoothness, eq. 12 ---------------------------------------------------------------

@@ -17,7 +17,7 @@ import numpy as np
 
 from clsm_cli.constants import BARS_PER_WINDOW
 from clsm_cli.engine.latent import prior_sample_w
-from clsm_cli.engine.sampling import Decoding, resolve_decoding
+from clsm_cli.sampling import Decoding, resolve_decoding
 from clsm_cli.errors import UsageError
 from clsm_cli.eval.generate import (
     CLSM,

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from clsm_cli.constants import PLACEHOLDER_TOKEN, START_TOKEN
-from clsm_cli.engine.sampling import ARGMAX, Decoding, choose_tokens, step_uniforms
+from clsm_cli.sampling import ARGMAX, Decoding, choose_tokens, step_uniforms
 from clsm_cli.models.config import CLSMConfig
 from clsm_cli.models.flow import AffineCouplingFlow
 from clsm_cli.models.layers import (

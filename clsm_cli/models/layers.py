@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from clsm_cli.engine.sampling import Decoding, choose_tokens
+from clsm_cli.sampling import Decoding, choose_tokens
 
 Rows = Union[Tensor, slice]  # which query rows a layer computes: a slice or an index tensor
 

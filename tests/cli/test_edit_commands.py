@@ -20,7 +20,7 @@ from clsm_cli.editing import generate
 from clsm_cli.editing.prepare import prepare_song
 from clsm_cli.editing.provenance import parse_provenance
 from clsm_cli.editing.window import centred_window
-from clsm_cli.engine.sampling import ARGMAX
+from clsm_cli.sampling import ARGMAX
 from clsm_cli.engine.torch_engine import TorchEngine
 from clsm_cli.music import melody
 from clsm_cli.music.bars import BarRange, song_bars

@@ -12,7 +12,7 @@ from clsm_cli.editing import generate
 from clsm_cli.editing.options import command_decoding
 from clsm_cli.engine.draws import candidate_draws
 from clsm_cli.engine.protocol import TargetSpan
-from clsm_cli.engine.sampling import ARGMAX, Decoding
+from clsm_cli.sampling import ARGMAX, Decoding
 from clsm_cli.engine.torch_engine import TorchEngine
 from clsm_cli.music.tokens import tokens_to_text as tokens_text
 from clsm_cli.errors import UsageError

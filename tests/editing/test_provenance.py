@@ -8,7 +8,7 @@ import numpy as np
 
 from clsm_cli.editing.options import EditOptions, FileResult, Latent
 from clsm_cli.editing.provenance import parse_provenance, provenance_record, provenance_text, stored_latent, w_to_text
-from clsm_cli.engine.sampling import ARGMAX
+from clsm_cli.sampling import ARGMAX
 from clsm_cli.music.bars import BarRange
 
 

@@ -52,7 +52,7 @@ def test_the_default_engine_infills_with_the_shipped_model_where_torch_cannot_be
         "import numpy as np\n"
         "from clsm_cli.engine.load import load_engine\n"
         "from clsm_cli.engine.protocol import TargetSpan\n"
-        "from clsm_cli.engine.sampling import Decoding\n"
+        "from clsm_cli.sampling import Decoding\n"
         "loaded = load_engine(None)\n"
         "engine, target = loaded.engine, TargetSpan(32, 32)\n"
         "window = np.arange(128, dtype=np.uint8) % 30\n"

@@ -16,7 +16,7 @@ import pytest
 from clsm_cli.engine import latent
 from clsm_cli.engine.draws import candidate_draws
 from clsm_cli.engine.protocol import TargetSpan
-from clsm_cli.engine.sampling import ARGMAX, Decoding
+from clsm_cli.sampling import ARGMAX, Decoding
 
 from .conftest import random_window
 

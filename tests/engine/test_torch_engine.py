@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from clsm_cli.engine.protocol import TargetSpan
-from clsm_cli.engine.sampling import ARGMAX, Decoding
+from clsm_cli.sampling import ARGMAX, Decoding
 from clsm_cli.engine.torch_engine import TorchEngine
 
 from .conftest import random_window

@@ -6,7 +6,7 @@ import torch
 
 from clsm_cli.constants import NUM_MUSIC_TOKENS, PLACEHOLDER_TOKEN
 from clsm_cli.engine import latent
-from clsm_cli.engine.sampling import Decoding
+from clsm_cli.sampling import Decoding
 from clsm_cli.models.clsm import three_segment_mask
 
 from .conftest import random_windows, tiny_model

@@ -1,9 +1,9 @@
-"""Inverse-CDF token sampling from caller-given uniforms (``engine/sampling.py``)."""
+"""Inverse-CDF token sampling from caller-given uniforms (``sampling.py``)."""
 
 import numpy as np
 import pytest
 
-from clsm_cli.engine.sampling import ARGMAX, Decoding, anchor_uniforms, choose_tokens, nucleus_mask, step_uniforms
+from clsm_cli.sampling import ARGMAX, Decoding, anchor_uniforms, choose_tokens, nucleus_mask, step_uniforms
 from clsm_cli.errors import UsageError
 
 PROBABILITIES = np.array([0.5, 0.3, 0.15, 0.05])
