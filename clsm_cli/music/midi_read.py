@@ -36,6 +36,7 @@ _TIME_SIGNATURE_META = 0x58
 _SET_TEMPO_META = 0x51
 _TRACK_NAME_META = 0x03
 _TEXT_META = 0x01
+_KEY_SIGNATURE_META = 0x59
 _NOTE_OFF = 0x80
 _NOTE_ON = 0x90
 _PROGRAM_CHANGE = 0xC0
@@ -196,6 +197,7 @@ def _note_table(
     tempos: list[tuple[int, int]] = []
     chunk_names = [""] * len(chunks)
     texts: list[str] = []
+    key_signatures: list[tuple[int, int, bool]] = []
     payloads = [payload for chunk in chunks for payload in chunk.payloads]
     for index, payload in zip(np.flatnonzero(statuses >= 0xF0).tolist(), payloads):
         if statuses[index] != META_STATUS:
@@ -216,6 +218,10 @@ def _note_table(
             chunk_names[chunk_of[index]] = payload.decode("latin-1").strip().replace("\x00", "")
         elif meta_type == _TEXT_META:
             texts.append(_decode_text(payload))
+        elif meta_type == _KEY_SIGNATURE_META and len(payload) >= 2:
+            sharps = payload[0] - 256 if payload[0] > 127 else payload[0]  # a signed byte
+            if -7 <= sharps <= 7 and payload[1] in (0, 1):  # anything else is ignored, not fatal
+                key_signatures.append((int(ticks[index]), sharps, payload[1] == 1))
 
     # Programs: the first program change of each (chunk, channel), and of each channel anywhere.
     channels = statuses & 0x0F
@@ -285,6 +291,7 @@ def _note_table(
 
     time_signatures.sort(key=lambda signature: signature[0])
     tempos.sort(key=lambda change: change[0])
+    key_signatures.sort(key=lambda signature: signature[0])
     had_tempo = bool(tempos)
     table = NoteTable(
         path=path,
@@ -298,6 +305,7 @@ def _note_table(
         had_tempo=had_tempo,
         warnings=warnings,
         text_events=texts,
+        key_signatures=key_signatures,
     )
     return table, chunk_notes
 
@@ -374,6 +382,7 @@ def _song_from_bytes(data: bytes, path: Path) -> MidiSong:
         had_tempo=table.had_tempo,
         warnings=table.warnings,
         text_events=table.text_events,
+        key_signatures=table.key_signatures,
         chunk_notes=chunk_notes,
     )
 

@@ -86,6 +86,7 @@ class MidiSong:
     had_tempo: bool = True
     warnings: list[str] = field(default_factory=list)  # things a musician may want to know
     text_events: list[str] = field(default_factory=list)  # every text meta event, chunk by chunk
+    key_signatures: list[tuple[int, int, bool]] = field(default_factory=list)  # (tick, sharps -7..7, minor), by tick
     # Per chunk: every note with its event indices, by (start tick, note-on index). Empty for a song
     # built in code (the music21 corpus): only the surgical writer needs it.
     chunk_notes: list[list[PairedNote]] = field(default_factory=list)
@@ -157,6 +158,7 @@ class NoteTable:
     had_tempo: bool = True
     warnings: list[str] = field(default_factory=list)
     text_events: list[str] = field(default_factory=list)
+    key_signatures: list[tuple[int, int, bool]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -185,6 +187,7 @@ class NoteTable:
             had_tempo=song.had_tempo,
             warnings=list(song.warnings),
             text_events=list(song.text_events),
+            key_signatures=list(song.key_signatures),
         )
 
 
