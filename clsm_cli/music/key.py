@@ -166,9 +166,23 @@ class Key:
         octave = (pitch - alter - NATURAL_PITCH_CLASS[letter]) // PITCH_CLASSES - 1
         return letter, alter, octave
 
+    def signature_alter(self, letter: str) -> int:
+        """The alteration the key signature gives every ``letter`` (B♭ major: -1 for B and E)."""
+        return signature_alter(self.fifths, letter)
+
     def to_json(self) -> dict[str, object]:
         return {"tonic": self.tonic_name, "mode": self.mode, "name": self.name, "fifths": self.fifths,
                 "scale": sorted(self.scale), "source": self.source}
+
+
+def signature_alter(fifths: int, letter: str) -> int:
+    """The alteration a key signature of ``fifths`` (-7..7) gives ``letter``: sharps fall on
+    F C G D A E B in that order, flats on B E A D G C F."""
+    if fifths > 0:
+        return 1 if LETTERS_BY_FIFTH.index(letter) < fifths else 0
+    if fifths < 0:
+        return -1 if LETTERS_BY_FIFTH[::-1].index(letter) < -fifths else 0
+    return 0
 
 
 def _fold_fifths(position: int) -> int:
