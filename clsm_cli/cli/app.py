@@ -25,7 +25,7 @@ from clsm_cli.cli.console import (  # noqa: F401 - re-exported for command modul
 from clsm_cli.errors import EXIT_BUG, ClsmError
 
 # Command groups, in the order `clsm --help` lists them. Each module defines register(app).
-COMMAND_MODULES = ("show", "edit", "models", "data", "train", "evaluate")
+COMMAND_MODULES = ("show", "edit", "export", "models", "data", "train", "evaluate")
 
 HELP = """\
 Edit bars of a MIDI melody with a Contextual Latent Space Model (Akama, ISMIR 2021).

@@ -127,6 +127,8 @@ FORCE = typer.Option(False, "--force", help="Overwrite outputs that already exis
 JSON = typer.Option(False, "--json", help="Print one JSON object per input file on stdout (messages stay on stderr).")
 PREVIEW = typer.Option(None, "--preview/--no-preview", help="Piano-roll previews on stdout. Default: only when stdout is a terminal.", show_default=False)
 WAV = typer.Option(False, "--wav", help="Also render each output to WAV (fluidsynth with a General MIDI soundfont when present).")
+MUSICXML = typer.Option(False, "--musicxml", help="Also write each output's edited track as MusicXML (.musicxml, for MuseScore or any score editor), the new bars marked.")
+ABC = typer.Option(False, "--abc", help="Also write each output's melody (its top line) as ABC notation (.abc), the new bars marked.")
 COMBINED = typer.Option(False, "--combined", help="Also write one file with every version (as tracks; in sequence for interpolate).")
 DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; cuda needs the torch engine.")
 METER = typer.Option(None, "--meter", metavar="N/D", help="Count bars in this meter from the start instead of the file's time signatures (a 4/4 song labelled 1/4); the outputs keep the file's own.", show_default=False)
@@ -149,6 +151,8 @@ def infill(
     json_output: bool = JSON,
     preview: Optional[bool] = PREVIEW,
     wav: bool = WAV,
+    musicxml: bool = MUSICXML,
+    abc: bool = ABC,
     combined: bool = COMBINED,
     device: str = DEVICE,
     engine: str = ENGINE,
@@ -156,7 +160,7 @@ def infill(
 ) -> None:
     _run("infill", files, bars, json_output, preview, engine, device, model,
          dict(meter=meter, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
-              wav=wav, combined=combined))
+              wav=wav, musicxml=musicxml, abc=abc, combined=combined))
 
 
 @reports_errors
@@ -178,6 +182,8 @@ def interpolate(
     json_output: bool = JSON,
     preview: Optional[bool] = PREVIEW,
     wav: bool = WAV,
+    musicxml: bool = MUSICXML,
+    abc: bool = ABC,
     combined: bool = COMBINED,
     device: str = DEVICE,
     engine: str = ENGINE,
@@ -192,7 +198,7 @@ def interpolate(
     _run("interpolate", songs, f"{plan.bars.first}-{plan.bars.last}", json_output, preview, engine, device, model,
          dict(meter=meter, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
               seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force, wav=wav,
-              combined=combined))
+              musicxml=musicxml, abc=abc, combined=combined))
 
 
 @reports_errors
@@ -213,6 +219,8 @@ def vary(
     json_output: bool = JSON,
     preview: Optional[bool] = PREVIEW,
     wav: bool = WAV,
+    musicxml: bool = MUSICXML,
+    abc: bool = ABC,
     combined: bool = COMBINED,
     device: str = DEVICE,
     engine: str = ENGINE,
@@ -220,7 +228,8 @@ def vary(
 ) -> None:
     _run("vary", files, bars, json_output, preview, engine, device, model,
          dict(meter=meter, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
-              track=track, voice=voice, out_dir=out, force=force, wav=wav, combined=combined))
+              track=track, voice=voice, out_dir=out, force=force, wav=wav, musicxml=musicxml, abc=abc,
+              combined=combined))
 
 
 # --- the shared run ------------------------------------------------------------------------------
@@ -377,6 +386,8 @@ def _outputs_text(result: "FileResult") -> str:
         text += " + all"
     if result.outputs[0].wav is not None:
         text += f" + WAV ({result.outputs[0].wav_renderer})"
+    for name, _ in result.outputs[0].notation:
+        text += " + " + {"musicxml": "MusicXML", "abc": "ABC"}[name]
     return text
 
 

@@ -41,6 +41,8 @@ class EditOptions:
     force: bool = False
     combined: bool = False
     wav: bool = False
+    musicxml: bool = False  # --musicxml: a MusicXML file beside each output
+    abc: bool = False  # --abc: an ABC file beside each output
     model_arg: Optional[str] = None  # --model as given (None: the default), for the provenance command
     steps: int = 8  # interpolate: steps + 1 outputs
     from_original: bool = False
@@ -163,6 +165,7 @@ class OutputFile:
     new_notes: tuple[StepNote, ...]  # what the target bars now hold, at the file's pitches
     wav: Optional[Path] = None
     wav_renderer: Optional[str] = None
+    notation: tuple[tuple[str, Path], ...] = ()  # ("musicxml" | "abc", path) written beside it
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,8 @@ class FileResult:
                     ],
                     "target_tokens": tokens_to_text(output.target_tokens),
                     "wav": None if output.wav is None else str(output.wav),
+                    **{name: str(dict(output.notation)[name]) if name in dict(output.notation) else None
+                       for name in ("musicxml", "abc")},
                 }
                 for output in self.outputs
             ],

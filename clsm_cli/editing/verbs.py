@@ -42,6 +42,7 @@ from clsm_cli.editing.options import (
     output_path,
     reproduce_command,
 )
+from clsm_cli.editing.formats import OutputJob, chosen_formats, output_paths, write_formats
 from clsm_cli.editing.outputs import OutputSet, check_targets, make_out_dir
 from clsm_cli.editing.prepare import (
     PreparedSong,
@@ -68,7 +69,7 @@ from clsm_cli.editing.window import (
 from clsm_cli.engine.load import LoadedEngine
 from clsm_cli.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError
-from clsm_cli.music import audio, midi_read, midi_write
+from clsm_cli.music import midi_read, midi_write
 from clsm_cli.music.bars import BarRange, bar_at_step
 from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote
 
@@ -125,9 +126,10 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
     count = options.steps + 1 if options.verb == "interpolate" else options.num
     paths = [output_path(options, result.output_stem, k) for k in range(1, count + 1)]
     combined_path = output_path(options, result.output_stem, "all") if options.combined else None
-    wav_paths = [path.with_suffix(".wav") for path in paths] if options.wav else []
+    formats = chosen_formats(wav=options.wav, musicxml=options.musicxml, abc=options.abc)
+    beside = [file for path in paths for name, file in output_paths(formats, path).items() if name != "midi"]
     make_out_dir(options.out_dir)
-    check_targets(paths + wav_paths + ([combined_path] if combined_path else []), prepared.path, options.force)
+    check_targets(paths + beside + ([combined_path] if combined_path else []), prepared.path, options.force)
 
     if options.verb == "infill":
         versions = _infill_versions(prepared, options, edit_model, decoding, result)
@@ -143,15 +145,18 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
             record = provenance_record(result, k, version.latents, generation, options,
                                        target_note_rows(version.line, start, end))
             new_notes = notes_for_writer(version.line, start, end)
-            written.write(path, lambda: midi_write.write_edited_song(
-                prepared.song, prepared.track, bars, options.bars, new_notes, path, provenance_text(record),
-                force=options.force, voice=options.voice,
-            ))
-            wav, renderer = None, None
-            if options.wav:
-                wav = path.with_suffix(".wav")
-                renderer = written.write(wav, lambda: audio.render_wav(path, wav, force=options.force))
-            result.outputs.append(OutputFile(path, k, version.latents, version.tokens, tuple(new_notes), wav, renderer))
+            job = OutputJob(
+                path,
+                lambda out, new_notes=new_notes, record=record: midi_write.write_edited_song(
+                    prepared.song, prepared.track, bars, options.bars, new_notes, out, provenance_text(record),
+                    force=options.force, voice=options.voice),
+                prepared.track.chunk, prepared.track.channel, options.bars, options.meter, options.force,
+            )
+            files = write_formats(formats, job, written)
+            wav, renderer = files.get("wav", (None, None))
+            notation = tuple((name, files[name][0]) for name in ("musicxml", "abc") if name in files)
+            result.outputs.append(OutputFile(path, k, version.latents, version.tokens, tuple(new_notes), wav, renderer,
+                                             notation))
             result.previews.append(_roll_view(prepared, version, path.name, options))
         if combined_path is not None:
             written.write(combined_path, lambda: _write_combined(
