@@ -4,7 +4,7 @@ ABC is the text folk players share tunes in, and it holds one line of melody wel
 voice 1's top line (the highest note of each chord) and says so in an ``N:`` field when the part
 has other notes. The header has the title, the track's name (a second ``T:``), the meter, unit
 length 1/8, the tempo and the key; the body has one bar per measure, four to a line, with ties
-(``-``), 3:2 triplets (``(3:2:n``), meter and tempo changes inline (``[M:3/4]``, ``[Q:1/4=90]``)
+(``-``), 3:2 triplets (``(3:2:n``), meter changes on a field line of their own (``M:3/4``), tempo changes inline (``[Q:1/4=90]``)
 and a ``"^new"`` annotation at the first edited bar of each run. An accidental is written
 wherever the key signature does not give the note its pitch, and again on any later note of that
 letter in the bar, so the pitch never depends on how a reader carries accidentals. Pure: text out.
@@ -106,15 +106,20 @@ def score_to_abc(score: Score) -> str:
         lines.append(_tempo_field(first.tempo))
     lines.append(f"K:{key_field(score.key)}")
     body, line = [], []
+
+    def end_line(last: bool) -> None:
+        if line:
+            body.append(" | ".join(line) + (" |]" if last else " |"))
+            line.clear()
+
     for index, measure in enumerate(score.measures):
-        inline = ""
         if index > 0 and measure.time_signature is not None:
-            inline += f"[M:{measure.time_signature[0]}/{measure.time_signature[1]}] "
-        if index > 0 and measure.tempo is not None:
-            inline += f"[{_tempo_field(measure.tempo)}] "
+            # A meter change on a field line of its own (music21's reader ignores an inline [M:]).
+            end_line(False)
+            body.append(f"M:{measure.time_signature[0]}/{measure.time_signature[1]}")
+        inline = f"[{_tempo_field(measure.tempo)}] " if index > 0 and measure.tempo is not None else ""
         line.append(inline + _bar_text(measure, key))
-        if len(line) == BARS_PER_LINE or index == len(score.measures) - 1:
-            ending = " |]" if index == len(score.measures) - 1 else " |"
-            body.append(" | ".join(line) + ending)
-            line = []
+        if len(line) == BARS_PER_LINE:
+            end_line(index == len(score.measures) - 1)
+    end_line(True)
     return "\n".join(lines + body) + "\n"
