@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from clsm_cli.errors import InputFileError, OutputError
+from clsm_cli.errors import OutputError
 from clsm_cli.music.bars import BarRange, song_bars
 from clsm_cli.music.meter import Meter
+from clsm_cli.music.song import MidiTrack
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,8 @@ def edited_track_score(midi_path: Path, track_chunk: int, track_channel: int, me
 
     song = read_midi(midi_path)
     track = next((t for t in song.tracks if (t.chunk, t.channel) == (track_chunk, track_channel)), None)
-    if track is None:
-        raise InputFileError(f"{Path(midi_path).name} has no notes on the edited track to notate")
+    if track is None:  # the edit left the track without a note: a score of rests
+        track = MidiTrack(0, track_chunk, track_channel, "", 0, False, [])
     bars = song_bars(song, meter)
     return track_score(song, track, bars, Path(midi_path).stem, marked.numbers, shown)
 

@@ -1,0 +1,60 @@
+"""``clsm export``: notation of a MIDI file's melody to a file or stdout, errors with exit codes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from clsm_cli.editing.prepare import open_song, prepare_song
+from clsm_cli.music.bars import BarRange
+from clsm_cli.music.notation import track_score
+from tests.music.notation_checks import joined_notes, parse
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hoert-ihr-herrn.mid"
+
+
+def test_export_writes_musicxml_of_the_melody(run_clsm, tmp_path):
+    out = tmp_path / "song.musicxml"
+    result = run_clsm("export", EXAMPLE, "--musicxml", out)
+    assert result.exit_code == 0, result.output
+    prepared = prepare_song(open_song(EXAMPLE, None), None, None)
+    score = track_score(prepared.song, prepared.track, list(prepared.bars), EXAMPLE.stem)
+    parsed = parse(out.read_text(), "musicxml")
+    assert joined_notes(parsed) == Counter((n.start, n.pitch, n.end - n.start) for n in score.notes)
+    assert parsed.parts[0].partName == "Melody"
+
+
+def test_export_bars_to_stdout_as_abc(run_clsm):
+    result = run_clsm("export", EXAMPLE, "--bars", "3-4", "--abc", "-")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("X:1\n") and "K:Eb" in result.stdout
+    body = [line for line in result.stdout.splitlines() if line and line[1] != ":"]
+    assert "".join(body).count("|") == 2  # two bars, the last closed by |]
+    prepared = prepare_song(open_song(EXAMPLE, BarRange(3, 4)), BarRange(3, 4), None)
+    start, end = BarRange(3, 4).tick_span(list(prepared.bars))
+    in_bars = [n for n in prepared.track.notes if start <= n.start_tick < end]
+    assert sum(joined_notes(parse(result.stdout, "abc")).values()) == len(in_bars)
+
+
+@pytest.mark.parametrize("args, code", [
+    ((), 2),  # neither format
+    (("--abc", "-", "--musicxml", "-"), 2),  # both
+    (("--bars", "40-41", "--abc", "-"), 3),  # past the end
+])
+def test_export_usage_and_input_errors(run_clsm, args, code):
+    result = run_clsm("export", EXAMPLE, *args)
+    assert result.exit_code == code and "Traceback" not in result.output
+
+
+def test_export_refuses_an_existing_file_and_an_unwritable_folder(run_clsm, tmp_path):
+    out = tmp_path / "song.abc"
+    out.write_text("mine")
+    result = run_clsm("export", EXAMPLE, "--abc", out)
+    assert result.exit_code == 5 and "already exists" in result.stderr and out.read_text() == "mine"
+    assert run_clsm("export", EXAMPLE, "--abc", out, "--force").exit_code == 0
+    assert out.read_text().startswith("X:1")
+    through_a_file = out / "song.musicxml"  # a folder that is a file: unwritable, also as root
+    result = run_clsm("export", EXAMPLE, "--musicxml", through_a_file)
+    assert result.exit_code == 5 and "Traceback" not in result.output
