@@ -58,3 +58,13 @@ def test_export_refuses_an_existing_file_and_an_unwritable_folder(run_clsm, tmp_
     through_a_file = out / "song.musicxml"  # a folder that is a file: unwritable, also as root
     result = run_clsm("export", EXAMPLE, "--musicxml", through_a_file)
     assert result.exit_code == 5 and "Traceback" not in result.output
+
+
+def test_export_and_notation_flags_run_where_torch_cannot_be_imported(run_without_torch, tmp_path):
+    result = run_without_torch("-m", "clsm_cli", "export", EXAMPLE, "--abc", "-")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("X:1")
+    result = run_without_torch("-m", "clsm_cli", "infill", EXAMPLE, "--bars", "3-4", "-n", "1", "--seed", "1",
+                               "--musicxml", "--abc", "--out", tmp_path, "--no-preview")
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.suffix for path in tmp_path.iterdir()) == [".abc", ".mid", ".musicxml"]
