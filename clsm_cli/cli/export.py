@@ -46,7 +46,7 @@ def export(
     meter: Optional[str] = typer.Option(None, "--meter", metavar="N/D", help="Count bars in this meter from the start instead of the file's time signatures.", show_default=False),
     force: bool = typer.Option(False, "--force", help="Overwrite OUT if it exists."),
 ) -> None:
-    from clsm_cli.editing.formats import write_text_output
+    from clsm_cli.editing.formats import melody_notation, write_text_output
     from clsm_cli.editing.prepare import open_song, prepare_song
     from clsm_cli.music.bars import BarRange
     from clsm_cli.music.meter import Meter
@@ -60,7 +60,7 @@ def export(
     prepared = prepare_song(opened, bar_range, track)
     for message in prepared.warnings:
         warn(message)
-    text, lower = notation_text(prepared, bar_range, "musicxml" if musicxml is not None else "abc")
+    text, lower = melody_notation(prepared, bar_range, "musicxml" if musicxml is not None else "abc")
     if abc is not None and lower:
         warn(f"{opened.path.name}: track {prepared.track_label} plays chords; the ABC holds its top line "
              f"({lower} lower notes left out; --musicxml keeps them)")
@@ -71,14 +71,3 @@ def export(
 
     check_output_path(Path(out), force, opened.path)  # the input never; an existing file only with --force
     write_text_output(Path(out), text, force)
-
-
-def notation_text(prepared, bar_range, kind: str) -> tuple[str, int]:
-    """The notation of a prepared song's melody track (MusicXML or ABC text) and how many notes lie
-    outside its top line."""
-    from clsm_cli.music.abc import score_to_abc
-    from clsm_cli.music.musicxml import score_to_musicxml
-    from clsm_cli.music.notation import track_score
-
-    score = track_score(prepared.song, prepared.track, list(prepared.bars), prepared.path.stem, (), bar_range)
-    return (score_to_musicxml(score) if kind == "musicxml" else score_to_abc(score)), score.lower_notes

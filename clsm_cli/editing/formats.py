@@ -73,6 +73,15 @@ def edited_track_score(midi_path: Path, track_chunk: int, track_channel: int, me
     return track_score(song, track, bars, Path(midi_path).stem, marked.numbers, shown)
 
 
+def melody_notation(prepared, shown: Optional[BarRange], kind: str) -> tuple[str, int]:
+    """A prepared song's melody track as notation (``kind`` "musicxml" or "abc"; only the ``shown``
+    bars when given), and how many of its notes lie outside its top line (what ABC leaves out)."""
+    from clsm_cli.music.notation import track_score
+
+    score = track_score(prepared.song, prepared.track, list(prepared.bars), prepared.path.stem, (), shown)
+    return (_musicxml(score) if kind == "musicxml" else _abc(score)), score.lower_notes
+
+
 def write_text_output(path: Path, text: str, force: bool) -> None:
     """Write a text output atomically; an existing file only with ``force``; OutputError (exit 5)."""
     from clsm_cli.atomic import atomic_write

@@ -128,6 +128,9 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
     combined_path = output_path(options, result.output_stem, "all") if options.combined else None
     formats = chosen_formats(wav=options.wav, musicxml=options.musicxml, abc=options.abc)
     beside = [file for path in paths for name, file in output_paths(formats, path).items() if name != "midi"]
+    if options.abc and prepared.dropped_notes:
+        result.add_warning(f"track {prepared.track_label} plays chords: the ABC files hold its top line "
+                           "(--musicxml keeps every note)")
     make_out_dir(options.out_dir)
     check_targets(paths + beside + ([combined_path] if combined_path else []), prepared.path, options.force)
 

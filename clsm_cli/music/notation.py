@@ -372,7 +372,7 @@ def build_score(notes: Iterable[tuple[int, int, int]], bars: Sequence[Bar], tick
     measures, shown_signature = [], None
     for index, (bar, grid, voices) in enumerate(zip(notated, grids, by_measure)):
         is_pickup = pickup and index == 0
-        signature = notated[1].meter if is_pickup else measure_time_signature(bar)
+        signature = bars[1].meter if is_pickup else measure_time_signature(bar)
         pieces = tuple(
             _measure_pieces(events, grid.length, signature, number) if events or number == 1 else ()
             for number, events in enumerate(voices, start=1)

@@ -76,3 +76,17 @@ def test_an_existing_notation_file_refuses_the_set_before_the_model_runs(run_cls
     result, (record,) = edit(run_clsm, tiny_model_dir, tmp_path, "infill", song, "-n", "1", "--abc")
     assert result.exit_code == 5 and "already exists" in record["error"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["song.infill-bars3-4-s2-1.abc"]
+
+
+def test_on_a_track_with_chords_musicxml_keeps_them_and_abc_says_it_holds_the_top_line(
+        run_clsm, tiny_model_dir, tmp_path):
+    chords = write_song(tmp_path / "chords.mid", scale_melody(8), extra_melody_notes=[(32, 36, 55), (36, 40, 57)])
+    result, (record,) = edit(run_clsm, tiny_model_dir, tmp_path, "infill", chords, "-n", "1", "--musicxml", "--abc")
+    assert result.exit_code == 0, result.output
+    assert any("ABC files hold its top line" in warning for warning in record["warnings"])
+    output = record["outputs"][0]
+    pitches = {p.midi for n in parse(open(output["musicxml"]).read(), "musicxml").flatten().notes for p in n.pitches}
+    assert {55, 57} <= pitches  # the notes kept under the new melody, in a lower voice
+    abc = open(output["abc"]).read()
+    assert "N:the top line of a part with chords (2 lower notes left out" in abc
+    assert not {55, 57} & {pitch for pitch in (key[1] for key in joined_notes(parse(abc, "abc")))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from clsm_cli.music.bars import Bar
+from clsm_cli.music.bars import Bar, BarRange
 from clsm_cli.music.key import Key
 from clsm_cli.music.musicxml import score_to_musicxml
 from clsm_cli.music.notation import (
@@ -106,3 +106,10 @@ def test_a_track_without_notes_is_a_score_of_measure_rests():
                for measure in score.measures)
     assert [length for _, length, _ in measure_lengths(parse(score_to_musicxml(score), "musicxml"))] == [3, 3]
     assert "z6 | z6 |]" in score_to_abc(score)
+
+
+def test_only_the_first_bar_of_a_song_with_a_pickup_is_one_pickup_measure():
+    bars = bars_of((1, 4), (3, 4), (3, 4))
+    score = build_score([(0, TPB, 67)], bars, TPB, [], None, "t", "", shown=BarRange(1, 1))
+    (measure,) = score.measures
+    assert measure.pickup and measure.time_signature == (3, 4) and measure.length == 12
