@@ -10,7 +10,7 @@ import pytest
 from clsm_cli.editing.prepare import open_song, prepare_song
 from clsm_cli.music.bars import BarRange
 from clsm_cli.music.notation import track_score
-from tests.music.notation_checks import joined_notes, parse
+from tests.music.notation_checks import joined_notes, measure_lengths, parse
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hoert-ihr-herrn.mid"
 
@@ -68,3 +68,20 @@ def test_export_and_notation_flags_run_where_torch_cannot_be_imported(run_withou
                                "--musicxml", "--abc", "--out", tmp_path, "--no-preview")
     assert result.returncode == 0, result.stderr
     assert sorted(path.suffix for path in tmp_path.iterdir()) == [".abc", ".mid", ".musicxml"]
+    # The shipped model's edit of a real tune: the MusicXML holds the output MIDI's melody on its grid.
+    (midi,) = tmp_path.glob("*.mid")
+    prepared = prepare_song(open_song(midi, None), None, None)
+    score = track_score(prepared.song, prepared.track, list(prepared.bars), midi.stem)
+    (musicxml,) = tmp_path.glob("*.musicxml")
+    assert joined_notes(parse(musicxml.read_text(), "musicxml")) == Counter(
+        (n.start, n.pitch, n.end - n.start) for n in score.notes)
+
+
+def test_export_with_meter_counts_the_bars_of_a_mislabelled_song_in_it(run_clsm, tmp_path):
+    pop = EXAMPLE.parents[1] / "tests" / "fixtures" / "dev_midi" / "pop909_404.mid"  # 4/4 music labelled 1/4
+    out = tmp_path / "pop.musicxml"
+    result = run_clsm("export", pop, "--meter", "4/4", "--bars", "5-12", "--musicxml", out)
+    assert result.exit_code == 0, result.output
+    lengths = measure_lengths(parse(out.read_text(), "musicxml"))
+    assert [number for number, _, _ in lengths] == list(range(5, 13))
+    assert all(length == bar == 4 for _, length, bar in lengths)
