@@ -5,8 +5,8 @@ bars, each holding one or more voices of :class:`Piece` values that a score edit
 they are.
 
 * **Time.** Onsets and ends are quantized per quarter-note beat to 16ths, or to 8th-note triplets
-  where that moves the beat's onsets less (:func:`quantize_to_beat_grid`, the one rule; ties go to
-  16ths). Positions are counted in divisions, ``DIVISIONS_PER_QUARTER`` = 12, which holds both
+  where that moves the beat's onsets and releases less (:func:`quantize_to_beat_grid`, the one
+  rule, the triplet time base's; ties go to 16ths; triplets only in meters counted in quarters). Positions are counted in divisions, ``DIVISIONS_PER_QUARTER`` = 12, which holds both
   grids. A note that quantizes to nothing lasts one grid step; a pitch struck twice at one onset
   is one note, the longer.
 * **Voices.** Notes sharing an onset and an end form a chord. Voice 1 is the top line (the top
@@ -40,6 +40,7 @@ DIVISIONS_PER_QUARTER = 12  # holds both 16ths (3) and 8th-note triplets (4)
 SIXTEENTH = 3
 TRIPLET_EIGHTH = 4
 DIVISIONS_PER_SIXTEENTH_STEP = SIXTEENTH  # a song step (``Bar.steps``) is a 16th
+EARLY_BY = Fraction(1, 2 * DIVISIONS_PER_QUARTER)  # an event this early (in quarters) belongs to the next beat
 TEMPO_CHANGE_SHARE = 0.10  # a later tempo is marked when it differs by more than this and lasts a bar
 
 # Notatable values in divisions, longest first: (divisions, type, dots).
@@ -62,24 +63,38 @@ def _snap(offset: Fraction, grid: int) -> int:
     return _round_half_up(offset * DIVISIONS_PER_QUARTER / grid) * grid
 
 
-def quantize_to_beat_grid(bar_quarters: Fraction, onsets: Sequence[Fraction]) -> list[int]:
+def _beat_of(offset: Fraction, beats: int) -> int:
+    """The quarter an event belongs to: the one it is nearest to starting in (an event up to half
+    a division before a quarter starts belongs to that quarter)."""
+    return min(max(0, math.floor(offset + EARLY_BY)), beats - 1)
+
+
+def quantize_to_beat_grid(bar_quarters: Fraction, events: Sequence[Fraction], triplets: bool = True) -> list[int]:
     """The grid of each quarter-note beat of a bar: ``SIXTEENTH`` or ``TRIPLET_EIGHTH`` divisions.
 
-    ``onsets`` are offsets in quarter notes from the bar line. A beat takes the 8th-note triplet
-    grid when that moves its onsets less in total than the 16th grid does (a tie keeps 16ths); a
-    beat with no onset, and a part beat at the end of a bar (3/8, 5/8), keep 16ths. Pure: the rule
-    the triplet time base uses too.
+    ``events`` are the onsets and releases in the bar, as offsets in quarter notes from its bar
+    line. A beat takes the 8th-note triplet grid when that moves its events less in total than the
+    16th grid does (a tie keeps 16ths); a beat with no event, a part beat at the end of a bar (3/8,
+    a bar cut short) and every beat of a bar without ``triplets`` (meters not counted in quarters:
+    6/8, 9/8) keep 16ths. Pure; the rule of the triplet time base (``music/triplets.py`` on the
+    time-base branch: each quarter on the grid that moves its events least).
     """
-    beats = math.ceil(bar_quarters)
+    beats = max(1, math.ceil(bar_quarters))
     moved = [[Fraction(0), Fraction(0)] for _ in range(beats)]  # [16ths, triplets] per beat
-    for onset in onsets:
-        beat = min(max(0, math.floor(onset)), beats - 1)
+    for event in events:
+        beat = _beat_of(event, beats)
         for index, grid in enumerate((SIXTEENTH, TRIPLET_EIGHTH)):
-            moved[beat][index] += abs(onset * DIVISIONS_PER_QUARTER - _snap(onset, grid))
+            offset = event - beat  # within the beat: 0 .. 1 (a little below 0 for an early event)
+            moved[beat][index] += abs(offset * DIVISIONS_PER_QUARTER - _snap(offset, grid))
     return [
-        TRIPLET_EIGHTH if beat + 1 <= bar_quarters and triplets < sixteenths else SIXTEENTH
-        for beat, (sixteenths, triplets) in enumerate(moved)
+        TRIPLET_EIGHTH if triplets and beat + 1 <= bar_quarters and triplet_cost < sixteenth_cost else SIXTEENTH
+        for beat, (sixteenth_cost, triplet_cost) in enumerate(moved)
     ]
+
+
+def meter_has_triplets(numerator: int, denominator: int) -> bool:
+    """x/4 and 2/2 count in quarters, so a beat may be a triplet; 6/8 and 9/8 divide theirs in three."""
+    return denominator == 4 or (numerator, denominator) == (2, 2)
 
 
 @dataclass(frozen=True)
@@ -100,8 +115,9 @@ class _BarGrid:
 
     def position(self, tick: int, ticks_per_beat: int) -> int:
         offset = Fraction(tick - self.bar.start_tick, ticks_per_beat)
-        beat = min(max(0, math.floor(offset)), len(self.grids) - 1)
-        return self.start + min(max(0, _snap(offset, self.grids[beat])), self.length)
+        beat = _beat_of(offset, len(self.grids))
+        on_grid = beat * DIVISIONS_PER_QUARTER + _snap(offset - beat, self.grids[beat])
+        return self.start + min(max(0, on_grid), self.length)
 
     def step_at(self, position: int) -> int:
         beat = min((position - self.start) // DIVISIONS_PER_QUARTER, len(self.grids) - 1)
@@ -124,14 +140,16 @@ def quantize_notes(notes: Iterable[tuple[int, int, int]], bars: Sequence[Bar], t
     by_bar: list[list[Fraction]] = [[] for _ in bars]
     first_tick, end_tick = bars[0].start_tick, bars[-1].end_tick
     inside = [note for note in notes if first_tick <= note[0] < end_tick]
-    for start, _, _ in inside:
-        index = _bar_index(bars, start)
-        by_bar[index].append(Fraction(start - bars[index].start_tick, ticks_per_beat))
+    for start, end, _ in inside:
+        for tick in (start, end) if end < end_tick else (start,):
+            index = _bar_index(bars, tick)
+            by_bar[index].append(Fraction(tick - bars[index].start_tick, ticks_per_beat))
     grids, position = [], 0
-    for bar, onsets in zip(bars, by_bar):
+    for bar, events in zip(bars, by_bar):
         length = bar.steps * DIVISIONS_PER_SIXTEENTH_STEP
         quarters = Fraction(length, DIVISIONS_PER_QUARTER)
-        grids.append(_BarGrid(bar, position, length, tuple(quantize_to_beat_grid(quarters, onsets))))
+        beat_grids = quantize_to_beat_grid(quarters, events, meter_has_triplets(bar.numerator, bar.denominator))
+        grids.append(_BarGrid(bar, position, length, tuple(beat_grids)))
         position += length
     longest: dict[tuple[int, int], int] = {}
     for start_tick, end_tick_of_note, pitch in inside:

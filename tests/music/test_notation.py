@@ -30,13 +30,17 @@ def bars_of(*meters):
     return bars
 
 
-def test_a_beat_takes_triplets_only_where_they_move_its_onsets_less():
+def test_a_beat_takes_triplets_only_where_they_move_its_events_less():
     third = Fraction(1, 3)
     grids = quantize_to_beat_grid(Fraction(2), [Fraction(0), third, 2 * third, Fraction(1), Fraction(5, 4)])
     assert grids == [TRIPLET_EIGHTH, SIXTEENTH]
     assert quantize_to_beat_grid(Fraction(1), [Fraction(0)]) == [SIXTEENTH]  # a tie keeps 16ths
     # A part beat at the end of a 3/8 bar keeps 16ths.
     assert quantize_to_beat_grid(Fraction(3, 2), [Fraction(1), Fraction(4, 3)]) == [SIXTEENTH, SIXTEENTH]
+    # Meters not counted in quarters (6/8) keep 16ths; an event just before a beat belongs to it.
+    assert quantize_to_beat_grid(Fraction(3), [Fraction(1, 3), Fraction(2, 3)], triplets=False) == [SIXTEENTH] * 3
+    assert quantize_to_beat_grid(Fraction(2), [Fraction(1) - Fraction(1, 48), Fraction(4, 3)]) == [
+        SIXTEENTH, TRIPLET_EIGHTH]
 
 
 def test_values_split_greedily_with_long_values_on_the_beat():
