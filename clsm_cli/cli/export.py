@@ -58,7 +58,7 @@ def export(
     meter_override = Meter.parse(meter) if meter is not None else None
     opened = open_song(file, bar_range, meter_override)
     prepared = prepare_song(opened, bar_range, track)
-    for message in prepared.warnings:
+    for message in opened.warnings:  # not the 16th grid's quantization report: notation holds triplets
         warn(message)
     text, lower = melody_notation(prepared, bar_range, "musicxml" if musicxml is not None else "abc")
     if abc is not None and lower:

@@ -85,3 +85,10 @@ def test_export_with_meter_counts_the_bars_of_a_mislabelled_song_in_it(run_clsm,
     lengths = measure_lengths(parse(out.read_text(), "musicxml"))
     assert [number for number, _, _ in lengths] == list(range(5, 13))
     assert all(length == bar == 4 for _, length, bar in lengths)
+
+
+def test_export_of_a_tune_in_triplets_does_not_warn_about_the_sixteenth_grid(run_clsm):
+    hornpipe = EXAMPLE.parents[1] / "tests" / "fixtures" / "dev_midi" / "cre_BaconandBeanshornpipe.mid"
+    result = run_clsm("export", hornpipe, "--abc", "-")
+    assert result.exit_code == 0 and "(3:2:2" in result.stdout
+    assert "triplets" not in result.stderr
