@@ -257,16 +257,29 @@ def _is_compound(time_signature: tuple[int, int]) -> bool:
     return denominator >= 8 and numerator % 3 == 0 and numerator > 3
 
 
+def _value_fits(start: int, value: int, compound: bool) -> bool:
+    """Whether a value may start at ``start`` (divisions from the bar line): a quarter or longer
+    on a beat in simple meters; in compound meters (6/8, 9/8, 12/8) dotted quarters and longer on a
+    dotted-quarter beat, a quarter inside one beat, and no plain half or whole (they blur the beats).
+    A value shorter than a quarter stays inside its beat."""
+    beat = 18 if compound else 12
+    if value < 12:
+        return start % beat + value <= beat
+    if not compound:
+        return start % 12 == 0
+    if value % beat == 0:
+        return start % beat == 0
+    return value == 12 and start % beat + value <= beat
+
+
 def split_value(start: int, duration: int, compound: bool) -> list[tuple[int, int, str, int]]:
     """A span of 16th-grid divisions as notatable values, left to right: (start, length, type, dots).
 
-    Greedy: the longest value that fits and starts where that value may (a quarter or longer on a
-    beat: every quarter in simple meters, every 8th in compound ones)."""
+    Greedy: the longest value that fits and may start where it would (:func:`_value_fits`)."""
     pieces = []
     while duration > 0:
         for value, note_type, dots in NOTE_VALUES:
-            alignment = (6 if compound else 12) if value >= 12 else 1
-            if value <= duration and start % alignment == 0:
+            if value <= duration and _value_fits(start, value, compound):
                 break
         else:  # pragma: no cover - 3 divides every span on the 16th grid
             raise ValueError(f"{duration} divisions do not fit the 16th grid")

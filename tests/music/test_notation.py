@@ -46,7 +46,11 @@ def test_a_beat_takes_triplets_only_where_they_move_its_events_less():
 def test_values_split_greedily_with_long_values_on_the_beat():
     assert [(s, d) for s, d, _, _ in split_value(0, 36, False)] == [(0, 36)]
     assert [(s, d) for s, d, _, _ in split_value(3, 21, False)] == [(3, 9), (12, 12)]
+    assert [(s, d) for s, d, _, _ in split_value(6, 9, False)] == [(6, 6), (12, 3)]  # within the beat
+    assert [(s, d) for s, d, _, _ in split_value(12, 18, True)] == [(12, 6), (18, 12)]  # 6/8: z z2
     assert [(s, d) for s, d, _, _ in split_value(18, 18, True)] == [(18, 18)]
+    assert [(s, d) for s, d, _, _ in split_value(0, 30, True)] == [(0, 18), (18, 12)]  # 6/8: z3 z2
+    assert [(s, d) for s, d, _, _ in split_value(0, 30, False)] == [(0, 24), (24, 6)]
 
 
 def test_chords_share_onset_and_end_and_other_lower_notes_go_to_voice_two():
