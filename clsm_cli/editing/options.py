@@ -50,6 +50,7 @@ class EditOptions:
     around_file: Optional[Path] = None
     voice: str = "top"  # "top": edit the track's top voice, keep the notes under it; "all": every note
     meter: Optional[Meter] = None  # --meter: bars counted in this meter instead of the file's time signatures
+    soundfont: Optional[Path] = None  # --soundfont for --wav (None: CLSM_SOUNDFONT, then the system's)
 
 
 def check_options(options: EditOptions) -> None:
@@ -248,6 +249,7 @@ class FileResult:
                     ],
                     "target_tokens": tokens_to_text(output.target_tokens),
                     "wav": None if output.wav is None else str(output.wav),
+                    "wav_renderer": output.wav_renderer,
                 }
                 for output in self.outputs
             ],

@@ -150,7 +150,8 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
             wav, renderer = None, None
             if options.wav:
                 wav = path.with_suffix(".wav")
-                renderer = written.write(wav, lambda: audio.render_wav(path, wav, force=options.force))
+                renderer = written.write(wav, lambda: audio.render_wav(path, wav, force=options.force,
+                                                                          soundfont=options.soundfont))
             result.outputs.append(OutputFile(path, k, version.latents, version.tokens, tuple(new_notes), wav, renderer))
             result.previews.append(_roll_view(prepared, version, path.name, options))
         if combined_path is not None:

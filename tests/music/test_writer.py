@@ -7,7 +7,6 @@ read independently with mido, across multi-track files with tempo and meter chan
 import os
 import random
 import statistics
-import wave
 from pathlib import Path
 
 import mido
@@ -15,11 +14,9 @@ import pretty_midi
 import pytest
 
 import clsm_cli.atomic as atomic
-import clsm_cli.music.audio as audio
 from clsm_cli.errors import EXIT_OUTPUT, OutputError
 from clsm_cli.music.bars import BarRange, bar_at_step, song_bars, step_to_tick, window_around
 from clsm_cli.music.melody import choose_melody_track, in_bars, split_top_voice
-from clsm_cli.music.audio import render_wav
 from clsm_cli.music.midi_read import read_midi, read_text_events
 from clsm_cli.music.midi_write import write_candidates_file, write_edited_song, write_sequence_file
 from clsm_cli.music.song import MidiTrack
@@ -447,34 +444,6 @@ def test_sequence_file_plays_versions_one_after_another(tmp_path):
     assert markers == [(0, "version 1"), (36 * 24, "version 2")]
     with pytest.raises(ValueError):
         write_sequence_file(versions, 0, 96, 600_000, (3, 4), 73, tmp_path / "bad.mid", "p")
-
-
-def test_render_wav_falls_back_to_sine_tones(tmp_path, small_song, monkeypatch):
-    song, _ = small_song
-    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
-    renderer = render_wav(song.path, tmp_path / "song.wav")
-    assert "sine" in renderer
-    with wave.open(str(tmp_path / "song.wav")) as stream:
-        assert stream.getnframes() > 22_050 // 2 and stream.getsampwidth() == 2
-    with pytest.raises(OutputError, match="already exists"):
-        render_wav(song.path, tmp_path / "song.wav")
-
-
-def test_render_wav_uses_fluidsynth_when_installed(tmp_path, small_song, monkeypatch):
-    song, _ = small_song
-    calls = []
-
-    def fake_run(command, capture_output, timeout):
-        calls.append(command)
-        Path(command[command.index("-F") + 1]).write_bytes(b"RIFF fake wav")
-        return type("Result", (), {"returncode": 0})()
-
-    monkeypatch.setattr(audio.shutil, "which", lambda name: "/usr/bin/fluidsynth")
-    monkeypatch.setattr(audio, "find_soundfont", lambda: "/usr/share/sounds/sf2/FluidR3_GM.sf2")
-    monkeypatch.setattr(audio.subprocess, "run", fake_run)
-    assert render_wav(song.path, tmp_path / "out.wav") == "fluidsynth"
-    assert (tmp_path / "out.wav").read_bytes() == b"RIFF fake wav"
-    assert calls[0][0] == "/usr/bin/fluidsynth" and calls[0][-2:] == ["/usr/share/sounds/sf2/FluidR3_GM.sf2", str(song.path)]
 
 
 def test_at_a_boundary_the_new_release_comes_before_the_next_attack(tmp_path):
