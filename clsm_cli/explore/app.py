@@ -46,6 +46,7 @@ HELP_TEXT = """\
 class ExploreApp(App):
     """Candidates, the piano roll, play, keep, accept, the grid and the controls."""
 
+    AUTO_FOCUS = None  # keys go to the app until a panel's field is focused on purpose
     CSS = """
     #main { height: 1fr; }
     #roll { height: auto; padding: 0 1; }

@@ -24,14 +24,18 @@ import sys
 import wave
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
 from clsm_cli.errors import InputFileError
 from clsm_cli.music.midi_read import read_midi
 from clsm_cli.music.midi_write import check_output_path, write_output_bytes
-from clsm_cli.music.synth import SAMPLE_RATE, BuiltinSynth, Renderer, SoundFontSynth, SoundingNote
+
+if TYPE_CHECKING:  # the synth and the SoundFont reader load when audio is first rendered
+    from clsm_cli.music.synth import Renderer, SoundingNote
+
+SAMPLE_RATE = 44_100  # the same as synth.SAMPLE_RATE (a test keeps them equal)
 
 SOUNDFONT_ENV = "CLSM_SOUNDFONT"
 HOW_TO_GET_ONE = (
@@ -51,7 +55,7 @@ _WINDOWS = ("~/soundfonts", "C:/soundfonts")
 class RendererChoice:
     """The renderer that plays, and a sentence for the user when it is not the one they would want."""
 
-    renderer: Renderer
+    renderer: "Renderer"
     notice: Optional[str] = None
 
     @property
@@ -104,6 +108,8 @@ def choose_renderer(soundfont: Optional[os.PathLike | str] = None) -> RendererCh
 
     The same SoundFont file (unchanged since) is read once per process: a batch renders every
     output with one renderer."""
+    from clsm_cli.music.synth import BuiltinSynth
+
     path, missing = find_soundfont(soundfont)
     if path is None:
         return RendererChoice(BuiltinSynth(), missing or HOW_TO_GET_ONE)
@@ -118,6 +124,7 @@ def choose_renderer(soundfont: Optional[os.PathLike | str] = None) -> RendererCh
 @functools.lru_cache(maxsize=4)
 def _soundfont_choice(path: Path, mtime_ns: int, size: int) -> RendererChoice:
     from clsm_cli.music.soundfont import read_soundfont
+    from clsm_cli.music.synth import BuiltinSynth, SoundFontSynth
 
     try:
         return RendererChoice(SoundFontSynth(read_soundfont(path)))
@@ -125,9 +132,11 @@ def _soundfont_choice(path: Path, mtime_ns: int, size: int) -> RendererChoice:
         return RendererChoice(BuiltinSynth(), f"{error.message}, so audio uses the built-in synth")
 
 
-def midi_file_notes(midi_path: Path) -> list[SoundingNote]:
+def midi_file_notes(midi_path: Path) -> list["SoundingNote"]:
     """Every note of a MIDI file in seconds (tempo changes applied), with its program and drum flag."""
     import pretty_midi
+
+    from clsm_cli.music.synth import SoundingNote
 
     read_midi(midi_path)  # one sentence for a bad file, before pretty_midi sees it
     try:
@@ -155,7 +164,7 @@ def wav_bytes(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, peak: float =
     return buffer.getvalue()
 
 
-def render_notes(notes: Sequence[SoundingNote], renderer: Renderer) -> np.ndarray:
+def render_notes(notes: Sequence["SoundingNote"], renderer: "Renderer") -> np.ndarray:
     """The whole mix of ``notes``, float32 mono."""
     return renderer.render(notes)
 

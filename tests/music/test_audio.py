@@ -31,6 +31,10 @@ def peak_frequency(samples: np.ndarray) -> float:
     return float(np.argmax(spectrum) * SAMPLE_RATE / len(samples))
 
 
+def test_audio_and_the_synth_agree_on_the_sample_rate():
+    assert audio.SAMPLE_RATE == SAMPLE_RATE
+
+
 def test_the_tiny_soundfont_reads_with_one_looped_voice_per_key(tiny_sf2):
     soundfont = read_soundfont(tiny_sf2)
     (voice,) = soundfont.voices(0, 0, 69, 100)
