@@ -128,7 +128,7 @@ JSON = typer.Option(False, "--json", help="Print one JSON object per input file 
 PREVIEW = typer.Option(None, "--preview/--no-preview", help="Piano-roll previews on stdout. Default: only when stdout is a terminal.", show_default=False)
 WAV = typer.Option(False, "--wav", help="Also render each output to WAV, in-process: with a General MIDI SoundFont (--soundfont, CLSM_SOUNDFONT, else the system's), else a built-in synth.")
 SOUNDFONT = typer.Option(None, "--soundfont", metavar="FILE.sf2", help="The SoundFont --wav renders with (default: CLSM_SOUNDFONT, then the system's General MIDI SoundFont).", show_default=False)
-COMBINED = typer.Option(False, "--combined", help="Also write one file with every version (as tracks; in sequence for interpolate).")
+COMBINED = typer.Option(False, "--combined", help="Also write one audition file: the original, then each version in turn with a bar of context either side and the other tracks under it; a named track, a channel and a marker per version.")
 DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; cuda needs the torch engine.")
 METER = typer.Option(None, "--meter", metavar="N/D", help="Count bars in this meter from the start instead of the file's time signatures (a 4/4 song labelled 1/4); the outputs keep the file's own.", show_default=False)
 ENGINE = typer.Option("auto", "--engine", metavar="auto|numpy|torch", help="Which inference engine runs the model; both give the same notes for a seed on a CPU.")
