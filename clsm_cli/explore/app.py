@@ -285,7 +285,8 @@ class ExploreApp(App):
             controls = EditControls.from_text(values)
             self.session = self.session.with_controls(controls)
             self.index, self.grid_position = 1, None
-            self.message = f"controls: {controls.describe()} (candidates drawn again)"
+            self.message = (f"controls: {controls.describe()}; candidates drawn again (the editing layer applies "
+                            "them once its infill takes them)" if controls.editing_arguments() else "controls: defaults")
 
         if self._attempt(apply):
             self.action_close_panels()

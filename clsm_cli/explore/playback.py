@@ -74,12 +74,11 @@ class NullDevice:
 class MiniaudioDevice:
     """The default output through miniaudio (mono float32); a passage that ends stops by itself."""
 
-    def __init__(self):
+    def __init__(self, backends: Optional[list] = None):
         import miniaudio
 
-        self._miniaudio = miniaudio
         self.device = miniaudio.PlaybackDevice(output_format=miniaudio.SampleFormat.FLOAT32, nchannels=1,
-                                               sample_rate=SAMPLE_RATE, buffersize_msec=60)
+                                               sample_rate=SAMPLE_RATE, buffersize_msec=60, backends=backends)
         self.name = f"audio output ({self.device.backend})"
         self._stream: Optional[PassageStream] = None
 
