@@ -45,7 +45,8 @@ HOW_TO_GET_ONE = (
 )
 _LINUX = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2",
           "/usr/share/sounds/sf2/default-GM.sf2", "/usr/share/soundfonts/default.sf2",
-          "/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/soundfonts/FluidR3_GM2-2.sf2")
+          "/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/soundfonts/FluidR3_GM2-2.sf2",
+          "/usr/share/soundfonts", "/usr/share/sounds/sf2")  # then any other .sf2 there
 _MACOS = ("~/Library/Audio/Sounds/Banks", "/Library/Audio/Sounds/Banks", "/opt/homebrew/share/soundfonts",
           "/usr/local/share/soundfonts")
 _WINDOWS = ("~/soundfonts", "C:/soundfonts")
