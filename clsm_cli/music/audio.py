@@ -86,8 +86,8 @@ def system_soundfont_paths(platform: str = sys.platform) -> list[Path]:
     found = []
     for place in places:
         if place.is_dir():
-            found += sorted(place.glob("*.sf2"))
-        else:
+            found += [path for path in sorted(place.glob("*.sf2")) if path not in found]
+        elif place.suffix == ".sf2" and place not in found:
             found.append(place)
     return found
 

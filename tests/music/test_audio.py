@@ -86,14 +86,26 @@ def test_search_order_is_the_option_then_the_variable_then_the_system(tmp_path, 
     assert path is None and "missing.sf2 (--soundfont) does not exist" in notice
 
 
-def test_system_locations_are_documented_per_platform(monkeypatch, tmp_path):
+def test_system_locations_per_platform_and_the_user_folder_first(monkeypatch, tmp_path):
     monkeypatch.setenv("CLSM_HOME", str(tmp_path))
     (tmp_path / "soundfonts").mkdir()
     mine = write_tiny_soundfont(tmp_path / "soundfonts" / "mine.sf2")
-    for platform, expected in (("linux", "/usr/share/sounds/sf2/FluidR3_GM.sf2"), ("darwin", "Banks"),
-                               ("win32", "soundfonts")):
-        paths = system_soundfont_paths(platform)
-        assert paths[0] == mine and any(expected in str(path) for path in paths[1:])
+    banks = tmp_path / "Banks"
+    banks.mkdir()
+    bank = write_tiny_soundfont(banks / "gm.sf2")
+    monkeypatch.setattr(audio, "_MACOS", (str(banks),))
+    monkeypatch.setattr(audio, "_WINDOWS", (str(banks),))
+    for platform in ("darwin", "win32"):
+        assert system_soundfont_paths(platform) == [mine, bank]
+    assert system_soundfont_paths("linux")[0] == mine
+    # What the README documents.
+    assert "/usr/share/sounds/sf2/FluidR3_GM.sf2" in audio._LINUX and "/usr/share/soundfonts" in audio._LINUX
+
+
+def test_macos_and_windows_places_are_the_documented_ones():
+    assert audio._MACOS == ("~/Library/Audio/Sounds/Banks", "/Library/Audio/Sounds/Banks",
+                            "/opt/homebrew/share/soundfonts", "/usr/local/share/soundfonts")
+    assert audio._WINDOWS == ("~/soundfonts", "C:/soundfonts")
 
 
 def test_no_soundfont_means_the_builtin_synth_and_one_line_how_to(no_system_soundfont):
