@@ -102,12 +102,6 @@ def test_system_locations_per_platform_and_the_user_folder_first(monkeypatch, tm
     assert "/usr/share/sounds/sf2/FluidR3_GM.sf2" in audio._LINUX and "/usr/share/soundfonts" in audio._LINUX
 
 
-def test_macos_and_windows_places_are_the_documented_ones():
-    assert audio._MACOS == ("~/Library/Audio/Sounds/Banks", "/Library/Audio/Sounds/Banks",
-                            "/opt/homebrew/share/soundfonts", "/usr/local/share/soundfonts")
-    assert audio._WINDOWS == ("~/soundfonts", "C:/soundfonts")
-
-
 def test_no_soundfont_means_the_builtin_synth_and_one_line_how_to(no_system_soundfont):
     choice = choose_renderer()
     assert choice.name == "built-in synth" and choice.notice == HOW_TO_GET_ONE
