@@ -68,6 +68,23 @@ class EditControls:
         return {field.name: getattr(self, field.name) for field in fields(self)
                 if getattr(self, field.name) not in (None, False)}
 
+    def request_arguments(self) -> dict:
+        """The decoding controls set, parsed, by the editing layer's request fields (``key``,
+        ``pitch_range`` as (low, high) or "any", ``keep_rhythm``, ``max_leap``, ``density`` as
+        (low, high)); the pool size is :attr:`pool`."""
+        arguments: dict = {}
+        if self.key is not None:
+            arguments["key"] = self.key
+        if self.range is not None:
+            arguments["pitch_range"] = "any" if self.range == "any" else _span(self.range, "range")
+        if self.keep_rhythm:
+            arguments["keep_rhythm"] = True
+        if self.max_leap is not None:
+            arguments["max_leap"] = self.max_leap
+        if self.density is not None:
+            arguments["density"] = tuple(float(value) for value in _span(self.density, "density"))
+        return arguments
+
     def describe(self) -> str:
         arguments = self.editing_arguments()
         return ", ".join(f"{name.replace('_', ' ')} {value}" if value is not True else name.replace("_", " ")

@@ -130,8 +130,9 @@ class ExploreSession:
     def _draw(self, number: int, attempt: int) -> Candidate:
         """The one editing call that draws a candidate: where the ``s`` panel's controls go.
 
-        ``self.controls.editing_arguments()`` holds the values the panel collected (key, range,
-        keep rhythm, max leap, density, pool); the editing layer's infill takes them here once it
+        ``self.controls.request_arguments()`` holds the decoding controls the panel collected (key,
+        range, keep rhythm, max leap, density) by the editing layer's request fields, and
+        ``self.controls.pool`` the pool size; the editing layer's infill takes them here once it
         accepts decoding controls.
         """
         (candidate,) = generate.infill(self.model.engine, self.window.tokens, self.window.target, self.decoding,
@@ -142,12 +143,16 @@ class ExploreSession:
         entry.candidate = candidate
         new = target_notes(candidate.tokens, self.window, self.prepared.line)
         entry.line = tuple(splice(self.prepared.line, self.start, self.end, new))
-        entry.score = self._score(candidate.tokens, candidate.w)
+        entry.score = self._score(candidate.tokens, candidate.w, candidate)
         return entry
 
-    def _score(self, tokens: np.ndarray, w: Optional[np.ndarray]) -> float:
-        """The model's mean log-likelihood per target token (its own latent; the original: the
-        posterior's), the score column until the editing layer's ranking gives one."""
+    def _score(self, tokens: np.ndarray, w: Optional[np.ndarray], drawn: Optional[Candidate] = None) -> float:
+        """The model's mean log-likelihood per target token: what the candidate record carries
+        (``log_probs``, where the editing layer records them), else teacher-forced under its own
+        latent (the original: the posterior's)."""
+        log_probs = getattr(drawn, "log_probs", None)
+        if log_probs is not None:
+            return float(np.mean(log_probs))
         engine, target = self.model.engine, self.window.target
         framed = self.window.tokens.copy()
         framed[target.start : target.end] = tokens

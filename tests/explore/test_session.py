@@ -123,4 +123,7 @@ def test_controls_collect_the_editing_options_by_name():
                                        "density": "2-6", "pool": "16"})
     assert controls.editing_arguments() == {"key": "Am", "range": "60-79", "keep_rhythm": True, "max_leap": 5,
                                             "density": "2-6", "pool": 16}
+    assert controls.request_arguments() == {"key": "Am", "pitch_range": (60, 79), "keep_rhythm": True, "max_leap": 5,
+                                            "density": (2.0, 6.0)}
+    assert EditControls(range="any").request_arguments() == {"pitch_range": "any"}
     assert EditControls().editing_arguments() == {} and EditControls().describe() == "defaults"
