@@ -107,6 +107,7 @@ class ExploreApp(App):
 
     def on_mount(self) -> None:
         self._check_size(self.size.width, self.size.height)
+        self._attempt(lambda: self.session.decode(self.current))  # the first candidate, shown at once
         self.set_interval(0.25, self._refresh_status)
         self.refresh_view()
 

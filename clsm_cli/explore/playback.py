@@ -13,6 +13,8 @@ that block is handed over) and the rest as the device asks for it. Devices:
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 from typing import Callable, Optional, Sequence
@@ -77,8 +79,9 @@ class MiniaudioDevice:
     def __init__(self, backends: Optional[list] = None):
         import miniaudio
 
-        self.device = miniaudio.PlaybackDevice(output_format=miniaudio.SampleFormat.FLOAT32, nchannels=1,
-                                               sample_rate=SAMPLE_RATE, buffersize_msec=60, backends=backends)
+        with _native_stderr_silenced():  # ALSA prints a page of complaints on a machine without a card
+            self.device = miniaudio.PlaybackDevice(output_format=miniaudio.SampleFormat.FLOAT32, nchannels=1,
+                                                   sample_rate=SAMPLE_RATE, buffersize_msec=60, backends=backends)
         self.name = f"audio output ({self.device.backend})"
         self._stream: Optional[PassageStream] = None
 
@@ -169,6 +172,24 @@ class MidiPortDevice:
     def close(self) -> None:
         self.stop()
         self.port.close()
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """File descriptor 2 pointed at the null device for a while: what C libraries print there would
+    land in the middle of the app's screen (Python's own errors still reach sys.stderr after)."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def open_device(port: Optional[str] = None, make_audio: Optional[Callable[[], object]] = None):
