@@ -249,9 +249,10 @@ class ExploreSession:
     # --- files ---------------------------------------------------------------------------------
 
     def kept_path(self, entry: Entry) -> Path:
-        """``<stem>.explore-bars<A>-<B>-s<seed>-<j>.mid`` (``-grid-<x>-<y>`` for a grid cell) in ``--out``."""
+        """``<stem>.explore-bars<A>-<B>-s<seed>-<j>.mid`` (``-grid-<x>-<y>`` for a grid cell) in ``--out``,
+        named after the song being edited (an accepted song's kept files carry its ``accepted-<n>``)."""
         k = f"grid-{entry.grid[0]}-{entry.grid[1]}" if entry.grid else entry.number
-        return output_path(replace(self.options, verb=EXPLORE_VERB), self.root_stem, k)
+        return output_path(replace(self.options, verb=EXPLORE_VERB), self.prepared.path.stem, k)
 
     def keep(self, entry: Entry) -> Path:
         """Write this version into ``--out`` with its provenance, named as infill names outputs."""

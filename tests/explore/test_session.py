@@ -91,6 +91,7 @@ def test_accept_writes_the_song_and_goes_on_editing_it(make_session, tmp_path):
     start, end = session.start, session.end
     assert [n for n in after.prepared.line if start <= n.start_step < end] == \
         [n for n in chosen.line if start <= n.start_step < end]
+    assert after.kept_path(after.entries[1]).name == "song.accepted-1.explore-bars3-4-s5-1.mid"
     other = after.with_bars(BarRange(6, 7))
     assert other.options.bars == BarRange(6, 7) and other.root_stem == "song"
     assert other.accept(other.decode(other.entries[1])).prepared.path.name == "song.accepted-2.mid"
