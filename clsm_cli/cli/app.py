@@ -25,7 +25,7 @@ from clsm_cli.cli.console import (  # noqa: F401 - re-exported for command modul
 from clsm_cli.errors import EXIT_BUG, ClsmError
 
 # Command groups, in the order `clsm --help` lists them. Each module defines register(app).
-COMMAND_MODULES = ("show", "edit", "export", "models", "data", "train", "evaluate")
+COMMAND_MODULES = ("show", "edit", "explore", "export", "models", "data", "train", "evaluate")
 
 HELP = """\
 Edit bars of a MIDI melody with a Contextual Latent Space Model (Akama, ISMIR 2021).
@@ -39,6 +39,7 @@ Only the bars you choose change; everything else in the file stays exactly as it
   clsm interpolate song.mid --bars 3-4 --steps 8
   clsm vary song.mid --bars 5-6 --amount 0.3
   clsm infill songs/*.mid --bars 5-6 --json  batch edit, one JSON line per file
+  clsm explore song.mid --bars 3-4           hear, keep and walk between candidates
 """
 
 app = typer.Typer(

@@ -126,10 +126,11 @@ OUT = typer.Option(Path("."), "--out", "-o", metavar="DIR", help="Folder for the
 FORCE = typer.Option(False, "--force", help="Overwrite outputs that already exist.")
 JSON = typer.Option(False, "--json", help="Print one JSON object per input file on stdout (messages stay on stderr).")
 PREVIEW = typer.Option(None, "--preview/--no-preview", help="Piano-roll previews on stdout. Default: only when stdout is a terminal.", show_default=False)
-WAV = typer.Option(False, "--wav", help="Also render each output to WAV (fluidsynth with a General MIDI soundfont when present).")
+WAV = typer.Option(False, "--wav", help="Also render each output to WAV, in-process: with a General MIDI SoundFont (--soundfont, CLSM_SOUNDFONT, else the system's), else a built-in synth.")
+SOUNDFONT = typer.Option(None, "--soundfont", metavar="FILE.sf2", help="The SoundFont --wav renders with (default: CLSM_SOUNDFONT, then the system's General MIDI SoundFont).", show_default=False)
 MUSICXML = typer.Option(False, "--musicxml", help="Also write each output's edited track as MusicXML (.musicxml, for MuseScore or any score editor), the new bars marked.")
 ABC = typer.Option(False, "--abc", help="Also write each output's melody (its top line) as ABC notation (.abc), the new bars marked.")
-COMBINED = typer.Option(False, "--combined", help="Also write one file with every version (as tracks; in sequence for interpolate).")
+COMBINED = typer.Option(False, "--combined", help="Also write one audition file: the original, then each version in turn with a bar of context either side and the other tracks under it; a named track, a channel and a marker per version.")
 DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; cuda needs the torch engine.")
 METER = typer.Option(None, "--meter", metavar="N/D", help="Count bars in this meter from the start instead of the file's time signatures (a 4/4 song labelled 1/4); the outputs keep the file's own.", show_default=False)
 ENGINE = typer.Option("auto", "--engine", metavar="auto|numpy|torch", help="Which inference engine runs the model; both give the same notes for a seed on a CPU.")
@@ -153,6 +154,7 @@ def infill(
     wav: bool = WAV,
     musicxml: bool = MUSICXML,
     abc: bool = ABC,
+    soundfont: Optional[Path] = SOUNDFONT,
     combined: bool = COMBINED,
     device: str = DEVICE,
     engine: str = ENGINE,
@@ -160,7 +162,7 @@ def infill(
 ) -> None:
     _run("infill", files, bars, json_output, preview, engine, device, model,
          dict(meter=meter, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
-              wav=wav, musicxml=musicxml, abc=abc, combined=combined))
+              wav=wav, soundfont=soundfont, musicxml=musicxml, abc=abc, combined=combined))
 
 
 @reports_errors
@@ -184,6 +186,7 @@ def interpolate(
     wav: bool = WAV,
     musicxml: bool = MUSICXML,
     abc: bool = ABC,
+    soundfont: Optional[Path] = SOUNDFONT,
     combined: bool = COMBINED,
     device: str = DEVICE,
     engine: str = ENGINE,
@@ -198,7 +201,7 @@ def interpolate(
     _run("interpolate", songs, f"{plan.bars.first}-{plan.bars.last}", json_output, preview, engine, device, model,
          dict(meter=meter, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
               seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force, wav=wav,
-              musicxml=musicxml, abc=abc, combined=combined))
+              soundfont=soundfont, musicxml=musicxml, abc=abc, combined=combined))
 
 
 @reports_errors
@@ -221,6 +224,7 @@ def vary(
     wav: bool = WAV,
     musicxml: bool = MUSICXML,
     abc: bool = ABC,
+    soundfont: Optional[Path] = SOUNDFONT,
     combined: bool = COMBINED,
     device: str = DEVICE,
     engine: str = ENGINE,
@@ -228,7 +232,7 @@ def vary(
 ) -> None:
     _run("vary", files, bars, json_output, preview, engine, device, model,
          dict(meter=meter, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
-              track=track, voice=voice, out_dir=out, force=force, wav=wav, musicxml=musicxml, abc=abc,
+              track=track, voice=voice, out_dir=out, force=force, wav=wav, soundfont=soundfont, musicxml=musicxml, abc=abc,
               combined=combined))
 
 
@@ -251,6 +255,12 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     options = EditOptions(verb=verb, bars=bar_range, seed=draw_seed() if seed is None else seed, model_arg=model,
                           meter=Meter.parse(meter) if meter is not None else None, **values)
     check_options(options)
+    if options.wav:
+        from clsm_cli.music.audio import choose_renderer
+
+        notice = choose_renderer(options.soundfont).notice
+        if notice:
+            warn(notice)
     # A missing or unreadable input (--start, --end and --around files included) is refused before
     # the model is loaded.
     check_readable([*files, *(path for path in (options.start_file, options.end_file, options.around_file) if path)])

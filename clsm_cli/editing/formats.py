@@ -32,6 +32,7 @@ class OutputJob:
     edited_bars: BarRange
     meter: Optional[Meter]  # --meter: bars counted in this meter
     force: bool
+    soundfont: Optional[Path] = None  # --soundfont: what the WAV renders with (None: the search order)
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def _write_midi(job: OutputJob, path: Path) -> None:
 def _write_wav(job: OutputJob, path: Path) -> str:
     from clsm_cli.music import audio
 
-    return audio.render_wav(job.midi_path, path, force=job.force)
+    return audio.render_wav(job.midi_path, path, force=job.force, soundfont=job.soundfont)
 
 
 def edited_track_score(midi_path: Path, track_chunk: int, track_channel: int, meter: Optional[Meter],

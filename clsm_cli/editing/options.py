@@ -52,6 +52,7 @@ class EditOptions:
     around_file: Optional[Path] = None
     voice: str = "top"  # "top": edit the track's top voice, keep the notes under it; "all": every note
     meter: Optional[Meter] = None  # --meter: bars counted in this meter instead of the file's time signatures
+    soundfont: Optional[Path] = None  # --soundfont for --wav (None: CLSM_SOUNDFONT, then the system's)
 
 
 def check_options(options: EditOptions) -> None:
@@ -253,6 +254,7 @@ class FileResult:
                     "wav": None if output.wav is None else str(output.wav),
                     **{name: str(dict(output.notation)[name]) if name in dict(output.notation) else None
                        for name in ("musicxml", "abc")},
+                    "wav_renderer": output.wav_renderer,
                 }
                 for output in self.outputs
             ],

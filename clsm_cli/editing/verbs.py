@@ -154,6 +154,7 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
                     prepared.song, prepared.track, bars, options.bars, new_notes, out, provenance_text(record),
                     force=options.force, voice=options.voice),
                 prepared.track.chunk, prepared.track.channel, options.bars, options.meter, options.force,
+                options.soundfont,
             )
             files = write_formats(formats, job, written)
             wav, renderer = files.get("wav", (None, None))
@@ -400,33 +401,16 @@ def _shown_bars(prepared: PreparedSong, options: EditOptions) -> BarRange:
 
 def _write_combined(prepared: PreparedSong, options: EditOptions, versions: Sequence[_Version], path: Path,
                     result: FileResult, generation: int) -> None:
-    start, end = prepared.target_steps(options.bars)
+    """The audition file: the original (infill, vary) then each output, one pass each (midi_write)."""
     record = provenance_record(result, 0, (), generation, options)
     record["outputs"] = len(versions)
-    if options.verb == "interpolate":
-        # Each version as a whole window (context and target), one after another.
-        shown = _shown_bars(prepared, options)
-        shown_start, shown_end = shown.step_span(prepared.bars)
-        melodies = []
-        for version in versions:
-            notes = _edited_notes(prepared, version, options)
-            melodies.append([
-                StepNote(max(note.start_step, shown_start) - shown_start, min(note.end_step, shown_end) - shown_start,
-                         note.pitch)
-                for note in notes if note.start_step < shown_end and note.end_step > shown_start
-            ])
-        first = prepared.bars[shown.first - 1]
-        midi_write.write_sequence_file(
-            melodies, first.steps, prepared.song.ticks_per_beat, _tempo_at(prepared, start),
-            (first.numerator, first.denominator), prepared.track.program, path,
-            provenance_text(record), options.force, channel=prepared.track.channel,
-        )
-    else:
-        midi_write.write_candidates_file(
-            prepared.song, prepared.track, list(prepared.bars), options.bars,
-            [list(notes_for_writer(version.line, start, end)) for version in versions], path,
-            provenance_text(record), options.force, voice=options.voice,
-        )
+    name = {"infill": "candidate", "vary": "variation", "interpolate": "step"}[options.verb]
+    passes = [midi_write.AuditionVersion(f"{name} {k}", _edited_notes(prepared, version, options))
+              for k, version in enumerate(versions, start=1)]
+    if options.verb != "interpolate":
+        passes.insert(0, midi_write.AuditionVersion("original", prepared.all_notes))
+    midi_write.write_audition_file(prepared.song, prepared.track, list(prepared.bars), options.bars, passes, path,
+                                   provenance_text(record), options.force)
 
 
 def _edited_notes(prepared: PreparedSong, version: _Version, options: EditOptions) -> list[StepNote]:
@@ -434,13 +418,3 @@ def _edited_notes(prepared: PreparedSong, version: _Version, options: EditOption
     start, end = prepared.target_steps(options.bars)
     return edited_track_notes(prepared.all_notes, prepared.line, prepared.accompaniment, start, end,
                               notes_for_writer(version.line, start, end), options.voice)
-
-
-def _tempo_at(prepared: PreparedSong, step: int) -> int:
-    """The tempo (microseconds per quarter) in force at the target's first bar."""
-    tick = bar_at_step(prepared.bars, step).start_tick
-    tempo = 500_000
-    for tempo_tick, value in sorted(prepared.song.tempos):
-        if tempo_tick <= tick:
-            tempo = value
-    return tempo

@@ -10,7 +10,8 @@
   the context's notes on the same position in the bar. The only new events are the new notes, the
   moved note-offs and one provenance text event. It removes and re-times the events the reader
   paired (``MidiSong.chunk_notes``): it never pairs notes itself.
-* :func:`write_candidates_file` and :func:`write_sequence_file` write files for auditioning.
+* :func:`write_audition_file` writes the ``--combined`` file: the versions one after another, each
+  a named track on its own channel, with a bar of context either side and the other tracks under it.
 * Every write goes through :func:`clsm_cli.atomic.atomic_write` and refuses to overwrite an
   existing file without ``force``, and the input file ever.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -29,9 +31,9 @@ import mido
 
 from clsm_cli.atomic import atomic_write
 from clsm_cli.errors import OutputError
-from clsm_cli.music.bars import Bar, BarRange, step_to_tick
-from clsm_cli.music.edit_plan import DEFAULT_VELOCITY, accent_velocity, plan_edit, voiced_notes
-from clsm_cli.music.song import MidiSong, MidiTrack, PairedNote
+from clsm_cli.music.bars import Bar, BarRange, bar_at_tick, step_to_tick
+from clsm_cli.music.edit_plan import accent_velocity, plan_edit, voiced_notes
+from clsm_cli.music.song import MidiNote, MidiSong, MidiTrack, PairedNote
 from clsm_cli.music.tokens import StepNote
 
 RELEASE_VELOCITY = 64  # note-off velocity written for new notes (the spec's "no velocity sense")
@@ -254,131 +256,126 @@ def write_edited_song(
     return write_output_bytes(out_path, _file_bytes(song.midi_type, song.ticks_per_beat, chunks), force)
 
 
-def _candidate_chunk(
+@dataclass(frozen=True)
+class AuditionVersion:
+    """One pass of an audition file: its name (the track name and the marker) and the edited
+    track's notes on the song step grid (context and target; chords kept)."""
+
+    name: str
+    notes: Sequence[StepNote]
+
+
+@dataclass(frozen=True)
+class AuditionLayout:
+    """Where each pass of an audition file lies: the song ticks it copies, and where it goes."""
+
+    passage: tuple[int, int]  # song ticks played in every pass: a bar of context, the target, a bar of context
+    gap_ticks: int  # the bar of rest between passes
+    channels: tuple[int, ...]  # one per version
+
+    @property
+    def stride(self) -> int:
+        return self.passage[1] - self.passage[0] + self.gap_ticks
+
+    def offset(self, number: int) -> int:
+        """What a song tick of the passage gains in pass ``number`` (from 0)."""
+        return number * self.stride - self.passage[0]
+
+
+def audition_layout(song: MidiSong, track: MidiTrack, bars: Sequence[Bar], target: BarRange,
+                    num_versions: int) -> AuditionLayout:
+    """A bar of context each side of the target (as far as the song has them), a bar of rest between
+    passes (the target's first bar long), and a channel of its own per version: the free channels
+    first (not the other tracks', not 10 for drums), shared round-robin when there are more versions."""
+    shown = BarRange(max(1, target.first - 1), min(len(bars), target.last + 1))
+    first_bar = bars[target.first - 1]
+    used = {other.channel for other in song.tracks if other is not track} | {9}
+    free = [channel for channel in range(16) if channel not in used] or [track.channel]
+    return AuditionLayout(shown.tick_span(bars), first_bar.end_tick - first_bar.start_tick,
+                          tuple(free[number % len(free)] for number in range(num_versions)))
+
+
+def write_audition_file(
     song: MidiSong,
     track: MidiTrack,
     bars: Sequence[Bar],
     target: BarRange,
-    notes: Sequence[StepNote],
-    name: str,
-    provenance: str | None,
-    voice: str,
-) -> mido.MidiTrack:
-    ticks_per_beat = song.ticks_per_beat
-    range_start, _ = _checked_target_ticks(bars, target, notes)
-    channel = track.channel
-    events: list[tuple[int, int, int, object]] = [
-        (0, 0, 0, mido.MetaMessage("track_name", name=name)),
-        (0, 0, 1, mido.Message("program_change", channel=channel, program=track.program)),
-    ]
-    if provenance is not None:
-        events.append((range_start, 0, 2, _text_event(provenance)))
-    paired = _notes_of_track(song, track)
-    edited, _ = voiced_notes(paired, bars, ticks_per_beat, voice)
-    velocity = accent_velocity(edited, bars, target)
-    for order, note in enumerate(notes):
-        pitch = note.pitch
-        if note.tied_from_before and pitch is None:
-            # The candidate track has no note to continue: sound the one the hold refers to.
-            pitch = _leading_hold_pitch(paired, bars, ticks_per_beat, target, voice)
-            if pitch is None:
-                continue
-        start = step_to_tick(bars, ticks_per_beat, note.start_step)
-        end = step_to_tick(bars, ticks_per_beat, note.end_step)
-        if end > start:
-            attack, release = note_messages(channel, pitch, velocity(note.start_step))
-            events.extend([(start, 2, order, attack), (end, 1, order, release)])
-    return _sorted_track(events)
-
-
-def write_candidates_file(
-    song: MidiSong,
-    track: MidiTrack,
-    bars: Sequence[Bar],
-    target: BarRange,
-    candidates: Sequence[Sequence[StepNote]],
-    out_path: str | os.PathLike,
-    provenance: str | Sequence[str],
-    force: bool = False,
-    voice: str = "top",
-) -> Path:
-    """The original song unchanged plus one track chunk per candidate ("candidate 1", ...), each
-    holding only that candidate's notes in the target bars, on the melody's channel and program.
-
-    ``provenance`` is one text (written once, in the first candidate's chunk) or one per candidate.
-    A type-0 song becomes type 1 (it now has several chunks).
-    """
-    out_path = Path(out_path)
-    check_output_path(out_path, force, song.path)
-    if isinstance(provenance, str):
-        provenances: list[str | None] = [provenance] + [None] * (len(candidates) - 1)
-    else:
-        provenances = list(provenance)
-        if len(provenances) != len(candidates):
-            raise ValueError(f"got {len(provenances)} provenance texts for {len(candidates)} candidates")
-    chunks = list(song.midi_file.tracks)
-    for number, (notes, text) in enumerate(zip(candidates, provenances), start=1):
-        chunks.append(
-            _candidate_chunk(song, track, bars, target, notes, f"candidate {number}", text, voice)
-        )
-    return write_output_bytes(out_path, _file_bytes(1, song.ticks_per_beat, chunks), force)
-
-
-def write_sequence_file(
-    versions: Sequence[Sequence[StepNote]],
-    steps_per_bar: int,
-    ticks_per_beat: int,
-    tempo_us_per_beat: int,
-    meter: tuple[int, int],
-    program: int,
+    versions: Sequence[AuditionVersion],
     out_path: str | os.PathLike,
     provenance: str,
     force: bool = False,
-    channel: int = 0,
-    gap_bars: int = 1,
-    velocity: int = DEFAULT_VELOCITY,
 ) -> Path:
-    """A small type-1 file playing ``versions`` one after another (for ``interpolate --combined``).
+    """A file to audition versions of the ``target`` bars one after another (``--combined``).
 
-    Each version is a whole window melody starting at step 0 (16th steps). Versions all get the
-    length of the longest, rounded up to whole bars of ``steps_per_bar``, with ``gap_bars`` of
-    silence between them and a marker ("version 1", ...) where each starts. ``meter`` goes into
-    the file's time signature (bar lines line up with the versions when it has ``steps_per_bar``
-    steps). A leading tie of unknown pitch is a rest.
+    Pass n plays the target with a bar of context before and after it; a bar of rest separates the
+    passes. Every version is a named track on a channel of its own (``audition_layout``), sounding
+    only in its own pass, so a player hears one at a time and a DAW can solo it. The song's other
+    tracks play under every pass (their notes in the passage, clipped to it, with their programs),
+    the song's meter and tempo at the passage are repeated in each pass, and a marker names each
+    pass. Version notes take the context's accent velocities; a leading tie of unknown pitch is a
+    rest. One ``text`` event holds ``provenance``.
     """
     out_path = Path(out_path)
-    check_output_path(out_path, force)
-    if steps_per_bar < 1:
-        raise ValueError(f"steps_per_bar must be at least 1, got {steps_per_bar}")
-    if not 0 <= program <= 127 or not 0 <= channel <= 15:
-        raise ValueError(f"program must be in range 0..127 and channel 0..15, got {program} and {channel}")
-    longest = max((note.end_step for notes in versions for note in notes), default=steps_per_bar)
-    version_steps = -(-longest // steps_per_bar) * steps_per_bar
-    stride_steps = version_steps + gap_bars * steps_per_bar
+    check_output_path(out_path, force, song.path)
+    if not versions:
+        raise ValueError("an audition file needs at least one version")
+    layout = audition_layout(song, track, bars, target, len(versions))
+    start, end = layout.passage
+    conductor: list[tuple[int, int, int, object]] = [(0, 0, 0, _text_event(provenance))]
+    for number, version in enumerate(versions):
+        offset = layout.offset(number)
+        conductor.append((start + offset, 0, 1, mido.MetaMessage("marker", text=version.name)))
+        for tick, numerator, denominator in _in_force(song.time_signatures, start, end):
+            conductor.append((tick + offset, 0, 2, mido.MetaMessage("time_signature", numerator=numerator,
+                                                                    denominator=denominator)))
+        for tick, tempo in _in_force(song.tempos, start, end):
+            conductor.append((tick + offset, 0, 3, mido.MetaMessage("set_tempo", tempo=tempo)))
+    chunks = [_sorted_track(conductor)]
+    edited, _ = voiced_notes(_notes_of_track(song, track), bars, song.ticks_per_beat, "top")
+    velocity = accent_velocity(edited, bars, target)
+    passage_steps = (bar_at_tick(bars, start).first_step, bar_at_tick(bars, end - 1).end_step)
+    for number, (version, channel) in enumerate(zip(versions, layout.channels)):
+        notes = [
+            MidiNote(step_to_tick(bars, song.ticks_per_beat, max(note.start_step, passage_steps[0])),
+                     step_to_tick(bars, song.ticks_per_beat, min(note.end_step, passage_steps[1])),
+                     note.pitch, velocity(note.start_step))
+            for note in version.notes
+            if note.pitch is not None and note.start_step < passage_steps[1] and note.end_step > passage_steps[0]
+        ]
+        chunks.append(_pass_chunk(version.name, channel, track.program, notes, [(number, layout)]))
+    for other in song.tracks:
+        if other is not track:
+            passes = [(number, layout) for number in range(len(versions))]
+            chunks.append(_pass_chunk(other.label, other.channel, None if other.is_drum else other.program,
+                                      _clipped(other.notes, start, end), passes))
+    return write_output_bytes(out_path, _file_bytes(1, song.ticks_per_beat, chunks), force)
 
-    def tick(step: int) -> int:
-        return (2 * step * ticks_per_beat + 4) // 8  # a step is a 16th note: ticks_per_beat / 4
 
-    conductor: list[tuple[int, int, int, object]] = [
-        (0, 0, 0, mido.MetaMessage("time_signature", numerator=meter[0], denominator=meter[1])),
-        (0, 0, 1, mido.MetaMessage("set_tempo", tempo=tempo_us_per_beat)),
-        (0, 0, 2, _text_event(provenance)),
-    ]
-    melody: list[tuple[int, int, int, object]] = [
-        (0, 0, 0, mido.MetaMessage("track_name", name="versions")),
-        (0, 0, 1, mido.Message("program_change", channel=channel, program=program)),
-    ]
-    order = itertools.count(2)
-    for number, notes in enumerate(versions, start=1):
-        offset = (number - 1) * stride_steps
-        conductor.append((tick(offset), 1, number, mido.MetaMessage("marker", text=f"version {number}")))
+def _in_force(changes: Sequence[tuple], start: int, end: int) -> list[tuple]:
+    """(tick, values...) changes that hold in ticks start..end: the one in force at start (moved to
+    start) and those inside."""
+    before = [change for change in changes if change[0] <= start]
+    inside = [change for change in changes if start < change[0] < end]
+    return ([(start, *before[-1][1:])] if before else []) + inside
+
+
+def _clipped(notes: Sequence[MidiNote], start: int, end: int) -> list[MidiNote]:
+    return [MidiNote(max(note.start_tick, start), min(note.end_tick, end), note.pitch, note.velocity)
+            for note in notes if note.start_tick < end and note.end_tick > start]
+
+
+def _pass_chunk(name: str, channel: int, program: int | None, notes: Sequence[MidiNote],
+                passes: Sequence[tuple[int, AuditionLayout]]) -> mido.MidiTrack:
+    """A named track chunk playing ``notes`` (song ticks of the passage) in each of ``passes``."""
+    events: list[tuple[int, int, int, object]] = [(0, 0, 0, mido.MetaMessage("track_name", name=name))]
+    if program is not None:
+        events.append((0, 0, 1, mido.Message("program_change", channel=channel, program=program)))
+    order = itertools.count()
+    for number, layout in passes:
+        offset = layout.offset(number)
         for note in notes:
-            if note.tied_from_before and note.pitch is None:
-                continue
-            start, end = tick(offset + note.start_step), tick(offset + note.end_step)
-            if end > start:
+            if note.end_tick > note.start_tick:
                 key = next(order)
-                attack, release = note_messages(channel, note.pitch, velocity)
-                melody.extend([(start, 2, key, attack), (end, 1, key, release)])
-    chunks = [_sorted_track(conductor), _sorted_track(melody)]
-    return write_output_bytes(out_path, _file_bytes(1, ticks_per_beat, chunks), force)
+                attack, release = note_messages(channel, note.pitch, note.velocity)
+                events.extend([(note.start_tick + offset, 2, key, attack), (note.end_tick + offset, 1, key, release)])
+    return _sorted_track(events)

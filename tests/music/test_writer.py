@@ -7,7 +7,6 @@ read independently with mido, across multi-track files with tempo and meter chan
 import os
 import random
 import statistics
-import wave
 from pathlib import Path
 
 import mido
@@ -15,13 +14,11 @@ import pretty_midi
 import pytest
 
 import clsm_cli.atomic as atomic
-import clsm_cli.music.audio as audio
 from clsm_cli.errors import EXIT_OUTPUT, OutputError
 from clsm_cli.music.bars import BarRange, bar_at_step, song_bars, step_to_tick, window_around
 from clsm_cli.music.melody import choose_melody_track, in_bars, split_top_voice
-from clsm_cli.music.audio import render_wav
 from clsm_cli.music.midi_read import read_midi, read_text_events
-from clsm_cli.music.midi_write import write_candidates_file, write_edited_song, write_sequence_file
+from clsm_cli.music.midi_write import write_edited_song
 from clsm_cli.music.song import MidiTrack
 from clsm_cli.music.tokens import StepNote
 from synthetic_midi.midi_factory import SongSpec, TrackSpec, make_midi, random_multitrack_song
@@ -403,78 +400,7 @@ def test_successful_write_leaves_only_the_output(tmp_path, small_song):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mid", "song.mid"]
 
 
-# --- candidates, sequences, text, audio -----------------------------------------------------------
-
-
-def test_candidates_file_adds_one_track_per_candidate(tmp_path):
-    spec = SongSpec([TrackSpec([(i * 480, i * 480 + 480, 72, 90) for i in range(24)], channel=3, program=40, name="Lead"),
-                     TrackSpec([(0, 5760, 40, 70)], channel=1, program=33)], midi_type=0)
-    path = spec.write(tmp_path / "in.mid")
-    song = read_midi(path)
-    bars = song_bars(song)
-    track = song.tracks[1]
-    assert track.channel == 3
-    candidates = [[StepNote(16, 24, 60 + k), StepNote(24, 32, 0, tied_from_before=False)] for k in range(3)]
-    candidates[2] = [StepNote(16, 20, None, tied_from_before=True), StepNote(20, 32, 65)]
-    out = write_candidates_file(song, track, bars, BarRange(2, 2), candidates, tmp_path / "cands.mid", ["a", "b", "c"])
-    before, after = mido.MidiFile(path), mido.MidiFile(out)
-    assert after.type == 1 and len(after.tracks) == len(before.tracks) + 3
-    for old, new in zip(before.tracks, after.tracks):
-        assert [(m.time, m.bytes()) for m in old] == [(m.time, m.bytes()) for m in new]
-    result = read_midi(out)
-    added = [t for t in result.tracks if t.chunk >= len(before.tracks)]
-    assert [t.name for t in added] == ["candidate 1", "candidate 2", "candidate 3"]
-    assert all(t.channel == 3 and t.program == 40 for t in added)
-    assert [(n.start_tick, n.end_tick, n.pitch) for n in added[0].notes] == [(1920, 2880, 60), (2880, 3840, 0)]
-    # A leading tie of unknown pitch sounds the note it continues (72, sounding into bar 2).
-    assert [(n.start_tick, n.end_tick, n.pitch) for n in added[2].notes] == [(1920, 2400, 72), (2400, 3840, 65)]
-    assert read_text_events(out) == ["a", "b", "c"]
-    with pytest.raises(OutputError, match="already exists"):
-        write_candidates_file(song, track, bars, BarRange(2, 2), candidates, out, "p")
-
-
-def test_sequence_file_plays_versions_one_after_another(tmp_path):
-    versions = [[StepNote(0, 8, 60), StepNote(8, 20, 62)], [StepNote(0, 4, None, tied_from_before=True), StepNote(4, 16, 64)]]
-    out = write_sequence_file(versions, 12, 96, 600_000, (3, 4), 73, tmp_path / "seq.mid", PROVENANCE)
-    song = read_midi(out)
-    assert song.time_signatures == [(0, 3, 4)] and song.tempos == [(0, 600_000)] and song.ticks_per_beat == 96
-    (track,) = song.tracks
-    assert track.program == 73
-    # Versions last 2 bars of 3/4 (24 steps) plus a bar of silence: the second starts at step 36.
-    assert [(n.start_tick, n.end_tick, n.pitch) for n in track.notes] == [(0, 192, 60), (192, 480, 62), (36 * 24 + 96, 36 * 24 + 384, 64)]
-    assert read_text_events(out) == [PROVENANCE]
-    markers = [(t, m.text) for t, m in absolute_events(mido.MidiFile(out).tracks[0]) if m.type == "marker"]
-    assert markers == [(0, "version 1"), (36 * 24, "version 2")]
-    with pytest.raises(ValueError):
-        write_sequence_file(versions, 0, 96, 600_000, (3, 4), 73, tmp_path / "bad.mid", "p")
-
-
-def test_render_wav_falls_back_to_sine_tones(tmp_path, small_song, monkeypatch):
-    song, _ = small_song
-    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
-    renderer = render_wav(song.path, tmp_path / "song.wav")
-    assert "sine" in renderer
-    with wave.open(str(tmp_path / "song.wav")) as stream:
-        assert stream.getnframes() > 22_050 // 2 and stream.getsampwidth() == 2
-    with pytest.raises(OutputError, match="already exists"):
-        render_wav(song.path, tmp_path / "song.wav")
-
-
-def test_render_wav_uses_fluidsynth_when_installed(tmp_path, small_song, monkeypatch):
-    song, _ = small_song
-    calls = []
-
-    def fake_run(command, capture_output, timeout):
-        calls.append(command)
-        Path(command[command.index("-F") + 1]).write_bytes(b"RIFF fake wav")
-        return type("Result", (), {"returncode": 0})()
-
-    monkeypatch.setattr(audio.shutil, "which", lambda name: "/usr/bin/fluidsynth")
-    monkeypatch.setattr(audio, "find_soundfont", lambda: "/usr/share/sounds/sf2/FluidR3_GM.sf2")
-    monkeypatch.setattr(audio.subprocess, "run", fake_run)
-    assert render_wav(song.path, tmp_path / "out.wav") == "fluidsynth"
-    assert (tmp_path / "out.wav").read_bytes() == b"RIFF fake wav"
-    assert calls[0][0] == "/usr/bin/fluidsynth" and calls[0][-2:] == ["/usr/share/sounds/sf2/FluidR3_GM.sf2", str(song.path)]
+# --- text -----------------------------------------------------------
 
 
 def test_at_a_boundary_the_new_release_comes_before_the_next_attack(tmp_path):

@@ -1,0 +1,1 @@
+"""`clsm explore`: a terminal app over one loaded model (the `explore` extra)."""
