@@ -167,6 +167,7 @@ def interpolate(
     from_original: bool = typer.Option(False, "--from-original", help="Start from the existing bars of the song."),
     start: Optional[str] = typer.Option(None, "--start", metavar="FILE|K", help="Start at an earlier output: a file, or candidate K of the latest run. Default: candidate 1."),
     end: Optional[str] = typer.Option(None, "--end", metavar="FILE|K", help="End at an earlier output: a file, or candidate K of the latest run. Default: candidate 2."),
+    song: Optional[str] = typer.Option(None, "--song", metavar="NAME", help="With no FILE: continue from the latest run of this song (a file name, stem or path), when --out holds runs of several songs.", show_default=False),
     seed: Optional[int] = SEED,
     temperature: Optional[float] = TEMPERATURE,
     top_p: Optional[float] = TOP_P,
@@ -185,7 +186,7 @@ def interpolate(
 ) -> None:
     from clsm_cli.editing.runs import plan_interpolation
 
-    plan = plan_interpolation(files or [], bars, start, end, from_original, out)
+    plan = plan_interpolation(files or [], bars, start, end, from_original, out, song)
     if plan.message:
         stderr_console().print(escape_markup(plan.message), style="dim", soft_wrap=True)
     songs = list(files) if files else [plan.song]
@@ -231,6 +232,7 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     from clsm_cli.editing.inputs import check_readable, distinct_inputs, output_stems
     from clsm_cli.editing.model_choice import EditModels, refused_result
     from clsm_cli.editing.options import EditOptions, check_options, draw_seed
+    from clsm_cli.editing.runs import endpoint_records
     from clsm_cli.editing.verbs import edit_file
     from clsm_cli.errors import ClsmError
     from clsm_cli.music.bars import BarRange
@@ -245,6 +247,10 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     # A missing or unreadable input (--start, --end and --around files included) is refused before
     # the model is loaded.
     check_readable([*files, *(path for path in (options.start_file, options.end_file, options.around_file) if path)])
+    # ... and so is an earlier output whose provenance is damaged (a wrong type, a latent that is not finite).
+    for role, endpoint in (("--start", options.start_file), ("--end", options.end_file), ("--around", options.around_file)):
+        if endpoint is not None:
+            endpoint_records(Path(endpoint), role)
     files, repeated = distinct_inputs(files)
     for path in repeated:
         warn(f"{path} is given more than once; it is edited once")

@@ -42,6 +42,7 @@ from clsm_cli.editing.options import (
     output_path,
     reproduce_command,
 )
+from clsm_cli.editing.inputs import file_sha256
 from clsm_cli.editing.outputs import OutputSet, check_targets, make_out_dir
 from clsm_cli.editing.prepare import (
     PreparedSong,
@@ -52,12 +53,13 @@ from clsm_cli.editing.prepare import (
 )
 from clsm_cli.editing.provenance import (
     next_generation,
-    parse_provenance,
     provenance_record,
     provenance_text,
+    read_provenance,
     recorded_target_notes,
     stored_latent,
 )
+from clsm_cli.editing.runs import endpoint_records
 from clsm_cli.editing.splice import edited_track_notes, notes_for_writer, splice, target_notes
 from clsm_cli.editing.window import (
     ModelWindow,
@@ -68,7 +70,7 @@ from clsm_cli.editing.window import (
 from clsm_cli.engine.load import LoadedEngine
 from clsm_cli.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError
-from clsm_cli.music import audio, midi_read, midi_write
+from clsm_cli.music import audio, midi_write
 from clsm_cli.music.bars import BarRange, bar_at_step
 from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote
 
@@ -136,12 +138,16 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
     else:
         versions = _vary_versions(prepared, options, edit_model, decoding, result)
 
-    generation = next_generation(parse_provenance(prepared.song.text_events))
+    provenance = read_provenance(prepared.song.text_events)
+    if provenance.damaged:  # read as a plain MIDI file: its records say nothing this edit can trust
+        result.add_warning(f"{provenance.describe_damage(prepared.path.name)}; it is read as a plain MIDI file")
+    generation = next_generation(() if provenance.damaged else provenance.records)
+    input_sha256 = file_sha256(prepared.path)
     bars = list(prepared.bars)
     with OutputSet() as written:
         for k, (version, path) in enumerate(zip(versions, paths), start=1):
             record = provenance_record(result, k, version.latents, generation, options,
-                                       target_note_rows(version.line, start, end))
+                                       target_note_rows(version.line, start, end), input_sha256)
             new_notes = notes_for_writer(version.line, start, end)
             written.write(path, lambda: midi_write.write_edited_song(
                 prepared.song, prepared.track, bars, options.bars, new_notes, path, provenance_text(record),
@@ -314,10 +320,7 @@ def _file_endpoint(path: Path, prepared: PreparedSong, window: ModelWindow, opti
     outside the target: InputFileError otherwise.
     """
     path = Path(path)
-    try:
-        records = parse_provenance(midi_read.read_text_events(path))
-    except ClsmError as error:
-        raise InputFileError(f"{role} file: {error.message}") from None
+    records = endpoint_records(path, role)
     other = prepare_for_model(path, options, edit_model)
     start, end = prepared.target_steps(options.bars)
     if _same_file(path, prepared.path) or _same_file(options.start_file, prepared.path):

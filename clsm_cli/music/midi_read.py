@@ -36,6 +36,10 @@ _TIME_SIGNATURE_META = 0x58
 _SET_TEMPO_META = 0x51
 _TRACK_NAME_META = 0x03
 _TEXT_META = 0x01
+SEQUENCER_SPECIFIC_META = 0x7F
+# clsm's sequencer-specific events start with the MIDI manufacturer id 0x7D (non-commercial use) and
+# the tag "CLSM"; what follows is UTF-8 text (the provenance record), read back with the text events.
+CLSM_SEQUENCER_PREFIX = b"\x7dCLSM"
 _NOTE_OFF = 0x80
 _NOTE_ON = 0x90
 _PROGRAM_CHANGE = 0xC0
@@ -216,6 +220,8 @@ def _note_table(
             chunk_names[chunk_of[index]] = payload.decode("latin-1").strip().replace("\x00", "")
         elif meta_type == _TEXT_META:
             texts.append(_decode_text(payload))
+        elif meta_type == SEQUENCER_SPECIFIC_META and payload.startswith(CLSM_SEQUENCER_PREFIX):
+            texts.append(_decode_text(payload[len(CLSM_SEQUENCER_PREFIX) :]))
 
     # Programs: the first program change of each (chunk, channel), and of each channel anywhere.
     channels = statuses & 0x0F
@@ -379,8 +385,8 @@ def _song_from_bytes(data: bytes, path: Path) -> MidiSong:
 
 
 def read_text_events(path: str | os.PathLike) -> list[str]:
-    """The text of every ``text`` meta event in the file, chunk by chunk (provenance lines), without
-    reading its notes (a file of another tool may hold none)."""
+    """The text of every ``text`` meta event and clsm sequencer-specific event in the file, chunk by
+    chunk (provenance lines), without reading its notes (a file of another tool may hold none)."""
     path = Path(path)
     _, _, chunks, _ = parse_file(read_file_bytes(path), path.name)
     texts = []
@@ -390,6 +396,8 @@ def read_text_events(path: str | os.PathLike) -> list[str]:
         for kind, payload in zip(kinds, chunk.payloads):
             if kind == (META_STATUS, _TEXT_META):
                 texts.append(_decode_text(payload))
+            elif kind == (META_STATUS, SEQUENCER_SPECIFIC_META) and payload.startswith(CLSM_SEQUENCER_PREFIX):
+                texts.append(_decode_text(payload[len(CLSM_SEQUENCER_PREFIX) :]))
     return texts
 
 

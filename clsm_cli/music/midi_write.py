@@ -8,7 +8,7 @@
   unless a new note starts while it still sounds (then it ends there); a hold at the first target
   step is a new note, never an extension of one before the target; new notes take the velocity of
   the context's notes on the same position in the bar. The only new events are the new notes, the
-  moved note-offs and one provenance text event. It removes and re-times the events the reader
+  moved note-offs and one provenance event (sequencer-specific, at tick 0). It removes and re-times the events the reader
   paired (``MidiSong.chunk_notes``): it never pairs notes itself.
 * :func:`write_candidates_file` and :func:`write_sequence_file` write files for auditioning.
 * Every write goes through :func:`clsm_cli.atomic.atomic_write` and refuses to overwrite an
@@ -30,6 +30,7 @@ import mido
 from clsm_cli.atomic import atomic_write
 from clsm_cli.errors import OutputError
 from clsm_cli.music.bars import Bar, BarRange, step_to_tick
+from clsm_cli.music.midi_read import CLSM_SEQUENCER_PREFIX
 from clsm_cli.music.edit_plan import DEFAULT_VELOCITY, accent_velocity, plan_edit, voiced_notes
 from clsm_cli.music.song import MidiSong, MidiTrack, PairedNote
 from clsm_cli.music.tokens import StepNote
@@ -37,10 +38,11 @@ from clsm_cli.music.tokens import StepNote
 RELEASE_VELOCITY = 64  # note-off velocity written for new notes (the spec's "no velocity sense")
 
 
-def _text_event(text: str) -> mido.MetaMessage:
-    """A text meta event holding ``text`` as UTF-8 (mido writes text as Latin-1 bytes, so the UTF-8
-    bytes are handed over as Latin-1 characters and come out unchanged)."""
-    return mido.MetaMessage("text", text=text.encode("utf-8").decode("latin-1"))
+def provenance_event(text: str) -> mido.MetaMessage:
+    """A sequencer-specific meta event holding ``text`` (the provenance record) as UTF-8 after clsm's
+    prefix (``midi_read.CLSM_SEQUENCER_PREFIX``): notation programs and DAWs do not show it, as they
+    show text events (MuseScore prints those as lyrics), and ``read_text_events`` finds it."""
+    return mido.MetaMessage("sequencer_specific", data=tuple(CLSM_SEQUENCER_PREFIX + text.encode("utf-8")))
 
 
 def check_output_path(out_path: Path, force: bool, input_path: Path | None = None) -> None:
@@ -191,7 +193,7 @@ def _edited_chunk(
     channel = track.channel
 
     removed: set[int] = set()
-    inserted: list[tuple[int, int, object]] = [(range_start, _PROVENANCE, _text_event(provenance))]
+    inserted: list[tuple[int, int, object]] = [(0, _PROVENANCE, provenance_event(provenance))]
     for position in plan.replaced:
         removed.add(paired[position].on_index)
         if paired[position].off_index is not None:
@@ -241,7 +243,7 @@ def write_edited_song(
     (replace the top voice only, keep the notes under it) or "all". Which notes go, which end
     early, and the new notes' velocities follow the rules of ``edit_plan``. Kept exactly: every
     other event of every chunk (tick, type, channel, data, order). New notes go on the track's
-    channel. One ``text`` meta event with ``provenance`` goes at the range start.
+    channel. One sequencer-specific meta event with ``provenance`` goes at tick 0 (``provenance_event``).
 
     Raises OutputError when ``out_path`` exists (unless ``force``), is the input file (always), or
     cannot be written. Returns the path written.
@@ -272,7 +274,7 @@ def _candidate_chunk(
         (0, 0, 1, mido.Message("program_change", channel=channel, program=track.program)),
     ]
     if provenance is not None:
-        events.append((range_start, 0, 2, _text_event(provenance)))
+        events.append((0, 0, 2, provenance_event(provenance)))
     paired = _notes_of_track(song, track)
     edited, _ = voiced_notes(paired, bars, ticks_per_beat, voice)
     velocity = accent_velocity(edited, bars, target)
@@ -362,7 +364,7 @@ def write_sequence_file(
     conductor: list[tuple[int, int, int, object]] = [
         (0, 0, 0, mido.MetaMessage("time_signature", numerator=meter[0], denominator=meter[1])),
         (0, 0, 1, mido.MetaMessage("set_tempo", tempo=tempo_us_per_beat)),
-        (0, 0, 2, _text_event(provenance)),
+        (0, 0, 2, provenance_event(provenance)),
     ]
     melody: list[tuple[int, int, int, object]] = [
         (0, 0, 0, mido.MetaMessage("track_name", name="versions")),

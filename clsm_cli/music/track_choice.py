@@ -297,7 +297,7 @@ def find_track(song: MidiSong, requested: str) -> MidiTrack:
     """The track a ``--track`` value names: its number, or its name (exact, then a unique part of
     it, ignoring case). UsageError listing the tracks otherwise."""
     text = str(requested).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # str.isdigit alone accepts "²", which int() refuses
         number = int(text)
         for track in song.tracks:
             if track.number == number:
