@@ -1,0 +1,196 @@
+"""Faults found by fuzzing and by real files (issue 27, items 1, 2, 3, 5, 7, 8): each runs the command
+a user would, with a tiny random CLSM, and asserts its exit code and the files it left behind."""
+
+from __future__ import annotations
+
+import json
+
+import mido
+import numpy as np
+import pytest
+
+from clsm_cli.editing.provenance import PROVENANCE_PREFIX, provenance_text, w_to_text
+from clsm_cli.music.midi_read import CLSM_SEQUENCER_PREFIX
+from clsm_cli.music.midi_write import provenance_event
+from synthetic_midi.midi_factory import scale_melody, write_song
+
+
+@pytest.fixture
+def song(tmp_path):
+    return write_song(tmp_path / "song.mid", scale_melody(10))
+
+
+@pytest.fixture
+def clsm(run_clsm, tiny_model_dir, tmp_path):
+    """``clsm VERB ARGS --model tiny --out tmp/out --no-preview`` -> (result, JSON objects on stdout)."""
+
+    def run(verb, *args, out="out"):
+        result = run_clsm(verb, *args, "--model", str(tiny_model_dir), "--out", str(tmp_path / out), "--no-preview")
+        objects = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+        return result, objects
+
+    return run
+
+
+def infill_outputs(clsm, song, seed=1, n=2, out="out"):
+    result, (record,) = clsm("infill", song, "--bars", "3-4", "-n", str(n), "--seed", str(seed), "--json", out=out)
+    assert result.exit_code == 0, result.output
+    assert "(cpu)" in result.stderr  # "model NAME (cpu), seed S": the model was loaded
+    return [output["path"] for output in record["outputs"]]
+
+
+def provenance_events(path):
+    """(chunk, index, message) of every clsm sequencer-specific event in the file."""
+    found = []
+    for chunk, track in enumerate(mido.MidiFile(path).tracks):
+        for index, message in enumerate(track):
+            if message.type == "sequencer_specific" and bytes(message.data).startswith(CLSM_SEQUENCER_PREFIX):
+                found.append((chunk, index, message))
+    return found
+
+
+def stored_records(path) -> list[dict]:
+    texts = [bytes(message.data)[len(CLSM_SEQUENCER_PREFIX):].decode("utf-8") for _, _, message in provenance_events(path)]
+    return [json.loads(text[len(PROVENANCE_PREFIX):]) for text in texts]
+
+
+def stored_record(path) -> dict:
+    (record,) = stored_records(path)
+    return record
+
+
+def tamper(path, change) -> None:
+    """Rewrite the output's record with ``change(record)`` applied, as a careless script might."""
+    midi = mido.MidiFile(path)
+    for chunk, index, message in provenance_events(path):
+        record = stored_record(path)
+        change(record)
+        midi.tracks[chunk][index] = provenance_event(provenance_text(record)).copy(time=message.time)
+    midi.save(path)
+
+
+def mid_files(folder) -> set[str]:
+    return {path.name for path in folder.glob("*.mid")} if folder.exists() else set()
+
+
+DAMAGE = {
+    "generation x": lambda record: record.update(generation="x"),
+    "generation null": lambda record: record.update(generation=None),
+    "latent not an object": lambda record: record["latents"].__setitem__(0, 3),
+    "target note not a number": lambda record: record.update(target_notes=[["a", 1, 60, 0]]),
+    "model a list": lambda record: record.update(model=["tiny"]),
+    "bars reversed": lambda record: record.update(bars=[5, 3]),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_record_is_refused_as_an_endpoint_and_read_as_plain_midi_otherwise(clsm, song, tmp_path, damage):
+    first, second = infill_outputs(clsm, song)
+    tamper(first, DAMAGE[damage])
+    for verb, args in (("interpolate", ("--start", first, "--end", second)), ("vary", (song, "--bars", "3-4", "--around", first))):
+        result, _ = clsm(verb, *args, out="refused")
+        assert result.exit_code == 3, result.output
+        assert "damaged clsm record" in result.stderr and "Traceback" not in result.output
+        assert "(cpu)" not in result.stderr  # refused before the model loaded (it says "model NAME (cpu)")
+        assert mid_files(tmp_path / "refused") == set()
+    for verb, extra in (("infill", ()), ("vary", ("--amount", "0.5"))):
+        result, (record,) = clsm(verb, first, "--bars", "5-6", "-n", "2", "--seed", "3", "--json", *extra, out=verb)
+        assert result.exit_code == 0, result.output
+        assert any("read as a plain MIDI file" in warning for warning in record["warnings"])
+        assert len(mid_files(tmp_path / verb)) == 2
+        newest = [stored for stored in stored_records(record["outputs"][0]["path"]) if stored["bars"] == [5, 6]]
+        assert [stored["generation"] for stored in newest] == [1]  # the damaged record is not trusted
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, 1e6])
+def test_stored_latents_that_are_not_finite_or_implausible_exit_3_and_write_nothing(clsm, song, tmp_path, value):
+    first, second = infill_outputs(clsm, song)
+
+    def poisoned(record):
+        size = len(np.frombuffer(__import__("base64").b64decode(record["latents"][0]["w"]), "<f4"))
+        record["latents"][0]["w"] = w_to_text(np.full(size, value, np.float32))
+
+    tamper(first, poisoned)
+    for verb, args in (("interpolate", ("--start", first, "--end", second)), ("vary", (song, "--bars", "3-4", "--around", first))):
+        result, _ = clsm(verb, *args, out="after")
+        assert result.exit_code == 3, result.output
+        assert "w of its latent 1" in result.stderr.replace("\n", " ")
+        assert mid_files(tmp_path / "after") == set()
+
+
+def test_unicode_digits_are_usage_errors(clsm, song, tmp_path):
+    result, _ = clsm("infill", song, "--bars", "3-4", "--track", "²")
+    assert result.exit_code == 2, result.output
+    assert mid_files(tmp_path / "out") == set()
+    infill_outputs(clsm, song)
+    before = mid_files(tmp_path / "out")
+    result, _ = clsm("interpolate", "--start", "²")
+    assert result.exit_code == 2 and "ASCII digits" in result.stderr, result.output
+    assert mid_files(tmp_path / "out") == before
+
+
+def test_interpolate_refuses_a_song_replaced_since_the_run(clsm, song, tmp_path):
+    infill_outputs(clsm, song)
+    before = mid_files(tmp_path / "out")
+    write_song(song, scale_melody(12, first_pitch=67))  # another song under the same name
+    result, _ = clsm("interpolate")
+    assert result.exit_code == 3 and "no longer the song" in result.stderr.replace("\n", " "), result.output
+    assert mid_files(tmp_path / "out") == before
+
+
+def test_provenance_sits_at_tick_0_with_paths_relative_to_the_output_folder(clsm, song, tmp_path):
+    first, _ = infill_outputs(clsm, song)
+    data = open(first, "rb").read()
+    assert str(tmp_path).encode() not in data  # no absolute folder of the user's anywhere in the file
+    ((chunk, index, message),) = provenance_events(first)
+    track = mido.MidiFile(first).tracks[chunk]
+    assert sum(m.time for m in track[: index + 1]) == 0
+    assert not any(m.type == "text" and m.text.startswith(PROVENANCE_PREFIX) for m in track)
+    record = stored_record(first)
+    assert record["input"] == "../song.mid" and record["format"] == 2
+    assert len(record["input_sha256"]) == 64
+    assert record["command"].startswith("clsm infill ../song.mid ")
+
+
+def test_outputs_written_with_a_text_event_still_read(clsm, song, tmp_path):
+    """Format 1 outputs carried the record in a text event at the target's first bar."""
+    paths = infill_outputs(clsm, song)
+    for path in paths:
+        record = stored_record(path)
+        record.pop("format"), record.pop("input_sha256")
+        record["input"] = str(song)  # format 1: the path as typed
+        midi = mido.MidiFile(path)
+        ((chunk, index, _),) = provenance_events(path)
+        del midi.tracks[chunk][index]
+        midi.tracks[chunk].insert(1, mido.MetaMessage("text", text=provenance_text(record)))
+        midi.save(path)
+    result, (record,) = clsm("interpolate", "--steps", "2", "--json")
+    assert result.exit_code == 0, result.output
+    assert record["warnings"] == []  # the stored w was found and reused
+    assert len(record["outputs"]) == 3
+
+
+def test_interpolate_after_a_batch_asks_which_song(clsm, tmp_path):
+    songs = [write_song(tmp_path / f"{name}.mid", scale_melody(10, first_pitch=pitch))
+             for name, pitch in (("a", 60), ("b", 62))]
+    result, _ = clsm("infill", *songs, "--bars", "3-4", "-n", "2", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    before = mid_files(tmp_path / "out")
+    result, _ = clsm("interpolate")
+    assert result.exit_code == 2 and "--song" in result.stderr and "a.mid" in result.stderr, result.output
+    assert mid_files(tmp_path / "out") == before
+    result, (record,) = clsm("interpolate", "--song", "a", "--steps", "2", "--json")
+    assert result.exit_code == 0, result.output
+    written = mid_files(tmp_path / "out") - before
+    assert len(written) == 3 and all(name.startswith("a.interpolate-bars3-4-") for name in written)
+    result, _ = clsm("interpolate", "--song", "c")
+    assert result.exit_code == 2 and "a.mid" in result.stderr
+
+
+def test_interpolate_never_continues_from_a_run_of_rests(clsm, song, tmp_path):
+    for path in infill_outputs(clsm, song):
+        tamper(path, lambda record: record.update(target_notes=[]))
+    before = mid_files(tmp_path / "out")
+    result, _ = clsm("interpolate")
+    assert result.exit_code == 3 and "only rests" in result.stderr, result.output
+    assert mid_files(tmp_path / "out") == before
