@@ -144,25 +144,29 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
     generation = next_generation(() if provenance.damaged else provenance.records)
     input_sha256 = file_sha256(prepared.path)
     bars = list(prepared.bars)
-    with OutputSet() as written:
+    # Every file goes to a temporary first; the set is renamed into place only when all are written.
+    outputs, previews = [], []
+    with OutputSet(options.force) as written:
         for k, (version, path) in enumerate(zip(versions, paths), start=1):
             record = provenance_record(result, k, version.latents, generation, options,
                                        target_note_rows(version.line, start, end), input_sha256)
             new_notes = notes_for_writer(version.line, start, end)
-            written.write(path, lambda: midi_write.write_edited_song(
-                prepared.song, prepared.track, bars, options.bars, new_notes, path, provenance_text(record),
-                force=options.force, voice=options.voice,
+            staged = written.add_written(path, lambda temporary: midi_write.write_edited_song(
+                prepared.song, prepared.track, bars, options.bars, new_notes, temporary, provenance_text(record),
+                voice=options.voice,
             ))
             wav, renderer = None, None
             if options.wav:
                 wav = path.with_suffix(".wav")
-                renderer = written.write(wav, lambda: audio.render_wav(path, wav, force=options.force))
-            result.outputs.append(OutputFile(path, k, version.latents, version.tokens, tuple(new_notes), wav, renderer))
-            result.previews.append(_roll_view(prepared, version, path.name, options))
+                renderer = written.add_written(wav, lambda temporary: audio.render_wav(staged, temporary))
+            outputs.append(OutputFile(path, k, version.latents, version.tokens, tuple(new_notes), wav, renderer))
+            previews.append(_roll_view(prepared, version, path.name, options))
         if combined_path is not None:
-            written.write(combined_path, lambda: _write_combined(
-                prepared, options, versions, combined_path, result, generation))
-            result.combined = combined_path
+            written.add_written(combined_path, lambda temporary: _write_combined(
+                prepared, options, versions, temporary, result, generation))
+    result.outputs.extend(outputs)
+    result.previews.extend(previews)
+    result.combined = combined_path
 
 
 def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,

@@ -1,15 +1,20 @@
-"""Faults found by fuzzing and by real files (issue 27, items 1, 2, 3, 5, 7, 8): each runs the command
+"""Faults found by fuzzing and by real files (issue 27, items 1, 2, 3, 4, 5, 7, 8): each runs the command
 a user would, with a tiny random CLSM, and asserts its exit code and the files it left behind."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import mido
 import numpy as np
 import pytest
 
 from clsm_cli.editing.provenance import PROVENANCE_PREFIX, provenance_text, w_to_text
+from clsm_cli.errors import OutputError
+from clsm_cli.music import midi_write
 from clsm_cli.music.midi_read import CLSM_SEQUENCER_PREFIX
 from clsm_cli.music.midi_write import provenance_event
 from synthetic_midi.midi_factory import scale_melody, write_song
@@ -194,3 +199,54 @@ def test_interpolate_never_continues_from_a_run_of_rests(clsm, song, tmp_path):
     result, _ = clsm("interpolate")
     assert result.exit_code == 3 and "only rests" in result.stderr, result.output
     assert mid_files(tmp_path / "out") == before
+
+
+def clsm_process(*args):
+    """``clsm ARGS`` in a process of its own (another run at the same time)."""
+    return subprocess.run([sys.executable, "-c", "from clsm_cli.cli.app import main; main()", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_forced_rerun_failing_at_output_3_keeps_the_earlier_outputs(clsm, song, tmp_path, monkeypatch):
+    paths = infill_outputs(clsm, song, n=4)
+    before = {path: open(path, "rb").read() for path in paths}
+    real_write = midi_write.write_output_bytes
+    calls = []
+
+    def disk_full_on_the_third(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 3:
+            raise OutputError("cannot write to the folder out (No space left on device)")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(midi_write, "write_output_bytes", disk_full_on_the_third)
+    result, _ = clsm("infill", song, "--bars", "3-4", "-n", "4", "--seed", "1", "--temperature", "0", "--force")
+    assert result.exit_code == 5 and "No space left" in result.stderr, result.output
+    assert len(calls) == 3
+    assert sorted((tmp_path / "out").iterdir()) == sorted(map(Path, paths))  # no temporaries either
+    assert {path: open(path, "rb").read() for path in paths} == before
+
+
+def test_a_plain_run_and_a_forced_run_at_once_leave_the_forced_run_whole(clsm, song, tmp_path, tiny_model_dir,
+                                                                         monkeypatch):
+    """The plain run is half-way through writing when a --force run of the same names runs to the end."""
+    out = tmp_path / "out"
+    real_write = midi_write.write_output_bytes
+    forced = []
+
+    def another_run_meanwhile(*args, **kwargs):
+        if len(forced) == 0 and len(list(out.glob(".*.tmp"))) >= 2:
+            forced.append(clsm_process("infill", str(song), "--bars", "3-4", "-n", "8", "--seed", "1", "--temperature",
+                                       "0", "--force", "--model", str(tiny_model_dir), "--out", str(out),
+                                       "--no-preview"))
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(midi_write, "write_output_bytes", another_run_meanwhile)
+    plain, _ = clsm("infill", song, "--bars", "3-4", "-n", "8", "--seed", "1")
+    (forced_run,) = forced
+    assert forced_run.returncode == 0, forced_run.stderr
+    assert plain.exit_code == 5 and "appeared while this run was writing" in plain.stderr.replace("\n", " ")
+    names = mid_files(out)
+    assert names == {f"song.infill-bars3-4-s1-{k}.mid" for k in range(1, 9)}
+    assert all(stored_record(out / name)["temperature"] == 0 for name in names)  # every file is the forced run's
+    assert not list(out.glob(".*"))
