@@ -130,6 +130,7 @@ WAV = typer.Option(False, "--wav", help="Also render each output to WAV (fluidsy
 COMBINED = typer.Option(False, "--combined", help="Also write one file with every version (as tracks; in sequence for interpolate).")
 DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; cuda needs the torch engine.")
 METER = typer.Option(None, "--meter", metavar="N/D", help="Count bars in this meter from the start instead of the file's time signatures (a 4/4 song labelled 1/4); the outputs keep the file's own.", show_default=False)
+JOBS = typer.Option(1, "--jobs", "-J", min=1, metavar="N", help="Edit a batch in N processes (one per core); outputs and JSON lines keep the order of the inputs.")
 ENGINE = typer.Option("auto", "--engine", metavar="auto|numpy|torch", help="Which inference engine runs the model; both give the same notes for a seed on a CPU.")
 
 
@@ -153,8 +154,9 @@ def infill(
     device: str = DEVICE,
     engine: str = ENGINE,
     meter: Optional[str] = METER,
+    jobs: int = JOBS,
 ) -> None:
-    _run("infill", files, bars, json_output, preview, engine, device, model,
+    _run("infill", files, bars, json_output, preview, engine, device, model, jobs,
          dict(meter=meter, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
               wav=wav, combined=combined))
 
@@ -183,6 +185,7 @@ def interpolate(
     device: str = DEVICE,
     engine: str = ENGINE,
     meter: Optional[str] = METER,
+    jobs: int = JOBS,
 ) -> None:
     from clsm_cli.editing.runs import plan_interpolation
 
@@ -190,7 +193,7 @@ def interpolate(
     if plan.message:
         stderr_console().print(escape_markup(plan.message), style="dim", soft_wrap=True)
     songs = list(files) if files else [plan.song]
-    _run("interpolate", songs, f"{plan.bars.first}-{plan.bars.last}", json_output, preview, engine, device, model,
+    _run("interpolate", songs, f"{plan.bars.first}-{plan.bars.last}", json_output, preview, engine, device, model, jobs,
          dict(meter=meter, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
               seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force, wav=wav,
               combined=combined))
@@ -218,8 +221,9 @@ def vary(
     device: str = DEVICE,
     engine: str = ENGINE,
     meter: Optional[str] = METER,
+    jobs: int = JOBS,
 ) -> None:
-    _run("vary", files, bars, json_output, preview, engine, device, model,
+    _run("vary", files, bars, json_output, preview, engine, device, model, jobs,
          dict(meter=meter, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
               track=track, voice=voice, out_dir=out, force=force, wav=wav, combined=combined))
 
@@ -228,7 +232,7 @@ def vary(
 
 
 def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview: Optional[bool], engine: str,
-         device: str, model: Optional[str], values: dict) -> None:
+         device: str, model: Optional[str], jobs: int, values: dict) -> None:
     from clsm_cli.editing.inputs import check_readable, distinct_inputs, output_stems
     from clsm_cli.editing.model_choice import EditModels, refused_result
     from clsm_cli.editing.options import EditOptions, check_options, draw_seed
@@ -262,7 +266,12 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     def loading():
         return messages.status("loading the model…", spinner="dots") if spinner else contextlib.nullcontext()
 
+    announced: set[str] = set()
+
     def announce(edit_model, decoding) -> None:
+        if edit_model.name in announced:  # workers of --jobs each load the models they need
+            return
+        announced.add(edit_model.name)
         messages.print(f"model {escape_markup(edit_model.name)} ({edit_model.device}), seed {options.seed}, "
                        f"{_decoding_text(decoding)}", style="dim", soft_wrap=True)
 
@@ -272,19 +281,32 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     show_previews = _wants_previews(preview, json_output)
     results: list[FileResult] = []
     with _Progress(messages, len(files)) as progress:
-        for path, stem in zip(files, stems):
-            with progress.paused():  # choosing may load a model, with its own spinner
-                try:
-                    edit_model, decoding = models.for_file(Path(path), options)
-                    refused = None
-                except ClsmError as error:
-                    refused = refused_result(Path(path), options, error, models.forced)
-            progress.begin(Path(path).name)
-            result = refused or edit_file(Path(path), options, edit_model, decoding, output_stem=stem)
-            progress.end()
-            results.append(result)
-            with progress.paused():
-                _report(result, messages, json_output, show_previews)
+        if jobs > 1 and len(files) > 1:
+            from clsm_cli.editing.jobs import edit_in_processes
+
+            workers = min(jobs, len(files))
+            progress.begin(f"{len(files)} files in {workers} processes")
+            for result, loaded in edit_in_processes(files, stems, options, model, engine, device, workers):
+                progress.end()
+                results.append(result)
+                with progress.paused():
+                    for note in loaded:
+                        announce(note, note.decoding)
+                    _report(result, messages, json_output, show_previews)
+        else:
+            for path, stem in zip(files, stems):
+                with progress.paused():  # choosing may load a model, with its own spinner
+                    try:
+                        edit_model, decoding = models.for_file(Path(path), options)
+                        refused = None
+                    except ClsmError as error:
+                        refused = refused_result(Path(path), options, error, models.forced)
+                progress.begin(Path(path).name)
+                result = refused or edit_file(Path(path), options, edit_model, decoding, output_stem=stem)
+                progress.end()
+                results.append(result)
+                with progress.paused():
+                    _report(result, messages, json_output, show_previews)
     _summary(results, options, messages)
     exit_code = next((result.exit_code for result in results if not result.ok), EXIT_OK)
     if exit_code != EXIT_OK:
