@@ -72,6 +72,7 @@ from clsm_cli.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError
 from clsm_cli.music import audio, midi_write
 from clsm_cli.music.bars import BarRange, bar_at_step
+from clsm_cli.music.track_choice import track_list
 from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote
 
 
@@ -112,6 +113,9 @@ def prepare_for_model(path: Path, options: EditOptions, edit_model: LoadedEngine
     opened = open_song(path, options.bars, options.meter)
     odd_bars = check_model_meters(opened.bars, options.bars, opened.path.name, edit_model.name, edit_model.config)
     prepared = prepare_song(opened, options.bars, options.track)
+    if not prepared.choice.looks_like_melody:  # an accompaniment-only arrangement: which part is the user's call
+        raise InputFileError(f"{opened.path.name}: {prepared.choice.reason} (its tracks are "
+                             f"{track_list(prepared.song)})")
     return prepared if odd_bars is None else replace(prepared, warnings=prepared.warnings + (odd_bars,))
 
 

@@ -1,4 +1,4 @@
-"""Faults found by fuzzing and by real files (issue 27, items 1, 2, 3, 4, 5, 7, 8): each runs the command
+"""Faults found by fuzzing and by real files (issue 27, items 1, 2, 3, 4, 5, 7, 8, 9): each runs the command
 a user would, with a tiny random CLSM, and asserts its exit code and the files it left behind."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from clsm_cli.errors import OutputError
 from clsm_cli.music import midi_write
 from clsm_cli.music.midi_read import CLSM_SEQUENCER_PREFIX
 from clsm_cli.music.midi_write import provenance_event
-from synthetic_midi.midi_factory import scale_melody, write_song
+from synthetic_midi.midi_factory import SongSpec, TrackSpec, scale_melody, write_song
 
 
 @pytest.fixture
@@ -250,3 +250,25 @@ def test_a_plain_run_and_a_forced_run_at_once_leave_the_forced_run_whole(clsm, s
     assert names == {f"song.infill-bars3-4-s1-{k}.mid" for k in range(1, 9)}
     assert all(stored_record(out / name)["temperature"] == 0 for name in names)  # every file is the forced run's
     assert not list(out.glob(".*"))
+
+
+def test_an_accompaniment_only_song_needs_track_and_doublings_are_named(clsm, run_clsm, tmp_path):
+    line = [(start, start + 240, 60 + (index % 8), 90) for index, start in enumerate(range(0, 16 * 1920, 480))]
+    chords = tmp_path / "chords.mid"
+    chords.write_bytes(SongSpec([TrackSpec(line, channel=0, program=0, name="Chord"),
+                                 TrackSpec(line, channel=1, program=89, name="Pad")]).to_bytes())
+    shown = run_clsm("show", str(chords))
+    assert shown.exit_code == 0 and "no track looks like a melody" in shown.stdout.replace("\n", " ")
+    result, _ = clsm("infill", chords, "--bars", "3-4")
+    assert result.exit_code == 3 and "--track" in result.stderr, result.output
+    assert mid_files(tmp_path / "out") == set()
+    result, _ = clsm("infill", chords, "--bars", "3-4", "--track", "1", "-n", "1")
+    assert result.exit_code == 0 and len(mid_files(tmp_path / "out")) == 1
+    doubled = tmp_path / "doubled.mid"
+    octave_up = [(start + 2 * 1920, end + 2 * 1920, pitch + 12, velocity) for start, end, pitch, velocity in line]
+    doubled.write_bytes(SongSpec([TrackSpec(line, channel=0, program=0, name="Melody"),
+                                  TrackSpec(octave_up, channel=1, program=73, name="Flute")]).to_bytes())
+    result, (record,) = clsm("infill", doubled, "--bars", "3-4", "-n", "1", "--json", out="doubled")
+    assert result.exit_code == 0, result.output
+    assert any("track 2 (Flute) doubles it 1 octave above, 2 bars later" in warning for warning in record["warnings"])
+    assert len(mid_files(tmp_path / "doubled")) == 1
