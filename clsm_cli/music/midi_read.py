@@ -174,6 +174,37 @@ def _pair_note_events(keys: np.ndarray, is_on: np.ndarray, is_off: np.ndarray) -
     return on_events[order], off_events[order]
 
 
+def _pair_by_strikes(keys: np.ndarray, is_on: np.ndarray, is_off: np.ndarray, on_events: np.ndarray,
+                     off_events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pair again, by strikes, the keys where first-in-first-out pairing left a note-on unreleased.
+
+    A part that never releases its notes (a strummed guitar: hundreds of note-ons, a few note-offs)
+    would otherwise pair its first strikes with note-offs many bars later. For such a key, a note-on
+    ends the key's note still sounding (a re-strike), and a note-off ends the sounding note, if any.
+    Returns the new ``off_events`` and ``struck_again``: for each note, the note-on that ended it
+    (-1 where none did). Keys where every note-on found its note-off keep their pairing.
+    """
+    struck_again = np.full(len(on_events), -1, dtype=np.int64)
+    unreleased = off_events < 0
+    if not unreleased.any():
+        return off_events, struck_again
+    off_events = off_events.copy()
+    unreleased_keys = np.unique(keys[on_events[unreleased]])
+    note_of_event = {event: note for note, event in enumerate(on_events.tolist())}
+    sounding: dict[int, int] = {}  # key -> the note sounding now
+    for event in np.flatnonzero((is_on | is_off) & np.isin(keys, unreleased_keys)).tolist():
+        key = int(keys[event])
+        if is_on[event]:
+            if key in sounding:
+                struck_again[sounding[key]] = event
+            note = note_of_event[event]
+            off_events[note] = -1
+            sounding[key] = note
+        elif key in sounding:
+            off_events[sounding.pop(key)] = event
+    return off_events, struck_again
+
+
 def _note_table(
     path: Path, midi_format: int, ticks_per_beat: int, chunks: list[ChunkEvents], warnings: list[str],
     with_chunk_notes: bool = False,
@@ -244,9 +275,11 @@ def _note_table(
     is_off = (kinds == _NOTE_OFF) | ((kinds == _NOTE_ON) & (seconds == 0))
     keys = chunk_of * _KEYS_PER_CHUNK + channels * _KEYS_PER_CHANNEL + firsts
     on_events, off_events = _pair_note_events(keys, is_on, is_off)
+    off_events, struck_again = _pair_by_strikes(keys, is_on, is_off, on_events, off_events)
     starts = ticks[on_events]
-    never_closed = off_events < 0
+    never_closed = off_events < 0  # ends where its pitch is struck again, or with its chunk
     ends = np.where(never_closed, np.maximum(starts, chunk_ends[chunk_of[on_events]]), ticks[off_events])
+    ends = np.where(struck_again >= 0, ticks[struck_again], ends)
     chunk_notes = (
         _chunk_notes(on_events, off_events, starts, ends, chunk_of, first_event, channels, firsts, seconds, len(chunks))
         if with_chunk_notes
@@ -264,7 +297,8 @@ def _note_table(
         )
     never_released = int(never_closed[sounding].sum())
     if never_released:
-        warnings.append(f"{never_released} note(s) in {name} are never released; they end with their track")
+        warnings.append(f"{never_released} note(s) in {name} are never released; each ends where its pitch is "
+                        "struck again, or with its track")
 
     pitches, note_chunks, note_channels = firsts[on_events], chunk_of[on_events], channels[on_events]
     order = np.lexsort((on_events, pitches, starts, note_channels, note_chunks))

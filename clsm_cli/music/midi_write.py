@@ -203,6 +203,13 @@ def _edited_chunk(
         if note.off_index is not None:
             removed.add(note.off_index)
         inserted.append((end_tick, _INSERTED_RELEASE, note_messages(channel, note.pitch, RELEASE_VELOCITY)[1]))
+    # A note never released ends where its pitch is struck again (midi_read): when that strike is a
+    # replaced note, the note would sound on, so it gets a note-off where it ended (closed the same way).
+    struck_at = {(paired[position].pitch, paired[position].start_tick) for position in plan.replaced}
+    for position, note in enumerate(paired):
+        if (note.off_index is None and note.end_tick > note.start_tick and position not in plan.replaced
+                and position not in plan.shortened and (note.pitch, note.end_tick) in struck_at):
+            inserted.append((note.end_tick, _INSERTED_RELEASE, note_messages(channel, note.pitch, RELEASE_VELOCITY)[1]))
     for note in plan.new_notes:
         attack, release = note_messages(channel, note.pitch, note.velocity)
         inserted.append((note.start_tick, _INSERTED_ATTACK, attack))

@@ -1,4 +1,4 @@
-"""Faults found by fuzzing and by real files (issue 27, items 1, 2, 3, 4, 5, 7, 8, 9): each runs the command
+"""Faults found by fuzzing and by real files (issue 27, items 1-5 and 7-10): each runs the command
 a user would, with a tiny random CLSM, and asserts its exit code and the files it left behind."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from clsm_cli.editing.provenance import PROVENANCE_PREFIX, provenance_text, w_to_text
 from clsm_cli.errors import OutputError
 from clsm_cli.music import midi_write
-from clsm_cli.music.midi_read import CLSM_SEQUENCER_PREFIX
+from clsm_cli.music.midi_read import CLSM_SEQUENCER_PREFIX, read_midi
 from clsm_cli.music.midi_write import provenance_event
 from synthetic_midi.midi_factory import SongSpec, TrackSpec, scale_melody, write_song
 
@@ -272,3 +272,70 @@ def test_an_accompaniment_only_song_needs_track_and_doublings_are_named(clsm, ru
     assert result.exit_code == 0, result.output
     assert any("track 2 (Flute) doubles it 1 octave above, 2 bars later" in warning for warning in record["warnings"])
     assert len(mid_files(tmp_path / "doubled")) == 1
+
+
+def strummed_guitar_song(path, bars=20, ticks_per_beat=480):
+    """A melody, and a guitar that strikes a chord on every beat and never releases it, but for a
+    mute (note-offs of every string) at the end of every 4th bar."""
+    bar = 4 * ticks_per_beat
+    melody, guitar = mido.MidiTrack(), mido.MidiTrack()
+    melody.append(mido.MetaMessage("track_name", name="Melody"))
+    guitar.append(mido.MetaMessage("track_name", name="Guitar"))
+    guitar.append(mido.Message("program_change", channel=1, program=25))
+    events = []  # (tick, order, message)
+    for index in range(bars * 4):
+        tick = index * ticks_per_beat
+        events.append((tick, 1, mido.Message("note_on", channel=0, note=67 + (index % 5), velocity=90)))
+        events.append((tick + ticks_per_beat - 10, 0, mido.Message("note_off", channel=0, note=67 + (index % 5))))
+    now = 0
+    for tick, _, message in sorted(events, key=lambda event: event[:2]):
+        melody.append(message.copy(time=tick - now))
+        now = tick
+    now = 0
+    for beat in range(bars * 4):
+        tick = beat * ticks_per_beat
+        for pitch in (52, 55, 59, 64):
+            guitar.append(mido.Message("note_on", channel=1, note=pitch, velocity=70, time=tick - now))
+            now = tick
+        if beat % 16 == 15:  # the mute at the end of every 4th bar
+            tick = (beat + 1) * ticks_per_beat - 1
+            for pitch in (52, 55, 59, 64):
+                guitar.append(mido.Message("note_off", channel=1, note=pitch, time=tick - now))
+                now = tick
+    mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat, tracks=[melody, guitar]).save(path)
+    return path, bar
+
+
+def note_offs(path):
+    """(chunk, tick, channel, pitch) of every note-off event (velocity-0 note-ons included)."""
+    found = []
+    for chunk, track in enumerate(mido.MidiFile(path).tracks):
+        tick = 0
+        for message in track:
+            tick += message.time
+            if message.type == "note_off" or (message.type == "note_on" and message.velocity == 0):
+                found.append((chunk, tick, message.channel, message.note))
+    return found
+
+
+def test_an_edit_of_a_part_that_never_releases_keeps_every_note_off_outside_the_target(clsm, tmp_path):
+    song, bar = strummed_guitar_song(tmp_path / "strum.mid")
+    before = read_midi(song)
+    assert any("never released" in warning and "struck again" in warning for warning in before.warnings)
+    (guitar,) = [track for track in before.tracks if track.name == "Guitar"]
+    assert {(note.start_tick, note.end_tick) for note in guitar.notes if note.pitch == 52} == {
+        (beat * 480, beat * 480 + 480 - (beat % 16 == 15)) for beat in range(80)}  # ends at the next strike or the mute
+    result, (record,) = clsm("infill", song, "--bars", "3-4", "--track", "Guitar", "-n", "2", "--json")
+    assert result.exit_code == 0, result.output
+    start, end = 2 * bar, 4 * bar
+    for output in record["outputs"]:
+        outside = [off for off in note_offs(output["path"]) if not start <= off[1] <= end]
+        assert outside == [off for off in note_offs(song) if not start <= off[1] <= end]
+        after = read_midi(output["path"])
+        (edited,) = [track for track in after.tracks if track.name == "Guitar"]
+
+        def untouched(track):
+            return sorted((n.start_tick, n.end_tick, n.pitch) for n in track.notes if n.end_tick <= start or n.start_tick >= end)
+
+        assert untouched(edited) == untouched(guitar)
+    assert len(mid_files(tmp_path / "out")) == 2
