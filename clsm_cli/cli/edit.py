@@ -130,6 +130,7 @@ WAV = typer.Option(False, "--wav", help="Also render each output to WAV (fluidsy
 COMBINED = typer.Option(False, "--combined", help="Also write one file with every version (as tracks; in sequence for interpolate).")
 DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; cuda needs the torch engine.")
 METER = typer.Option(None, "--meter", metavar="N/D", help="Count bars in this meter from the start instead of the file's time signatures (a 4/4 song labelled 1/4); the outputs keep the file's own.", show_default=False)
+ALSO_TRACK = typer.Option(None, "--also-track", metavar="TRACK", help="A track that doubles the melody (unison or octaves, maybe whole bars later; the warning names it): edit it the same way.", show_default=False)
 JOBS = typer.Option(1, "--jobs", "-J", min=1, metavar="N", help="Edit a batch in N processes (one per core); outputs and JSON lines keep the order of the inputs.")
 ENGINE = typer.Option("auto", "--engine", metavar="auto|numpy|torch", help="Which inference engine runs the model; both give the same notes for a seed on a CPU.")
 
@@ -155,9 +156,10 @@ def infill(
     engine: str = ENGINE,
     meter: Optional[str] = METER,
     jobs: int = JOBS,
+    also_track: Optional[str] = ALSO_TRACK,
 ) -> None:
     _run("infill", files, bars, json_output, preview, engine, device, model, jobs,
-         dict(meter=meter, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
+         dict(meter=meter, also_track=also_track, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
               wav=wav, combined=combined))
 
 
@@ -186,6 +188,7 @@ def interpolate(
     engine: str = ENGINE,
     meter: Optional[str] = METER,
     jobs: int = JOBS,
+    also_track: Optional[str] = ALSO_TRACK,
 ) -> None:
     from clsm_cli.editing.runs import plan_interpolation
 
@@ -194,7 +197,7 @@ def interpolate(
         stderr_console().print(escape_markup(plan.message), style="dim", soft_wrap=True)
     songs = list(files) if files else [plan.song]
     _run("interpolate", songs, f"{plan.bars.first}-{plan.bars.last}", json_output, preview, engine, device, model, jobs,
-         dict(meter=meter, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
+         dict(meter=meter, also_track=also_track, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
               seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force, wav=wav,
               combined=combined))
 
@@ -222,9 +225,10 @@ def vary(
     engine: str = ENGINE,
     meter: Optional[str] = METER,
     jobs: int = JOBS,
+    also_track: Optional[str] = ALSO_TRACK,
 ) -> None:
     _run("vary", files, bars, json_output, preview, engine, device, model, jobs,
-         dict(meter=meter, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
+         dict(meter=meter, also_track=also_track, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
               track=track, voice=voice, out_dir=out, force=force, wav=wav, combined=combined))
 
 

@@ -72,7 +72,7 @@ from clsm_cli.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError
 from clsm_cli.music import audio, midi_write
 from clsm_cli.music.bars import BarRange, bar_at_step
-from clsm_cli.music.track_choice import track_list
+from clsm_cli.music.track_choice import requested_doubling, track_list
 from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote
 
 
@@ -132,6 +132,7 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
     paths = [output_path(options, result.output_stem, k) for k in range(1, count + 1)]
     combined_path = output_path(options, result.output_stem, "all") if options.combined else None
     wav_paths = [path.with_suffix(".wav") for path in paths] if options.wav else []
+    also = _also_edited(prepared, options, result)
     make_out_dir(options.out_dir)
     check_targets(paths + wav_paths + ([combined_path] if combined_path else []), prepared.path, options.force)
 
@@ -157,7 +158,7 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
             new_notes = notes_for_writer(version.line, start, end)
             staged = written.add_written(path, lambda temporary: midi_write.write_edited_song(
                 prepared.song, prepared.track, bars, options.bars, new_notes, temporary, provenance_text(record),
-                voice=options.voice,
+                voice=options.voice, also=also(new_notes) if also else (),
             ))
             wav, renderer = None, None
             if options.wav:
@@ -171,6 +172,29 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
     result.outputs.extend(outputs)
     result.previews.extend(previews)
     result.combined = combined_path
+
+
+def _also_edited(prepared: PreparedSong, options: EditOptions, result: FileResult):
+    """``--also-track``: a function from the melody's new notes to the doubling track's edit (the same
+    notes, its octaves apart, its whole bars later), or None without the option."""
+    if options.also_track is None:
+        return None
+    doubling = requested_doubling(prepared.song, prepared.track, options.also_track, prepared.bars)
+    target = BarRange(options.bars.first + doubling.bar_shift, options.bars.last + doubling.bar_shift)
+    if target.first < 1 or target.last > len(prepared.bars):
+        raise InputFileError(f"--also-track {options.also_track}: the bars it doubles ({target}) are outside "
+                             f"{prepared.path.name} ({len(prepared.bars)} bars)")
+    shift = prepared.bars[target.first - 1].first_step - prepared.bars[options.bars.first - 1].first_step
+    result.warnings = [warning for warning in result.warnings if not warning.startswith(doubling.describe())]
+    result.add_warning(f"{doubling.describe()}: edited the same way in {target} (--also-track)")
+
+    def edit(new_notes):
+        return [midi_write.TrackEdit(doubling.track, target, [
+            StepNote(note.start_step + shift, note.end_step + shift,
+                     None if note.pitch is None else note.pitch + 12 * doubling.octaves, note.tied_from_before)
+            for note in new_notes])]
+
+    return edit
 
 
 def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -168,32 +169,33 @@ def _leading_hold_pitch(paired: Sequence[PairedNote], bars: Sequence[Bar], ticks
 _PROVENANCE, _INSERTED_RELEASE, _ORIGINAL, _INSERTED_ATTACK, _END = range(5)
 
 
-def _edited_chunk(
-    song: MidiSong,
-    track: MidiTrack,
-    bars: Sequence[Bar],
-    target: BarRange,
-    new_notes: Sequence[StepNote],
-    provenance: str,
-    voice: str,
-) -> mido.MidiTrack:
-    """The edited track chunk (see write_edited_song and edit_plan for the rules)."""
-    ticks_per_beat = song.ticks_per_beat
-    range_start, _ = _checked_target_ticks(bars, target, new_notes)
-    chunk = song.midi_file.tracks[track.chunk]
-    ticks = _absolute_ticks(chunk)
+@dataclass(frozen=True)
+class TrackEdit:
+    """One track's edit: its edited voice in the ``target`` bars becomes ``new_notes`` (see write_edited_song)."""
+
+    track: MidiTrack
+    target: BarRange
+    new_notes: Sequence[StepNote]
+    voice: str = "top"
+
+
+def _track_changes(song: MidiSong, bars: Sequence[Bar], edit: TrackEdit) -> tuple[set[int], list[tuple[int, int, object]]]:
+    """(indices of the chunk's events to remove, (tick, group, message) events to insert) for one
+    track's edit (see write_edited_song and edit_plan for the rules)."""
+    ticks_per_beat, track, target, voice = song.ticks_per_beat, edit.track, edit.target, edit.voice
+    _checked_target_ticks(bars, target, edit.new_notes)
     paired = _notes_of_track(song, track)
     hold_pitch = _leading_hold_pitch(paired, bars, ticks_per_beat, target, voice)
     notes = [  # a leading hold of unknown pitch: a new note of the held pitch, or a rest
         StepNote(note.start_step, note.end_step, hold_pitch) if note.tied_from_before and note.pitch is None else note
-        for note in new_notes
+        for note in edit.new_notes
         if not (note.tied_from_before and note.pitch is None and hold_pitch is None)
     ]
     plan = plan_edit(paired, bars, ticks_per_beat, target, notes, voice)
     channel = track.channel
 
     removed: set[int] = set()
-    inserted: list[tuple[int, int, object]] = [(0, _PROVENANCE, provenance_event(provenance))]
+    inserted: list[tuple[int, int, object]] = []
     for position in plan.replaced:
         removed.add(paired[position].on_index)
         if paired[position].off_index is not None:
@@ -214,6 +216,22 @@ def _edited_chunk(
         attack, release = note_messages(channel, note.pitch, note.velocity)
         inserted.append((note.start_tick, _INSERTED_ATTACK, attack))
         inserted.append((note.end_tick, _INSERTED_RELEASE, release))
+    return removed, inserted
+
+
+def _edited_chunk(song: MidiSong, chunk_index: int, bars: Sequence[Bar], edits: Sequence[TrackEdit],
+                  provenance: str | None) -> mido.MidiTrack:
+    """Chunk ``chunk_index`` with the ``edits`` of its tracks applied and ``provenance`` at tick 0."""
+    chunk = song.midi_file.tracks[chunk_index]
+    ticks = _absolute_ticks(chunk)
+    removed: set[int] = set()
+    inserted: list[tuple[int, int, object]] = []
+    if provenance is not None:
+        inserted.append((0, _PROVENANCE, provenance_event(provenance)))
+    for edit in edits:
+        edit_removed, edit_inserted = _track_changes(song, bars, edit)
+        removed |= edit_removed
+        inserted += edit_inserted
 
     events: list[tuple[int, int, int, object]] = []
     last_tick = 0
@@ -241,6 +259,7 @@ def write_edited_song(
     provenance: str,
     force: bool = False,
     voice: str = "top",
+    also: Sequence[TrackEdit] = (),
 ) -> Path:
     """Write ``song`` with ``track``'s edited voice in the ``target`` bars replaced by ``new_notes``.
 
@@ -251,15 +270,20 @@ def write_edited_song(
     early, and the new notes' velocities follow the rules of ``edit_plan``. Kept exactly: every
     other event of every chunk (tick, type, channel, data, order). New notes go on the track's
     channel. One sequencer-specific meta event with ``provenance`` goes at tick 0 (``provenance_event``).
+    ``also`` edits other tracks by the same rules in the same file (``--also-track``: a doubling part).
 
     Raises OutputError when ``out_path`` exists (unless ``force``), is the input file (always), or
     cannot be written. Returns the path written.
     """
     out_path = Path(out_path)
     check_output_path(out_path, force, song.path)
-    edited = _edited_chunk(song, track, bars, target, new_notes, provenance, voice)
+    edits = [TrackEdit(track, target, new_notes, voice), *also]
     chunks = list(song.midi_file.tracks)
-    chunks[track.chunk] = edited
+    for chunk_index in dict.fromkeys(edit.track.chunk for edit in edits):
+        chunks[chunk_index] = _edited_chunk(
+            song, chunk_index, bars, [edit for edit in edits if edit.track.chunk == chunk_index],
+            provenance if chunk_index == track.chunk else None,
+        )
     return write_output_bytes(out_path, _file_bytes(song.midi_type, song.ticks_per_beat, chunks), force)
 
 

@@ -273,7 +273,8 @@ class MelodyChoice:
 
     def doubling_warnings(self) -> list[str]:
         return [f"{doubling.describe()}: only track {self.track.number} is edited, so the two parts will "
-                f"differ there" for doubling in self.doubled_by]
+                f"differ there (--also-track {doubling.track.number} edits it the same way)"
+                for doubling in self.doubled_by]
 
 
 def _percent(share: float) -> str:
@@ -381,6 +382,18 @@ def choose_melody(song: MidiSong, requested: str | None = None, bars: Sequence[B
         return MelodyChoice(best.track, reason, requested=False, runners_up=tuple(runners_up), looks_like_melody=False)
     return MelodyChoice(best.track, best.reason, requested=False, runners_up=tuple(runners_up),
                         doubled_by=tuple(doubling_tracks(song, best.track, bars)))
+
+
+def requested_doubling(song: MidiSong, melody: MidiTrack, requested: str, bars: Sequence[Bar]) -> Doubling:
+    """The doubling ``--also-track`` names (a number or a name); UsageError when that track does not
+    double ``melody`` (see :func:`doubling_tracks`)."""
+    other = find_track(song, requested)
+    for doubling in doubling_tracks(song, melody, bars):
+        if doubling.track is other:
+            return doubling
+    raise UsageError(f"--also-track {requested}: track {other.number} ({other.label}) does not double track "
+                     f"{melody.number} ({melody.label}) in {song.name} (the same notes at the unison or in octaves, "
+                     "shifted by whole bars or not), so there is no same way to edit it")
 
 
 def _numbered_name(name: str) -> tuple[str, int] | None:

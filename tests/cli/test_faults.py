@@ -339,3 +339,35 @@ def test_an_edit_of_a_part_that_never_releases_keeps_every_note_off_outside_the_
 
         assert untouched(edited) == untouched(guitar)
     assert len(mid_files(tmp_path / "out")) == 2
+
+
+def test_also_track_edits_a_doubling_part_the_same_way(clsm, tmp_path):
+    line = [(start, start + 240, 60 + (index % 8), 90) for index, start in enumerate(range(0, 16 * 1920, 480))]
+    octave_up = [(start + 2 * 1920, end + 2 * 1920, pitch + 12, velocity) for start, end, pitch, velocity in line]
+    bass = [(start, start + 480, 40, 90) for start in range(0, 16 * 1920, 1920)]
+    doubled = tmp_path / "doubled.mid"
+    doubled.write_bytes(SongSpec([TrackSpec(line, channel=0, program=0, name="Melody"),
+                                  TrackSpec(octave_up, channel=1, program=73, name="Flute"),
+                                  TrackSpec(bass, channel=2, program=33, name="Bass")]).to_bytes())
+    result, (record,) = clsm("infill", doubled, "--bars", "3-4", "-n", "2", "--also-track", "Flute", "--json")
+    assert result.exit_code == 0, result.output
+    assert any("edited the same way in bars 5-6" in warning for warning in record["warnings"])
+    before = read_midi(doubled)
+    bar = 1920
+    for output in record["outputs"]:
+        song = read_midi(output["path"])
+        melody, flute = (track for track in song.tracks if track.name in ("Melody", "Flute"))
+
+        def notes(track, first, last):
+            return sorted((n.start_tick - first, n.end_tick - first, n.pitch) for n in track.notes
+                          if first <= n.start_tick < last)
+
+        assert notes(melody, 2 * bar, 4 * bar) != notes(before.tracks[0], 2 * bar, 4 * bar)  # it was edited
+        assert [(s, e, p + 12) for s, e, p in notes(melody, 2 * bar, 4 * bar)] == notes(flute, 4 * bar, 6 * bar)
+        assert notes(flute, 0, 4 * bar) == notes(before.tracks[1], 0, 4 * bar)
+        assert notes(flute, 6 * bar, 20 * bar) == notes(before.tracks[1], 6 * bar, 20 * bar)
+        assert "--also-track Flute" in stored_record(output["path"])["command"]
+    assert len(mid_files(tmp_path / "out")) == 2
+    result, _ = clsm("infill", doubled, "--bars", "3-4", "--also-track", "Bass", out="not-doubling")
+    assert result.exit_code == 2 and "does not double" in result.stderr, result.output
+    assert mid_files(tmp_path / "not-doubling") == set()
