@@ -39,9 +39,7 @@ from clsm_cli.errors import InputFileError, ModelError, UsageError
 from clsm_cli.progress import Progress, SilentProgress
 from clsm_cli.train import state as training_state
 from clsm_cli.train.data import TrainingData, open_training_data
-from clsm_cli.train.distributed import (
-    PRECISION_CHOICES, Runtime, all_gather_objects, barrier, broadcast_object, rank_rows, start_runtime, stop_runtime,
-)
+from clsm_cli.train.distributed import Runtime, all_gather_objects, barrier, broadcast_object, rank_rows, start_runtime, stop_runtime
 from clsm_cli.train.objectives import Objective, ObjectiveSettings, anneal_steps_for
 from clsm_cli.train.options import (  # noqa: F401 - re-exported: the package's API lives here
     TrainOptions,
@@ -51,7 +49,7 @@ from clsm_cli.train.options import (  # noqa: F401 - re-exported: the package's 
     resolve_output_dir,
     resolve_settings,
 )
-from clsm_cli.train.output import check_output, create_output
+from clsm_cli.train.output import check_output, check_resumed_kind, create_output, run_precision
 from clsm_cli.train.records import (  # noqa: F401 - re-exported
     LOG_FILE_NAME,
     REPRODUCIBILITY_FILE_NAME,
@@ -84,7 +82,7 @@ DISPLAY_EVERY_STEPS = 10  # how often the progress line refreshes and the weight
 def train(options: TrainOptions, *, progress: Optional[Progress] = None) -> TrainResult:
     """Train (or resume training) one model as ``options`` says; return where it was saved."""
     kind = check_options(options)
-    runtime = start_runtime(options.device, _run_precision(options))
+    runtime = start_runtime(options.device, run_precision(options))
     reporter = progress if progress is not None and runtime.is_main else SilentProgress()
     try:
         return _Run(options, kind, runtime, reporter).run()
@@ -109,10 +107,7 @@ class _Run:
     def run(self) -> TrainResult:
         saved, note = check_output(self.out_dir, self.options.resume, self.options.force)
         saved_info = saved["info"] if saved else None
-        saved_kind = saved_info.get("kind") if saved_info else None
-        if saved_kind is not None and saved_kind != self.kind.name:
-            raise UsageError(f"the run in {self.out_dir} trains {saved_kind}, not {self.kind.name}; resume it with "
-                             f"clsm train {saved_kind} --resume, or train {self.kind.name} into another --out")
+        check_resumed_kind(saved_info, self.kind, self.out_dir)
         self.settings = resolve_settings(self.options, self.kind, saved_info["settings"] if saved_info else None, self.out_dir)
         self._make_config(saved_info)
         self.data = open_training_data(
@@ -489,19 +484,6 @@ class _Run:
             "seed": self.settings["seed"],
         }
         write_reproducibility(self.out_dir / REPRODUCIBILITY_FILE_NAME, base=base, runtime=self.runtime, finished=finished)
-
-
-def _run_precision(options: TrainOptions) -> str:
-    """--precision, else (resuming) the precision the run was started with, else auto. A resume that
-    asks for another one is refused later with the other locked settings (``resolve_settings``)."""
-    if options.precision is not None:
-        return options.precision
-    out_dir = resolve_output_dir(options.out)
-    if options.resume and training_state.has_training_state(out_dir):
-        settings = training_state.read_training_info(out_dir)["info"].get("settings", {})
-        if isinstance(settings, dict) and settings.get("precision") in PRECISION_CHOICES:
-            return settings["precision"]
-    return "auto"
 
 
 def _meters_of_group(group: str) -> tuple[tuple[int, int], ...]:

@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import Optional
 
 from clsm_cli.checkpoint import CARD_FILE, CONFIG_FILE, WEIGHTS_FILE
-from clsm_cli.errors import OutputError
+from clsm_cli.errors import OutputError, UsageError
+from clsm_cli.models.registry import ModelKind
 from clsm_cli.train import state as training_state
+from clsm_cli.train.distributed import PRECISION_CHOICES
+from clsm_cli.train.options import TrainOptions, resolve_output_dir
 from clsm_cli.train.records import LOG_FILE_NAME, REPRODUCIBILITY_FILE_NAME
 
 RUN_FILES = {LOG_FILE_NAME, REPRODUCIBILITY_FILE_NAME, training_state.STATE_DIRECTORY_NAME}
@@ -91,3 +94,24 @@ def create_output(out_dir: Path, fresh: bool = False) -> None:
 
 def _is_temporary(name: str) -> bool:
     return name.endswith(".tmp") or ".tmp-" in name
+
+
+def check_resumed_kind(saved_info: Optional[dict], kind: ModelKind, out_dir: Path) -> None:
+    """UsageError naming the kind when a resume asks for another kind than the run in ``out_dir`` trains."""
+    saved_kind = saved_info.get("kind") if saved_info else None
+    if saved_kind is not None and saved_kind != kind.name:
+        raise UsageError(f"the run in {out_dir} trains {saved_kind}, not {kind.name}; resume it with "
+                         f"clsm train {saved_kind} --resume, or train {kind.name} into another --out")
+
+
+def run_precision(options: TrainOptions) -> str:
+    """--precision, else (resuming) the precision the run in --out was started with, else auto. A
+    resume that asks for another one is refused with the other locked settings (``resolve_settings``)."""
+    if options.precision is not None:
+        return options.precision
+    out_dir = resolve_output_dir(options.out)
+    if options.resume and training_state.has_training_state(out_dir):
+        settings = training_state.read_training_info(out_dir)["info"].get("settings", {})
+        if isinstance(settings, dict) and settings.get("precision") in PRECISION_CHOICES:
+            return settings["precision"]
+    return "auto"
