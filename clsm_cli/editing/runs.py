@@ -138,6 +138,8 @@ def plan_interpolation(files: Sequence[Path], bars: Optional[str], start: Option
     ``start``/``end`` are paths or candidate numbers of the latest run in ``folder``. With no FILE,
     the song is the run's input when it still exists, else the start file itself.
     """
+    if song is not None and files:
+        raise UsageError("--song picks which song's run to continue when no FILE is given; give one or the other")
     start_path, end_path = _as_path(start), _as_path(end)
     bar_range = BarRange.parse(bars) if bars is not None else None
     needs_run = (_is_number(start) or _is_number(end)

@@ -190,6 +190,8 @@ def test_interpolate_after_a_batch_asks_which_song(clsm, tmp_path):
     assert len(written) == 3 and all(name.startswith("a.interpolate-bars3-4-") for name in written)
     result, _ = clsm("interpolate", "--song", "c")
     assert result.exit_code == 2 and "a.mid" in result.stderr
+    result, _ = clsm("interpolate", songs[0], "--bars", "3-4", "--song", "a")
+    assert result.exit_code == 2 and "give one or the other" in result.stderr
 
 
 def test_interpolate_never_continues_from_a_run_of_rests(clsm, song, tmp_path):
