@@ -151,3 +151,123 @@ def seed_files() -> dict[str, bytes]:
 
 def temporary_folder() -> Path:
     return Path(tempfile.mkdtemp(prefix="clsm-fuzz-"))
+
+
+# --- provenance records: each field given each wrong type ----------------------------------------
+
+# Where a clsm output keeps its record: a sequencer-specific event (format 2: manufacturer id 0x7D,
+# then "CLSM") or, in outputs written before it, a text event. Spelled out here rather than imported,
+# so that the fuzz also runs against code from before the sequencer-specific event existed.
+RECORD_PREFIX = "clsm-provenance "
+SEQUENCER_PREFIX = b"\x7dCLSM"
+
+WRONG_VALUES = {  # a wrong type or value, by name: what a careless script or a damaged file might hold
+    "missing": None,  # the field is deleted (handled apart)
+    "null": None,
+    "true": True,
+    "zero": 0,
+    "negative": -7,
+    "huge int": 10**40,
+    "float": 2.5,
+    "text": "x",
+    "empty text": "",
+    "empty list": [],
+    "list": [5, 3],
+    "object": {"a": 1},
+}
+LATENT_VALUES = {  # wrong latents w (base64 of float32 numbers)
+    "NaN w": [float("nan")] * 4,
+    "Inf w": [float("inf")] * 4,
+    "huge w": [1e30] * 4,
+    "short w": [0.5],
+}
+
+
+def provenance_fields(record: dict) -> list[str]:
+    """Paths of every field of a record worth damaging: top-level keys, a latent's parts, a note row's."""
+    fields = sorted(record)
+    if record.get("latents"):
+        fields += ["latents[0]", "latents[0].bars", "latents[0].w"]
+    if record.get("target_notes"):
+        fields += ["target_notes[0]", "target_notes[0][0]"]
+    return fields + ["bars[0]"]
+
+
+def provenance_classes(record: dict) -> list[tuple[str, str]]:
+    """Every (field, wrong value) class the fuzz tries on a record."""
+    classes = [(field, wrong) for field in provenance_fields(record) for wrong in WRONG_VALUES]
+    classes += [("latents[0].w", wrong) for wrong in LATENT_VALUES] + [("latents[0].w", "not base64")]
+    return classes
+
+
+def _damaged_record(record: dict, field: str, wrong: str) -> dict:
+    import base64
+    import copy
+
+    import numpy as np
+
+    record = copy.deepcopy(record)
+    if field == "latents[0].w" and wrong in LATENT_VALUES:
+        value = base64.b64encode(np.asarray(LATENT_VALUES[wrong], dtype="<f4").tobytes()).decode("ascii")
+    elif wrong == "not base64":
+        value = "%%%not base64%%%"
+    else:
+        value = WRONG_VALUES[wrong]
+    # Walk to the container of the field: "a", "a[0]", "a[0].b", "a[0][0]".
+    parts = field.replace("]", "").replace("[", ".").split(".")
+    container = record
+    for part in parts[:-1]:
+        container = container[int(part)] if isinstance(container, list) else container[part]
+    last = int(parts[-1]) if isinstance(container, list) else parts[-1]
+    if wrong == "missing":
+        del container[last]
+    else:
+        container[last] = value
+    return record
+
+
+def read_record(data: bytes) -> dict:
+    """The newest clsm record of an output's bytes (as a dict)."""
+    return max(_records(data), key=lambda found: found[2].get("generation", 0) if isinstance(found[2], dict) else 0)[2]
+
+
+def _records(data: bytes) -> list[tuple[int, int, dict]]:
+    import io
+    import json
+
+    import mido
+
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    found = []
+    for chunk, track in enumerate(midi.tracks):
+        for index, message in enumerate(track):
+            text = None
+            if message.type == "sequencer_specific" and bytes(message.data).startswith(SEQUENCER_PREFIX):
+                text = bytes(message.data)[len(SEQUENCER_PREFIX):].decode("utf-8")
+            elif message.type == "text" and message.text.startswith(RECORD_PREFIX):
+                text = message.text
+            if text is not None:
+                found.append((chunk, index, json.loads(text[len(RECORD_PREFIX):])))
+    return found
+
+
+def with_damaged_record(data: bytes, field: str, wrong: str) -> bytes:
+    """An output's bytes with its record's ``field`` set to the ``wrong`` value, where it was."""
+    import io
+    import json
+
+    import mido
+
+    midi = mido.MidiFile(file=io.BytesIO(data))
+    for chunk, index, record in _records(data):
+        text = RECORD_PREFIX + json.dumps(_damaged_record(record, field, wrong), separators=(",", ":"))
+        message = midi.tracks[chunk][index]
+        if message.type == "text":
+            replacement = mido.MetaMessage("text", text=text, time=message.time)
+        else:
+            replacement = mido.MetaMessage("sequencer_specific", data=tuple(SEQUENCER_PREFIX + text.encode("utf-8")),
+                                           time=message.time)
+        midi.tracks[chunk][index] = replacement
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()

@@ -133,6 +133,8 @@ ABC = typer.Option(False, "--abc", help="Also write each output's melody (its to
 COMBINED = typer.Option(False, "--combined", help="Also write one audition file: the original, then each version in turn with a bar of context either side and the other tracks under it; a named track, a channel and a marker per version.")
 DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; cuda needs the torch engine.")
 METER = typer.Option(None, "--meter", metavar="N/D", help="Count bars in this meter from the start instead of the file's time signatures (a 4/4 song labelled 1/4); the outputs keep the file's own.", show_default=False)
+ALSO_TRACK = typer.Option(None, "--also-track", metavar="TRACK", help="A track that doubles the melody (unison or octaves, maybe whole bars later; the warning names it): edit it the same way.", show_default=False)
+JOBS = typer.Option(1, "--jobs", "-J", min=1, metavar="N", help="Edit a batch in N processes (one per core); outputs and JSON lines keep the order of the inputs.")
 ENGINE = typer.Option("auto", "--engine", metavar="auto|numpy|torch", help="Which inference engine runs the model; both give the same notes for a seed on a CPU.")
 
 
@@ -159,9 +161,11 @@ def infill(
     device: str = DEVICE,
     engine: str = ENGINE,
     meter: Optional[str] = METER,
+    jobs: int = JOBS,
+    also_track: Optional[str] = ALSO_TRACK,
 ) -> None:
-    _run("infill", files, bars, json_output, preview, engine, device, model,
-         dict(meter=meter, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
+    _run("infill", files, bars, json_output, preview, engine, device, model, jobs,
+         dict(meter=meter, also_track=also_track, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
               wav=wav, soundfont=soundfont, musicxml=musicxml, abc=abc, combined=combined))
 
 
@@ -173,6 +177,7 @@ def interpolate(
     from_original: bool = typer.Option(False, "--from-original", help="Start from the existing bars of the song."),
     start: Optional[str] = typer.Option(None, "--start", metavar="FILE|K", help="Start at an earlier output: a file, or candidate K of the latest run. Default: candidate 1."),
     end: Optional[str] = typer.Option(None, "--end", metavar="FILE|K", help="End at an earlier output: a file, or candidate K of the latest run. Default: candidate 2."),
+    song: Optional[str] = typer.Option(None, "--song", metavar="NAME", help="With no FILE: continue from the latest run of this song (a file name, stem or path), when --out holds runs of several songs.", show_default=False),
     seed: Optional[int] = SEED,
     temperature: Optional[float] = TEMPERATURE,
     top_p: Optional[float] = TOP_P,
@@ -191,15 +196,17 @@ def interpolate(
     device: str = DEVICE,
     engine: str = ENGINE,
     meter: Optional[str] = METER,
+    jobs: int = JOBS,
+    also_track: Optional[str] = ALSO_TRACK,
 ) -> None:
     from clsm_cli.editing.runs import plan_interpolation
 
-    plan = plan_interpolation(files or [], bars, start, end, from_original, out)
+    plan = plan_interpolation(files or [], bars, start, end, from_original, out, song)
     if plan.message:
         stderr_console().print(escape_markup(plan.message), style="dim", soft_wrap=True)
     songs = list(files) if files else [plan.song]
-    _run("interpolate", songs, f"{plan.bars.first}-{plan.bars.last}", json_output, preview, engine, device, model,
-         dict(meter=meter, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
+    _run("interpolate", songs, f"{plan.bars.first}-{plan.bars.last}", json_output, preview, engine, device, model, jobs,
+         dict(meter=meter, also_track=also_track, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
               seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force, wav=wav,
               soundfont=soundfont, musicxml=musicxml, abc=abc, combined=combined))
 
@@ -229,9 +236,11 @@ def vary(
     device: str = DEVICE,
     engine: str = ENGINE,
     meter: Optional[str] = METER,
+    jobs: int = JOBS,
+    also_track: Optional[str] = ALSO_TRACK,
 ) -> None:
-    _run("vary", files, bars, json_output, preview, engine, device, model,
-         dict(meter=meter, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
+    _run("vary", files, bars, json_output, preview, engine, device, model, jobs,
+         dict(meter=meter, also_track=also_track, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
               track=track, voice=voice, out_dir=out, force=force, wav=wav, soundfont=soundfont, musicxml=musicxml, abc=abc,
               combined=combined))
 
@@ -240,10 +249,11 @@ def vary(
 
 
 def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview: Optional[bool], engine: str,
-         device: str, model: Optional[str], values: dict) -> None:
+         device: str, model: Optional[str], jobs: int, values: dict) -> None:
     from clsm_cli.editing.inputs import check_readable, distinct_inputs, output_stems
     from clsm_cli.editing.model_choice import EditModels, refused_result
     from clsm_cli.editing.options import EditOptions, check_options, draw_seed
+    from clsm_cli.editing.runs import endpoint_records
     from clsm_cli.editing.verbs import edit_file
     from clsm_cli.errors import ClsmError
     from clsm_cli.music.bars import BarRange
@@ -264,6 +274,10 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     # A missing or unreadable input (--start, --end and --around files included) is refused before
     # the model is loaded.
     check_readable([*files, *(path for path in (options.start_file, options.end_file, options.around_file) if path)])
+    # ... and so is an earlier output whose provenance is damaged (a wrong type, a latent that is not finite).
+    for role, endpoint in (("--start", options.start_file), ("--end", options.end_file), ("--around", options.around_file)):
+        if endpoint is not None:
+            endpoint_records(Path(endpoint), role)
     files, repeated = distinct_inputs(files)
     for path in repeated:
         warn(f"{path} is given more than once; it is edited once")
@@ -275,7 +289,12 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     def loading():
         return messages.status("loading the model…", spinner="dots") if spinner else contextlib.nullcontext()
 
+    announced: set[str] = set()
+
     def announce(edit_model, decoding) -> None:
+        if edit_model.name in announced:  # workers of --jobs each load the models they need
+            return
+        announced.add(edit_model.name)
         messages.print(f"model {escape_markup(edit_model.name)} ({edit_model.device}), seed {options.seed}, "
                        f"{_decoding_text(decoding)}", style="dim", soft_wrap=True)
 
@@ -285,19 +304,32 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     show_previews = _wants_previews(preview, json_output)
     results: list[FileResult] = []
     with _Progress(messages, len(files)) as progress:
-        for path, stem in zip(files, stems):
-            with progress.paused():  # choosing may load a model, with its own spinner
-                try:
-                    edit_model, decoding = models.for_file(Path(path), options)
-                    refused = None
-                except ClsmError as error:
-                    refused = refused_result(Path(path), options, error, models.forced)
-            progress.begin(Path(path).name)
-            result = refused or edit_file(Path(path), options, edit_model, decoding, output_stem=stem)
-            progress.end()
-            results.append(result)
-            with progress.paused():
-                _report(result, messages, json_output, show_previews)
+        if jobs > 1 and len(files) > 1:
+            from clsm_cli.editing.jobs import edit_in_processes
+
+            workers = min(jobs, len(files))
+            progress.begin(f"{len(files)} files in {workers} processes")
+            for result, loaded in edit_in_processes(files, stems, options, model, engine, device, workers):
+                progress.end()
+                results.append(result)
+                with progress.paused():
+                    for note in loaded:
+                        announce(note, note.decoding)
+                    _report(result, messages, json_output, show_previews)
+        else:
+            for path, stem in zip(files, stems):
+                with progress.paused():  # choosing may load a model, with its own spinner
+                    try:
+                        edit_model, decoding = models.for_file(Path(path), options)
+                        refused = None
+                    except ClsmError as error:
+                        refused = refused_result(Path(path), options, error, models.forced)
+                progress.begin(Path(path).name)
+                result = refused or edit_file(Path(path), options, edit_model, decoding, output_stem=stem)
+                progress.end()
+                results.append(result)
+                with progress.paused():
+                    _report(result, messages, json_output, show_previews)
     _summary(results, options, messages)
     exit_code = next((result.exit_code for result in results if not result.ok), EXIT_OK)
     if exit_code != EXIT_OK:

@@ -29,7 +29,7 @@ Defaults follow the paper: batch 64, Adam (lr 5e-4, betas 0.9 / 0.999), 2 epochs
 
 --meter 3/4 trains on the data folder's 3/4 windows (default 4/4, which covers 4/4 and 2/2); the model's grid (steps per bar, 8-bar window, 1-4 bar targets) follows the meter.
 
---out NAME saves into your clsm models folder, where `--model NAME` finds it; a path (anything with a slash) saves there instead. Checkpoints are written every --checkpoint-every steps, at least every 5 minutes, and whenever training stops (Ctrl-C or SIGTERM stops cleanly after the current step); --resume continues exactly where it stopped (a run stopped before its first checkpoint starts again at step 0). A run whose weights stop being finite numbers stops with exit code 4 and saves nothing from its diverged steps. A JSONL log (train-log.jsonl) and a reproducibility record (reproducibility.json) sit beside the model.
+--out NAME saves into your clsm models folder, where `--model NAME` finds it; a path (anything with a slash) saves there instead. Checkpoints are written every --checkpoint-every steps, at least every 5 minutes, and whenever training stops (Ctrl-C or SIGTERM stops cleanly after the current step, saves, and exits 130 or 143); --resume continues exactly where it stopped, and --force starts a damaged or finished run in --out again (a run stopped before its first checkpoint starts again at step 0). A run whose weights stop being finite numbers stops with exit code 4 and saves nothing from its diverged steps. A JSONL log (train-log.jsonl) and a reproducibility record (reproducibility.json) sit beside the model.
 
 Several GPUs or CPU processes: launch with torchrun; --batch-size stays the global batch.
 
@@ -108,11 +108,15 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of every random choice in the run. \\[default: 0]"),
     grad_clip: Optional[float] = typer.Option(None, "--grad-clip", help="Clip the gradient norm to this (0 = off). \\[default: 0]"),
     device: Device = typer.Option(Device.auto, "--device", help="Where to train: auto picks CUDA when present."),
-    precision: Precision = typer.Option(
-        Precision.auto, "--precision",
-        help="auto: bf16 (else fp16) on CUDA, fp32 on the CPU. bf16 on the CPU is faster only with AMX.",
+    precision: Optional[Precision] = typer.Option(
+        None, "--precision",
+        help="auto: bf16 (else fp16) on CUDA, fp32 on the CPU. bf16 on the CPU is faster only with AMX. A resume keeps the run's. \\[default: auto]",
+        show_default=False,
     ),
     resume: bool = typer.Option(False, "--resume", help="Continue the run saved in --out from its last checkpoint."),
+    force: bool = typer.Option(
+        False, "--force", help="Start the run in --out again at step 0 (a damaged checkpoint, or a finished model): removes what clsm train wrote there, nothing else."
+    ),
     meter: str = typer.Option("4/4", "--meter", metavar="N/D", help="Meter group to train on (4/4 covers 4/4 and 2/2)."),
     checkpoint_every: int = typer.Option(
         DEFAULT_CHECKPOINT_EVERY, "--checkpoint-every", metavar="N", help="Write a training checkpoint every N steps."
@@ -155,8 +159,9 @@ def train(
         seed=seed,
         grad_clip=grad_clip,
         device=device.value,
-        precision=precision.value,
+        precision=precision.value if precision is not None else None,
         resume=resume,
+        force=force,
         checkpoint_every=checkpoint_every,
         log_every=log_every,
         validate_every=validate_every,
@@ -173,6 +178,10 @@ def train(
         result = run_training(options, progress=progress)
     if _is_main_process():
         _print_result(result, out, model.value)
+    if result.stop_signal is not None:
+        # Saved, but not finished: 128 + the signal (143 for SIGTERM, 130 for Ctrl-C), as a shell reports
+        # a process the signal ended, so a scheduler can tell it from a finished run.
+        raise typer.Exit(128 + result.stop_signal)
 
 
 def _is_main_process() -> bool:

@@ -11,7 +11,7 @@ goes through the caller's ``OutputSet``, so a set of outputs stays all or none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -137,11 +137,15 @@ def output_paths(formats: Sequence[OutputFormat], midi_path: Path) -> dict[str, 
 
 
 def write_formats(formats: Sequence[OutputFormat], job: OutputJob, written) -> dict[str, tuple[Path, Optional[str]]]:
-    """Write every format of one output through ``written`` (an ``OutputSet``), the MIDI first.
-    Returns format name -> (path, note)."""
+    """Stage every format of one output in ``written`` (an ``OutputSet``: each file goes to a
+    temporary, renamed into place when the whole set is written), the MIDI first; the later formats
+    read the MIDI from its temporary. Returns format name -> (final path, note)."""
     files = {}
+    source = job
     for output_format in formats:
         path = output_format.path_beside(job.midi_path)
-        note = written.write(path, lambda output_format=output_format, path=path: output_format.write(job, path))
+        note = written.add_written(path, lambda temporary, output_format=output_format: output_format.write(source, temporary))
+        if output_format is MIDI:
+            source = replace(job, midi_path=written.temporary_of(path))
         files[output_format.name] = (path, note)
     return files

@@ -9,6 +9,7 @@ apart (``a-song`` and ``b-song``), so no output of a batch collides with another
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -31,6 +32,15 @@ def unreadable_reason(path: Path) -> Optional[str]:
     except OSError as error:
         return f"cannot be read ({error.strerror or error})"
     return None
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes (hex): what provenance records of the song behind an edit."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def check_readable(paths: Sequence[Path]) -> None:

@@ -53,6 +53,7 @@ class EditOptions:
     voice: str = "top"  # "top": edit the track's top voice, keep the notes under it; "all": every note
     meter: Optional[Meter] = None  # --meter: bars counted in this meter instead of the file's time signatures
     soundfont: Optional[Path] = None  # --soundfont for --wav (None: CLSM_SOUNDFONT, then the system's)
+    also_track: Optional[str] = None  # --also-track: a track doubling the melody, edited the same way
 
 
 def check_options(options: EditOptions) -> None:
@@ -141,6 +142,8 @@ def reproduce_command(options: EditOptions, input_path: Path) -> str:
         parts += ["--voice", options.voice]
     if options.meter is not None:
         parts += ["--meter", str(options.meter)]
+    if options.also_track is not None:
+        parts += ["--also-track", options.also_track]
     return shlex.join(parts)  # without --out: the same edit written elsewhere is the same file
 
 

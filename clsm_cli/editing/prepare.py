@@ -102,6 +102,7 @@ def prepare_song(
     warnings = list(opened.warnings)
     if quantized.report.summary():
         warnings.append(f"track {chosen.number}: {quantized.report.summary()}")
+    warnings.extend(choice.doubling_warnings())
     all_notes = tuple(sorted(quantized.notes, key=lambda note: (note.start_step, note.pitch)))
     line, dropped = melody.reduce_to_monophony(list(all_notes))
     line = tuple(sorted(line, key=lambda note: note.start_step))

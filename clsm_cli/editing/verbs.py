@@ -43,6 +43,7 @@ from clsm_cli.editing.options import (
     reproduce_command,
 )
 from clsm_cli.editing.formats import OutputJob, chosen_formats, output_paths, write_formats
+from clsm_cli.editing.inputs import file_sha256
 from clsm_cli.editing.outputs import OutputSet, check_targets, make_out_dir
 from clsm_cli.editing.prepare import (
     PreparedSong,
@@ -53,12 +54,13 @@ from clsm_cli.editing.prepare import (
 )
 from clsm_cli.editing.provenance import (
     next_generation,
-    parse_provenance,
     provenance_record,
     provenance_text,
+    read_provenance,
     recorded_target_notes,
     stored_latent,
 )
+from clsm_cli.editing.runs import endpoint_records
 from clsm_cli.editing.splice import edited_track_notes, notes_for_writer, splice, target_notes
 from clsm_cli.editing.window import (
     ModelWindow,
@@ -71,6 +73,7 @@ from clsm_cli.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError
 from clsm_cli.music import midi_read, midi_write
 from clsm_cli.music.bars import BarRange, bar_at_step
+from clsm_cli.music.track_choice import requested_doubling, track_list
 from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote
 
 
@@ -111,6 +114,9 @@ def prepare_for_model(path: Path, options: EditOptions, edit_model: LoadedEngine
     opened = open_song(path, options.bars, options.meter)
     odd_bars = check_model_meters(opened.bars, options.bars, opened.path.name, edit_model.name, edit_model.config)
     prepared = prepare_song(opened, options.bars, options.track)
+    if not prepared.choice.looks_like_melody:  # an accompaniment-only arrangement: which part is the user's call
+        raise InputFileError(f"{opened.path.name}: {prepared.choice.reason} (its tracks are "
+                             f"{track_list(prepared.song)})")
     return prepared if odd_bars is None else replace(prepared, warnings=prepared.warnings + (odd_bars,))
 
 
@@ -131,6 +137,7 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
     if options.abc and prepared.dropped_notes:
         result.add_warning(f"track {prepared.track_label} plays chords: the ABC files hold its top line "
                            "(--musicxml keeps every note)")
+    also = _also_edited(prepared, options, result)
     make_out_dir(options.out_dir)
     check_targets(paths + beside + ([combined_path] if combined_path else []), prepared.path, options.force)
 
@@ -141,31 +148,62 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
     else:
         versions = _vary_versions(prepared, options, edit_model, decoding, result)
 
-    generation = next_generation(parse_provenance(prepared.song.text_events))
+    provenance = read_provenance(prepared.song.text_events)
+    if provenance.damaged:  # read as a plain MIDI file: its records say nothing this edit can trust
+        result.add_warning(f"{provenance.describe_damage(prepared.path.name)}; it is read as a plain MIDI file")
+    generation = next_generation(() if provenance.damaged else provenance.records)
+    input_sha256 = file_sha256(prepared.path)
     bars = list(prepared.bars)
-    with OutputSet() as written:
+    # Every file goes to a temporary first; the set is renamed into place only when all are written.
+    outputs, previews = [], []
+    with OutputSet(options.force) as written:
         for k, (version, path) in enumerate(zip(versions, paths), start=1):
             record = provenance_record(result, k, version.latents, generation, options,
-                                       target_note_rows(version.line, start, end))
+                                       target_note_rows(version.line, start, end), input_sha256)
             new_notes = notes_for_writer(version.line, start, end)
             job = OutputJob(
                 path,
                 lambda out, new_notes=new_notes, record=record: midi_write.write_edited_song(
                     prepared.song, prepared.track, bars, options.bars, new_notes, out, provenance_text(record),
-                    force=options.force, voice=options.voice),
+                    voice=options.voice, also=also(new_notes) if also else ()),
                 prepared.track.chunk, prepared.track.channel, options.bars, options.meter, options.force,
                 options.soundfont,
             )
             files = write_formats(formats, job, written)
             wav, renderer = files.get("wav", (None, None))
             notation = tuple((name, files[name][0]) for name in ("musicxml", "abc") if name in files)
-            result.outputs.append(OutputFile(path, k, version.latents, version.tokens, tuple(new_notes), wav, renderer,
-                                             notation))
-            result.previews.append(_roll_view(prepared, version, path.name, options))
+            outputs.append(OutputFile(path, k, version.latents, version.tokens, tuple(new_notes), wav, renderer,
+                                      notation))
+            previews.append(_roll_view(prepared, version, path.name, options))
         if combined_path is not None:
-            written.write(combined_path, lambda: _write_combined(
-                prepared, options, versions, combined_path, result, generation))
-            result.combined = combined_path
+            written.add_written(combined_path, lambda temporary: _write_combined(
+                prepared, options, versions, temporary, result, generation))
+    result.outputs.extend(outputs)
+    result.previews.extend(previews)
+    result.combined = combined_path
+
+
+def _also_edited(prepared: PreparedSong, options: EditOptions, result: FileResult):
+    """``--also-track``: a function from the melody's new notes to the doubling track's edit (the same
+    notes, its octaves apart, its whole bars later), or None without the option."""
+    if options.also_track is None:
+        return None
+    doubling = requested_doubling(prepared.song, prepared.track, options.also_track, prepared.bars)
+    target = BarRange(options.bars.first + doubling.bar_shift, options.bars.last + doubling.bar_shift)
+    if target.first < 1 or target.last > len(prepared.bars):
+        raise InputFileError(f"--also-track {options.also_track}: the bars it doubles ({target}) are outside "
+                             f"{prepared.path.name} ({len(prepared.bars)} bars)")
+    shift = prepared.bars[target.first - 1].first_step - prepared.bars[options.bars.first - 1].first_step
+    result.warnings = [warning for warning in result.warnings if not warning.startswith(doubling.describe())]
+    result.add_warning(f"{doubling.describe()}: edited the same way in {target} (--also-track)")
+
+    def edit(new_notes):
+        return [midi_write.TrackEdit(doubling.track, target, [
+            StepNote(note.start_step + shift, note.end_step + shift,
+                     None if note.pitch is None else note.pitch + 12 * doubling.octaves, note.tied_from_before)
+            for note in new_notes])]
+
+    return edit
 
 
 def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
@@ -323,10 +361,7 @@ def _file_endpoint(path: Path, prepared: PreparedSong, window: ModelWindow, opti
     outside the target: InputFileError otherwise.
     """
     path = Path(path)
-    try:
-        records = parse_provenance(midi_read.read_text_events(path))
-    except ClsmError as error:
-        raise InputFileError(f"{role} file: {error.message}") from None
+    records = endpoint_records(path, role)
     other = prepare_for_model(path, options, edit_model)
     start, end = prepared.target_steps(options.bars)
     if _same_file(path, prepared.path) or _same_file(options.start_file, prepared.path):

@@ -37,6 +37,10 @@ _SET_TEMPO_META = 0x51
 _TRACK_NAME_META = 0x03
 _TEXT_META = 0x01
 _KEY_SIGNATURE_META = 0x59
+SEQUENCER_SPECIFIC_META = 0x7F
+# clsm's sequencer-specific events start with the MIDI manufacturer id 0x7D (non-commercial use) and
+# the tag "CLSM"; what follows is UTF-8 text (the provenance record), read back with the text events.
+CLSM_SEQUENCER_PREFIX = b"\x7dCLSM"
 _NOTE_OFF = 0x80
 _NOTE_ON = 0x90
 _PROGRAM_CHANGE = 0xC0
@@ -171,6 +175,37 @@ def _pair_note_events(keys: np.ndarray, is_on: np.ndarray, is_off: np.ndarray) -
     return on_events[order], off_events[order]
 
 
+def _pair_by_strikes(keys: np.ndarray, is_on: np.ndarray, is_off: np.ndarray, on_events: np.ndarray,
+                     off_events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pair again, by strikes, the keys where first-in-first-out pairing left a note-on unreleased.
+
+    A part that never releases its notes (a strummed guitar: hundreds of note-ons, a few note-offs)
+    would otherwise pair its first strikes with note-offs many bars later. For such a key, a note-on
+    ends the key's note still sounding (a re-strike), and a note-off ends the sounding note, if any.
+    Returns the new ``off_events`` and ``struck_again``: for each note, the note-on that ended it
+    (-1 where none did). Keys where every note-on found its note-off keep their pairing.
+    """
+    struck_again = np.full(len(on_events), -1, dtype=np.int64)
+    unreleased = off_events < 0
+    if not unreleased.any():
+        return off_events, struck_again
+    off_events = off_events.copy()
+    unreleased_keys = np.unique(keys[on_events[unreleased]])
+    note_of_event = {event: note for note, event in enumerate(on_events.tolist())}
+    sounding: dict[int, int] = {}  # key -> the note sounding now
+    for event in np.flatnonzero((is_on | is_off) & np.isin(keys, unreleased_keys)).tolist():
+        key = int(keys[event])
+        if is_on[event]:
+            if key in sounding:
+                struck_again[sounding[key]] = event
+            note = note_of_event[event]
+            off_events[note] = -1
+            sounding[key] = note
+        elif key in sounding:
+            off_events[sounding.pop(key)] = event
+    return off_events, struck_again
+
+
 def _note_table(
     path: Path, midi_format: int, ticks_per_beat: int, chunks: list[ChunkEvents], warnings: list[str],
     with_chunk_notes: bool = False,
@@ -222,6 +257,8 @@ def _note_table(
             sharps = payload[0] - 256 if payload[0] > 127 else payload[0]  # a signed byte
             if -7 <= sharps <= 7 and payload[1] in (0, 1):  # anything else is ignored, not fatal
                 key_signatures.append((int(ticks[index]), sharps, payload[1] == 1))
+        elif meta_type == SEQUENCER_SPECIFIC_META and payload.startswith(CLSM_SEQUENCER_PREFIX):
+            texts.append(_decode_text(payload[len(CLSM_SEQUENCER_PREFIX) :]))
 
     # Programs: the first program change of each (chunk, channel), and of each channel anywhere.
     channels = statuses & 0x0F
@@ -244,9 +281,11 @@ def _note_table(
     is_off = (kinds == _NOTE_OFF) | ((kinds == _NOTE_ON) & (seconds == 0))
     keys = chunk_of * _KEYS_PER_CHUNK + channels * _KEYS_PER_CHANNEL + firsts
     on_events, off_events = _pair_note_events(keys, is_on, is_off)
+    off_events, struck_again = _pair_by_strikes(keys, is_on, is_off, on_events, off_events)
     starts = ticks[on_events]
-    never_closed = off_events < 0
+    never_closed = off_events < 0  # ends where its pitch is struck again, or with its chunk
     ends = np.where(never_closed, np.maximum(starts, chunk_ends[chunk_of[on_events]]), ticks[off_events])
+    ends = np.where(struck_again >= 0, ticks[struck_again], ends)
     chunk_notes = (
         _chunk_notes(on_events, off_events, starts, ends, chunk_of, first_event, channels, firsts, seconds, len(chunks))
         if with_chunk_notes
@@ -264,7 +303,8 @@ def _note_table(
         )
     never_released = int(never_closed[sounding].sum())
     if never_released:
-        warnings.append(f"{never_released} note(s) in {name} are never released; they end with their track")
+        warnings.append(f"{never_released} note(s) in {name} are never released; each ends where its pitch is "
+                        "struck again, or with its track")
 
     pitches, note_chunks, note_channels = firsts[on_events], chunk_of[on_events], channels[on_events]
     order = np.lexsort((on_events, pitches, starts, note_channels, note_chunks))
@@ -388,8 +428,8 @@ def _song_from_bytes(data: bytes, path: Path) -> MidiSong:
 
 
 def read_text_events(path: str | os.PathLike) -> list[str]:
-    """The text of every ``text`` meta event in the file, chunk by chunk (provenance lines), without
-    reading its notes (a file of another tool may hold none)."""
+    """The text of every ``text`` meta event and clsm sequencer-specific event in the file, chunk by
+    chunk (provenance lines), without reading its notes (a file of another tool may hold none)."""
     path = Path(path)
     _, _, chunks, _ = parse_file(read_file_bytes(path), path.name)
     texts = []
@@ -399,6 +439,8 @@ def read_text_events(path: str | os.PathLike) -> list[str]:
         for kind, payload in zip(kinds, chunk.payloads):
             if kind == (META_STATUS, _TEXT_META):
                 texts.append(_decode_text(payload))
+            elif kind == (META_STATUS, SEQUENCER_SPECIFIC_META) and payload.startswith(CLSM_SEQUENCER_PREFIX):
+                texts.append(_decode_text(payload[len(CLSM_SEQUENCER_PREFIX) :]))
     return texts
 
 

@@ -8,7 +8,7 @@
   unless a new note starts while it still sounds (then it ends there); a hold at the first target
   step is a new note, never an extension of one before the target; new notes take the velocity of
   the context's notes on the same position in the bar. The only new events are the new notes, the
-  moved note-offs and one provenance text event. It removes and re-times the events the reader
+  moved note-offs and one provenance event (sequencer-specific, at tick 0). It removes and re-times the events the reader
   paired (``MidiSong.chunk_notes``): it never pairs notes itself.
 * :func:`write_audition_file` writes the ``--combined`` file: the versions one after another, each
   a named track on its own channel, with a bar of context either side and the other tracks under it.
@@ -32,17 +32,19 @@ import mido
 from clsm_cli.atomic import atomic_write
 from clsm_cli.errors import OutputError
 from clsm_cli.music.bars import Bar, BarRange, bar_at_tick, step_to_tick
-from clsm_cli.music.edit_plan import accent_velocity, plan_edit, voiced_notes
+from clsm_cli.music.midi_read import CLSM_SEQUENCER_PREFIX
+from clsm_cli.music.edit_plan import DEFAULT_VELOCITY, accent_velocity, plan_edit, voiced_notes
 from clsm_cli.music.song import MidiNote, MidiSong, MidiTrack, PairedNote
 from clsm_cli.music.tokens import StepNote
 
 RELEASE_VELOCITY = 64  # note-off velocity written for new notes (the spec's "no velocity sense")
 
 
-def _text_event(text: str) -> mido.MetaMessage:
-    """A text meta event holding ``text`` as UTF-8 (mido writes text as Latin-1 bytes, so the UTF-8
-    bytes are handed over as Latin-1 characters and come out unchanged)."""
-    return mido.MetaMessage("text", text=text.encode("utf-8").decode("latin-1"))
+def provenance_event(text: str) -> mido.MetaMessage:
+    """A sequencer-specific meta event holding ``text`` (the provenance record) as UTF-8 after clsm's
+    prefix (``midi_read.CLSM_SEQUENCER_PREFIX``): notation programs and DAWs do not show it, as they
+    show text events (MuseScore prints those as lyrics), and ``read_text_events`` finds it."""
+    return mido.MetaMessage("sequencer_specific", data=tuple(CLSM_SEQUENCER_PREFIX + text.encode("utf-8")))
 
 
 def check_output_path(out_path: Path, force: bool, input_path: Path | None = None) -> None:
@@ -168,32 +170,33 @@ def _leading_hold_pitch(paired: Sequence[PairedNote], bars: Sequence[Bar], ticks
 _PROVENANCE, _INSERTED_RELEASE, _ORIGINAL, _INSERTED_ATTACK, _END = range(5)
 
 
-def _edited_chunk(
-    song: MidiSong,
-    track: MidiTrack,
-    bars: Sequence[Bar],
-    target: BarRange,
-    new_notes: Sequence[StepNote],
-    provenance: str,
-    voice: str,
-) -> mido.MidiTrack:
-    """The edited track chunk (see write_edited_song and edit_plan for the rules)."""
-    ticks_per_beat = song.ticks_per_beat
-    range_start, _ = _checked_target_ticks(bars, target, new_notes)
-    chunk = song.midi_file.tracks[track.chunk]
-    ticks = _absolute_ticks(chunk)
+@dataclass(frozen=True)
+class TrackEdit:
+    """One track's edit: its edited voice in the ``target`` bars becomes ``new_notes`` (see write_edited_song)."""
+
+    track: MidiTrack
+    target: BarRange
+    new_notes: Sequence[StepNote]
+    voice: str = "top"
+
+
+def _track_changes(song: MidiSong, bars: Sequence[Bar], edit: TrackEdit) -> tuple[set[int], list[tuple[int, int, object]]]:
+    """(indices of the chunk's events to remove, (tick, group, message) events to insert) for one
+    track's edit (see write_edited_song and edit_plan for the rules)."""
+    ticks_per_beat, track, target, voice = song.ticks_per_beat, edit.track, edit.target, edit.voice
+    _checked_target_ticks(bars, target, edit.new_notes)
     paired = _notes_of_track(song, track)
     hold_pitch = _leading_hold_pitch(paired, bars, ticks_per_beat, target, voice)
     notes = [  # a leading hold of unknown pitch: a new note of the held pitch, or a rest
         StepNote(note.start_step, note.end_step, hold_pitch) if note.tied_from_before and note.pitch is None else note
-        for note in new_notes
+        for note in edit.new_notes
         if not (note.tied_from_before and note.pitch is None and hold_pitch is None)
     ]
     plan = plan_edit(paired, bars, ticks_per_beat, target, notes, voice)
     channel = track.channel
 
     removed: set[int] = set()
-    inserted: list[tuple[int, int, object]] = [(range_start, _PROVENANCE, _text_event(provenance))]
+    inserted: list[tuple[int, int, object]] = []
     for position in plan.replaced:
         removed.add(paired[position].on_index)
         if paired[position].off_index is not None:
@@ -203,10 +206,33 @@ def _edited_chunk(
         if note.off_index is not None:
             removed.add(note.off_index)
         inserted.append((end_tick, _INSERTED_RELEASE, note_messages(channel, note.pitch, RELEASE_VELOCITY)[1]))
+    # A note never released ends where its pitch is struck again (midi_read): when that strike is a
+    # replaced note, the note would sound on, so it gets a note-off where it ended (closed the same way).
+    struck_at = {(paired[position].pitch, paired[position].start_tick) for position in plan.replaced}
+    for position, note in enumerate(paired):
+        if (note.off_index is None and note.end_tick > note.start_tick and position not in plan.replaced
+                and position not in plan.shortened and (note.pitch, note.end_tick) in struck_at):
+            inserted.append((note.end_tick, _INSERTED_RELEASE, note_messages(channel, note.pitch, RELEASE_VELOCITY)[1]))
     for note in plan.new_notes:
         attack, release = note_messages(channel, note.pitch, note.velocity)
         inserted.append((note.start_tick, _INSERTED_ATTACK, attack))
         inserted.append((note.end_tick, _INSERTED_RELEASE, release))
+    return removed, inserted
+
+
+def _edited_chunk(song: MidiSong, chunk_index: int, bars: Sequence[Bar], edits: Sequence[TrackEdit],
+                  provenance: str | None) -> mido.MidiTrack:
+    """Chunk ``chunk_index`` with the ``edits`` of its tracks applied and ``provenance`` at tick 0."""
+    chunk = song.midi_file.tracks[chunk_index]
+    ticks = _absolute_ticks(chunk)
+    removed: set[int] = set()
+    inserted: list[tuple[int, int, object]] = []
+    if provenance is not None:
+        inserted.append((0, _PROVENANCE, provenance_event(provenance)))
+    for edit in edits:
+        edit_removed, edit_inserted = _track_changes(song, bars, edit)
+        removed |= edit_removed
+        inserted += edit_inserted
 
     events: list[tuple[int, int, int, object]] = []
     last_tick = 0
@@ -234,6 +260,7 @@ def write_edited_song(
     provenance: str,
     force: bool = False,
     voice: str = "top",
+    also: Sequence[TrackEdit] = (),
 ) -> Path:
     """Write ``song`` with ``track``'s edited voice in the ``target`` bars replaced by ``new_notes``.
 
@@ -243,16 +270,21 @@ def write_edited_song(
     (replace the top voice only, keep the notes under it) or "all". Which notes go, which end
     early, and the new notes' velocities follow the rules of ``edit_plan``. Kept exactly: every
     other event of every chunk (tick, type, channel, data, order). New notes go on the track's
-    channel. One ``text`` meta event with ``provenance`` goes at the range start.
+    channel. One sequencer-specific meta event with ``provenance`` goes at tick 0 (``provenance_event``).
+    ``also`` edits other tracks by the same rules in the same file (``--also-track``: a doubling part).
 
     Raises OutputError when ``out_path`` exists (unless ``force``), is the input file (always), or
     cannot be written. Returns the path written.
     """
     out_path = Path(out_path)
     check_output_path(out_path, force, song.path)
-    edited = _edited_chunk(song, track, bars, target, new_notes, provenance, voice)
+    edits = [TrackEdit(track, target, new_notes, voice), *also]
     chunks = list(song.midi_file.tracks)
-    chunks[track.chunk] = edited
+    for chunk_index in dict.fromkeys(edit.track.chunk for edit in edits):
+        chunks[chunk_index] = _edited_chunk(
+            song, chunk_index, bars, [edit for edit in edits if edit.track.chunk == chunk_index],
+            provenance if chunk_index == track.chunk else None,
+        )
     return write_output_bytes(out_path, _file_bytes(song.midi_type, song.ticks_per_beat, chunks), force)
 
 
@@ -321,7 +353,7 @@ def write_audition_file(
         raise ValueError("an audition file needs at least one version")
     layout = audition_layout(song, track, bars, target, len(versions))
     start, end = layout.passage
-    conductor: list[tuple[int, int, int, object]] = [(0, 0, 0, _text_event(provenance))]
+    conductor: list[tuple[int, int, int, object]] = [(0, 0, 0, provenance_event(provenance))]
     for number, version in enumerate(versions):
         offset = layout.offset(number)
         conductor.append((start + offset, 0, 1, mido.MetaMessage("marker", text=version.name)))

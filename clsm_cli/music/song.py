@@ -67,7 +67,7 @@ class PairedNote:
     start_tick: int
     end_tick: int
     on_index: int  # index of the note-on in its chunk's events
-    off_index: Optional[int]  # None: never released, ends at the end of the chunk
+    off_index: Optional[int]  # None: never released; ends where its pitch is struck again, or with the chunk
 
 
 @dataclass

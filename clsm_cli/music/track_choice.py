@@ -19,7 +19,14 @@ one-line reason and the runners-up with theirs. The score adds up what a musicia
   pads, string ensembles, percussive and sound-effect programs a little; brass, reed, pipe and
   synth-lead programs a little for it.
 
-Equal scores go to the lower track number. ``--track`` overrides all of it (:func:`find_track`).
+Equal scores go to the lower track number. Between tracks named alike but for a number ("Melody 1",
+"Melody 2"), the lower number wins unless the other's score is clearly higher
+(``NUMBERED_NAME_MARGIN``). When the best track is named as accompaniment (chords, pad, bass...),
+no track looks like a melody: the choice says so (``looks_like_melody``) and the editing commands
+ask for ``--track``. ``--track`` overrides all of it (:func:`find_track`).
+
+Tracks that double the chosen one (the same notes at the unison or whole octaves, at the same time
+or whole bars later or earlier) are found by :func:`doubling_tracks`, for a warning naming them.
 """
 
 from __future__ import annotations
@@ -41,6 +48,10 @@ MOSTLY_MONOPHONIC_SHARE = 0.1  # a melody track may have this share of its notes
 PARTLY_MONOPHONIC_SHARE = 0.3  # up to this share: one line with a few double stops
 LEGATO_TOLERANCE_BEATS = 1 / 8  # overlaps shorter than a 32nd note are legato, not chords
 NEARBY_BARS = 1  # "in or around" a bar range: this many bars on each side
+NUMBERED_NAME_MARGIN = 2.0  # "Melody 2" beats "Melody 1" only by more than this score
+DOUBLING_SHARE = 0.8  # a track doubles the melody when this share of the melody's notes have a twin in it
+DOUBLING_MIN_NOTES = 8  # fewer melody notes than this say nothing about doubling
+DOUBLING_MAX_BAR_SHIFT = 8  # doubling shifted by up to this many whole bars
 
 
 # --- names ----------------------------------------------------------------------------------------
@@ -233,6 +244,23 @@ class TrackCandidate:
 
 
 @dataclass(frozen=True)
+class Doubling:
+    """Another track that plays the chosen track's notes: ``octaves`` apart, ``bar_shift`` whole bars later."""
+
+    track: MidiTrack
+    octaves: int
+    bar_shift: int
+    share: float  # of the chosen track's notes with a twin in this track
+
+    def describe(self) -> str:
+        where = ("at the unison" if self.octaves == 0 else
+                 f"{abs(self.octaves)} octave{'s' if abs(self.octaves) > 1 else ''} {'above' if self.octaves > 0 else 'below'}")
+        when = ("" if self.bar_shift == 0 else
+                f", {abs(self.bar_shift)} bar{'s' if abs(self.bar_shift) > 1 else ''} {'later' if self.bar_shift > 0 else 'earlier'}")
+        return f"track {self.track.number} ({self.track.label}) doubles it {where}{when}"
+
+
+@dataclass(frozen=True)
 class MelodyChoice:
     """The melody track of a song and why; ``runners_up`` best first (empty for ``--track``)."""
 
@@ -240,6 +268,13 @@ class MelodyChoice:
     reason: str  # one line, as TrackCandidate.reason; "chosen with --track" for a requested track
     requested: bool
     runners_up: tuple[TrackCandidate, ...] = ()
+    looks_like_melody: bool = True  # False: every candidate is named as accompaniment (edits need --track)
+    doubled_by: tuple[Doubling, ...] = ()
+
+    def doubling_warnings(self) -> list[str]:
+        return [f"{doubling.describe()}: only track {self.track.number} is edited, so the two parts will "
+                f"differ there (--also-track {doubling.track.number} edits it the same way)"
+                for doubling in self.doubled_by]
 
 
 def _percent(share: float) -> str:
@@ -297,7 +332,7 @@ def find_track(song: MidiSong, requested: str) -> MidiTrack:
     """The track a ``--track`` value names: its number, or its name (exact, then a unique part of
     it, ignoring case). UsageError listing the tracks otherwise."""
     text = str(requested).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # str.isdigit alone accepts "²", which int() refuses
         number = int(text)
         for track in song.tracks:
             if track.number == number:
@@ -325,6 +360,7 @@ def choose_melody(song: MidiSong, requested: str | None = None, bars: Sequence[B
     UsageError for an unknown or drum ``requested`` track; InputFileError when the song has only
     drums.
     """
+    bars = bars if bars is not None else song_bars(song)
     if requested is not None and str(requested).strip():
         track = find_track(song, requested)
         if track.is_drum:
@@ -332,12 +368,92 @@ def choose_melody(song: MidiSong, requested: str | None = None, bars: Sequence[B
                 f"track {track.number} ({track.label}) of {song.name} is a drum track; "
                 f"choose a melodic one: {track_list(song)}"
             )
-        return MelodyChoice(track, f"track {track.number} '{track.label}': chosen with --track", requested=True)
+        return MelodyChoice(track, f"track {track.number} '{track.label}': chosen with --track", requested=True,
+                            doubled_by=tuple(doubling_tracks(song, track, bars)))
     ranked = rank_tracks(song, bars)
     if not ranked:
         raise InputFileError(f"{song.name} has only drum tracks; clsm needs a melody")
+    ranked = _lower_number_first(ranked)
     best, *runners_up = ranked
-    return MelodyChoice(best.track, best.reason, requested=False, runners_up=tuple(runners_up))
+    cue = name_cue(best.track.name)
+    if cue is not None and cue.points < 0:
+        reason = (f"no track looks like a melody (the likeliest, {best.reason}); infill, interpolate and vary "
+                  "need --track")
+        return MelodyChoice(best.track, reason, requested=False, runners_up=tuple(runners_up), looks_like_melody=False)
+    return MelodyChoice(best.track, best.reason, requested=False, runners_up=tuple(runners_up),
+                        doubled_by=tuple(doubling_tracks(song, best.track, bars)))
+
+
+def requested_doubling(song: MidiSong, melody: MidiTrack, requested: str, bars: Sequence[Bar]) -> Doubling:
+    """The doubling ``--also-track`` names (a number or a name); UsageError when that track does not
+    double ``melody`` (see :func:`doubling_tracks`)."""
+    other = find_track(song, requested)
+    for doubling in doubling_tracks(song, melody, bars):
+        if doubling.track is other:
+            return doubling
+    raise UsageError(f"--also-track {requested}: track {other.number} ({other.label}) does not double track "
+                     f"{melody.number} ({melody.label}) in {song.name} (the same notes at the unison or in octaves, "
+                     "shifted by whole bars or not), so there is no same way to edit it")
+
+
+def _numbered_name(name: str) -> tuple[str, int] | None:
+    """("melody", 2) for "Melody 2", "melody_2" or "Melody2"; None for a name without a number at its end."""
+    match = re.fullmatch(r"(.*?\D)[\s_-]*(\d+)\s*", name.strip())
+    if match is None:
+        return None
+    return " ".join(name_words(match.group(1))), int(match.group(2))
+
+
+def _lower_number_first(ranked: list[TrackCandidate]) -> list[TrackCandidate]:
+    """``ranked`` with the best track swapped for a lower-numbered one named alike ("Melody 1" for
+    "Melody 2") whose score is within ``NUMBERED_NAME_MARGIN`` of it."""
+    best = _numbered_name(ranked[0].track.name)
+    if best is None or not best[0]:
+        return ranked
+    alike = []
+    for index, candidate in enumerate(ranked):
+        named = _numbered_name(candidate.track.name)
+        if named is not None and named[0] == best[0] and ranked[0].score - candidate.score <= NUMBERED_NAME_MARGIN:
+            alike.append((named[1], index))
+    _, index = min(alike)
+    if index == 0:
+        return ranked
+    chosen = ranked[index]
+    noted = TrackCandidate(chosen.track, chosen.score,
+                           f"{chosen.reason}; the lowest number of the tracks named '{best[0]} N' that score alike")
+    return [noted] + [candidate for position, candidate in enumerate(ranked) if position != index]
+
+
+def doubling_tracks(song: MidiSong, track: MidiTrack, bars: Sequence[Bar]) -> list[Doubling]:
+    """Tracks (not drums) that play ``track``'s notes at the unison or whole octaves, at the same time
+    or shifted by whole bars: at least ``DOUBLING_SHARE`` of its notes (onsets on the 16th grid)
+    have a twin there. Bars of one length only (a shift is a number of ticks)."""
+    melody = note_arrays(track)
+    if len(melody) < DOUBLING_MIN_NOTES or not bars:
+        return []
+    ticks_per_step = max(song.ticks_per_beat // 4, 1)
+    bar_steps = max((bars[0].end_tick - bars[0].start_tick) // ticks_per_step, 1)
+
+    def keys(steps: np.ndarray, pitches: np.ndarray) -> np.ndarray:  # (step, pitch) as one integer
+        return steps.astype(np.int64) * 512 + pitches.astype(np.int64) + 128
+
+    steps = (melody.start_ticks + ticks_per_step // 2) // ticks_per_step
+    found = []
+    for other in song.tracks:
+        if other is track or other.is_drum or not other.notes:
+            continue
+        notes = note_arrays(other)
+        other_keys = np.unique(keys((notes.start_ticks + ticks_per_step // 2) // ticks_per_step, notes.pitches))
+        best = None
+        for bar_shift in range(-DOUBLING_MAX_BAR_SHIFT, DOUBLING_MAX_BAR_SHIFT + 1):
+            for octaves in (0, 1, -1, 2, -2):
+                twins = np.isin(keys(steps + bar_shift * bar_steps, melody.pitches + 12 * octaves), other_keys)
+                share = float(twins.mean())
+                if share >= DOUBLING_SHARE and (best is None or share > best.share):
+                    best = Doubling(other, octaves, bar_shift, share)
+        if best is not None:
+            found.append(best)
+    return found
 
 
 # --- is there anything to edit ---------------------------------------------------------------------

@@ -49,7 +49,7 @@ from clsm_cli.train.options import (  # noqa: F401 - re-exported: the package's 
     resolve_output_dir,
     resolve_settings,
 )
-from clsm_cli.train.output import check_output, create_output
+from clsm_cli.train.output import check_output, check_resumed_kind, create_output, run_precision
 from clsm_cli.train.records import (  # noqa: F401 - re-exported
     LOG_FILE_NAME,
     REPRODUCIBILITY_FILE_NAME,
@@ -82,7 +82,7 @@ DISPLAY_EVERY_STEPS = 10  # how often the progress line refreshes and the weight
 def train(options: TrainOptions, *, progress: Optional[Progress] = None) -> TrainResult:
     """Train (or resume training) one model as ``options`` says; return where it was saved."""
     kind = check_options(options)
-    runtime = start_runtime(options.device, options.precision)
+    runtime = start_runtime(options.device, run_precision(options))
     reporter = progress if progress is not None and runtime.is_main else SilentProgress()
     try:
         return _Run(options, kind, runtime, reporter).run()
@@ -105,8 +105,9 @@ class _Run:
 
     # ----------------------------------------------------------------- setup
     def run(self) -> TrainResult:
-        saved, note = check_output(self.out_dir, self.options.resume)
+        saved, note = check_output(self.out_dir, self.options.resume, self.options.force)
         saved_info = saved["info"] if saved else None
+        check_resumed_kind(saved_info, self.kind, self.out_dir)
         self.settings = resolve_settings(self.options, self.kind, saved_info["settings"] if saved_info else None, self.out_dir)
         self._make_config(saved_info)
         self.data = open_training_data(
@@ -123,7 +124,7 @@ class _Run:
         if saved is not None:
             self._restore()
         elif self.runtime.is_main:
-            create_output(self.out_dir)
+            create_output(self.out_dir, fresh=self.options.force)
         barrier(self.runtime)
         if self.runtime.is_main:
             if note:
@@ -428,6 +429,7 @@ class _Run:
             train_metrics=counters.last_train,
             validation_metrics=counters.last_validation,
             log_path=self.log.path,
+            stop_signal=self.stop_request.signal if stop_reason == "interrupted" else None,
         )
         if self.runtime.is_main:
             from clsm_cli.checkpoint import save_model

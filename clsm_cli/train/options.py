@@ -30,6 +30,7 @@ DEFAULT_METER_GROUP = "4/4"  # 4/4 and 2/2, the paper's data
 # Settings a resumed run must share with the run it continues (else it would be another run).
 LOCKED_SETTINGS = (
     "preset", "batch_size", "learning_rate", "kl_weight", "anneal_epochs", "free_bits", "seed", "grad_clip", "meter_group",
+    "precision",
 )
 
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -53,8 +54,9 @@ class TrainOptions:
     seed: Optional[int] = None  # 0
     grad_clip: Optional[float] = None  # max gradient norm, 0 = no clipping (the paper's setting)
     device: str = "auto"
-    precision: str = "auto"  # auto (CUDA: bf16 if supported, else fp16; CPU: fp32), fp32, bf16, fp16
+    precision: Optional[str] = None  # auto (CUDA: bf16 if supported, else fp16; CPU: fp32), fp32, bf16, fp16
     resume: bool = False
+    force: bool = False  # start the --out folder again at step 0, clearing the clsm run in it
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
     checkpoint_seconds: float = CHECKPOINT_INTERVAL_SECONDS  # also checkpoint after this much training time
     log_every: int = DEFAULT_LOG_EVERY
@@ -81,6 +83,7 @@ class TrainResult:
     train_metrics: dict[str, float] = field(default_factory=dict)
     validation_metrics: dict[str, float] = field(default_factory=dict)
     log_path: Optional[Path] = None
+    stop_signal: Optional[int] = None  # SIGINT or SIGTERM when a signal stopped the run
 
 
 def is_plain_model_name(out: str) -> bool:
@@ -106,6 +109,8 @@ def check_options(options: TrainOptions) -> ModelKind:
         raise UsageError(f"--gamma is the VAE's KL weight; for {kind.name} leave it out (CLSM's is --beta)")
     if options.free_bits is not None and not kind.has_latent:
         raise UsageError(f"--free-bits applies to latent models (clsm, vae), not {kind.name}")
+    if options.force and options.resume:
+        raise UsageError("--force starts the run in --out again at step 0 and --resume continues it; use one or the other")
     if options.init_from is not None and options.resume:
         raise UsageError("--init-from starts a new run; --resume continues one from its own checkpoint, so use one or the other")
     positive = {
@@ -151,6 +156,7 @@ def resolve_settings(options: TrainOptions, kind: ModelKind, saved: Optional[dic
         "grad_clip": options.grad_clip,
         "epochs": options.epochs,
         "meter_group": options.meter_group,
+        "precision": options.precision,
     }
     defaults = {
         "preset": DEFAULT_PRESET,
@@ -163,6 +169,7 @@ def resolve_settings(options: TrainOptions, kind: ModelKind, saved: Optional[dic
         "grad_clip": 0.0,
         "epochs": DEFAULT_EPOCHS,
         "meter_group": DEFAULT_METER_GROUP,
+        "precision": "auto",
     }
     settings = {}
     for name, value in explicit.items():
@@ -190,5 +197,6 @@ def flag_for(setting: str, kind: ModelKind) -> str:
         "grad_clip": "--grad-clip",
         "epochs": "--epochs",
         "meter_group": "--meter",
+        "precision": "--precision",
     }
     return names[setting]

@@ -203,7 +203,7 @@ def _read_document(directory: Path) -> dict:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise ModelError(f"the training checkpoint {path} is not readable JSON; train a new model instead") from None
+        raise ModelError(f"the training checkpoint {path} is not readable JSON; start it again with --force (or train into another --out)") from None
     if not isinstance(document, dict) or document.get("format_version") != STATE_FORMAT_VERSION:
         version = document.get("format_version") if isinstance(document, dict) else None
         raise ModelError(
@@ -211,16 +211,16 @@ def _read_document(directory: Path) -> dict:
             f"{STATE_FORMAT_VERSION}; resume it with the clsm version that wrote it"
         )
     if document.get("document_sha256") != _document_digest(document):
-        raise ModelError(f"{damaged} (its checksum does not match its content); train a new model instead of resuming")
+        raise ModelError(f"{damaged} (its checksum does not match its content); start it again with --force (or train into another --out)")
     progress = document.get("progress")
     if not isinstance(progress, dict) or not _is_count(progress.get("global_step")):
-        raise ModelError(f"{damaged} (it has no step count); train a new model instead of resuming")
+        raise ModelError(f"{damaged} (it has no step count); start it again with --force (or train into another --out)")
     for name in ("tensor_file", "tensor_sha256"):
         if not isinstance(document.get(name), str):
-            raise ModelError(f"{damaged} (it has no {name}); train a new model instead of resuming")
+            raise ModelError(f"{damaged} (it has no {name}); start it again with --force (or train into another --out)")
     for name in ("optimizer", "info"):
         if not isinstance(document.get(name), dict):
-            raise ModelError(f"{damaged} (it has no {name} record); train a new model instead of resuming")
+            raise ModelError(f"{damaged} (it has no {name} record); start it again with --force (or train into another --out)")
     return document
 
 
@@ -231,16 +231,16 @@ def _read_tensors(directory: Path, document: dict) -> dict[str, torch.Tensor]:
     try:
         data = path.read_bytes()
     except OSError:
-        raise ModelError(f"{damaged}; train a new model instead of resuming") from None
+        raise ModelError(f"{damaged}; start it again with --force (or train into another --out)") from None
     if hashlib.sha256(data).hexdigest() != document["tensor_sha256"]:
-        raise ModelError(f"{damaged}: its checksum does not match; train a new model instead of resuming")
+        raise ModelError(f"{damaged}: its checksum does not match; start it again with --force (or train into another --out)")
     try:
         tensors = load_tensor_bytes(data)
     except Exception:  # safetensors raises its own error types for torn files
-        raise ModelError(f"{damaged}; train a new model instead of resuming") from None
+        raise ModelError(f"{damaged}; start it again with --force (or train into another --out)") from None
     for name, value in tensors.items():
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise ModelError(f"the training checkpoint in {directory} holds non-finite values ({name}); it cannot resume")
+            raise ModelError(f"the training checkpoint in {directory} holds non-finite values ({name}); it cannot resume, start it again with --force")
     return tensors
 
 

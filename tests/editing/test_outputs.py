@@ -62,6 +62,50 @@ def test_a_failed_write_removes_what_the_call_wrote_of_its_set(tmp_path, tiny_mo
 
 def test_an_output_set_keeps_its_files_when_nothing_fails(tmp_path):
     with OutputSet() as written:
-        for name in ("a", "b"):
-            written.write(tmp_path / name, lambda name=name: (tmp_path / name).write_text(name))
+        written.add(tmp_path / "a", b"a")
+        written.add_written(tmp_path / "b", lambda temporary: temporary.write_text("b"))
+        assert sorted(path.name for path in tmp_path.iterdir() if not path.name.startswith(".")) == []
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a", "b"] and len(written.written) == 2
+    assert (tmp_path / "b").read_text() == "b"
+
+
+def test_an_output_set_that_fails_before_commit_leaves_only_what_was_there(tmp_path):
+    (tmp_path / "a").write_text("earlier run")
+    with pytest.raises(OutputError):
+        with OutputSet(force=True) as written:
+            written.add(tmp_path / "a", b"new")
+            raise OutputError("disk full")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a"] and (tmp_path / "a").read_text() == "earlier run"
+
+
+def test_a_plain_commit_never_replaces_and_undoes_only_its_own_files(tmp_path):
+    """A file that appears between the check and the commit stops a plain run, which then removes what it
+    placed, but not a file another run has replaced since."""
+    written = OutputSet(force=False)
+    written.add(tmp_path / "a", b"mine")
+    written.add(tmp_path / "b", b"mine")
+    (tmp_path / "b").write_text("theirs")  # another run got there first
+    with pytest.raises(OutputError, match="appeared while this run was writing"):
+        written.commit()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["b"] and (tmp_path / "b").read_text() == "theirs"
+
+
+def test_a_forced_commit_that_fails_halfway_puts_back_what_it_replaced(tmp_path, monkeypatch):
+    for name in ("a", "b"):
+        (tmp_path / name).write_text(f"old {name}")
+    written = OutputSet(force=True)
+    written.add(tmp_path / "a", b"new a")
+    written.add(tmp_path / "b", b"new b")
+    real_replace = os.replace
+
+    def fail_on_b(source, target):
+        if os.path.basename(target) == "b":
+            raise OSError(28, "No space left on device")
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", fail_on_b)
+    with pytest.raises(OutputError, match="No space left"):
+        written.commit()
+    monkeypatch.undo()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a", "b"]
+    assert [(tmp_path / name).read_text() for name in ("a", "b")] == ["old a", "old b"]

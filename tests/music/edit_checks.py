@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import mido
 
 from clsm_cli.editing.provenance import PROVENANCE_PREFIX
+from clsm_cli.music.midi_read import CLSM_SEQUENCER_PREFIX
 from clsm_cli.music.bars import BarRange, song_bars
 from clsm_cli.music.melody import in_bars, split_top_voice
 from clsm_cli.music.midi_read import read_midi
@@ -98,6 +99,8 @@ def events_outside(path, target: BarRange, meter=None, channel: int | None = Non
         for message in chunk:
             tick += message.time
             if message.type == "text" and message.text.startswith(PROVENANCE_PREFIX):
+                continue  # provenance as format 1 wrote it
+            if message.type == "sequencer_specific" and bytes(message.data).startswith(CLSM_SEQUENCER_PREFIX):
                 continue
             if message.type in ("note_on", "note_off") and channel in (None, message.channel):
                 attack = message.type == "note_on" and message.velocity > 0

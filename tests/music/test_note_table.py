@@ -149,3 +149,38 @@ def test_vectorised_pairing_matches_a_plain_first_in_first_out_queue(seed):
     is_off = np.array([off for _, _, off in events], dtype=bool)
     on_events, off_events = midi_read._pair_note_events(keys, is_on, is_off)
     assert list(zip(on_events.tolist(), off_events.tolist())) == reference_pairing(events)
+
+
+def reference_strike_pairing(events: list[tuple[int, bool, bool]]) -> list[tuple[int, int, int]]:
+    """(on index, off index or -1, re-strike index or -1), by on index: first in, first out, but by
+    strikes for keys where that leaves a note-on unreleased (a note-on ends its key's sounding note)."""
+    fifo = reference_pairing(events)
+    unreleased = {events[on][0] for on, off in fifo if off < 0}
+    result = {on: (off, -1) for on, off in fifo if events[on][0] not in unreleased}
+    sounding: dict[int, int] = {}
+    for index, (key, is_on, is_off) in enumerate(events):
+        if key not in unreleased:
+            continue
+        if is_on:
+            if key in sounding:
+                result[sounding[key]] = (-1, index)
+            result[index] = (-1, -1)
+            sounding[key] = index
+        elif is_off and key in sounding:
+            result[sounding.pop(key)] = (index, -1)
+    return sorted((on, off, struck) for on, (off, struck) in result.items())
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_keys_with_unreleased_notes_pair_by_strikes(seed):
+    rng = random.Random(seed)
+    events = []
+    for _ in range(rng.randint(0, 80)):
+        kind = rng.choice(("on", "on", "on", "off", "other"))  # more strikes than releases
+        events.append((rng.randint(0, 3), kind == "on", kind == "off"))
+    keys = np.array([key for key, _, _ in events], dtype=np.int64)
+    is_on = np.array([on for _, on, _ in events], dtype=bool)
+    is_off = np.array([off for _, _, off in events], dtype=bool)
+    on_events, off_events = midi_read._pair_note_events(keys, is_on, is_off)
+    off_events, struck = midi_read._pair_by_strikes(keys, is_on, is_off, on_events, off_events)
+    assert list(zip(on_events.tolist(), off_events.tolist(), struck.tolist())) == reference_strike_pairing(events)

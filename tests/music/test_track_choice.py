@@ -87,11 +87,44 @@ def test_a_vocal_name_outranks_lead_and_equals_go_to_the_lower_track_number():
         tracks = [TrackSpec(line, channel=index, program=0, name=name) for index, name in enumerate(names)]
         song = song_from_bytes(SongSpec(tracks).to_bytes())
         assert choose_melody(song).track.name == "Vocals"
-    twins = [TrackSpec(line, channel=index, program=0, name=f"Vocal {index + 1}") for index in range(2)]
-    song = song_from_bytes(SongSpec(twins[::-1]).to_bytes())  # "Vocal 2" comes first in the file
+    same = [TrackSpec(line, channel=index, program=0, name="Vocals") for index in range(2)]
+    song = song_from_bytes(SongSpec(same).to_bytes())
     first, second = rank_tracks(song)
-    assert first.score == second.score  # equal in every way but the number
-    assert (choose_melody(song).track.number, choose_melody(song).track.name) == (1, "Vocal 2")
+    assert first.score == second.score and choose_melody(song).track.number == 1  # equal: the lower track number
+
+
+def test_between_tracks_named_alike_the_lower_number_wins_unless_clearly_weaker():
+    line = [(start, end, pitch, velocity) for start, end, pitch, velocity in tune()]
+    twins = [TrackSpec(line, channel=index, program=0, name=f"Melody {index + 1}") for index in range(2)]
+    song = song_from_bytes(SongSpec(twins[::-1]).to_bytes())  # "Melody 2" comes first in the file
+    chosen = choose_melody(song)
+    assert (chosen.track.number, chosen.track.name) == (2, "Melody 1")
+    assert "lowest number" in chosen.reason
+    # "Melody 2" a little stronger (a GM reed program, +1): still "Melody 1".
+    song = song_from_bytes(SongSpec([TrackSpec(line, channel=0, program=0, name="Melody 1"),
+                                     TrackSpec(line, channel=1, program=65, name="Melody 2")]).to_bytes())
+    assert choose_melody(song).track.name == "Melody 1"
+    # "Melody 1" a bass an octave below C3 (register, a bass program): clearly weaker, "Melody 2" wins.
+    low = [(start, end, pitch - 36, velocity) for start, end, pitch, velocity in line]
+    song = song_from_bytes(SongSpec([TrackSpec(low, channel=0, program=33, name="Melody 1"),
+                                     TrackSpec(line, channel=1, program=0, name="Melody 2")]).to_bytes())
+    assert choose_melody(song).track.name == "Melody 2"
+
+
+def test_an_accompaniment_only_song_has_no_melody_and_doublings_are_named():
+    line = [(start, end, pitch, velocity) for start, end, pitch, velocity in tune()]
+    chords = [TrackSpec(line, channel=0, program=0, name="Chord"), TrackSpec(line, channel=1, program=89, name="Pad")]
+    choice = choose_melody(song_from_bytes(SongSpec(chords).to_bytes()))
+    assert not choice.looks_like_melody and "no track looks like a melody" in choice.reason
+    assert choose_melody(song_from_bytes(SongSpec(chords).to_bytes()), "1").looks_like_melody  # --track decides
+    bar = 4 * 480  # a 4/4 bar at 480 ticks per quarter
+    octave_later = [(start + 2 * bar, end + 2 * bar, pitch + 12, velocity) for start, end, pitch, velocity in line]
+    song = song_from_bytes(SongSpec([TrackSpec(line, channel=0, program=0, name="Melody"),
+                                     TrackSpec(octave_later, channel=1, program=73, name="Flute")]).to_bytes())
+    choice = choose_melody(song)
+    assert choice.track.name == "Melody" and [(d.track.name, d.octaves, d.bar_shift) for d in choice.doubled_by] == [
+        ("Flute", 1, 2)]
+    assert "track 2 (Flute) doubles it 1 octave above, 2 bars later" in choice.doubling_warnings()[0]
 
 
 @pytest.mark.parametrize("shift", [0, 24])

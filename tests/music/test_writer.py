@@ -18,7 +18,7 @@ from clsm_cli.errors import EXIT_OUTPUT, OutputError
 from clsm_cli.music.bars import BarRange, bar_at_step, song_bars, step_to_tick, window_around
 from clsm_cli.music.melody import choose_melody_track, in_bars, split_top_voice
 from clsm_cli.music.midi_read import read_midi, read_text_events
-from clsm_cli.music.midi_write import write_edited_song
+from clsm_cli.music.midi_write import provenance_event, write_edited_song
 from clsm_cli.music.song import MidiTrack
 from clsm_cli.music.tokens import StepNote
 from synthetic_midi.midi_factory import SongSpec, TrackSpec, make_midi, random_multitrack_song
@@ -38,11 +38,6 @@ def absolute_events(track):
     return events
 
 
-def as_text(text: str) -> str:
-    """How mido shows a UTF-8 text event (it decodes text as Latin-1)."""
-    return text.encode("utf-8").decode("latin-1")
-
-
 def outside_events(track, channel, range_start, range_end, provenance):
     """Every event except the edited channel's notes in [range_start, range_end], the provenance
     text and the end of track: what must be identical between input and output."""
@@ -52,7 +47,7 @@ def outside_events(track, channel, range_start, range_end, provenance):
             continue
         if message.type in ("note_on", "note_off") and message.channel == channel and range_start <= tick <= range_end:
             continue
-        if message.type == "text" and message.text == as_text(provenance):
+        if message.bytes() == provenance_event(provenance).bytes():
             continue
         kept.append((tick, tuple(message.bytes())))
     return kept
@@ -130,18 +125,17 @@ def non_note_events(track, channel):
 
 def check_only_the_edited_notes_changed(input_path, output_path, track, target, provenance):
     """Other chunks are byte for byte the same; in the edited one, every event that is not a note of
-    the edited channel is at the same tick (the provenance text added at the target start), and
+    the edited channel is at the same tick (the provenance event added at tick 0), and
     every note outside the target is the input's, event for event (edit_checks)."""
     before, after = mido.MidiFile(input_path), mido.MidiFile(output_path)
     assert after.type == before.type and after.ticks_per_beat == before.ticks_per_beat
     assert len(after.tracks) == len(before.tracks)
     bars = song_bars(read_midi(input_path))
-    range_start, _ = target.tick_span(bars)
     for index, (old, new) in enumerate(zip(before.tracks, after.tracks)):
         if index != track.chunk:
             assert [(m.time, m.bytes()) for m in old] == [(m.time, m.bytes()) for m in new]
             continue
-        text = (range_start, tuple(_text_bytes(provenance)))
+        text = (0, tuple(provenance_event(provenance).bytes()))
         new_events = non_note_events(new, track.channel)
         assert text in new_events
         new_events.remove(text)
@@ -150,10 +144,6 @@ def check_only_the_edited_notes_changed(input_path, output_path, track, target, 
     changes = outside_target_changes(input_path, output_path, target)
     assert changes.missing == []
     assert all(key[0] == track.chunk and key[1] == track.channel for key, _ in changes.shortened)
-
-
-def _text_bytes(text):
-    return mido.MetaMessage("text", text=as_text(text)).bytes()
 
 
 # --- the randomized contract test -----------------------------------------------------------------
