@@ -29,6 +29,7 @@ class KeptSong:
     item: WorkItem
     tracks: list[TrackResult]
     meters: list[str]
+    annotations: dict | None = None  # the reader's (POP909: chords, keys, bar steps), kept in sources.json
 
 
 @dataclass
@@ -118,6 +119,8 @@ class GroupBuilder:
         entry = {"source": item.label, "song": item.identity, "split": splits[0], "meters": song.meters}
         if len(splits) > 1:
             entry["lent_to"] = list(splits[1:])
+        if song.annotations:
+            entry["annotations"] = song.annotations
         self.sources.append(entry)
         for split in splits:
             tally = self.tallies[split]
