@@ -275,6 +275,7 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
                     refused = refused_result(Path(path), options, error, models.forced)
             progress.begin(Path(path).name)
             result = refused or edit_file(Path(path), options, edit_model, decoding, output_stem=stem)
+            models.annotate(result)  # the model choice's figures (--json) and the --meter 4/4 hint
             progress.end()
             results.append(result)
             with progress.paused():

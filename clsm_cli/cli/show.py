@@ -4,9 +4,9 @@ Prints a summary (meter, tempo, bar count), the tracks table with the melody tra
 saying why that track is the melody (and the runners-up, one line each), and a
 piano roll of the melody (the chosen track quantized to the 16th grid and reduced to its top line)
 with the selected bars highlighted. Without ``--bars`` the roll shows the first 8 bars; with it, the
-8-bar window a model would see around those bars, and which installed model would edit them (by
-their meter: ``editing/model_choice.py``). Warnings go to stderr. This command never
-imports torch, so it stays fast.
+8-bar window a model would see around those bars, and which installed model would edit them: the
+models that know their meter are loaded and each one's fit is printed (``editing/model_choice.py``).
+Warnings go to stderr. This command never imports torch (the numpy engine measures the fit).
 """
 
 from __future__ import annotations
@@ -61,7 +61,6 @@ def show(
         show_default=False,
     ),
 ) -> None:
-    from clsm_cli.editing.model_choice import editor_line
     from clsm_cli.editing.prepare import open_song, prepare_song
     from clsm_cli.music import melody
     from clsm_cli.music.bars import BarRange
@@ -96,12 +95,26 @@ def show(
         )
 
     shown_bars = shown_bar_range(len(song_bars), bar_range)
-    console.print(escape_markup(editor_line(song_bars, bar_range or shown_bars, opened.path.name)))
+    for line in model_lines(opened, bar_range or shown_bars, track):
+        console.print(escape_markup(line), highlight=False)
     shown = roll_bars_from_song(song_bars[shown_bars.first - 1 : shown_bars.last])
     highlighted = set(bar_range.numbers) if bar_range else set()
     title = f"melody: track {melody_track.number} ({melody_track.label}), {shown_bars} of {len(song_bars)}"
     console.print()
     console.print(PianoRoll(list(prepared.line), shown, highlighted_bars=highlighted, title=title))
+
+
+def model_lines(opened, target: "BarRange", track: Optional[str]) -> list[str]:
+    """Which model would edit ``target``: each eligible model's fit (the models are loaded) and the choice."""
+    from clsm_cli.editing.model_choice import choice_for_show
+
+    try:
+        choice, sentence = choice_for_show(opened, target, track)
+    except ClsmError as error:
+        return [f"model: {error.message}"]
+    if choice is None:
+        return [sentence]
+    return [f"model for {target} (lowest negative log-likelihood per token wins):", *choice.lines()]
 
 
 def shown_bar_range(num_song_bars: int, bar_range: "BarRange | None") -> "BarRange":

@@ -192,7 +192,7 @@ def corpus_items(corpus: str, root: Path | str | None, meter_groups: tuple[Meter
 def force_test_split(items: list[WorkItem], test_songs: frozenset[str]) -> tuple[list[WorkItem], list[str]]:
     """Items of the songs named in ``test_songs`` moved to the test split and to the front (so a
     later copy of one in another corpus is the duplicate dropped), and the names matching no song."""
-    forced = [replace(item, split="test") for item in items if item.identity in test_songs]
+    forced = [replace(item, split="test", test_song=True) for item in items if item.identity in test_songs]
     rest = [item for item in items if item.identity not in test_songs]
     missing = sorted(test_songs - {item.identity for item in forced})
     return forced + rest, missing
@@ -218,8 +218,8 @@ def build_dataset(
     ``sources`` are MIDI folders or files; ``corpora`` are ``(name, DIR)`` pairs (``("music21",
     None)``, ``("cre", DIR)``, ``("pop909", DIR)``; ``corpus="music21"`` is short for one). Songs of
     every source go into one build: a song whose melody digest (:func:`song_windows.melody_digest`)
-    equals an earlier song's is dropped as a ``duplicate`` (counted per source pair in the
-    manifest). ``test_songs`` are song identities that always go to the test split.
+    equals that of an earlier song of another corpus is dropped as a ``duplicate`` (counted per
+    pair of corpora in the manifest). ``test_songs`` are song identities that always go to the test split.
 
     ``meters`` (e.g. ``["3/4", "6/8"]`` or ``"3/4,6/8"``; None: every meter) selects the meter
     groups to keep. The directory is built under a temporary name beside ``out_dir`` and renamed
@@ -285,13 +285,17 @@ def _consume(items, results, groups: dict, directory: Path, windows_per_shard: i
     first_with_digest: dict[str, WorkItem] = {}
     duplicates: dict[str, int] = {}  # "corpus of the copy dropped <- corpus of the song kept" -> count
     for done, (item, result) in enumerate(zip(items, results), start=1):
+        # Within one corpus a repeated melody stays (held-out windows equal to training ones are
+        # dropped anyway); across corpora it is one tune collected twice, and only the first is kept.
         twin = first_with_digest.get(result.melody_digest) if result.status == "kept" and result.melody_digest else None
+        if twin is not None and _source_kind(twin) == _source_kind(item):
+            twin = None
         if twin is not None:
             result = SongResult("duplicate", f"the same melody as {twin.label}", track_counts=result.track_counts)
             pair = f"{_source_kind(item)} <- {_source_kind(twin)}"
             duplicates[pair] = duplicates.get(pair, 0) + 1
         elif result.melody_digest and result.status == "kept":
-            first_with_digest[result.melody_digest] = item
+            first_with_digest.setdefault(result.melody_digest, item)
         for name, count in result.track_counts.items():
             track_counts[name] += count
         dropped_for_rest += result.windows_dropped_for_rest

@@ -8,7 +8,8 @@ song identity is the file's stem, the tune's title (``AllRoundtheRoomreel``), wh
   triplet-or-16th unit (:func:`clsm_cli.music.phase.grid_offset`) is taken off every note;
 * a pickup is not padded, so bar lines counted from tick 0 fall inside the bars. A tune whose
   last bar is short by the pickup's length (ABC's habit: the pickup and the last bar make one bar)
-  is shifted later by what the last bar lacks, as music21 pads the pickup of an ABC tune.
+  is shifted later by the last bar's length, so the pickup ends on a bar line, as music21 pads the
+  pickup of an ABC tune.
 
 The shifted song then goes through exactly the MIDI path (:func:`data.song_notes.midi_song_notes`).
 """
@@ -42,15 +43,17 @@ def tune_files(root: Path | str) -> list[Path]:
     raise UsageError(f"{root} holds no CRÉ tunes (cre_corpus/MIDI/*.mid); give that folder")
 
 
-def shifted_table(table: NoteTable, shift_ticks: int) -> NoteTable:
-    """``table`` with every note moved by ``shift_ticks`` (time signatures stay at their ticks)."""
+def shifted_table(table: NoteTable, shift_ticks: int, onsets_only: bool = False) -> NoteTable:
+    """``table`` with every note moved by ``shift_ticks`` (only its onset with ``onsets_only``: abc2midi
+    writes onsets late but ends on the grid); time signatures stay at their ticks."""
     if not shift_ticks:
         return table
     tracks = []
     for track in table.tracks:
         notes = track.notes
-        moved = NoteArrays(np.maximum(notes.start_ticks + shift_ticks, 0), np.maximum(notes.end_ticks + shift_ticks, 1),
-                           notes.pitches, notes.velocities)
+        starts = np.maximum(notes.start_ticks + shift_ticks, 0)
+        ends = notes.end_ticks if onsets_only else notes.end_ticks + shift_ticks
+        moved = NoteArrays(starts, np.maximum(ends, starts + 1), notes.pitches, notes.velocities)
         tracks.append(replace(track, notes=moved))
     return replace(table, tracks=tracks, end_tick=max(table.end_tick + shift_ticks, 1))
 
@@ -61,9 +64,9 @@ def pickup_padding(table: NoteTable) -> int:
     if len({bar.meter for bar in bars}) != 1 or not table.last_note_end:
         return 0
     bar_ticks = bars[0].length_ticks
-    short_by = (-table.last_note_end) % bar_ticks
+    last_bar = table.last_note_end % bar_ticks  # the pickup and the last bar make one bar
     first_onset = min((int(t.notes.start_ticks.min()) for t in table.tracks if len(t.notes)), default=0)
-    return short_by if first_onset == 0 else 0
+    return last_bar if first_onset == 0 else 0
 
 
 def read_tune(path: str | Path, meter_groups: Collection[Meter] | None = None) -> SongNotes:
@@ -71,6 +74,6 @@ def read_tune(path: str | Path, meter_groups: Collection[Meter] | None = None) -
     table = read_note_table(path)
     onsets = np.concatenate([t.notes.start_ticks for t in table.tracks if len(t.notes)] or [np.zeros(0, np.int64)])
     offset, _ = grid_offset(onsets, max(1, table.ticks_per_beat // TRIPLET_OR_SIXTEENTH_PER_QUARTER))
-    table = shifted_table(table, -offset)
+    table = shifted_table(table, -offset, onsets_only=True)
     table = shifted_table(table, pickup_padding(table))
     return midi_song_notes(table, meter_groups)

@@ -76,9 +76,12 @@ class GroupBuilder:
     def finish(self) -> dict:
         """Split what is still waiting, write the held-out splits and sources; the group's record."""
         if self._waiting:
-            self._plan = plan_splits(song.item.identity for song in self._waiting)
+            # Songs named by --test-songs stay in the test split; the others are planned.
+            forced = [song for song in self._waiting if song.item.test_song]
+            planned = [song for song in self._waiting if song not in forced]
+            self._plan = plan_splits(song.item.identity for song in planned)
             for song in self._waiting:
-                self._write(song, self._plan.splits_of(song.item.identity))
+                self._write(song, (song.item.split,) if song in forced else self._plan.splits_of(song.item.identity))
             self._waiting = []
         written = self.writer.finish()
         shards.write_json(self.directory / shards.SOURCES_NAME, self.sources)

@@ -59,6 +59,7 @@ class WorkItem:
     path: str | None = None  # MIDI file
     abc_text: str | None = None  # music21 tune
     meter_groups: tuple[str, ...] | None = None  # the groups to keep ("3/4", ...); None: every one
+    test_song: bool = False  # named by --test-songs: always in the test split, never moved
     reader: str = "midi"  # how path is read: "midi", "pop909" (data/pop909) or "cre" (data/cre)
 
 

@@ -207,6 +207,7 @@ class FileResult:
     redraws: list[Redraw] = field(default_factory=list)
     output_stem: str = ""  # what the outputs are named after: the input's stem unless a batch needed another
     reproduce: str = ""  # the command line that makes these outputs again
+    model_choice: Optional[dict] = None  # model_choice.ModelChoice.to_json(): the rule and each model's fit
 
     @property
     def ok(self) -> bool:
@@ -232,6 +233,7 @@ class FileResult:
             "exit_code": self.exit_code,
             "model": self.model,
             "model_sha256": self.model_sha256,
+            "model_choice": self.model_choice,
             "seed": self.seed,
             "bars": [self.bars.first, self.bars.last],
             "track": self.track,
