@@ -114,7 +114,7 @@ def model_lines(opened, target: "BarRange", track: Optional[str]) -> list[str]:
         return [f"model: {error.message}"]
     if choice is None:
         return [sentence]
-    return [f"model for {target} (lowest negative log-likelihood per token wins):", *choice.lines()]
+    return choice.lines(target)
 
 
 def shown_bar_range(num_song_bars: int, bar_range: "BarRange | None") -> "BarRange":

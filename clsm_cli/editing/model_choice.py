@@ -207,12 +207,14 @@ class ModelChoice:
             "meter_hint": self.hint,
         }
 
-    def lines(self) -> list[str]:
-        """What ``clsm show`` prints: each eligible model's figure, and the choice."""
-        lines = [f"  {fit.model}: {fit.nll_per_token:.3f} nats per token on {fit.bars}" for fit in self.fits]
-        why = {"fit": "it fits best", "only": "the only model that knows this meter",
+    def lines(self, target: BarRange) -> list[str]:
+        """What ``clsm show`` prints: the choice and why, each eligible model's figure, the hint."""
+        why = {"fit": f"it fits best of {len(self.fits)}: the lowest negative log-likelihood per token",
+               "only": "the only installed model that knows this meter",
                "forced": "--model", "run": "the model of the run continued"}[self.rule]
-        return lines + [f"  chosen: {self.model} ({why})"] + ([f"  hint: {self.hint}"] if self.hint else [])
+        lines = [f"model: {self.model} would edit {target} ({why})"]
+        lines += [f"  {fit.model}: {fit.nll_per_token:.3f} nats per token on {fit.bars}" for fit in self.fits]
+        return lines + ([f"  hint: {self.hint}"] if self.hint else [])
 
 
 def measured_bars(prepared: PreparedSong, target: BarRange) -> BarRange:
@@ -234,17 +236,21 @@ def measured_bars(prepared: PreparedSong, target: BarRange) -> BarRange:
 
 def fit_per_token(loaded: LoadedEngine, prepared: PreparedSong, bars: BarRange) -> float:
     """Teacher-forced NLL per token of ``bars`` (at most the model's longest target: the first
-    chunk) under ``loaded``, z the prior mean given the context."""
-    chunk = bars.chunks(MAX_TARGET_BARS)[0]
-    window = centred_window(prepared, prepared.line, chunk, loaded.config)
-    engine = loaded.engine
-    prior = engine.prior(window.tokens, window.target)
+    chunk) under ``loaded``, in the window the edit would use."""
+    window = centred_window(prepared, prepared.line, bars.chunks(MAX_TARGET_BARS)[0], loaded.config)
+    return window_nll_per_token(loaded.engine, window.tokens, window.target)
+
+
+def window_nll_per_token(engine, tokens: np.ndarray, target) -> float:
+    """Mean negative log-likelihood (nats) of a window's own target tokens, teacher forced, with z
+    the prior's mean given the context (mapped back through the flow): (window_steps,) -> float."""
+    prior = engine.prior(tokens, target)
     z = engine.flow_inverse(np.asarray(prior.mean, dtype=np.float32)[None, :])  # (1, z_dim)
-    logits = np.asarray(engine.teacher_forced_logits(window.tokens, window.target, z)[0], dtype=np.float64)  # (L, C)
-    tokens = window.tokens[window.target.start : window.target.end].astype(np.int64)  # (L,)
+    logits = np.asarray(engine.teacher_forced_logits(tokens, target, z)[0], dtype=np.float64)  # (L, C)
+    expected = np.asarray(tokens[target.start : target.end], dtype=np.int64)  # (L,)
     top = logits.max(axis=1, keepdims=True)
-    log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
-    return float(np.mean(log_norm - logits[np.arange(len(tokens)), tokens]))
+    log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))  # (L,)
+    return float(np.mean(log_norm - logits[np.arange(len(expected)), expected]))
 
 
 def rank_by_fit(candidates: Sequence[LoadedEngine], prepared: PreparedSong, target: BarRange) -> list[ModelFit]:

@@ -154,3 +154,19 @@ def test_grid_offset_and_bar_phase_find_shifted_grids():
     assert bar_phase(starts, ends - starts, 120, 16, 4) == 8
     phase = detect_phase(starts + 41, ends + 41, 480, 16)
     assert (phase.offset_ticks, phase.bar_steps, phase.ticks) == (41, 8, 41 + 8 * 120)
+
+
+def test_chord_labels_and_the_strong_beat_chord_tone_count():
+    from clsm_cli.data.chords import chord_at, chord_pitch_classes, strong_beat_chord_tones
+
+    assert chord_pitch_classes("C:maj") == {0, 4, 7}
+    assert chord_pitch_classes("A:min7") == {9, 0, 4, 7}
+    assert chord_pitch_classes("F#:sus4/5") == {6, 11, 1}
+    assert chord_pitch_classes("Bb:maj(9)") == {10, 2, 5}  # unknown quality: its triad
+    assert chord_pitch_classes("N") is None
+    chords = [[0, 16, "C:maj"], [16, 32, "G:maj"]]
+    assert chord_at(chords, 15) == {0, 4, 7} and chord_at(chords, 32) is None
+    # bar 1: E on beat 1 (tone), F on beat 3 (not); bar 2: D on beat 1 (tone of G), a note off the beat
+    tokens = np.full(32, 31, dtype=np.uint8)
+    tokens[[0, 8, 16, 20]] = [64 - 55, 65 - 55, 62 - 55, 60 - 55]
+    assert strong_beat_chord_tones(tokens, 0, chords) == (2, 3)

@@ -146,5 +146,6 @@ def test_choice_lines_name_every_figure_and_the_choice():
     from clsm_cli.editing.model_choice import ModelFit
 
     choice = ModelChoice("b", "fit", (ModelFit("a", 1.5, BarRange(3, 4)), ModelFit("b", 0.75, BarRange(3, 4))))
-    assert choice.lines() == ["  a: 1.500 nats per token on bars 3-4", "  b: 0.750 nats per token on bars 3-4",
-                              "  chosen: b (it fits best)"]
+    assert choice.lines(BarRange(3, 4)) == [
+        "model: b would edit bars 3-4 (it fits best of 2: the lowest negative log-likelihood per token)",
+        "  a: 1.500 nats per token on bars 3-4", "  b: 0.750 nats per token on bars 3-4"]
