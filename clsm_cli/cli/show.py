@@ -34,6 +34,7 @@ track before an edit.
   clsm show song.mid --bars 1-16      bars 1 to 16
   clsm show song.mid --track 2        the melody of track 2 (a number from the table, or a name)
   clsm show pop.mid --meter 4/4       bars counted in 4/4 (a file labelled 1/4 throughout)
+  clsm show pop.mid --phase 41        bars counted from tick 41 (a grid shifted by 41 ticks)
   NO_COLOR=1 clsm show song.mid       plain text, no colours
 """
 
@@ -60,6 +61,11 @@ def show(
         help="Count bars in this meter from the start instead of the file's time signatures (a 4/4 song labelled 1/4).",
         show_default=False,
     ),
+    phase: Optional[int] = typer.Option(
+        None, "--phase", metavar="TICKS",
+        help="Count bars from this tick (a file whose grid is shifted; show prints the phase it detects). 0: from tick 0.",
+        show_default=False,
+    ),
 ) -> None:
     from clsm_cli.editing.prepare import open_song, prepare_song
     from clsm_cli.music import melody
@@ -70,7 +76,7 @@ def show(
 
     bar_range = BarRange.parse(bars) if bars is not None else None  # usage errors first
     meter_override = Meter.parse(meter) if meter is not None else None
-    opened = open_song(file, bar_range, meter_override)
+    opened = open_song(file, bar_range, meter_override, phase or 0)
     song, song_bars = opened.song, list(opened.bars)
 
     console = stdout_console()
@@ -94,6 +100,7 @@ def show(
             f"({_count(prepared.dropped_notes, 'lower note')} left out)."
         )
 
+    console.print(escape_markup(phase_line(song, melody_track, song_bars, phase)), highlight=False)
     shown_bars = shown_bar_range(len(song_bars), bar_range)
     for line in model_lines(opened, bar_range or shown_bars, track):
         console.print(escape_markup(line), highlight=False)
@@ -102,6 +109,18 @@ def show(
     title = f"melody: track {melody_track.number} ({melody_track.label}), {shown_bars} of {len(song_bars)}"
     console.print()
     console.print(PianoRoll(list(prepared.line), shown, highlighted_bars=highlighted, title=title))
+
+
+def phase_line(song, melody_track, song_bars, phase: Optional[int]) -> str:
+    """The grid phase: the one detected (``music/phase.py``), and whether bars are counted from it."""
+    from clsm_cli.music.phase import song_grid_phase
+
+    detected = song_grid_phase(song, melody_track, song_bars[-1].time_signature.steps_per_bar)
+    if phase is not None:
+        return f"grid phase: bars counted from tick {phase} (--phase); detected {detected.describe()}"
+    if not detected.ticks:
+        return f"grid phase: {detected.describe()}"
+    return f"grid phase: {detected.describe()}; --phase {detected.ticks} counts bars from it"
 
 
 def model_lines(opened, target: "BarRange", track: Optional[str]) -> list[str]:

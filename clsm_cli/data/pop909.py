@@ -47,10 +47,16 @@ BEATS_FILE, CHORDS_FILE, KEYS_FILE = "beat_midi.txt", "chord_midi.txt", "key_aud
 BEATS_PER_BAR = 4  # the third column of beat_midi.txt marks 4/4 downbeats
 
 
+def pop909_songs_root(root: Path | str) -> Path:
+    """The folder holding the ``NNN`` song folders: ``root/POP909`` of a checkout, or ``root`` itself."""
+    root = Path(root)
+    return root / "POP909" if (root / "POP909").is_dir() else root
+
+
 def song_folders(root: Path | str) -> list[Path]:
     """``POP909/NNN`` folders holding ``NNN.mid`` under a checkout (or its ``POP909`` folder), sorted."""
     root = Path(root)
-    base = root / "POP909" if (root / "POP909").is_dir() else root
+    base = pop909_songs_root(root)
     if not base.is_dir():
         raise UsageError(f"{root} is not a POP909 checkout (no POP909/NNN/NNN.mid folders)")
     folders = sorted(p for p in base.iterdir() if p.is_dir() and (p / f"{p.name}.mid").is_file())

@@ -70,6 +70,9 @@ def grid_offset(onset_ticks: np.ndarray, unit_ticks: int, min_share: float = MIN
     return (offset, share) if share >= min_share else (0, share)
 
 
+PREFER_UNSHIFTED = 0.9  # a shift must score over 1/0.9 of no shift to be taken: the file's own grid wins ties
+
+
 def bar_phase(
     onset_ticks: np.ndarray,
     durations: np.ndarray,
@@ -82,8 +85,9 @@ def bar_phase(
 
     Each onset (already on the grid: ticks minus the grid offset) weighs 1 plus its length in
     beats (long notes sit on strong beats); ``accent_ticks`` (bass notes, kick and snare hits) weigh
-    2 each. A shift scores its onsets on bar lines twice and on beats once; the best score wins,
-    the smallest shift on a tie, so a file already on its bars keeps phase 0.
+    2 each. First the beat phase (the step within a beat where the most weight falls), then the
+    bar phase among the beats (the beat where the most weight falls); each is taken only when it
+    scores clearly above no shift (``PREFER_UNSHIFTED``), so a file already on its bars keeps 0.
     """
     steps = np.asarray(onset_ticks, dtype=np.int64) // unit_ticks
     weights = 1.0 + np.asarray(durations, dtype=np.float64) / (unit_ticks * steps_per_beat)
@@ -94,13 +98,15 @@ def bar_phase(
     if not len(steps):
         return 0
     profile = np.bincount(steps % steps_per_bar, weights=weights, minlength=steps_per_bar)
-    scores = []
-    for shift in range(steps_per_bar):
-        position = (np.arange(steps_per_bar) - shift) % steps_per_bar
-        strength = np.where(position == 0, 2.0, np.where(position % steps_per_beat == 0, 1.0, 0.0))
-        scores.append(float((profile * strength).sum()))
-    best = max(scores)
-    return next(shift for shift, score in enumerate(scores) if score >= best - 1e-9)
+    beat_profile = profile.reshape(-1, steps_per_beat).sum(axis=0) if steps_per_bar % steps_per_beat == 0 else profile
+    beat = _clear_winner(beat_profile[:steps_per_beat])
+    on_beats = profile[beat::steps_per_beat]
+    return beat + steps_per_beat * _clear_winner(on_beats)
+
+
+def _clear_winner(scores: np.ndarray) -> int:
+    best = int(np.argmax(scores))
+    return 0 if scores[0] >= PREFER_UNSHIFTED * scores[best] else best
 
 
 def detect_phase(
@@ -125,3 +131,23 @@ def detect_phase(
     durations = np.asarray(end_ticks, dtype=np.int64) - onsets
     steps = bar_phase(onsets - offset, durations, unit, steps_per_bar, beat, shifted)
     return GridPhase(offset, share, steps, unit)
+
+
+def song_grid_phase(song, melody_track, steps_per_bar: int, steps_per_quarter: int = 4) -> GridPhase:
+    """The phase of a read song (``MidiSong``): its melody track's notes, with its bass tracks' onsets
+    and its drum tracks' kicks and snares as accents."""
+    from clsm_cli.music.melody import is_bass_track
+    from clsm_cli.music.song import note_arrays
+
+    accents = []
+    for track in song.tracks:
+        if track is melody_track or not len(track.notes):
+            continue
+        notes = note_arrays(track)
+        if track.is_drum:
+            accents.append(notes.start_ticks[np.isin(notes.pitches, KICK_AND_SNARE)])
+        elif is_bass_track(track):
+            accents.append(notes.start_ticks)
+    notes = note_arrays(melody_track)
+    return detect_phase(notes.start_ticks, notes.end_ticks, song.ticks_per_beat, steps_per_bar,
+                        steps_per_quarter, accent_ticks=accents)
