@@ -129,6 +129,7 @@ PREVIEW = typer.Option(None, "--preview/--no-preview", help="Piano-roll previews
 WAV = typer.Option(False, "--wav", help="Also render each output to WAV (fluidsynth with a General MIDI soundfont when present).")
 COMBINED = typer.Option(False, "--combined", help="Also write one file with every version (as tracks; in sequence for interpolate).")
 DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; cuda needs the torch engine.")
+PHASE = typer.Option(None, "--phase", metavar="TICKS", help="Count bars from this tick, for a file whose grid is shifted (clsm show prints the phase it detects); new notes are written at the same offset. 0: from tick 0 (the default).", show_default=False)
 METER = typer.Option(None, "--meter", metavar="N/D", help="Count bars in this meter from the start instead of the file's time signatures (a 4/4 song labelled 1/4); the outputs keep the file's own.", show_default=False)
 ENGINE = typer.Option("auto", "--engine", metavar="auto|numpy|torch", help="Which inference engine runs the model; both give the same notes for a seed on a CPU.")
 
@@ -153,9 +154,10 @@ def infill(
     device: str = DEVICE,
     engine: str = ENGINE,
     meter: Optional[str] = METER,
+    phase: Optional[int] = PHASE,
 ) -> None:
     _run("infill", files, bars, json_output, preview, engine, device, model,
-         dict(meter=meter, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
+         dict(meter=meter, phase=phase or 0, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
               wav=wav, combined=combined))
 
 
@@ -182,6 +184,7 @@ def interpolate(
     device: str = DEVICE,
     engine: str = ENGINE,
     meter: Optional[str] = METER,
+    phase: Optional[int] = PHASE,
 ) -> None:
     from clsm_cli.editing.runs import plan_interpolation
 
@@ -190,7 +193,7 @@ def interpolate(
         stderr_console().print(escape_markup(plan.message), style="dim", soft_wrap=True)
     songs = list(files) if files else [plan.song]
     _run("interpolate", songs, f"{plan.bars.first}-{plan.bars.last}", json_output, preview, engine, device, model,
-         dict(meter=meter, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
+         dict(meter=meter, phase=phase or 0, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
               seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force, wav=wav,
               combined=combined))
 
@@ -217,9 +220,10 @@ def vary(
     device: str = DEVICE,
     engine: str = ENGINE,
     meter: Optional[str] = METER,
+    phase: Optional[int] = PHASE,
 ) -> None:
     _run("vary", files, bars, json_output, preview, engine, device, model,
-         dict(meter=meter, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
+         dict(meter=meter, phase=phase or 0, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
               track=track, voice=voice, out_dir=out, force=force, wav=wav, combined=combined))
 
 

@@ -301,7 +301,7 @@ class EditModels:
 
     def for_file(self, path: Path, options: EditOptions) -> Chosen:
         """The model and decoding that edit ``options.bars`` of ``path``; ClsmError when none can."""
-        opened = open_song(path, options.bars, options.meter)
+        opened = open_song(path, options.bars, options.meter, options.phase)
         name = opened.path.name
         if self.forced is not None:
             model = self.forced[0]
@@ -344,7 +344,7 @@ class EditModels:
         four_four = fitting_models(self.installed(), Meter(4, 4))
         if len(labelled) != 1 or labelled[0] not in SHORT_LABELS or not four_four:
             return None
-        recounted = open_song(opened.path, None, Meter(4, 4))
+        recounted = open_song(opened.path, None, Meter(4, 4), options.phase)
         target = four_four_target(opened.bars, recounted.bars, options.bars)
         as_four_four = prepare_song(recounted, target, options.track)
         four_four_fits = rank_by_fit([self._load(str(m.directory.resolve())) for m in four_four], as_four_four, target)

@@ -50,12 +50,15 @@ class EditOptions:
     around_file: Optional[Path] = None
     voice: str = "top"  # "top": edit the track's top voice, keep the notes under it; "all": every note
     meter: Optional[Meter] = None  # --meter: bars counted in this meter instead of the file's time signatures
+    phase: int = 0  # --phase: bars counted from this tick (music/phase.py); 0: from tick 0
 
 
 def check_options(options: EditOptions) -> None:
     """Usage errors (exit 2) that do not depend on any file or model."""
     if options.verb not in VERBS:
         raise UsageError(f"unknown edit {options.verb!r}; choose one of {', '.join(VERBS)}")
+    if options.phase < 0:
+        raise UsageError(f"--phase must be 0 or more ticks, got {options.phase}")
     if options.verb != "infill" and options.bars.count > MAX_TARGET_BARS:
         raise UsageError(
             f"{options.verb} changes at most {MAX_TARGET_BARS} bars at a time (the model's longest target), "
@@ -138,6 +141,8 @@ def reproduce_command(options: EditOptions, input_path: Path) -> str:
         parts += ["--voice", options.voice]
     if options.meter is not None:
         parts += ["--meter", str(options.meter)]
+    if options.phase:
+        parts += ["--phase", str(options.phase)]
     return shlex.join(parts)  # without --out: the same edit written elsewhere is the same file
 
 
