@@ -80,7 +80,7 @@ def track_rejection(track: TrackNotes) -> str | None:
     return None
 
 
-DIGEST_NOTES = 32  # notes from the first bar line that identify a tune across corpora
+DIGEST_NOTES = 12  # notes from the first bar line that identify one tune in two corpora (close copies)
 
 
 def melody_digest(song: SongNotes) -> str:
