@@ -149,3 +149,25 @@ def test_choice_lines_name_every_figure_and_the_choice():
     assert choice.lines(BarRange(3, 4)) == [
         "model: b would edit bars 3-4 (it fits best of 2: the lowest negative log-likelihood per token)",
         "  a: 1.500 nats per token on bars 3-4", "  b: 0.750 nats per token on bars 3-4"]
+
+
+def test_vary_around_and_interpolate_keep_the_runs_model(two_styles, tmp_path):
+    from typer.testing import CliRunner
+
+    from clsm_cli.cli.app import app
+
+    song = write_song(tmp_path / "runs.mid", "runs")
+    drones = next(model for model in two_styles if model.name == "tiny-drones")
+    out = tmp_path / "out"
+    made = CliRunner().invoke(app, ["infill", str(song), "--bars", "3-4", "--model", str(drones.directory), "-n", "2",
+                                    "--seed", "1", "--out", str(out), "--no-preview"])
+    assert made.exit_code == 0, made.output
+    first, second = sorted(out.glob("*.mid"))
+    # left to the fit, the song would go to tiny-runs; its run was made by tiny-drones
+    for options in (EditOptions(verb="vary", bars=BarRange(3, 4), seed=0, around_file=first),
+                    EditOptions(verb="interpolate", bars=BarRange(3, 4), seed=0, start_file=first, end_file=second)):
+        models = chooser(two_styles)
+        engine, _ = models.for_file(song, options)
+        assert (engine.name, models.choices[song].rule) == ("tiny-drones", "run")
+    fresh = chooser(two_styles)
+    assert fresh.for_file(song, EditOptions(verb="vary", bars=BarRange(3, 4), seed=0))[0].name == "tiny-runs"
