@@ -2,6 +2,13 @@
 
     python scripts/write_card.py folk-small-3-4 docs/quality-folk-small-3-4.txt --column 1 \\
         --why "temperature 1.2, top-p 1.0 passed the most checks of 1.1 / 1.2 / 1.2:0.95"
+    python scripts/write_card.py pop-small docs/quality-pop-small.txt --corpus pop909 --data data/pop909 \\
+        --harmony docs/harmony-pop-small.txt --why "..."
+
+``--corpus pop909`` writes the pop model's domain, data command and licence (POP909 is MIT, and so
+are the weights); ``--data DIR`` takes the split counts from the data set's manifest; ``--harmony
+LOG`` quotes ``benchmarks/harmony.py``'s figure (chord-tone share of new notes on beats 1 and 3
+against the real bars').
 
 The figures come from ``config.json``'s training record and from the table ``benchmarks/quality.py``
 printed (its ``--column``-th decoding, counted from 0), so the card says what was measured.
@@ -46,6 +53,48 @@ def quality_rows(log_text: str, column: int) -> list[tuple[str, str, str, str]]:
     return named
 
 
+CORPORA = {
+    "folk": {
+        "domain": "European folk tunes (mostly the Essen collection, with O'Neill's and other Irish and\n"
+                  "  British tunes). Other styles are outside what it has heard.",
+        "trained_on": "the {meter} folk tunes of music21's corpus",
+        "build": "clsm data build --corpus music21 --meters 3/4,6/8,2/4 --out data/folk-meters",
+        "data_dir": "data/folk-meters",
+        "licence": "The example `examples/` tune in {meter} is from the test split. Licence: the tunes are traditional\n(public domain); the music21 encodings are distributed for "
+                   "non-commercial use, and these weights\ninherit that condition.",
+        "extra": "[train,corpus]",
+    },
+    "pop909": {
+        "domain": "Pop songs: the MELODY tracks of POP909 (909 Chinese pop songs, piano arrangements of\n"
+                  "  sung melodies), read on their annotated beats and downbeats. Folk tunes are folk-small's.",
+        "trained_on": "the melodies of the POP909 data set",
+        "build": "clsm data build --corpus pop909 POP909-Dataset --test-songs data/test_songs/pop909.txt "
+                 "--meters 4/4 --out data/pop909",
+        "data_dir": "data/pop909",
+        "licence": "Licence: POP909 (github.com/music-x-lab/POP909-Dataset) is\nreleased under the MIT licence, "
+                   "and so are these weights (MIT).",
+        "extra": "[train]",
+    },
+}
+
+
+def manifest_counts(data_dir: Path, meter: str) -> str:
+    """"N songs kept; train-1 S songs / W windows (with transpositions), valid-1 ..., test ..." from a manifest."""
+    manifest = json.loads((data_dir / "manifest.json").read_text())
+    groups = manifest["meter_groups"]
+    group = groups.get(meter) or next(iter(groups.values()))
+    splits = group["splits"]
+    parts = [f"{split} {splits[split]['songs']:,} songs / {splits[split]['windows']:,} windows"
+             + (" (with transpositions)" if splits[split]["transposed"] else "")
+             for split in ("train-1", "valid-1", "test")]
+    return f"{group['songs']:,} songs kept; " + ", ".join(parts)
+
+
+def harmony_line(log_text: str) -> str:
+    """The figure line ``benchmarks/harmony.py`` prints."""
+    return next(line.strip() for line in log_text.splitlines() if line.startswith("chord-tone share"))
+
+
 def _count(value: float, unit: str) -> str:
     return f"{value:g} {unit}" + ("" if value == 1 else "s")
 
@@ -59,7 +108,11 @@ def main() -> None:
     parser.add_argument("--stage", action="append", default=[], metavar="DIR",
                         help="an earlier stage's model folder, in order (the shipped run started from the last, "
                              "with --init-from); repeat for more stages")
+    parser.add_argument("--corpus", choices=sorted(CORPORA), default="folk", help="what the model was trained on")
+    parser.add_argument("--data", type=Path, default=None, help="the data set (its manifest gives the counts)")
+    parser.add_argument("--harmony", type=Path, default=None, help="benchmarks/harmony.py's output")
     args = parser.parse_args()
+    corpus = CORPORA[args.corpus]
 
     folder = REPO_ROOT / "weights" / args.name
     record = json.loads((folder / "config.json").read_text())
@@ -86,7 +139,7 @@ def main() -> None:
 
     def command(stage: dict, out: str, init_from: str | None) -> str:
         flags = stage["settings"]
-        return (f"clsm train clsm --data data/folk-meters --meter {meter} --preset small --out {out} --precision bf16 "
+        return (f"clsm train clsm --data {corpus['data_dir']} --meter {meter} --preset small --out {out} --precision bf16 "
                 f"--beta {flags['kl_weight']:g} --anneal-epochs {flags['anneal_epochs']:g} --free-bits {flags['free_bits']:g} "
                 f"--epochs {flags['epochs']} --seed {flags['seed']}" + (f" --init-from {init_from}" if init_from else ""))
 
@@ -99,25 +152,27 @@ def main() -> None:
                  " it passes every check, with the margins in the table above.")
     misses = ("all checks pass" if not failed else
               f"{passed} of {len(rows)} checks pass; it misses: " + "; ".join(failed))
+    data_counts = (manifest_counts(args.data, meter) if args.data is not None
+                   else DATA_COUNTS.get(meter, "see the manifest"))
+    harmony = ("" if args.harmony is None else
+               f"\n## Harmony\n\n`python benchmarks/harmony.py --model {args.name} --data {corpus['data_dir']}` "
+               f"(full output: `docs/{args.harmony.name}`): {harmony_line(args.harmony.read_text())}.\n")
     card = f"""# {args.name} — the shipped CLSM for {meter}
 
 A Contextual Latent Space Model (Akama, ISMIR 2021), `small` preset, trained on a CPU in this
-repository on the {meter} folk tunes of music21's corpus. `clsm infill`, `interpolate` and `vary`
+repository on {corpus["trained_on"].format(meter=meter)}. `clsm infill`, `interpolate` and `vary`
 choose it by themselves for bars in {meter} (`clsm show` says so); `--model {args.name}` forces it.
 
 ## What it covers
 - Monophonic melodies in **{meter}** on a 16th-note grid ({config["steps_per_bar"]} steps a bar, 8-bar
   windows of {config["window_steps"]} steps, targets of 1–4 bars), pitches G3..C6 (55..84; other octaves
   are shifted into range for the model and back).
-- Domain: European folk tunes (mostly the Essen collection, with O'Neill's and other Irish and
-  British tunes). Other styles are outside what it has heard.
+- Domain: {corpus["domain"]}
 
 ## Data
-`clsm data build --corpus music21 --meters 3/4,6/8,2/4` (music21's folk collections), manifest
-content hash `{training["data"]["manifest_hash"]}`: {DATA_COUNTS.get(meter, "see the manifest")}.
-The example `examples/` tune in {meter} is from the test split. Licence: the tunes are traditional
-(public domain); the music21 encodings are distributed for non-commercial use, and these weights
-inherit that condition.
+`{corpus["build"]}`, manifest
+content hash `{training["data"]["manifest_hash"]}`: {data_counts}.
+{corpus["licence"].format(meter=meter)}
 
 ## Training
 - Preset `small` (2.9 M parameters, float32 weights, {(folder / "model.safetensors").stat().st_size / 1e6:.1f} MB),
@@ -131,8 +186,8 @@ inherit that condition.
 Reproduce (about {total_minutes:.0f} minutes on 2 cores):
 
 ```
-pip install torch==2.13.0 && pip install ".[train,corpus]"
-clsm data build --corpus music21 --meters 3/4,6/8,2/4 --out data/folk-meters
+pip install torch==2.13.0 && pip install ".{corpus['extra']}"
+{corpus["build"]}
 {commands}
 python scripts/ship_model.py runs/{args.name} {args.name} --temperature {config["decoding_temperature"]:g} --top-p {config["decoding_top_p"]:g}
 ```
@@ -143,14 +198,14 @@ The recommended (default) decoding is **temperature {config["decoding_temperatur
 
 ## Quality on the test split
 
-`python benchmarks/quality.py --model weights/{args.name} --data data/folk-meters --meter {meter} --windows 1000 --decodings {config["decoding_temperature"]:g}:{config["decoding_top_p"]:g} --seed 0`
+`python benchmarks/quality.py --model weights/{args.name} --data {corpus['data_dir']} --meter {meter} --windows 1000 --decodings {config["decoding_temperature"]:g}:{config["decoding_top_p"]:g} --seed 0`
 (full output: `docs/{log_path.name}`; the test split holds fewer than 1,000 windows, so all of them
 are used, 4 infills each): **{misses}**.
 
 | check | real / bound | requirement | {args.name} |
 |---|---|---|---|
 {table}
-
+{harmony}
 ## Known limits
 - {_count(sum(stage['epochs_completed'] for stage in stages), 'epoch').capitalize()} of a small model on a CPU: validation loss was still falling when training stopped;{next_step}
 - The decoding (and, for a model trained in stages, when to stop) was chosen on these test-split

@@ -28,14 +28,21 @@ HELP = (
     "holds one (the summary says so). 4/4 and 2/2 are one group; each other meter its own folder. "
     "Training splits get every transposition in -6..+5 semitones that stays in range; valid and "
     "test keep the original key, and their windows that also occur in training are dropped.\n\n"
-    "--corpus music21 uses the folk melodies bundled with music21 instead "
-    "(pip install 'clsm-cli\\[corpus]'), so the shipped model can be rebuilt without downloads.\n\n"
+    "--corpus music21 uses the folk melodies bundled with music21 "
+    "(pip install 'clsm-cli\\[corpus]'), so the shipped model can be rebuilt without downloads; "
+    "--corpus cre DIR reads the CRÉ Irish tunes (abc2midi's one-tick offset removed, pickups padded); "
+    "--corpus pop909 DIR reads POP909's MELODY tracks on their annotated beats and downbeats, with "
+    "chords and keys kept in sources.json. Folders and corpora combine in one build; a melody read "
+    "twice (the same tune in two corpora, in any key) is kept once. --test-songs FILE puts the songs "
+    "it names in the test split whatever their hash.\n\n"
     "Bad files are counted and listed in DIR/manifest.json, never fatal. Rebuilding from the same "
     "inputs gives identical files.\n\n"
     "[bold]Examples[/bold]\n\n"
     "  clsm data build --corpus music21 --out data/folk\n"
     "  clsm data build --corpus music21 --meters 3/4,6/8,2/4 --out data/folk-meters\n"
     "  clsm data build ~/lmd_matched --out data/lmd --workers 8\n"
+    "  clsm data build --corpus music21 --corpus cre /tmp/cre --test-songs data/test_songs/cre.txt --out data/folk\n"
+    "  clsm data build --corpus pop909 /tmp/POP909-Dataset --test-songs data/test_songs/pop909.txt --out data/pop\n"
     "  clsm data build midi/ --out data/mine --identity parent     (one folder per song)\n"
 )
 
@@ -49,8 +56,10 @@ class Identity(str, enum.Enum):
     path = "path"
 
 
-class Corpus(str, enum.Enum):
-    music21 = "music21"
+CORPUS_HELP = (
+    "A built-in corpus, repeatable: music21 (its folk melodies), cre DIR (the CRÉ tunes, "
+    "cre_corpus/MIDI), pop909 DIR (a POP909-Dataset checkout). Also written cre=DIR."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -70,8 +79,11 @@ def build(
         None, metavar="[SRC]...", help="Folders (searched recursively) or files of MIDI songs.", show_default=False
     ),
     out: Path = typer.Option(..., "--out", "-o", help="The dataset directory to create.", show_default=False),
-    corpus: Optional[Corpus] = typer.Option(
-        None, "--corpus", help="Use a built-in corpus instead of SRC: music21 (its folk melodies)."
+    corpus: Optional[List[str]] = typer.Option(None, "--corpus", metavar="NAME [DIR]", help=CORPUS_HELP),
+    test_songs: Optional[List[Path]] = typer.Option(
+        None, "--test-songs", metavar="FILE",
+        help="A file of song identities (one a line, # comments) that always go to the test split. Repeatable.",
+        show_default=False,
     ),
     meters: Optional[str] = typer.Option(
         None,
@@ -94,10 +106,10 @@ def build(
     from clsm_cli.data import shards
     from clsm_cli.data.music21_corpus import FOLK_COLLECTIONS
 
-    if sources and corpus is not None:
-        raise UsageError("give MIDI folders or --corpus music21, not both")
-    if not sources and corpus is None:
-        raise UsageError("give at least one folder of MIDI files, or --corpus music21")
+    corpora, sources = pair_corpus_folders(corpus or [], list(sources or []))
+    if not sources and not corpora:
+        raise UsageError("give at least one folder of MIDI files, or a --corpus (music21, cre DIR, pop909 DIR)")
+    named_test_songs = corpus_module.read_test_songs(test_songs or [])
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
     meter_groups = corpus_module.parse_meter_groups(None if meters is None else [meters])
@@ -105,14 +117,19 @@ def build(
 
     resolved_workers = workers or corpus_module.available_cores()
     messages = stderr_console()
-    source_text = f"music21 folk corpus ({', '.join(FOLK_COLLECTIONS)})" if corpus else ", ".join(map(str, sources))
+    source_text = "; ".join(
+        [f"music21 folk corpus ({', '.join(FOLK_COLLECTIONS)})" if name == "music21" else f"{name} {root}"
+         for name, root in corpora] + ([", ".join(map(str, sources))] if sources else [])
+    )
     meters_line = "every meter" if meter_groups is None else ", ".join(map(str, meter_groups))
     messages.print("[bold]clsm data build[/bold]")
     for name, value in (
         ("sources", source_text),
         ("out", str(out)),
         ("workers", str(resolved_workers)),
-        ("song identity", "corpus path and tune number" if corpus else identity.value),
+        ("song identity", identity_text(corpora, identity.value if sources else None)),
+        ("test songs", f"{len(named_test_songs)} named, always in the test split" if named_test_songs else "by hash only"),
+        ("duplicates", "a melody already read (transposition-invariant digest) is dropped"),
         ("meters", f"{meters_line} (4/4 and 2/2 are one group)"),
         ("windows", "8 bars inside one meter, a 16th a step (4/4: 128), 1-bar stride, at most 1 bar of rest"),
         ("tracks", "no drums or bass, monophonic, pitches 55..84"),
@@ -125,8 +142,9 @@ def build(
         messages,
         lambda on_start, on_progress: corpus_module.build_dataset(
             out,
-            sources or (),
-            corpus=corpus.value if corpus else None,
+            sources,
+            corpora=corpora,
+            test_songs=named_test_songs,
             meters=meter_groups,
             workers=resolved_workers,
             identity_mode=identity.value,
@@ -141,6 +159,11 @@ def build(
             messages.print(f"  {group}: {note}", markup=False, highlight=False, soft_wrap=True)
     if not manifest["meter_groups"]:
         warn("no song gave a window: the dataset holds nothing to train on")
+    for pair, count in manifest.get("duplicates_dropped", {}).items():
+        messages.print(f"  dropped {count:,} duplicates ({pair})", markup=False, highlight=False)
+    if manifest["test_songs"]["not_found"]:
+        missing = manifest["test_songs"]["not_found"]
+        warn(f"{len(missing)} --test-songs names match no song read, e.g. {', '.join(missing[:3])}")
     if manifest["windows_dropped_at_meter_change"]:
         messages.print(
             f"  dropped {manifest['windows_dropped_at_meter_change']:,} windows that cross a meter change",
@@ -160,6 +183,54 @@ def build(
         warn("some files failed inside clsm (reason 'error' in the manifest); this is a bug, please report it")
     skipped_percent = 100.0 * files["skipped"] / files["total"] if files["total"] else 0.0
     stdout_console().print(f"processed {files['total']:,} files (skipped {skipped_percent:.1f}%) -> {out}")
+
+
+_CORPORA_WITH_FOLDER = ("cre", "pop909")
+
+
+def pair_corpus_folders(corpus_args: List[str], sources: List[Path]) -> tuple[list, list[Path]]:
+    """``--corpus`` values as (name, DIR) pairs, and the SRC folders left for plain MIDI.
+
+    ``--corpus cre DIR`` leaves DIR among the positional SRC arguments (an option takes one
+    value), so each corpus needing a folder takes the first SRC that looks like one of its
+    checkouts (POP909: ``POP909/NNN/NNN.mid``; CRÉ: a ``cre_corpus`` path), else the last SRC
+    not taken. ``--corpus cre=DIR`` names the folder outright.
+    """
+    from clsm_cli.data.corpus import CORPORA
+
+    pairs, waiting = [], []
+    for value in corpus_args:
+        name, _, folder = value.replace(":", "=", 1).partition("=") if ("=" in value or ":" in value) else (value, "", "")
+        if name not in CORPORA:
+            raise UsageError(f"--corpus must be one of {', '.join(CORPORA)}, got {name!r}")
+        if folder or name not in _CORPORA_WITH_FOLDER:
+            pairs.append((name, Path(folder) if folder else None))
+        else:
+            pairs.append((name, None))
+            waiting.append(len(pairs) - 1)
+    left = list(sources)
+    for index in waiting:
+        name = pairs[index][0]
+        if not left:
+            raise UsageError(f"--corpus {name} needs its folder: --corpus {name} DIR")
+        chosen = next((path for path in left if _looks_like(name, path)), left[-1])
+        left.remove(chosen)
+        pairs[index] = (name, chosen)
+    return pairs, left
+
+
+def _looks_like(corpus: str, path: Path) -> bool:
+    if corpus == "pop909":
+        base = path / "POP909" if (path / "POP909").is_dir() else path
+        return base.is_dir() and any((folder / f"{folder.name}.mid").is_file() for folder in base.glob("[0-9]*"))
+    return "cre_corpus" in path.resolve().parts or (path / "cre_corpus").is_dir() or (path / "MIDI").is_dir()
+
+
+def identity_text(corpora: list, midi_identity: Optional[str]) -> str:
+    names = {"music21": "music21: corpus path and tune number", "cre": "cre: the tune's title (file stem)",
+             "pop909": "pop909: the song number NNN"}
+    parts = [names[name] for name, _ in corpora] + ([f"folders: {midi_identity}"] if midi_identity else [])
+    return "; ".join(parts)
 
 
 def _run_with_progress(console, run):

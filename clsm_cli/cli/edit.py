@@ -23,6 +23,10 @@ import typer
 from rich.console import Console
 
 from clsm_cli.cli.console import error_line, escape_markup, reports_errors, stderr_console, stdout_console, warn
+from clsm_cli.cli.edit_options import (  # the options the editing commands share
+    FILES, BARS, NUM, SEED, TEMPERATURE, TOP_P, MODEL, TRACK, VOICE, OUT, FORCE, JSON, PREVIEW, WAV,
+    SOUNDFONT, MUSICXML, ABC, COMBINED, DEVICE, PHASE, METER, ALSO_TRACK, JOBS, ENGINE,
+)
 from clsm_cli.errors import EXIT_OK
 
 if TYPE_CHECKING:
@@ -113,29 +117,6 @@ def register(app: typer.Typer) -> None:
 
 # --- options shared by the three commands ----------------------------------------------------------
 
-FILES = typer.Argument(..., help="MIDI files to edit (.mid); many files load the model once.", show_default=False)
-BARS = typer.Option(..., "--bars", "-b", metavar="A-B", help="Bars to change, e.g. 3-4 or 5 (numbered from 1, as clsm show prints them).", show_default=False)
-NUM = typer.Option(4, "--num", "-n", min=1, help="How many versions to write per file.")
-SEED = typer.Option(None, "--seed", "-s", min=0, help="Random seed; the same seed gives the same files, and candidate k does not depend on -n. Default: drawn and reported.")
-TEMPERATURE = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature. 0 is argmax, the paper's evaluation protocol (reproducible model comparisons; melodies often repeat one pitch). Default: what the model recommends.")
-TOP_P = typer.Option(None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling: keep the most likely tokens up to this mass. Default: the model's.")
-MODEL = typer.Option(None, "--model", "-m", metavar="NAME|DIR", help="A model from clsm models, or a model directory. Default: the installed model that knows the target bars' meter (the shipped one first).")
-TRACK = typer.Option(None, "--track", "-t", metavar="TRACK", help="Melody track: its number in clsm show's table, or its name. Default: chosen automatically.")
-VOICE = typer.Option("top", "--voice", metavar="top|all", help="What of the melody track the bars lose: its top voice (the notes under it stay), or all its notes.")
-OUT = typer.Option(Path("."), "--out", "-o", metavar="DIR", help="Folder for the outputs (created if missing).")
-FORCE = typer.Option(False, "--force", help="Overwrite outputs that already exist.")
-JSON = typer.Option(False, "--json", help="Print one JSON object per input file on stdout (messages stay on stderr).")
-PREVIEW = typer.Option(None, "--preview/--no-preview", help="Piano-roll previews on stdout. Default: only when stdout is a terminal.", show_default=False)
-WAV = typer.Option(False, "--wav", help="Also render each output to WAV, in-process: with a General MIDI SoundFont (--soundfont, CLSM_SOUNDFONT, else the system's), else a built-in synth.")
-SOUNDFONT = typer.Option(None, "--soundfont", metavar="FILE.sf2", help="The SoundFont --wav renders with (default: CLSM_SOUNDFONT, then the system's General MIDI SoundFont).", show_default=False)
-MUSICXML = typer.Option(False, "--musicxml", help="Also write each output's edited track as MusicXML (.musicxml, for MuseScore or any score editor), the new bars marked.")
-ABC = typer.Option(False, "--abc", help="Also write each output's melody (its top line) as ABC notation (.abc), the new bars marked.")
-COMBINED = typer.Option(False, "--combined", help="Also write one audition file: the original, then each version in turn with a bar of context either side and the other tracks under it; a named track, a channel and a marker per version.")
-DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; cuda needs the torch engine.")
-METER = typer.Option(None, "--meter", metavar="N/D", help="Count bars in this meter from the start instead of the file's time signatures (a 4/4 song labelled 1/4); the outputs keep the file's own.", show_default=False)
-ALSO_TRACK = typer.Option(None, "--also-track", metavar="TRACK", help="A track that doubles the melody (unison or octaves, maybe whole bars later; the warning names it): edit it the same way.", show_default=False)
-JOBS = typer.Option(1, "--jobs", "-J", min=1, metavar="N", help="Edit a batch in N processes (one per core); outputs and JSON lines keep the order of the inputs.")
-ENGINE = typer.Option("auto", "--engine", metavar="auto|numpy|torch", help="Which inference engine runs the model; both give the same notes for a seed on a CPU.")
 
 
 @reports_errors
@@ -163,9 +144,10 @@ def infill(
     meter: Optional[str] = METER,
     jobs: int = JOBS,
     also_track: Optional[str] = ALSO_TRACK,
+    phase: Optional[int] = PHASE,
 ) -> None:
     _run("infill", files, bars, json_output, preview, engine, device, model, jobs,
-         dict(meter=meter, also_track=also_track, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
+         dict(meter=meter, also_track=also_track, phase=phase or 0, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
               wav=wav, soundfont=soundfont, musicxml=musicxml, abc=abc, combined=combined))
 
 
@@ -198,6 +180,7 @@ def interpolate(
     meter: Optional[str] = METER,
     jobs: int = JOBS,
     also_track: Optional[str] = ALSO_TRACK,
+    phase: Optional[int] = PHASE,
 ) -> None:
     from clsm_cli.editing.runs import plan_interpolation
 
@@ -206,7 +189,7 @@ def interpolate(
         stderr_console().print(escape_markup(plan.message), style="dim", soft_wrap=True)
     songs = list(files) if files else [plan.song]
     _run("interpolate", songs, f"{plan.bars.first}-{plan.bars.last}", json_output, preview, engine, device, model, jobs,
-         dict(meter=meter, also_track=also_track, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
+         dict(meter=meter, also_track=also_track, phase=phase or 0, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
               seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force, wav=wav,
               soundfont=soundfont, musicxml=musicxml, abc=abc, combined=combined))
 
@@ -238,9 +221,10 @@ def vary(
     meter: Optional[str] = METER,
     jobs: int = JOBS,
     also_track: Optional[str] = ALSO_TRACK,
+    phase: Optional[int] = PHASE,
 ) -> None:
     _run("vary", files, bars, json_output, preview, engine, device, model, jobs,
-         dict(meter=meter, also_track=also_track, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
+         dict(meter=meter, also_track=also_track, phase=phase or 0, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
               track=track, voice=voice, out_dir=out, force=force, wav=wav, soundfont=soundfont, musicxml=musicxml, abc=abc,
               combined=combined))
 
@@ -326,6 +310,7 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
                         refused = refused_result(Path(path), options, error, models.forced)
                 progress.begin(Path(path).name)
                 result = refused or edit_file(Path(path), options, edit_model, decoding, output_stem=stem)
+                models.annotate(result)  # the model choice's figures (--json) and the --meter 4/4 hint
                 progress.end()
                 results.append(result)
                 with progress.paused():

@@ -4,9 +4,9 @@ Prints a summary (meter, tempo, bar count), the tracks table with the melody tra
 saying why that track is the melody (and the runners-up, one line each), and a
 piano roll of the melody (the chosen track quantized to the 16th grid and reduced to its top line)
 with the selected bars highlighted. Without ``--bars`` the roll shows the first 8 bars; with it, the
-8-bar window a model would see around those bars, and which installed model would edit them (by
-their meter: ``editing/model_choice.py``). Warnings go to stderr. This command never
-imports torch, so it stays fast.
+8-bar window a model would see around those bars, and which installed model would edit them: the
+models that know their meter are loaded and each one's fit is printed (``editing/model_choice.py``).
+Warnings go to stderr. This command never imports torch (the numpy engine measures the fit).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ track before an edit.
   clsm show song.mid --bars 1-16      bars 1 to 16
   clsm show song.mid --track 2        the melody of track 2 (a number from the table, or a name)
   clsm show pop.mid --meter 4/4       bars counted in 4/4 (a file labelled 1/4 throughout)
+  clsm show pop.mid --phase 41        bars counted from tick 41 (a grid shifted by 41 ticks)
   NO_COLOR=1 clsm show song.mid       plain text, no colours
 """
 
@@ -60,8 +61,12 @@ def show(
         help="Count bars in this meter from the start instead of the file's time signatures (a 4/4 song labelled 1/4).",
         show_default=False,
     ),
+    phase: Optional[int] = typer.Option(
+        None, "--phase", metavar="TICKS",
+        help="Count bars from this tick (a file whose grid is shifted; show prints the phase it detects). 0: from tick 0.",
+        show_default=False,
+    ),
 ) -> None:
-    from clsm_cli.editing.model_choice import editor_line
     from clsm_cli.editing.prepare import open_song, prepare_song
     from clsm_cli.music import melody
     from clsm_cli.music.bars import BarRange
@@ -71,7 +76,7 @@ def show(
 
     bar_range = BarRange.parse(bars) if bars is not None else None  # usage errors first
     meter_override = Meter.parse(meter) if meter is not None else None
-    opened = open_song(file, bar_range, meter_override)
+    opened = open_song(file, bar_range, meter_override, phase or 0)
     song, song_bars = opened.song, list(opened.bars)
 
     console = stdout_console()
@@ -95,13 +100,40 @@ def show(
             f"({_count(prepared.dropped_notes, 'lower note')} left out)."
         )
 
+    console.print(escape_markup(phase_line(song, melody_track, song_bars, phase)), highlight=False)
     shown_bars = shown_bar_range(len(song_bars), bar_range)
-    console.print(escape_markup(editor_line(song_bars, bar_range or shown_bars, opened.path.name)))
+    for line in model_lines(opened, bar_range or shown_bars, track):
+        console.print(escape_markup(line), highlight=False)
     shown = roll_bars_from_song(song_bars[shown_bars.first - 1 : shown_bars.last])
     highlighted = set(bar_range.numbers) if bar_range else set()
     title = f"melody: track {melody_track.number} ({melody_track.label}), {shown_bars} of {len(song_bars)}"
     console.print()
     console.print(PianoRoll(list(prepared.line), shown, highlighted_bars=highlighted, title=title))
+
+
+def phase_line(song, melody_track, song_bars, phase: Optional[int]) -> str:
+    """The grid phase: the one detected (``music/phase.py``), and whether bars are counted from it."""
+    from clsm_cli.music.phase import song_grid_phase
+
+    detected = song_grid_phase(song, melody_track, song_bars[-1].time_signature.steps_per_bar)
+    if phase is not None:
+        return f"grid phase: bars counted from tick {phase} (--phase); detected {detected.describe()}"
+    if not detected.ticks:
+        return f"grid phase: {detected.describe()}"
+    return f"grid phase: {detected.describe()}; --phase {detected.ticks} counts bars from it"
+
+
+def model_lines(opened, target: "BarRange", track: Optional[str]) -> list[str]:
+    """Which model would edit ``target``: each eligible model's fit (the models are loaded) and the choice."""
+    from clsm_cli.editing.model_choice import choice_for_show
+
+    try:
+        choice, sentence = choice_for_show(opened, target, track)
+    except ClsmError as error:
+        return [f"model: {error.message}"]
+    if choice is None:
+        return [sentence]
+    return choice.lines(target)
 
 
 def shown_bar_range(num_song_bars: int, bar_range: "BarRange | None") -> "BarRange":

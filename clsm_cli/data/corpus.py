@@ -30,12 +30,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from clsm_cli.constants import BARS_PER_WINDOW, MAX_PITCH, MIN_PITCH, TRANSPOSITIONS_SEMITONES
-from clsm_cli.data import music21_corpus, shards
+from clsm_cli.data import cre, music21_corpus, pop909, shards
 from clsm_cli.data.groups import GroupBuilder, KeptSong
 from clsm_cli.data.song_windows import TRACK_FILTERS, SongResult, WorkItem, process_item
 from clsm_cli.data.splits import (
@@ -53,7 +53,7 @@ from clsm_cli.music.meter import Meter
 from clsm_cli.constants import vocabulary_hash
 
 MIDI_SUFFIXES = (".mid", ".midi")
-CORPORA = ("music21",)
+CORPORA = ("music21", "cre", "pop909")
 EXAMPLES_PER_REASON = 5
 
 
@@ -156,11 +156,55 @@ class BuildProgress:
     windows: int
 
 
+def read_test_songs(paths: Iterable[Path | str]) -> frozenset[str]:
+    """Song identities listed in ``--test-songs`` files: one a line, ``#`` starts a comment."""
+    names: set[str] = set()
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"cannot read the --test-songs file {path}: {error.strerror or error}") from None
+        names.update(line.split("#", 1)[0].strip() for line in text.splitlines())
+    names.discard("")
+    return frozenset(names)
+
+
+def corpus_items(corpus: str, root: Path | str | None, meter_groups: tuple[Meter, ...] | None) -> tuple[list[WorkItem], dict]:
+    """The songs of one built-in corpus (``music21``; ``cre`` and ``pop909`` read from ``root``), and its record."""
+    groups = None if meter_groups is None else tuple(map(str, meter_groups))
+    if corpus not in CORPORA:
+        raise UsageError(f"--corpus must be one of {', '.join(CORPORA)}, got {corpus!r}")
+    if corpus == "music21":
+        record = {"kind": "music21", "music21_version": music21_corpus.music21_version(),
+                  "collections": list(music21_corpus.FOLK_COLLECTIONS)}
+        return scan_music21_corpus(meter_groups), record
+    if root is None:
+        raise UsageError(f"--corpus {corpus} needs the folder it is in: --corpus {corpus} DIR")
+    if corpus == "cre":
+        items = [WorkItem(f"cre/{path.name}", path.stem, split_of(path.stem), path=str(path), meter_groups=groups,
+                          reader="cre") for path in cre.tune_files(root)]
+        return items, {"kind": "cre", "root": str(Path(root).resolve()), "identity": "file stem (the tune's title)"}
+    items = [WorkItem(f"pop909/{folder.name}", folder.name, split_of(folder.name), path=str(folder / f"{folder.name}.mid"),
+                      meter_groups=groups, reader="pop909") for folder in pop909.song_folders(root)]
+    return items, {"kind": "pop909", "root": str(Path(root).resolve()), "identity": "NNN", "licence": "MIT"}
+
+
+def force_test_split(items: list[WorkItem], test_songs: frozenset[str]) -> tuple[list[WorkItem], list[str]]:
+    """Items of the songs named in ``test_songs`` moved to the test split and to the front (so a
+    later copy of one in another corpus is the duplicate dropped), and the names matching no song."""
+    forced = [replace(item, split="test", test_song=True) for item in items if item.identity in test_songs]
+    rest = [item for item in items if item.identity not in test_songs]
+    missing = sorted(test_songs - {item.identity for item in forced})
+    return forced + rest, missing
+
+
 def build_dataset(
     out_dir: Path | str,
     sources: Sequence[Path | str] = (),
     *,
     corpus: str | None = None,
+    corpora: Sequence[tuple[str, Path | str | None]] = (),
+    test_songs: Iterable[str] = (),
     meters: Iterable[str | Meter] | None = None,
     workers: int | None = None,
     identity_mode: str = DEFAULT_IDENTITY_MODE,
@@ -169,35 +213,42 @@ def build_dataset(
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[BuildProgress], None] | None = None,
 ) -> dict:
-    """Build a dataset directory from MIDI folders or a built-in corpus; returns the manifest.
+    """Build a dataset directory from MIDI folders and built-in corpora; returns the manifest.
+
+    ``sources`` are MIDI folders or files; ``corpora`` are ``(name, DIR)`` pairs (``("music21",
+    None)``, ``("cre", DIR)``, ``("pop909", DIR)``; ``corpus="music21"`` is short for one). Songs of
+    every source go into one build: a song whose melody digest (:func:`song_windows.melody_digest`)
+    equals that of an earlier song of another corpus is dropped as a ``duplicate`` (counted per
+    pair of corpora in the manifest). ``test_songs`` are song identities that always go to the test split.
 
     ``meters`` (e.g. ``["3/4", "6/8"]`` or ``"3/4,6/8"``; None: every meter) selects the meter
     groups to keep. The directory is built under a temporary name beside ``out_dir`` and renamed
     into place at the end, so an interrupted build never leaves a half-written dataset.
     """
     out_dir = Path(out_dir)
-    if bool(sources) == bool(corpus):
-        raise UsageError("give MIDI folders to read, or --corpus music21, but not both")
-    if corpus is not None and corpus not in CORPORA:
-        raise UsageError(f"--corpus must be one of {', '.join(CORPORA)}, got {corpus!r}")
+    corpora = list(corpora) + ([(corpus, None)] if corpus is not None else [])
+    if not sources and not corpora:
+        raise UsageError("give MIDI folders to read, or a --corpus (music21, cre DIR, pop909 DIR)")
     meter_groups = parse_meter_groups([meters] if isinstance(meters, str) else meters)
     workers = available_cores() if workers is None else workers
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
     shards.check_output_dir(out_dir, force)
 
-    if corpus == "music21":
-        items = scan_music21_corpus(meter_groups)
-        source_record = {
-            "kind": "music21",
-            "music21_version": music21_corpus.music21_version(),
-            "collections": list(music21_corpus.FOLK_COLLECTIONS),
-        }
-    else:
-        items = scan_midi_sources(sources, identity_mode, meter_groups)
-        if not items:
+    items: list[WorkItem] = []
+    source_records: list[dict] = []
+    for name, root in corpora:
+        corpus_songs, record = corpus_items(name, root, meter_groups)
+        items += corpus_songs
+        source_records.append(record)
+    if sources:
+        midi_items = scan_midi_sources(sources, identity_mode, meter_groups)
+        if not midi_items:
             raise UsageError(f"no .mid or .midi files found in {', '.join(str(s) for s in sources)}")
-        source_record = {"kind": "midi", "roots": [str(Path(s).resolve()) for s in sources], "identity": identity_mode}
+        items += midi_items
+        source_records.append({"kind": "midi", "roots": [str(Path(s).resolve()) for s in sources], "identity": identity_mode})
+    test_songs = frozenset(test_songs)
+    items, missing_test_songs = force_test_split(items, test_songs)
     if on_start:
         on_start(len(items))
 
@@ -208,7 +259,9 @@ def build_dataset(
     groups: dict[Meter, GroupBuilder] = {}
     try:
         manifest = _consume(items, process_all(items, workers), groups, temporary, windows_per_shard, on_progress)
-        manifest["sources"] = source_record
+        manifest["sources"] = source_records[0] if len(source_records) == 1 else {"kind": "several", "sources": source_records}
+        manifest["test_songs"] = {"named": len(test_songs), "found": len(test_songs) - len(missing_test_songs),
+                                  "not_found": missing_test_songs}
         manifest["parameters"]["meters"] = "all" if meter_groups is None else [str(group) for group in meter_groups]
         manifest["parameters"]["windows_per_shard"] = windows_per_shard
         manifest["content_sha256"] = shards.content_sha256(temporary)
@@ -229,7 +282,20 @@ def _consume(items, results, groups: dict, directory: Path, windows_per_shard: i
     skipped: dict[str, dict] = {}
     track_counts = {name: 0 for name in TRACK_FILTERS + ("usable",)}
     dropped_for_rest = dropped_at_meter_change = kept = 0
+    first_with_digest: dict[str, WorkItem] = {}
+    duplicates: dict[str, int] = {}  # "corpus of the copy dropped <- corpus of the song kept" -> count
     for done, (item, result) in enumerate(zip(items, results), start=1):
+        # Within one corpus a repeated melody stays (held-out windows equal to training ones are
+        # dropped anyway); across corpora it is one tune collected twice, and only the first is kept.
+        twin = first_with_digest.get(result.melody_digest) if result.status == "kept" and result.melody_digest else None
+        if twin is not None and _source_kind(twin) == _source_kind(item):
+            twin = None
+        if twin is not None:
+            result = SongResult("duplicate", f"the same melody as {twin.label}", track_counts=result.track_counts)
+            pair = f"{_source_kind(item)} <- {_source_kind(twin)}"
+            duplicates[pair] = duplicates.get(pair, 0) + 1
+        elif result.melody_digest and result.status == "kept":
+            first_with_digest.setdefault(result.melody_digest, item)
         for name, count in result.track_counts.items():
             track_counts[name] += count
         dropped_for_rest += result.windows_dropped_for_rest
@@ -243,7 +309,7 @@ def _consume(items, results, groups: dict, directory: Path, windows_per_shard: i
                 if group not in groups:
                     groups[group] = GroupBuilder(group, directory / shards.group_folder_name(group), windows_per_shard)
                 tracks = [track for track in result.tracks if track.meter_group == name]
-                groups[group].add(KeptSong(item, tracks, meters))
+                groups[group].add(KeptSong(item, tracks, meters, result.annotations))
         if on_progress:
             written = sum(group.windows_written for group in groups.values())
             on_progress(BuildProgress(done, len(items), kept, written))
@@ -278,8 +344,15 @@ def _consume(items, results, groups: dict, directory: Path, windows_per_shard: i
         "tracks": track_counts,
         "windows_dropped_for_rest": dropped_for_rest,
         "windows_dropped_at_meter_change": dropped_at_meter_change,
+        "duplicates_dropped": duplicates,
         "meter_groups": group_records,
     }
+
+
+def _source_kind(item: WorkItem) -> str:
+    if item.reader != "midi":
+        return item.reader
+    return "music21" if item.path is None else "midi"
 
 
 def _count_skip(skipped: dict, item: WorkItem, result: SongResult) -> None:

@@ -29,6 +29,7 @@ class KeptSong:
     item: WorkItem
     tracks: list[TrackResult]
     meters: list[str]
+    annotations: dict | None = None  # the reader's (POP909: chords, keys, bar steps), kept in sources.json
 
 
 @dataclass
@@ -75,9 +76,12 @@ class GroupBuilder:
     def finish(self) -> dict:
         """Split what is still waiting, write the held-out splits and sources; the group's record."""
         if self._waiting:
-            self._plan = plan_splits(song.item.identity for song in self._waiting)
+            # Songs named by --test-songs stay in the test split; the others are planned.
+            forced = [song for song in self._waiting if song.item.test_song]
+            planned = [song for song in self._waiting if song not in forced]
+            self._plan = plan_splits(song.item.identity for song in planned)
             for song in self._waiting:
-                self._write(song, self._plan.splits_of(song.item.identity))
+                self._write(song, (song.item.split,) if song in forced else self._plan.splits_of(song.item.identity))
             self._waiting = []
         written = self.writer.finish()
         shards.write_json(self.directory / shards.SOURCES_NAME, self.sources)
@@ -118,6 +122,8 @@ class GroupBuilder:
         entry = {"source": item.label, "song": item.identity, "split": splits[0], "meters": song.meters}
         if len(splits) > 1:
             entry["lent_to"] = list(splits[1:])
+        if song.annotations:
+            entry["annotations"] = song.annotations
         self.sources.append(entry)
         for split in splits:
             tally = self.tallies[split]

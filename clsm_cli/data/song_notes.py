@@ -26,7 +26,8 @@ from clsm_cli.music.song import MidiSong, NoteTable
 from clsm_cli.music.tokens import NoteColumns, StepNote
 
 # Why a file or tune gives no windows. "error" is a failure inside clsm (a bug), never bad input.
-SKIP_REASONS = ("unreadable", "meter", "irregular bars", "no usable track", "no window", "error")
+# "duplicate": the melody of a song kept earlier in the build (another corpus's copy of one tune).
+SKIP_REASONS = ("unreadable", "meter", "irregular bars", "no usable track", "no window", "duplicate", "error")
 
 
 class SongSkipped(Exception):
@@ -88,6 +89,7 @@ class SongNotes:
     num_bars: int
     tracks: Sequence[TrackNotes]
     sections: tuple[MeterSection, ...] = ()
+    annotations: dict | None = None  # what a corpus reader keeps beside the windows (POP909 chords, keys)
 
     @property
     def meter_sections(self) -> tuple[MeterSection, ...]:

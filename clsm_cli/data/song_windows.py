@@ -10,12 +10,14 @@ positions that would cross one are counted. Every failure becomes a counted skip
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Callable, Collection
 
 import numpy as np
 
 from clsm_cli.constants import BARS_PER_WINDOW
+from clsm_cli.data import cre, pop909
 from clsm_cli.data.music21_corpus import Tune, read_tune
 from clsm_cli.data.song_notes import MeterSection, SongNotes, SongSkipped, TrackNotes, read_midi_notes
 from clsm_cli.data.windows import MAX_REST_BARS, WINDOW_STRIDE_BARS, TrackWindows, cut_windows_at, pitches_in_range
@@ -43,6 +45,8 @@ class SongResult:
     windows_dropped_for_rest: int = 0
     windows_dropped_at_meter_change: int = 0  # 8-bar spans of usable tracks holding two meter groups
     meters: dict[str, list[str]] = field(default_factory=dict)  # group -> the meters of its windows' bars
+    annotations: dict | None = None  # kept beside the windows in sources.json (POP909 chords and keys)
+    melody_digest: str = ""  # transposition-invariant: finds one tune in two corpora (melody_digest)
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ class WorkItem:
     path: str | None = None  # MIDI file
     abc_text: str | None = None  # music21 tune
     meter_groups: tuple[str, ...] | None = None  # the groups to keep ("3/4", ...); None: every one
+    test_song: bool = False  # named by --test-songs: always in the test split, never moved
+    reader: str = "midi"  # how path is read: "midi", "pop909" (data/pop909) or "cre" (data/cre)
 
 
 def track_rejection(track: TrackNotes) -> str | None:
@@ -72,6 +78,30 @@ def track_rejection(track: TrackNotes) -> str | None:
     if not pitches_in_range(track.columns):
         return "out of range"
     return None
+
+
+DIGEST_NOTES = 12  # notes from the first bar line that identify one tune in two corpora (close copies)
+
+
+def melody_digest(song: SongNotes) -> str:
+    """A digest of the first usable track's melody that ignores key and pickup: from its first note
+    on a bar line, up to DIGEST_NOTES notes as (interval from the previous pitch, onset and length
+    in steps from that note). Two corpora's copies of one tune (O'Neill's in music21 and in CRÉ)
+    share it; "" for a song without such a track."""
+    for track in song.tracks:
+        if track_rejection(track) is not None:
+            continue
+        bar_lines = {section.first_step + bar * section.steps_per_bar
+                     for section in song.meter_sections for bar in range(section.num_bars)}
+        notes = [note for note in track.notes if note.pitch is not None]
+        first = next((i for i, note in enumerate(notes) if note.start_step in bar_lines), None)
+        if first is None:
+            continue
+        phrase = notes[first : first + DIGEST_NOTES]
+        origin = phrase[0].start_step
+        shape = [(b.pitch - a.pitch, b.start_step - origin, b.end_step - b.start_step) for a, b in zip(phrase, phrase[1:])]
+        return hashlib.sha256(repr((phrase[0].end_step - origin, shape)).encode()).hexdigest()[:16]
+    return ""
 
 
 def _window_starts(sections: list[MeterSection]) -> tuple[np.ndarray, np.ndarray]:
@@ -134,6 +164,8 @@ def song_result(song: SongNotes, meter_groups: Collection[Meter] | None = None) 
         windows_dropped_for_rest=dropped,
         windows_dropped_at_meter_change=across,
         meters={group: [str(m) for m in sorted(found)] for group, found in sorted(meters.items())},
+        annotations=song.annotations,
+        melody_digest=melody_digest(song),
     )
     if not tracks:
         result.status, result.tracks, result.meters = "no window", [], {}
@@ -153,6 +185,10 @@ def _no_window_detail(song: SongNotes, sections_kept: list[list[MeterSection]], 
 def process_item(item: WorkItem) -> SongResult:
     """Worker entry point: one file or tune in, one SongResult out; never raises."""
     groups = None if item.meter_groups is None else frozenset(Meter.parse(g) for g in item.meter_groups)
+    if item.reader == "pop909":
+        return result_of_reading(lambda: pop909.read_song(item.path, groups), groups)
+    if item.reader == "cre":
+        return result_of_reading(lambda: cre.read_tune(item.path, groups), groups)
     if item.path is not None:
         return result_of_reading(lambda: read_midi_notes(item.path, groups), groups)
     return result_of_reading(lambda: read_tune(Tune(item.identity, item.abc_text or ""), groups), groups)

@@ -63,6 +63,7 @@ def _edit_one(path: Path, stem: str) -> tuple[FileResult, list[ModelNote]]:
     try:
         edit_model, decoding = models.for_file(path, options)
         result = edit_file(path, options, edit_model, decoding, output_stem=stem)
+        models.annotate(result)  # the model choice's figures (--json) and the --meter 4/4 hint
     except ClsmError as error:
         result = refused_result(path, options, error, models.forced)
     notes = list(loaded)

@@ -1,13 +1,22 @@
-"""Which installed model edits a target: one whose meters include the meter group of its bars.
+"""Which installed model edits a target: among those that know its meter, the one it fits best.
 
 The rule, which ``clsm show`` reports and the editing commands follow:
 
-* The target bars' meter group decides (4/4 and 2/2 are one group; ``--meter`` recounts the bars
-  first). Target bars in two groups are refused (exit 3): one model reads one grid.
-* Among the installed CLSMs (shipped ones in ``weights/``, user-trained ones in the models folder)
-  whose meters include that group, the shipped ones come first, the default model first among
-  them; then by name (user models after shipped ones, each by name). Choosing reads config.json
-  files only; the chosen model's weights load when a file first needs it, once per command.
+* The target bars' meter group decides which models are eligible (4/4 and 2/2 are one group;
+  ``--meter`` recounts the bars first). Target bars in two groups are refused (exit 3): one model
+  reads one grid.
+* One eligible installed CLSM (shipped ones in ``weights/``, user-trained ones in the models
+  folder): it edits. Several: each is loaded and the one under which the song fits best edits:
+  the lowest teacher-forced negative log-likelihood per token of the original target bars (or,
+  when they are silent, the nearest bars of the same length where the melody plays), with z the
+  prior's mean given the context (:func:`fit_per_token`, through the engine protocol). Equal
+  figures go to the earlier model in the order of preference (shipped first, the default model
+  first, then by name). The figures go into ``--json`` (``model_choice``) and ``clsm show``.
+* ``interpolate`` continuing a run and ``vary --around`` keep the model their file was made with
+  (its provenance), when it is installed and knows the meter.
+* A file labelled 2/4 or 1/4 whose bars read as 4/4 fit a 4/4 model better by at least
+  ``METER_HINT_NATS`` per token than the labelled meter's model gets the ``--meter 4/4`` hint; the
+  edit still follows the label.
 * No installed model knows the group: exit 3 (bad input, as any unsupported meter is), in one
   sentence naming the meters the installed models know.
 * ``--model`` forces a model (loaded before any file is read); target bars in a meter it does not
@@ -16,19 +25,27 @@ The rule, which ``clsm show`` reports and the editing commands follow:
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, ContextManager, Optional, Sequence
 
 from clsm_cli import checkpoint
 from clsm_cli.checkpoint import InstalledModel
 from clsm_cli.editing.options import EditOptions, FileResult, command_decoding, reproduce_command
-from clsm_cli.editing.prepare import open_song
+from clsm_cli.constants import MAX_TARGET_BARS
+from clsm_cli.editing.prepare import OpenedSong, PreparedSong, open_song, prepare_song
+from clsm_cli.editing.provenance import parse_provenance
+from clsm_cli.editing.window import centred_window
+from clsm_cli.music.midi_read import read_text_events
 from clsm_cli.engine.load import LoadedEngine, load_engine
 from clsm_cli.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError, ModelError
 from clsm_cli.music.bars import Bar, BarRange
 from clsm_cli.music.meter import Meter, meters_text
+
+import numpy as np
 
 Chosen = tuple[LoadedEngine, Decoding]
 
@@ -157,23 +174,125 @@ def editor_line(bars: Sequence[Bar], shown: BarRange, file_name: str,
     return f"model: {chosen.name} would edit {shown} ({group}; it knows {meters_text(model_meters(chosen.config))})"
 
 
+# --- the fit -------------------------------------------------------------------------------------
+
+METER_HINT_NATS = 0.3  # a 4/4 reading must fit better by this much per token to suggest --meter 4/4
+SHORT_LABELS = (Meter(1, 4), Meter(2, 4))  # labels POP909-like files give 4/4 music
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """How well one model predicts a song's bars: mean negative log-likelihood per token (nats)."""
+
+    model: str
+    nll_per_token: float
+    bars: BarRange  # the bars measured: the target, or the nearest bars where the melody plays
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which model edits a file's target, by which rule, and the figures it was chosen by."""
+
+    model: str
+    rule: str  # "fit" (several eligible), "only" (one eligible), "forced" (--model), "run" (the run's model)
+    fits: tuple[ModelFit, ...] = ()
+    hint: Optional[str] = None  # the --meter 4/4 hint, when the music contradicts its label
+
+    def to_json(self) -> dict:
+        return {
+            "model": self.model,
+            "rule": self.rule,
+            "fits": [{"model": fit.model, "nll_per_token": round(fit.nll_per_token, 4),
+                      "bars": [fit.bars.first, fit.bars.last]} for fit in self.fits],
+            "meter_hint": self.hint,
+        }
+
+    def lines(self, target: BarRange) -> list[str]:
+        """What ``clsm show`` prints: the choice and why, each eligible model's figure, the hint."""
+        why = {"fit": f"it fits best of {len(self.fits)}: the lowest negative log-likelihood per token",
+               "only": "the only installed model that knows this meter",
+               "forced": "--model", "run": "the model of the run continued"}[self.rule]
+        lines = [f"model: {self.model} would edit {target} ({why})"]
+        lines += [f"  {fit.model}: {fit.nll_per_token:.3f} nats per token on {fit.bars}" for fit in self.fits]
+        return lines + ([f"  hint: {self.hint}"] if self.hint else [])
+
+
+def measured_bars(prepared: PreparedSong, target: BarRange) -> BarRange:
+    """The target when the melody plays in it, else the nearest bars of its length where it does
+    (earlier first on a tie), else the target."""
+    def plays(bars: BarRange) -> bool:
+        start, end = prepared.target_steps(bars)
+        return any(note.start_step < end and note.end_step > start for note in prepared.line)
+
+    if plays(target):
+        return target
+    last_first = len(prepared.bars) - target.count + 1
+    for distance in range(1, len(prepared.bars)):
+        for first in (target.first - distance, target.first + distance):
+            if 1 <= first <= last_first and plays(BarRange(first, first + target.count - 1)):
+                return BarRange(first, first + target.count - 1)
+    return target
+
+
+def fit_per_token(loaded: LoadedEngine, prepared: PreparedSong, bars: BarRange) -> float:
+    """Teacher-forced NLL per token of ``bars`` (at most the model's longest target: the first
+    chunk) under ``loaded``, in the window the edit would use."""
+    window = centred_window(prepared, prepared.line, bars.chunks(MAX_TARGET_BARS)[0], loaded.config)
+    return window_nll_per_token(loaded.engine, window.tokens, window.target)
+
+
+def window_nll_per_token(engine, tokens: np.ndarray, target) -> float:
+    """Mean negative log-likelihood (nats) of a window's own target tokens, teacher forced, with z
+    the prior's mean given the context (mapped back through the flow): (window_steps,) -> float."""
+    prior = engine.prior(tokens, target)
+    z = engine.flow_inverse(np.asarray(prior.mean, dtype=np.float32)[None, :])  # (1, z_dim)
+    logits = np.asarray(engine.teacher_forced_logits(tokens, target, z)[0], dtype=np.float64)  # (L, C)
+    expected = np.asarray(tokens[target.start : target.end], dtype=np.int64)  # (L,)
+    top = logits.max(axis=1, keepdims=True)
+    log_norm = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))  # (L,)
+    return float(np.mean(log_norm - logits[np.arange(len(expected)), expected]))
+
+
+def rank_by_fit(candidates: Sequence[LoadedEngine], prepared: PreparedSong, target: BarRange) -> list[ModelFit]:
+    """Each candidate's figure on the same bars, in the order given (the order of preference)."""
+    bars = measured_bars(prepared, target)
+    return [ModelFit(loaded.name, fit_per_token(loaded, prepared, bars), bars) for loaded in candidates]
+
+
+def best_fit(fits: Sequence[ModelFit]) -> ModelFit:
+    """The lowest figure; the earlier model on a tie."""
+    return min(fits, key=lambda fit: fit.nll_per_token)
+
+
+def four_four_target(bars: Sequence[Bar], four_four_bars: Sequence[Bar], target: BarRange) -> BarRange:
+    """The 4/4 bars (of the song recounted with --meter 4/4) that cover ``target``'s ticks, at most 4."""
+    start, end = target.tick_span(bars)
+    first = next((bar.number for bar in four_four_bars if bar.end_tick > start), len(four_four_bars))
+    last = max(first, next((bar.number for bar in four_four_bars if bar.end_tick >= end), len(four_four_bars)))
+    return BarRange(first, min(last, first + MAX_TARGET_BARS - 1))
+
+
 class EditModels:
     """The models of one editing command: forced by ``--model`` (loaded at once, so a broken model
-    fails before any file), or chosen per file and each loaded the first time a file needs it.
+    fails before any file), kept from the run an ``interpolate`` or ``vary --around`` continues, or
+    chosen per file by fit. Each model loads once; ``announce`` is told of each model that edits.
 
-    ``loading()`` wraps each load (a spinner); ``announce(model, decoding)`` is told of each model
-    loaded. The decoding is the command's, resolved against each model once.
+    ``loading()`` wraps each load (a spinner). The decoding is the command's, resolved against
+    each model once. ``choices`` holds each file's :class:`ModelChoice`.
     """
 
     def __init__(self, model_arg: Optional[str], engine: str, device: str, temperature: Optional[float],
                  top_p: Optional[float], loading: Callable[[], ContextManager],
-                 announce: Callable[[LoadedEngine, Decoding], None]):
+                 announce: Callable[[LoadedEngine, Decoding], None],
+                 installed: Optional[Sequence[InstalledModel]] = None):
         self._engine, self._device = engine, device
         self._temperature, self._top_p = temperature, top_p
         self._loading, self._announce = loading, announce
-        self._loaded: dict[str, Chosen] = {}
-        self._installed: Optional[list[InstalledModel]] = None
-        self.forced: Optional[Chosen] = self._load(model_arg) if model_arg is not None else None
+        self._loaded: dict[str, LoadedEngine] = {}
+        self._announced: set[str] = set()
+        self._installed: Optional[list[InstalledModel]] = None if installed is None else installed_editors(installed)
+        self.choices: dict[Path, ModelChoice] = {}
+        self.forced: Optional[Chosen] = self._use(self._load(model_arg)) if model_arg is not None else None
 
     def installed(self) -> list[InstalledModel]:
         if self._installed is None:
@@ -182,24 +301,127 @@ class EditModels:
 
     def for_file(self, path: Path, options: EditOptions) -> Chosen:
         """The model and decoding that edit ``options.bars`` of ``path``; ClsmError when none can."""
-        opened = open_song(path, options.bars, options.meter)
+        opened = open_song(path, options.bars, options.meter, options.phase)
+        name = opened.path.name
         if self.forced is not None:
             model = self.forced[0]
-            check_forced_model(opened.bars, options.bars, opened.path.name, model.name, model.config, self.installed)
+            check_forced_model(opened.bars, options.bars, name, model.name, model.config, self.installed)
+            self.choices[Path(path)] = ModelChoice(model.name, "forced")
             return self.forced
         if not self.installed():
             raise no_models_installed()
-        chosen = choose_model(opened.bars, options.bars, opened.path.name, self.installed())
-        return self._load(str(chosen.directory.resolve()))
+        choose_model(opened.bars, options.bars, name, self.installed())  # exit 3 when no model knows the meter
+        group = target_group(opened.bars, options.bars, name)
+        run_model = self._run_model(options, group)
+        if run_model is not None:
+            self.choices[Path(path)] = ModelChoice(run_model.name, "run")
+            return self._use(run_model)
+        choice, chosen = self.choose(opened, options)
+        self.choices[Path(path)] = choice
+        return self._use(chosen)
 
-    def _load(self, name_or_path: str) -> Chosen:
+    def choose(self, opened: OpenedSong, options: EditOptions,
+               measure_all: bool = False) -> tuple[ModelChoice, LoadedEngine]:
+        """The model for the target by fit (one eligible: that one, measured too with ``measure_all``),
+        with the --meter 4/4 hint."""
+        fitting = fitting_models(self.installed(), target_group(opened.bars, options.bars, opened.path.name))
+        candidates = [self._load(str(model.directory.resolve())) for model in fitting]
+        prepared = prepare_song(opened, options.bars, options.track)
+        if len(candidates) == 1 and not measure_all:
+            fits, chosen = (), candidates[0]
+        else:
+            fits = tuple(rank_by_fit(candidates, prepared, options.bars))
+            chosen = candidates[fits.index(best_fit(fits))]
+        hint = None
+        if options.meter is None:
+            hint = self.meter_hint(opened, options, prepared, fits or tuple(rank_by_fit([chosen], prepared, options.bars)))
+        return ModelChoice(chosen.name, "fit" if len(candidates) > 1 else "only", fits, hint), chosen
+
+    def meter_hint(self, opened: OpenedSong, options: EditOptions, prepared: PreparedSong,
+                   fits: Sequence[ModelFit]) -> Optional[str]:
+        """The --meter 4/4 hint when the file is labelled 2/4 or 1/4 and reads better as 4/4."""
+        labelled = target_meters(opened.bars, options.bars)
+        four_four = fitting_models(self.installed(), Meter(4, 4))
+        if len(labelled) != 1 or labelled[0] not in SHORT_LABELS or not four_four:
+            return None
+        recounted = open_song(opened.path, None, Meter(4, 4), options.phase)
+        target = four_four_target(opened.bars, recounted.bars, options.bars)
+        as_four_four = prepare_song(recounted, target, options.track)
+        four_four_fits = rank_by_fit([self._load(str(m.directory.resolve())) for m in four_four], as_four_four, target)
+        best_four_four, best_label = best_fit(four_four_fits), best_fit(fits)
+        if best_label.nll_per_token - best_four_four.nll_per_token < METER_HINT_NATS:
+            return None
+        return (f"{opened.path.name} is labelled {labelled[0]} but reads as 4/4: {best_four_four.model} fits its "
+                f"bars counted in 4/4 at {best_four_four.nll_per_token:.2f} nats per token against "
+                f"{best_label.nll_per_token:.2f} in {labelled[0]}; add --meter 4/4")
+
+    def annotate(self, result: FileResult) -> None:
+        """Record the file's model choice in its result (``--json``) and add the meter hint."""
+        choice = self.choices.get(Path(result.input))
+        if choice is None:
+            return
+        result.model_choice = choice.to_json()
+        result.add_warning(choice.hint)
+
+    def _run_model(self, options: EditOptions, group: Meter) -> Optional[LoadedEngine]:
+        """The model an ``interpolate --start/--end`` or ``vary --around`` file was made with, when it
+        is installed, has the same weights and knows the meter (None otherwise: chosen by fit)."""
+        continued = [options.start_file, options.end_file] if options.verb == "interpolate" else (
+            [options.around_file] if options.verb == "vary" else [])
+        for path in filter(None, continued):
+            record = recorded_model(Path(path), options.bars)
+            if record is None:
+                continue
+            for model in fitting_models(self.installed(), group):
+                if model.name == record[0]:
+                    loaded = self._load(str(model.directory.resolve()))
+                    if loaded.sha256 == record[1]:
+                        return loaded
+        return None
+
+    def _load(self, name_or_path: str) -> LoadedEngine:
         if name_or_path not in self._loaded:
             with self._loading():
-                model = load_engine(name_or_path, self._engine, self._device)
-            chosen = (model, command_decoding(model.config, self._temperature, self._top_p))
-            self._loaded[name_or_path] = chosen
-            self._announce(*chosen)
+                self._loaded[name_or_path] = load_engine(name_or_path, self._engine, self._device)
         return self._loaded[name_or_path]
+
+    def _use(self, model: LoadedEngine) -> Chosen:
+        chosen = (model, command_decoding(model.config, self._temperature, self._top_p))
+        if model.sha256 + model.name not in self._announced:
+            self._announced.add(model.sha256 + model.name)
+            self._announce(*chosen)
+        return chosen
+
+
+def recorded_model(path: Path, bars: BarRange) -> Optional[tuple[str, str]]:
+    """(model name, weights digest) of the newest clsm edit of ``bars`` recorded in ``path``."""
+    try:
+        records = parse_provenance(read_text_events(path))
+    except ClsmError:
+        return None
+    for record in reversed(records):
+        recorded = record.get("bars")
+        if isinstance(recorded, list) and [int(b) for b in recorded[:2]] == [bars.first, bars.last]:
+            if record.get("model") and record.get("model_sha256"):
+                return str(record["model"]), str(record["model_sha256"])
+    return None
+
+
+def choice_for_show(opened: OpenedSong, shown: BarRange, track: Optional[str],
+                    engine: str = "numpy") -> tuple[Optional[ModelChoice], Optional[str]]:
+    """What ``clsm show`` reports about the model for the ``shown`` bars: the choice with each
+    eligible model's figure (models are loaded), or None and the sentence saying why none fits."""
+    models = installed_editors()
+    if not models:
+        return None, "model: none is installed"
+    bars = list(opened.bars)
+    group = song_group(bars[shown.first - 1 : shown.last])
+    if not fitting_models(models, group) or len({b.time_signature.group for b in bars[shown.first - 1: shown.last]}) > 1:
+        return None, editor_line(bars, shown, opened.path.name, models)
+    options = EditOptions(verb="infill", bars=shown, seed=0, track=track)
+    chooser = EditModels(None, engine, "cpu", None, None, contextlib.nullcontext, lambda *_: None, models)
+    choice, _ = chooser.choose(opened, options, measure_all=True)
+    return choice, None
 
 
 def refused_result(path: Path, options: EditOptions, error: ClsmError, forced: Optional[Chosen]) -> FileResult:

@@ -54,12 +54,15 @@ class EditOptions:
     meter: Optional[Meter] = None  # --meter: bars counted in this meter instead of the file's time signatures
     soundfont: Optional[Path] = None  # --soundfont for --wav (None: CLSM_SOUNDFONT, then the system's)
     also_track: Optional[str] = None  # --also-track: a track doubling the melody, edited the same way
+    phase: int = 0  # --phase: bars counted from this tick (music/phase.py); 0: from tick 0
 
 
 def check_options(options: EditOptions) -> None:
     """Usage errors (exit 2) that do not depend on any file or model."""
     if options.verb not in VERBS:
         raise UsageError(f"unknown edit {options.verb!r}; choose one of {', '.join(VERBS)}")
+    if options.phase < 0:
+        raise UsageError(f"--phase must be 0 or more ticks, got {options.phase}")
     if options.verb != "infill" and options.bars.count > MAX_TARGET_BARS:
         raise UsageError(
             f"{options.verb} changes at most {MAX_TARGET_BARS} bars at a time (the model's longest target), "
@@ -144,6 +147,8 @@ def reproduce_command(options: EditOptions, input_path: Path) -> str:
         parts += ["--meter", str(options.meter)]
     if options.also_track is not None:
         parts += ["--also-track", options.also_track]
+    if options.phase:
+        parts += ["--phase", str(options.phase)]
     return shlex.join(parts)  # without --out: the same edit written elsewhere is the same file
 
 
@@ -214,6 +219,7 @@ class FileResult:
     redraws: list[Redraw] = field(default_factory=list)
     output_stem: str = ""  # what the outputs are named after: the input's stem unless a batch needed another
     reproduce: str = ""  # the command line that makes these outputs again
+    model_choice: Optional[dict] = None  # model_choice.ModelChoice.to_json(): the rule and each model's fit
 
     @property
     def ok(self) -> bool:
@@ -239,6 +245,7 @@ class FileResult:
             "exit_code": self.exit_code,
             "model": self.model,
             "model_sha256": self.model_sha256,
+            "model_choice": self.model_choice,
             "seed": self.seed,
             "bars": [self.bars.first, self.bars.last],
             "track": self.track,

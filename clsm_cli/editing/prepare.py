@@ -62,14 +62,16 @@ class PreparedSong:
         return f"{self.track.number} ({name})" if name else f"{self.track.number}"
 
 
-def open_song(path: Union[str, Path], bar_range: Optional[BarRange], meter: Optional[Meter] = None) -> OpenedSong:
+def open_song(path: Union[str, Path], bar_range: Optional[BarRange], meter: Optional[Meter] = None,
+              phase_ticks: int = 0) -> OpenedSong:
     """Read ``path``; check that ``bar_range`` (if any) lies inside it (InputFileError, exit 3).
 
-    ``meter`` (``--meter``) stands for the file's time signatures when counting bars.
+    ``meter`` (``--meter``) stands for the file's time signatures when counting bars; ``phase_ticks``
+    (``--phase``) counts them from that tick (``bars.song_bars``).
     """
     path = Path(path)
     song = read_midi(path)
-    bars = tuple(song_bars(song, meter))
+    bars = tuple(song_bars(song, meter, phase_ticks))
     if bar_range is not None:
         bar_range.check_inside(bars, path.name)
     warnings = list(song.warnings)

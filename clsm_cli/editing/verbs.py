@@ -111,7 +111,7 @@ def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decodi
 def prepare_for_model(path: Path, options: EditOptions, edit_model: LoadedEngine) -> PreparedSong:
     """Read the song (its bars in ``--meter`` when given), check the model knows the target's meter
     (a warning for odd bars it keeps its window off), and prepare its melody."""
-    opened = open_song(path, options.bars, options.meter)
+    opened = open_song(path, options.bars, options.meter, options.phase)
     odd_bars = check_model_meters(opened.bars, options.bars, opened.path.name, edit_model.name, edit_model.config)
     prepared = prepare_song(opened, options.bars, options.track)
     if not prepared.choice.looks_like_melody:  # an accompaniment-only arrangement: which part is the user's call

@@ -74,21 +74,26 @@ def round_half_up(value: float | Fraction) -> int:
 
 
 def _normalized_signatures(song: Union[MidiSong, NoteTable]) -> list[tuple[int, int, int]]:
-    """Time signatures sorted by tick, one per tick (the last one written wins), starting at 0."""
+    """Time signatures sorted by tick, one per tick (the last one written wins), starting at 0 (a
+    phased song's at its phase)."""
     by_tick: dict[int, tuple[int, int]] = {}
     for tick, numerator, denominator in song.time_signatures:
         by_tick[tick] = (numerator, denominator)
     signatures = [(tick, *meter) for tick, meter in sorted(by_tick.items())]
+    if isinstance(song, _Signatures):
+        return signatures
     if not signatures or signatures[0][0] > 0:
         signatures.insert(0, (0, *DEFAULT_METER.as_tuple()))
     return signatures
 
 
-def song_bars(song: Union[MidiSong, NoteTable], meter: Optional[Meter] = None) -> list[Bar]:
+def song_bars(song: Union[MidiSong, NoteTable], meter: Optional[Meter] = None, phase_ticks: int = 0) -> list[Bar]:
     """The bars of ``song``, numbered from 1, covering it up to the end of its last note.
 
     ``meter`` (``--meter``), when given, stands for the file's time signatures: bars of that meter
-    from tick 0 to the end.
+    from tick 0 to the end. ``phase_ticks`` (``--phase``, ``music/phase.py``) counts the bars from
+    that tick instead of 0: less than half a step only moves the grid (onsets before it round onto
+    bar 1's first step); more puts the ticks before it in a bar of their own, cut short.
 
     Raises InputFileError for a meter the 16th grid cannot hold (7/32), a bar that is not a whole
     number of ticks at the file's resolution, or an absurd number of bars.
@@ -96,6 +101,8 @@ def song_bars(song: Union[MidiSong, NoteTable], meter: Optional[Meter] = None) -
     ticks_per_beat = song.ticks_per_beat
     song_end = max(1, song.last_note_end)
     signatures = [(0, *meter.as_tuple())] if meter is not None else _normalized_signatures(song)
+    if phase_ticks:
+        return _phased_bars(song, signatures, phase_ticks)
 
     # Validate each meter in use and size the list before building it.
     segments = []  # (start_tick, end_tick or None, numerator, denominator, bar_ticks, steps)
@@ -143,6 +150,31 @@ def song_bars(song: Union[MidiSong, NoteTable], meter: Optional[Meter] = None) -
             first_step += bar_steps
             tick = end
     return bars
+
+
+def _phased_bars(song: Union[MidiSong, NoteTable], signatures: list, phase_ticks: int) -> list[Bar]:
+    """song_bars counted from ``phase_ticks``: the first meter from there, a cut-short bar before it
+    when it is at least half a step from tick 0."""
+    if phase_ticks < 0 or phase_ticks >= max(1, song.last_note_end):
+        raise UsageError(f"--phase must be 0 or more ticks and inside the song, got {phase_ticks}")
+    later = [(tick, n, d) for tick, n, d in signatures if tick > phase_ticks]
+    first = [(tick, n, d) for tick, n, d in signatures if tick <= phase_ticks][-1]
+    shifted = _Signatures(song, [(phase_ticks, first[1], first[2])] + later)
+    bars = song_bars(shifted)
+    lead_steps = round_half_up(Fraction(phase_ticks * STEPS_PER_QUARTER, song.ticks_per_beat))
+    if not lead_steps:
+        return bars
+    lead = Bar(1, 0, phase_ticks, first[1], first[2], 0, lead_steps)
+    return [lead] + [Bar(bar.number + 1, bar.start_tick, bar.end_tick, bar.numerator, bar.denominator,
+                         bar.first_step + lead_steps, bar.steps) for bar in bars]
+
+
+class _Signatures:
+    """A song seen with other time signatures (the first one at the phase, no default at tick 0)."""
+
+    def __init__(self, song: Union[MidiSong, NoteTable], signatures: list):
+        self.name, self.ticks_per_beat, self.last_note_end = song.name, song.ticks_per_beat, song.last_note_end
+        self.time_signatures = signatures
 
 
 # --- tick <-> step on the song step grid -------------------------------------------------------

@@ -84,7 +84,7 @@ def test_a_write_failure_during_the_build_exits_5_and_leaves_nothing(corpus_dir,
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--corpus", "music21"], "not both"),
+        (["--corpus", "lakh"], "--corpus must be one of music21, cre, pop909"),
         (["--workers", "0"], "--workers must be at least 1"),
         (["--identity", "album"], "album"),
     ],
@@ -97,7 +97,7 @@ def test_usage_errors_exit_2(corpus_dir, tmp_path, args, message):
 
 def test_nothing_to_read_is_a_usage_error(tmp_path):
     result = run("data", "build", "--out", tmp_path / "data")
-    assert result.exit_code == 2 and "--corpus music21" in result.stderr
+    assert result.exit_code == 2 and "--corpus (music21, cre DIR, pop909 DIR)" in result.stderr
 
 
 def test_music21_corpus_option(monkeypatch, tmp_path):

@@ -225,8 +225,10 @@ def test_output_directory_rules(corpus, tmp_path):
 
 
 def test_usage_errors(tmp_path):
-    with pytest.raises(UsageError, match="not both"):
-        build_dataset(tmp_path / "a", [tmp_path], corpus="music21")
+    with pytest.raises(UsageError, match="give MIDI folders to read, or a --corpus"):
+        build_dataset(tmp_path / "a", [])
+    with pytest.raises(UsageError, match="--corpus pop909 needs the folder"):
+        build_dataset(tmp_path / "a", corpora=[("pop909", None)])
     with pytest.raises(UsageError, match="does not exist"):
         build_dataset(tmp_path / "b", [tmp_path / "missing"])
     (tmp_path / "empty").mkdir()
