@@ -234,7 +234,7 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     from clsm_cli.editing.verbs import edit_file
     from clsm_cli.errors import ClsmError
     from clsm_cli.music.bars import BarRange
-    from clsm_cli.music.meter import Meter
+    from clsm_cli.timebase import Meter
 
     bar_range = BarRange.parse(bars)  # usage errors before any file or model is touched
     seed = values.pop("seed")

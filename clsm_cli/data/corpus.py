@@ -49,7 +49,7 @@ from clsm_cli.data.splits import (
 )
 from clsm_cli.data.windows import MAX_REST_BARS, WINDOW_STRIDE_BARS
 from clsm_cli.errors import OutputError, UsageError
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import SIXTEENTH_GRID, Meter
 from clsm_cli.constants import vocabulary_hash
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -253,6 +253,7 @@ def _consume(items, results, groups: dict, directory: Path, windows_per_shard: i
         "format": shards.FORMAT_NAME,
         "format_version": shards.FORMAT_VERSION,
         "vocabulary_hash": vocabulary_hash(),
+        "grid": SIXTEENTH_GRID.as_dict(),
         "parameters": {
             "window_bars": BARS_PER_WINDOW,
             "stride_bars": WINDOW_STRIDE_BARS,

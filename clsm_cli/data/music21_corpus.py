@@ -53,8 +53,8 @@ import mido
 
 from clsm_cli.data.song_notes import SongNotes, SongSkipped, midi_song_notes
 from clsm_cli.errors import ClsmError, UsageError
-from clsm_cli.music.bars import round_half_up
-from clsm_cli.music.meter import Meter, meters_text
+from clsm_cli.timebase import round_half_up
+from clsm_cli.timebase import Meter, meters_text
 from clsm_cli.music.song import MidiNote, MidiSong, MidiTrack
 
 FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "miscFolk", "nottingham-dataset")

@@ -20,7 +20,7 @@ from typing import Collection, Sequence
 from clsm_cli.constants import MAX_PITCH, MIN_PITCH
 from clsm_cli.music import melody
 from clsm_cli.music.bars import Bar, song_bars
-from clsm_cli.music.meter import FOUR_FOUR, Meter, meters_text
+from clsm_cli.timebase import FOUR_FOUR, Meter, meters_text
 from clsm_cli.music.midi_read import read_note_table
 from clsm_cli.music.song import MidiSong, NoteTable
 from clsm_cli.music.tokens import NoteColumns, StepNote

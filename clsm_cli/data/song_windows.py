@@ -20,7 +20,7 @@ from clsm_cli.data.music21_corpus import Tune, read_tune
 from clsm_cli.data.song_notes import MeterSection, SongNotes, SongSkipped, TrackNotes, read_midi_notes
 from clsm_cli.data.windows import MAX_REST_BARS, WINDOW_STRIDE_BARS, TrackWindows, cut_windows_at, pitches_in_range
 from clsm_cli.errors import InputFileError
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import Meter
 
 TRACK_FILTERS = ("drum", "bass", "empty", "polyphonic", "out of range")
 

@@ -38,6 +38,7 @@ from clsm_cli.constants import (
     WINDOW_STEPS,
 )
 from clsm_cli.music.tokens import TOKEN_DTYPE, NoteColumns, StepNote, encode_notes
+from clsm_cli import timebase
 
 WINDOW_STRIDE_BARS = 1
 MAX_REST_BARS = 1  # a window may hold at most one bar (of its meter) of consecutive rest
@@ -91,7 +92,7 @@ def cut_track_windows(
         total_steps=num_bars * steps_per_bar,
         start_steps=start_bars * steps_per_bar,
         start_bars=start_bars,
-        window_steps=BARS_PER_WINDOW * steps_per_bar,
+        window_steps=timebase.window_steps(steps_per_bar),
         max_rest_steps=steps_per_bar if max_rest_steps is None else max_rest_steps,
     )
 
@@ -256,5 +257,5 @@ def seen_in_training(windows: np.ndarray, sorted_training_digests: np.ndarray) -
     return seen
 
 
-assert WINDOW_STEPS == BARS_PER_WINDOW * STEPS_PER_BAR
+assert WINDOW_STEPS == timebase.window_steps(STEPS_PER_BAR)
 assert FIRST_PITCH_TOKEN == 0  # pitch tokens are the lowest ids: uint8 shifts wrap them out of 0..29

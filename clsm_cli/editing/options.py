@@ -17,7 +17,7 @@ from clsm_cli.sampling import Decoding, resolve_decoding
 from clsm_cli.errors import ClsmError, UsageError
 from clsm_cli.music.bars import BarRange
 from clsm_cli.music.edit_plan import VOICES
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import Meter
 from clsm_cli.music.tokens import StepNote, tokens_to_text
 
 VERBS = ("infill", "interpolate", "vary")
@@ -207,6 +207,7 @@ class FileResult:
     redraws: list[Redraw] = field(default_factory=list)
     output_stem: str = ""  # what the outputs are named after: the input's stem unless a batch needed another
     reproduce: str = ""  # the command line that makes these outputs again
+    grid: str = "16th"  # the model's grid encoding (timebase.Grid), recorded in provenance
 
     @property
     def ok(self) -> bool:

@@ -21,7 +21,7 @@ from clsm_cli.constants import MAX_TARGET_BARS
 from clsm_cli.errors import InputFileError
 from clsm_cli.music import melody
 from clsm_cli.music.bars import Bar, BarRange, bar_fits, meter_run, song_bars, window_around
-from clsm_cli.music.meter import Meter, meters_text
+from clsm_cli.timebase import Meter, meters_text
 from clsm_cli.music.midi_read import read_midi
 from clsm_cli.music.song import MidiSong, MidiTrack
 from clsm_cli.music.tokens import StepNote

@@ -17,6 +17,7 @@ import numpy as np
 from clsm_cli import __version__
 from clsm_cli.editing.options import EditOptions, FileResult, Latent, reproduce_command
 from clsm_cli.music.bars import BarRange
+from clsm_cli.timebase import Grid
 
 PROVENANCE_PREFIX = "clsm-provenance "  # the text meta event that records how an output was made
 PROVENANCE_FORMAT = 1
@@ -45,6 +46,7 @@ def provenance_record(result: FileResult, output_k: int, latents: Sequence[Laten
         "verb": result.verb,
         "model": result.model,
         "model_sha256": result.model_sha256,
+        "grid": Grid(encoding=result.grid).as_dict(),
         "seed": result.seed,
         "bars": [result.bars.first, result.bars.last],
         "k": output_k,

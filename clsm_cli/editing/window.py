@@ -21,7 +21,8 @@ from clsm_cli.constants import HOLD_TOKEN, NUM_PITCHES
 from clsm_cli.editing.prepare import PreparedSong
 from clsm_cli.engine.protocol import TargetSpan
 from clsm_cli.music.bars import BarRange, meter_run, window_around
-from clsm_cli.music.meter import Meter
+from clsm_cli import timebase
+from clsm_cli.timebase import Meter
 from clsm_cli.music.tokens import (
     TOKEN_DTYPE,
     StepNote,
@@ -34,7 +35,7 @@ from clsm_cli.music.tokens import (
 
 def bars_per_window(config) -> int:
     """Bars of the model's meter in its window (8 for the paper's 128 steps of 4/4)."""
-    return int(config.window_steps) // int(config.steps_per_bar)
+    return timebase.bars_per_window(int(config.window_steps), int(config.steps_per_bar))
 
 
 @dataclass(frozen=True)

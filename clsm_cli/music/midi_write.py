@@ -33,6 +33,7 @@ from clsm_cli.music.bars import Bar, BarRange, step_to_tick
 from clsm_cli.music.edit_plan import DEFAULT_VELOCITY, accent_velocity, plan_edit, voiced_notes
 from clsm_cli.music.song import MidiSong, MidiTrack, PairedNote
 from clsm_cli.music.tokens import StepNote
+from clsm_cli.timebase import step_offset_to_tick
 
 RELEASE_VELOCITY = 64  # note-off velocity written for new notes (the spec's "no velocity sense")
 
@@ -357,7 +358,7 @@ def write_sequence_file(
     stride_steps = version_steps + gap_bars * steps_per_bar
 
     def tick(step: int) -> int:
-        return (2 * step * ticks_per_beat + 4) // 8  # a step is a 16th note: ticks_per_beat / 4
+        return step_offset_to_tick(step, ticks_per_beat)  # a step counted from tick 0
 
     conductor: list[tuple[int, int, int, object]] = [
         (0, 0, 0, mido.MetaMessage("time_signature", numerator=meter[0], denominator=meter[1])),

@@ -486,7 +486,7 @@ class _Run:
 
 def _meters_of_group(group: str) -> tuple[tuple[int, int], ...]:
     """``"4/4"`` -> ((4, 4), (2, 2)): the meters a model trained on that group edits."""
-    from clsm_cli.music.meter import Meter, group_members
+    from clsm_cli.timebase import Meter, group_members
 
     return tuple(meter.as_tuple() for meter in group_members(Meter.parse(group)))
 
