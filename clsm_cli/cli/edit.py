@@ -230,6 +230,7 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
          device: str, model: Optional[str], values: dict) -> None:
     from clsm_cli.editing.inputs import check_readable, distinct_inputs, output_stems
     from clsm_cli.editing.model_choice import EditModels, refused_result
+    from clsm_cli.editing.prepare import open_song
     from clsm_cli.editing.options import EditOptions, check_options, draw_seed
     from clsm_cli.editing.verbs import edit_file
     from clsm_cli.errors import ClsmError
@@ -269,12 +270,13 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
         for path, stem in zip(files, stems):
             with progress.paused():  # choosing may load a model, with its own spinner
                 try:
-                    edit_model, decoding = models.for_file(Path(path), options)
+                    opened = open_song(Path(path), options.bars, options.meter)  # the one read of the file
+                    edit_model, decoding = models.for_song(opened, options)
                     refused = None
                 except ClsmError as error:
                     refused = refused_result(Path(path), options, error, models.forced)
             progress.begin(Path(path).name)
-            result = refused or edit_file(Path(path), options, edit_model, decoding, output_stem=stem)
+            result = refused or edit_file(Path(path), options, edit_model, decoding, output_stem=stem, opened=opened)
             progress.end()
             results.append(result)
             with progress.paused():

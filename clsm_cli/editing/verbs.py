@@ -46,6 +46,7 @@ from clsm_cli.editing.outputs import OutputSet, check_targets, make_out_dir
 from clsm_cli.editing.prepare import (
     PreparedSong,
     check_model_meters,
+    OpenedSong,
     open_song,
     prepare_song,
     target_warnings,
@@ -86,11 +87,12 @@ class _Version:
 
 
 def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
-              output_stem: Optional[str] = None) -> FileResult:
+              output_stem: Optional[str] = None, opened: Optional[OpenedSong] = None) -> FileResult:
     """Run ``options.verb`` on one file; a ClsmError becomes the result's ``error`` (nothing raised).
 
     ``decoding`` is the command's decoding, resolved against the model once (``options.command_decoding``).
     ``output_stem`` names the outputs (default: the input's stem; a batch passes ``inputs.output_stems``).
+    ``opened`` is the song when the caller has read it already (to choose the model): not read again.
     """
     result = FileResult(
         input=Path(path), verb=options.verb, seed=options.seed, model=edit_model.name,
@@ -99,23 +101,25 @@ def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decodi
         grid=edit_model.config.grid_encoding,
     )
     try:
-        _run_edit(result, options, edit_model, decoding)
+        _run_edit(result, options, edit_model, decoding, opened)
     except ClsmError as error:
         result.error = error
     return result
 
 
-def prepare_for_model(path: Path, options: EditOptions, edit_model: LoadedEngine) -> PreparedSong:
-    """Read the song (its bars in ``--meter`` when given), check the model knows the target's meter
-    (a warning for odd bars it keeps its window off), and prepare its melody."""
-    opened = open_song(path, options.bars, options.meter)
+def prepare_for_model(path: Path, options: EditOptions, edit_model: LoadedEngine,
+                      opened: Optional[OpenedSong] = None) -> PreparedSong:
+    """Read the song (its bars in ``--meter`` when given) unless ``opened`` is it, check the model
+    knows the target's meter (a warning for odd bars it keeps its window off), and prepare its melody."""
+    opened = opened if opened is not None else open_song(path, options.bars, options.meter)
     odd_bars = check_model_meters(opened.bars, options.bars, opened.path.name, edit_model.name, edit_model.config)
     prepared = prepare_song(opened, options.bars, options.track)
     return prepared if odd_bars is None else replace(prepared, warnings=prepared.warnings + (odd_bars,))
 
 
-def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding) -> None:
-    prepared = prepare_for_model(result.input, options, edit_model)
+def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
+              opened: Optional[OpenedSong] = None) -> None:
+    prepared = prepare_for_model(result.input, options, edit_model, opened)
     result.track = prepared.track_label
     result.warnings.extend(prepared.warnings)
     for warning in target_warnings(prepared, options.bars, options.voice):

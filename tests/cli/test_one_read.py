@@ -1,0 +1,51 @@
+"""Each editing command reads each input file once: meter, bars, model choice and the edit all
+work from that one read (``clsm_cli.music.midi_read.read_file_bytes`` counts the reads)."""
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from clsm_cli.music import midi_read
+
+HORNPIPE = Path(__file__).resolve().parent.parent / "fixtures" / "dev_midi" / "cre_BaconandBeanshornpipe.mid"
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    counted: Counter = Counter()
+    real = midi_read.read_file_bytes
+
+    def counting(path, *args, **kwargs):
+        counted[Path(path).resolve()] += 1
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(midi_read, "read_file_bytes", counting)
+    return counted
+
+
+@pytest.mark.parametrize("verb_args", [
+    ["infill", "--bars", "3-4", "-n", "2"],
+    ["vary", "--bars", "3-4", "-n", "1", "--amount", "0.5"],
+    ["interpolate", "--bars", "3", "--steps", "2"],
+])
+@pytest.mark.parametrize("forced", [True, False], ids=["--model", "chosen"])
+def test_an_edit_reads_its_input_once(run_clsm, tiny_model_dir, tmp_path, reads, verb_args, forced):
+    model = ["--model", str(tiny_model_dir)] if forced else []
+    result = run_clsm(*verb_args, HORNPIPE, *model, "--out", tmp_path, "--no-preview")
+    assert result.exit_code == 0, result.output
+    assert reads[HORNPIPE.resolve()] == 1
+
+
+def test_show_reads_its_input_once(run_clsm, reads):
+    result = run_clsm("show", HORNPIPE, "--bars", "3-4")
+    assert result.exit_code == 0, result.output
+    assert reads[HORNPIPE.resolve()] == 1
+
+
+def test_a_batch_reads_each_input_once(run_clsm, tiny_model_dir, tmp_path, reads):
+    other = Path(__file__).resolve().parent.parent / "fixtures" / "dev_midi" / "cre_AshplantreelThe.mid"
+    result = run_clsm("infill", HORNPIPE, other, "--bars", "2", "-n", "1", "--model", tiny_model_dir, "--out", tmp_path,
+                      "--no-preview")
+    assert result.exit_code == 0, result.output
+    assert reads == Counter({HORNPIPE.resolve(): 1, other.resolve(): 1})
