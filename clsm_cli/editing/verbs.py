@@ -98,7 +98,7 @@ def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decodi
         input=Path(path), verb=options.verb, seed=options.seed, model=edit_model.name,
         model_sha256=edit_model.sha256, bars=options.bars, decoding=decoding,
         reproduce=reproduce_command(options, Path(path)), output_stem=output_stem or Path(path).stem,
-        grid=edit_model.config.grid_encoding,
+        grid=edit_model.config.grid_encoding, steps_per_bar=edit_model.config.steps_per_bar,
     )
     try:
         _run_edit(result, options, edit_model, decoding, opened)

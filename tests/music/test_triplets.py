@@ -114,3 +114,45 @@ def test_every_sequence_the_mask_allows_decodes_onto_the_grid():
             step_fine = 4 if quarter_start // FINE_PER_STEP in triplet_steps else 3
             assert (note.start_step - quarter_start) % step_fine == 0
             assert note.end_step > note.start_step
+
+
+# --- the committed fixtures (tests/fixtures/triplets) -------------------------------------------------
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parent.parent / "fixtures" / "triplets"
+
+
+def test_the_committed_triplet_fixtures_are_what_their_script_writes():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_triplet_fixtures", FIXTURES / "make_triplet_fixtures.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    for name, make in script.FIXTURES.items():
+        assert (FIXTURES / name).read_bytes() == make(), name
+
+
+def sixteenth_onsets(song):
+    from clsm_cli.music.bars import step_to_tick
+
+    bars = song_bars(song)
+    line, _ = melody.quantize_line(next(t for t in song.tracks if t.notes), bars, song.ticks_per_beat)
+    return [step_to_tick(bars, song.ticks_per_beat, note.start_step) for note in line]
+
+
+@pytest.mark.parametrize("name, late_ticks", [("swung_hornpipe.mid", 1), ("triplet_rolls.mid", 0)])
+def test_triplet_fixtures_come_back_exact_on_the_triplet_grid_and_not_on_16ths(name, late_ticks):
+    from clsm_cli.music.midi_read import read_midi
+
+    song = read_midi(FIXTURES / name)
+    written = [note.start_tick - late_ticks for note in next(t for t in song.tracks if t.notes).notes]
+    placement, _, _, onsets, _ = round_trip(song)
+    assert onsets == written and placement.triplet_steps and placement.mixed_quarters == 0
+    assert sixteenth_onsets(song) != written
+
+
+def test_the_mixed_quarter_fixture_is_counted_and_placed_where_it_moves_least():
+    from clsm_cli.music.midi_read import read_midi
+
+    placement, _, _, onsets, _ = round_trip(read_midi(FIXTURES / "mixed_quarter.mid"))
+    assert placement.mixed_quarters == 1 and placement.triplet_steps == frozenset({0})
+    assert onsets == [0, 32, 64, 96, 384]  # the 16th at 72 met the triplet at 64: the higher note stays
