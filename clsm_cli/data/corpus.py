@@ -30,7 +30,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -49,7 +49,7 @@ from clsm_cli.data.splits import (
 )
 from clsm_cli.data.windows import MAX_REST_BARS, WINDOW_STRIDE_BARS
 from clsm_cli.errors import OutputError, UsageError
-from clsm_cli.timebase import SIXTEENTH_GRID, Meter
+from clsm_cli.timebase import GRID_ENCODINGS, Meter, grid_from_record
 from clsm_cli.constants import vocabulary_hash
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -166,13 +166,15 @@ def build_dataset(
     identity_mode: str = DEFAULT_IDENTITY_MODE,
     force: bool = False,
     windows_per_shard: int = shards.DEFAULT_WINDOWS_PER_SHARD,
+    grid: str = "16th",
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[BuildProgress], None] | None = None,
 ) -> dict:
     """Build a dataset directory from MIDI folders or a built-in corpus; returns the manifest.
 
     ``meters`` (e.g. ``["3/4", "6/8"]`` or ``"3/4,6/8"``; None: every meter) selects the meter
-    groups to keep. The directory is built under a temporary name beside ``out_dir`` and renamed
+    groups to keep. ``grid`` is the encoding of the windows: "16th" (the paper's) or "triplet"
+    (``music/triplets.py``; only x/4 and 2/2 groups). The directory is built under a temporary name beside ``out_dir`` and renamed
     into place at the end, so an interrupted build never leaves a half-written dataset.
     """
     out_dir = Path(out_dir)
@@ -181,6 +183,10 @@ def build_dataset(
     if corpus is not None and corpus not in CORPORA:
         raise UsageError(f"--corpus must be one of {', '.join(CORPORA)}, got {corpus!r}")
     meter_groups = parse_meter_groups([meters] if isinstance(meters, str) else meters)
+    try:
+        window_grid = grid_from_record(grid)
+    except ValueError:
+        raise UsageError(f"--grid must be one of {', '.join(GRID_ENCODINGS)}, got {grid!r}") from None
     workers = available_cores() if workers is None else workers
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
@@ -198,6 +204,7 @@ def build_dataset(
         if not items:
             raise UsageError(f"no .mid or .midi files found in {', '.join(str(s) for s in sources)}")
         source_record = {"kind": "midi", "roots": [str(Path(s).resolve()) for s in sources], "identity": identity_mode}
+    items = [replace(item, grid=window_grid.encoding) for item in items]
     if on_start:
         on_start(len(items))
 
@@ -209,6 +216,8 @@ def build_dataset(
     try:
         manifest = _consume(items, process_all(items, workers), groups, temporary, windows_per_shard, on_progress)
         manifest["sources"] = source_record
+        manifest["grid"] = window_grid.as_dict()
+        manifest["vocabulary_hash"] = vocabulary_hash(window_grid.encoding)
         manifest["parameters"]["meters"] = "all" if meter_groups is None else [str(group) for group in meter_groups]
         manifest["parameters"]["windows_per_shard"] = windows_per_shard
         manifest["content_sha256"] = shards.content_sha256(temporary)
@@ -253,7 +262,6 @@ def _consume(items, results, groups: dict, directory: Path, windows_per_shard: i
         "format": shards.FORMAT_NAME,
         "format_version": shards.FORMAT_VERSION,
         "vocabulary_hash": vocabulary_hash(),
-        "grid": SIXTEENTH_GRID.as_dict(),
         "parameters": {
             "window_bars": BARS_PER_WINDOW,
             "stride_bars": WINDOW_STRIDE_BARS,

@@ -68,3 +68,15 @@ def open_training_data(data_dir: Path, kind: ModelKind, meter_group: str, window
         train_set=train_set,
         validation_set=validation_set if len(validation_set) else None,
     )
+
+
+def data_grid(data_dir: Path):
+    """The grid of a data folder's windows (its manifest's ``grid``; 16ths when it has none). A
+    folder that is not a dataset reads as 16ths here: :func:`open_training_data` says what is wrong."""
+    from clsm_cli.data.shards import manifest_grid, read_manifest
+    from clsm_cli.timebase import SIXTEENTH_GRID
+
+    try:
+        return manifest_grid(read_manifest(Path(data_dir)))
+    except InputFileError:
+        return SIXTEENTH_GRID
