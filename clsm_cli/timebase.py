@@ -32,7 +32,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from clsm_cli.constants import BARS_PER_WINDOW, MAX_TARGET_BARS, STEPS_PER_QUARTER
+from clsm_cli.constants import BARS_PER_WINDOW, MAX_TARGET_BARS, NUM_MUSIC_TOKENS, STEPS_PER_QUARTER, TRIPLET_TOKEN
 from clsm_cli.errors import UsageError
 
 QUARTERS_PER_WHOLE_NOTE = 4
@@ -160,6 +160,33 @@ class Grid:
     def supports(self, meter: Meter) -> bool:
         """Whether a model on this grid can read ``meter``: triplets are defined in x/4 and 2/2 only."""
         return not self.has_triplets or meter.is_simple_quarter_meter
+
+    def allowed_tokens(self, step_in_target: int, num_classes: int) -> Optional[np.ndarray]:
+        """What a decoder may draw ``step_in_target`` steps into a target (targets start on a bar
+        line, so on a quarter line): ``(num_classes,)`` bool for ``sampling.choose_tokens``'s
+        ``allowed``, or None on the 16th grid (its decoders emit music tokens only). On the triplet
+        grid: the music tokens at every step, the ``3:`` marker only at a quarter's first step, the
+        specials (``<s>``, ``<p>``, ``<pad>``) never; every sequence drawn so decodes."""
+        if not self.has_triplets:
+            return None
+        allowed = np.zeros(num_classes, dtype=bool)
+        allowed[:NUM_MUSIC_TOKENS] = True
+        allowed[TRIPLET_TOKEN] = step_in_target % self.steps_per_quarter == 0
+        return allowed
+
+    def allowed_matrix(self, length: int, num_classes: int) -> Optional[np.ndarray]:
+        """:meth:`allowed_tokens` for every step of a target of ``length``: (length, num_classes) or None."""
+        if not self.has_triplets:
+            return None
+        return np.stack([self.allowed_tokens(step, num_classes) for step in range(length)])
+
+    def is_music_window(self, tokens: np.ndarray) -> bool:
+        """Whether ``tokens`` hold this grid's music tokens only (pitches, R, __, and ``3:`` on triplets)."""
+        tokens = np.asarray(tokens)
+        music = (tokens >= 0) & (tokens < NUM_MUSIC_TOKENS)
+        if self.has_triplets:
+            music |= tokens == TRIPLET_TOKEN
+        return bool(music.all())
 
     def as_dict(self) -> dict[str, Any]:
         """What configs, manifests and provenance record: ``{"steps_per_quarter": 4, "encoding": ...}``."""

@@ -144,7 +144,8 @@ def anchored_uniforms(engine: InferenceEngine, window: np.ndarray, target: Targe
     windows = np.repeat(np.asarray(window)[None, :], len(w), axis=0)  # (n, K)
     windows[:, target.start : target.end] = tokens
     logits = engine.teacher_forced_logits(windows, target, engine.flow_inverse(np.asarray(w, dtype=np.float32)))
-    return np.stack([anchor_uniforms(logits[row], tokens[row], decoding, np.asarray(fallback)[row])
+    allowed = engine.config.grid.allowed_matrix(target.length, logits.shape[-1])  # the grid's legal tokens per step
+    return np.stack([anchor_uniforms(logits[row], tokens[row], decoding, np.asarray(fallback)[row], allowed)
                      for row in range(len(w))])  # (n, length)
 
 

@@ -244,18 +244,6 @@ def decode_fine_tokens(tokens: Sequence[int], start_step: int = 0) -> tuple[list
     return notes, triplet_steps
 
 
-def allowed_tokens(step_in_target: int, num_tokens: int) -> np.ndarray:
-    """The tokens a triplet-grid decoder may draw ``step_in_target`` steps into a target that starts
-    on a quarter line: ``(num_tokens,)`` bool, the mask ``sampling.choose_tokens`` takes as
-    ``allowed``. ``3:`` only at a quarter's first step, the music tokens at every step, the
-    specials (``<s>``, ``<p>``, ``<pad>``) never. Every sequence drawn under it decodes."""
-    allowed = np.zeros(num_tokens, dtype=bool)
-    allowed[FIRST_PITCH_TOKEN : HOLD_TOKEN + 1] = True
-    if step_in_target % STEPS_PER_QUARTER == 0:
-        allowed[TRIPLET_TOKEN] = True
-    return allowed
-
-
 def fine_to_ticks(positions: np.ndarray, bars: Sequence[Bar], ticks_per_beat: int) -> np.ndarray:
     """Ticks of fine positions on the song grid (halves up), from the bar holding each position."""
     positions = np.asarray(positions, dtype=np.int64)

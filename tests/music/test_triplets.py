@@ -10,13 +10,13 @@ from clsm_cli.music.midi_read import song_from_bytes
 from clsm_cli.music.tokens import encode_notes
 from clsm_cli.music.triplets import (
     FINE_PER_STEP,
-    allowed_tokens,
     decode_fine_tokens,
     encode_fine_notes,
     fine_to_ticks,
     place_on_triplet_grid,
 )
 from clsm_cli.music.voices import top_line
+from clsm_cli.timebase import SIXTEENTH_GRID, TRIPLET_GRID
 from synthetic_midi.midi_factory import TrackSpec, midi_bytes
 
 
@@ -96,9 +96,10 @@ def test_decoding_refuses_a_marker_off_a_quarter_line_and_the_mask_allows_it_onl
     tokens = [72 - MIN_PITCH, HOLD_TOKEN, TRIPLET_TOKEN, HOLD_TOKEN]
     with pytest.raises(ValueError, match="not at the start of a quarter"):
         decode_fine_tokens(tokens)
-    masks = np.stack([allowed_tokens(step, TRIPLET_VOCAB_SIZE) for step in range(8)])
+    masks = np.stack([TRIPLET_GRID.allowed_tokens(step, TRIPLET_VOCAB_SIZE) for step in range(8)])
     assert masks[:, TRIPLET_TOKEN].tolist() == [True, False, False, False] * 2
     assert not masks[:, 32:35].any() and masks[:, :32].all()  # specials never, music tokens always
+    assert SIXTEENTH_GRID.allowed_tokens(0, 32) is None  # 16th-grid decoders emit music tokens only
 
 
 def test_every_sequence_the_mask_allows_decodes_onto_the_grid():
@@ -106,7 +107,7 @@ def test_every_sequence_the_mask_allows_decodes_onto_the_grid():
     for _ in range(200):
         tokens = []
         for step in range(32):
-            allowed = np.flatnonzero(allowed_tokens(step, TRIPLET_VOCAB_SIZE))
+            allowed = np.flatnonzero(TRIPLET_GRID.allowed_tokens(step, TRIPLET_VOCAB_SIZE))
             tokens.append(int(rng.choice(allowed)))
         notes, triplet_steps = decode_fine_tokens(tokens)
         for note in notes:
