@@ -56,3 +56,15 @@ def test_both_engines_decode_the_same_legal_triplet_tokens(triplet_engines, deco
     assert ((ours < 32) | (ours == TRIPLET_TOKEN)).all()
     for row in ours:
         decode_fine_tokens(row)  # every drawn sequence decodes
+
+
+def test_the_editing_commands_refuse_a_triplet_model_in_one_sentence(triplet_engines, run_clsm, tmp_path):
+    from pathlib import Path
+
+    from clsm_cli.errors import EXIT_MODEL
+
+    folder = triplet_engines[0].directory
+    tune = Path(__file__).resolve().parent.parent / "fixtures" / "triplets" / "swung_hornpipe.mid"
+    result = run_clsm("infill", tune, "--bars", "2", "--model", folder, "--out", tmp_path, "--no-preview")
+    assert result.exit_code == EXIT_MODEL
+    assert "reads the triplet grid" in result.output and "Traceback" not in result.output
