@@ -25,6 +25,7 @@ class Endpoint:
 
     line: tuple[StepNote, ...]
     candidate: Candidate
+    copies: tuple = ()  # another file's target notes (melody.VoicedNote), written exactly where they recur
 
 
 def target_tokens_in_frame(line: Sequence[StepNote], window: ModelWindow) -> np.ndarray:

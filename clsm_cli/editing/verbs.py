@@ -69,7 +69,7 @@ from clsm_cli.editing.window import (
 from clsm_cli.engine.load import LoadedEngine
 from clsm_cli.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError
-from clsm_cli.music import audio, midi_read, midi_write
+from clsm_cli.music import audio, melody, midi_read, midi_write
 from clsm_cli.music.bars import BarRange, bar_at_step
 from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote
 
@@ -84,6 +84,7 @@ class _Version:
     line: tuple[StepNote, ...]  # the whole spliced line (for later chunks and the writer)
     latents: tuple[Latent, ...]
     tokens: np.ndarray
+    copies: tuple = ()  # another file's target notes to write exactly (an interpolation's end)
 
 
 def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
@@ -150,7 +151,7 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
             new_notes = notes_for_writer(version.line, start, end)
             written.write(path, lambda: midi_write.write_edited_song(
                 prepared.song, prepared.track, bars, options.bars, new_notes, path, provenance_text(record),
-                force=options.force, voice=options.voice,
+                force=options.force, voice=options.voice, copies=version.copies,
             ))
             wav, renderer = None, None
             if options.wav:
@@ -308,7 +309,7 @@ def _decoded_endpoint(prepared: PreparedSong, window: ModelWindow, candidate: Ca
 
 def _endpoint_version(endpoint: Endpoint, bars: BarRange) -> _Version:
     candidate = endpoint.candidate
-    return _Version(endpoint.line, (Latent(bars, candidate.w),), candidate.tokens.astype(TOKEN_DTYPE))
+    return _Version(endpoint.line, (Latent(bars, candidate.w),), candidate.tokens.astype(TOKEN_DTYPE), endpoint.copies)
 
 
 def _file_endpoint(path: Path, prepared: PreparedSong, window: ModelWindow, options: EditOptions,
@@ -337,7 +338,15 @@ def _file_endpoint(path: Path, prepared: PreparedSong, window: ModelWindow, opti
         framed[window.target.start : window.target.end] = tokens
         w = generate.encode_w(edit_model.engine, framed, window.target)
     result.add_warning(note)
-    return Endpoint(line, Candidate(tokens, w))
+    return Endpoint(line, Candidate(tokens, w), _target_notes_of(other, options))
+
+
+def _target_notes_of(other: PreparedSong, options: EditOptions) -> tuple:
+    """The edited voice's notes of ``other``'s target bars, with their ticks and velocities."""
+    split = melody.split_top_voice(other.track, list(other.bars), other.song.ticks_per_beat)
+    voiced = split.top + (split.others if options.voice == "all" else ())
+    start, end = other.target_steps(options.bars)
+    return tuple(note for note in voiced if start <= note.start_step < end)
 
 
 def latent_from_file(path: Path, records: Sequence[dict], other: PreparedSong, options: EditOptions,

@@ -125,9 +125,13 @@ def plan_edit(
     target: BarRange,
     new_notes: Sequence[StepNote],
     voice: str = "top",
+    copies: Sequence[VoicedNote] = (),
 ) -> EditPlan:
     """The plan for replacing the edited voice of ``paired`` in ``target`` by ``new_notes`` (on the
-    song step grid, inside the target; a ``tied_from_before`` note of unknown pitch is a rest)."""
+    song step grid, inside the target; a ``tied_from_before`` note of unknown pitch is a rest).
+
+    ``copies`` are the target notes of another version of these bars (an interpolation's end taken
+    from another file): a new note equal to one of them is written with its ticks and velocity."""
     edited, others = voiced_notes(paired, bars, ticks_per_beat, voice)
     first_step, end_step = target.step_span(bars)
     in_target = [n for n in edited if first_step <= n.start_step < end_step]
@@ -139,6 +143,7 @@ def plan_edit(
     unchanged = {index: originals[key] for index, note in enumerate(line)
                  if (key := (note.pitch, note.start_step, note.end_step)) in originals}
     stays = kept + list(unchanged.values())  # notes whose events stay where they are
+    copied = _originals_by_line_key(copies, copies, end_step)
 
     first_tick = bars[target.first - 1].start_tick
     next_onset = min((n.note.start_tick for n in kept if n.start_step >= end_step), default=_NO_TICK)
@@ -148,6 +153,12 @@ def plan_edit(
     for index, note in enumerate(line):
         if index in unchanged:
             continue  # an exact copy: its original events stay, ticks and velocity
+        source = copied.get((note.pitch, note.start_step, note.end_step))
+        if source is not None:  # an exact copy of the other version's note
+            start, end = source.note.start_tick, source.note.end_tick
+            end = min([end] + [n.note.start_tick for n in stays if start < n.note.start_tick < end])
+            additions.append(NewNote(start, end, note.pitch, source.note.velocity))
+            continue
         start, end = ticks[index]
         # A note that stays and starts while this one would still sound ends it there.
         end = min([end] + [n.note.start_tick for n in stays if start < n.note.start_tick < end])

@@ -175,6 +175,7 @@ def _edited_chunk(
     new_notes: Sequence[StepNote],
     provenance: str,
     voice: str,
+    copies: Sequence = (),
 ) -> mido.MidiTrack:
     """The edited track chunk (see write_edited_song and edit_plan for the rules)."""
     ticks_per_beat = song.ticks_per_beat
@@ -188,7 +189,7 @@ def _edited_chunk(
         for note in new_notes
         if not (note.tied_from_before and note.pitch is None and hold_pitch is None)
     ]
-    plan = plan_edit(paired, bars, ticks_per_beat, target, notes, voice)
+    plan = plan_edit(paired, bars, ticks_per_beat, target, notes, voice, copies)
     channel = track.channel
 
     removed: set[int] = set()
@@ -233,8 +234,11 @@ def write_edited_song(
     provenance: str,
     force: bool = False,
     voice: str = "top",
+    copies: Sequence = (),
 ) -> Path:
     """Write ``song`` with ``track``'s edited voice in the ``target`` bars replaced by ``new_notes``.
+    (``copies``: another version's target notes, written exactly where a new note equals one:
+    ``edit_plan.plan_edit``.)
 
     ``new_notes`` are on the song step grid (see ``melody.quantize_track``) inside the target bars,
     with real MIDI pitches; a leading ``tied_from_before`` note of unknown pitch (None) continues the
@@ -249,7 +253,7 @@ def write_edited_song(
     """
     out_path = Path(out_path)
     check_output_path(out_path, force, song.path)
-    edited = _edited_chunk(song, track, bars, target, new_notes, provenance, voice)
+    edited = _edited_chunk(song, track, bars, target, new_notes, provenance, voice, copies)
     chunks = list(song.midi_file.tracks)
     chunks[track.chunk] = edited
     return write_output_bytes(out_path, _file_bytes(song.midi_type, song.ticks_per_beat, chunks), force)

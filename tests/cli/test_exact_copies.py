@@ -36,7 +36,7 @@ def test_vary_amount_0_writes_the_target_bars_note_for_note(run_clsm, tmp_path, 
     assert all_notes(output["path"]) == all_notes(tune)
 
 
-def test_an_interpolation_starting_from_an_infill_starts_on_that_file_note_for_note(run_clsm, tmp_path):
+def test_interpolation_ends_copied_from_infills_are_those_files_note_for_note(run_clsm, tmp_path):
     tune = DEV_MIDI / "cre_BaconandBeanshornpipe.mid"
     infill = run_clsm("infill", tune, "--bars", "3-4", "-n", "2", "--seed", "5", "--json", "--no-preview",
                       "--out", tmp_path)
@@ -47,3 +47,4 @@ def test_an_interpolation_starting_from_an_infill_starts_on_that_file_note_for_n
     assert series.exit_code == 0, series.output
     outputs = [Path(output["path"]) for output in json.loads(series.stdout)["outputs"]]
     assert all_notes(outputs[0]) == all_notes(first)
+    assert all_notes(outputs[-1]) == all_notes(second)
