@@ -20,7 +20,7 @@ from clsm_cli.data.music21_corpus import Tune, read_tune
 from clsm_cli.data.song_notes import MeterSection, SongNotes, SongSkipped, TrackNotes, read_midi_notes
 from clsm_cli.data.windows import MAX_REST_BARS, WINDOW_STRIDE_BARS, TrackWindows, cut_windows_at, pitches_in_range
 from clsm_cli.errors import InputFileError
-from clsm_cli.timebase import SIXTEENTH_GRID, Grid, Meter, grid_from_record
+from clsm_cli.timebase import SIXTEENTH_GRID, Grid, Meter, grid_from_record, meters_text
 
 TRACK_FILTERS = ("drum", "bass", "empty", "polyphonic", "out of range")
 
@@ -102,6 +102,9 @@ def song_result(song: SongNotes, meter_groups: Collection[Meter] | None = None, 
     for section in song.meter_sections:
         if (meter_groups is None or section.group in meter_groups) and grid.supports(section.group):
             by_group.setdefault(section.group, []).append(section)
+    if not by_group and not any(grid.supports(section.group) for section in song.meter_sections):
+        written = sorted({meter for section in song.meter_sections for meter in section.meters})
+        return SongResult("meter", f"in {meters_text(written)}, which the {grid.encoding} grid does not hold")
     counts = {name: 0 for name in TRACK_FILTERS + ("usable",)}
     tracks: list[TrackResult] = []
     meters: dict[str, set] = {}

@@ -49,6 +49,8 @@ def test_a_triplet_build_records_its_grid_and_puts_markers_only_on_quarter_lines
     out, manifest = triplet_data
     assert manifest_grid(manifest) == TRIPLET_GRID and manifest["vocabulary_hash"] == vocabulary_hash("triplet")
     assert list(manifest["meter_groups"]) == ["4/4"]  # the 6/8 tune has no triplet grid
+    assert manifest["files"]["skipped_by_reason"]["meter"]["examples"] == [
+        {"detail": "in 6/8, which the triplet grid does not hold", "source": "jig.mid"}]
     windows = np.asarray(open_split(out, "train-1", meter_group="4/4")[:])
     markers = np.argwhere(windows == TRIPLET_TOKEN)
     assert len(markers) and set((markers[:, 1] % 4).tolist()) == {0}
