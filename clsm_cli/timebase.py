@@ -97,6 +97,16 @@ class Meter:
         beat may be played as a triplet. 6/8 and 9/8 divide their beats in three already."""
         return self.denominator == 4 or self.as_tuple() == (2, 2)
 
+    @property
+    def beat_steps(self) -> int:
+        """16th steps in a beat: a quarter in x/1, x/2 and x/4; a dotted quarter in 6/8, 9/8 and
+        12/8; an eighth in other x/8 meters (3/8, 5/8, 7/8); a 16th in x/16."""
+        if self.denominator <= 4:
+            return STEPS_PER_QUARTER
+        if self.denominator == 8 and self.numerator % 3 == 0 and self.numerator > 3:
+            return 6
+        return STEPS_PER_WHOLE_NOTE // self.denominator
+
     def as_tuple(self) -> tuple[int, int]:
         return (self.numerator, self.denominator)
 

@@ -55,6 +55,11 @@ def test_bar_ticks_and_steps_per_bar_of_each_meter():
         Meter(7, 32)
 
 
+def test_a_beat_is_a_quarter_a_dotted_quarter_in_compound_meters_else_an_eighth():
+    beats = {text: Meter.parse(text).beat_steps for text in ("4/4", "2/2", "3/4", "6/8", "9/8", "12/8", "3/8", "7/8")}
+    assert beats == {"4/4": 4, "2/2": 4, "3/4": 4, "6/8": 6, "9/8": 6, "12/8": 6, "3/8": 2, "7/8": 2}
+
+
 def test_the_window_rule_is_eight_bars_and_targets_of_one_to_four_bars():
     assert window_steps(16) == 128 and target_lengths(16) == (16, 32, 48, 64)
     assert Meter(3, 4).window_steps == 96 and Meter(3, 4).target_lengths == (12, 24, 36, 48)

@@ -25,21 +25,13 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from clsm_cli.music.bars import Bar, bar_at_step, step_to_tick
-from clsm_cli.timebase import STEPS_PER_QUARTER, round_half_up
-
-
-def beat_steps(bar: Bar) -> int:
-    """16th steps in a beat of ``bar``'s meter: 4 in x/4 and 2/2, 6 in 6/8, 9/8, 12/8, 2 otherwise."""
-    if bar.denominator in (1, 2, 4):
-        return STEPS_PER_QUARTER
-    if bar.denominator == 8 and bar.numerator % 3 == 0:
-        return 6
-    return 16 // bar.denominator
+from clsm_cli.timebase import round_half_up
 
 
 def position_in_beat(bars: Sequence[Bar], step: int) -> int:
+    """The 16th step from the start of the beat holding ``step`` (``Meter.beat_steps``)."""
     bar = bar_at_step(bars, step)
-    return (step - bar.first_step) % beat_steps(bar)
+    return (step - bar.first_step) % bar.time_signature.beat_steps
 
 
 @dataclass(frozen=True)
