@@ -69,7 +69,7 @@ from clsm_cli.editing.window import (
 from clsm_cli.engine.load import LoadedEngine
 from clsm_cli.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError
-from clsm_cli.music import audio, melody, midi_read, midi_write
+from clsm_cli.music import audio, melody, midi_write
 from clsm_cli.music.bars import BarRange, bar_at_step
 from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote
 
@@ -320,11 +320,17 @@ def _file_endpoint(path: Path, prepared: PreparedSong, window: ModelWindow, opti
     outside the target: InputFileError otherwise.
     """
     path = Path(path)
-    try:
-        records = parse_provenance(midi_read.read_text_events(path))
-    except ClsmError as error:
-        raise InputFileError(f"{role} file: {error.message}") from None
-    other = prepare_for_model(path, options, edit_model)
+    same = _same_file(path, prepared.path)  # the song itself (--start A of A): it was read already
+    if same:
+        other, records = prepared, parse_provenance(prepared.song.text_events)
+    else:  # read once: its provenance and its notes
+        try:
+            opened = open_song(path, None, options.meter)
+        except ClsmError as error:
+            raise InputFileError(f"{role} file: {error.message}") from None
+        options.bars.check_inside(opened.bars, path.name)
+        records = parse_provenance(opened.song.text_events)
+        other = prepare_for_model(path, options, edit_model, opened)
     start, end = prepared.target_steps(options.bars)
     if _same_file(path, prepared.path) or _same_file(options.start_file, prepared.path):
         if not same_outside(prepared.line, other.line, start, end):

@@ -49,3 +49,19 @@ def test_a_batch_reads_each_input_once(run_clsm, tiny_model_dir, tmp_path, reads
                       "--no-preview")
     assert result.exit_code == 0, result.output
     assert reads == Counter({HORNPIPE.resolve(): 1, other.resolve(): 1})
+
+
+def test_an_interpolation_between_two_files_reads_each_twice_at_most(run_clsm, tiny_model_dir, tmp_path, reads):
+    """Known gap: planning the call (which bars the files changed) reads their provenance first; the
+    edit then reads each once (the song is the --start file: not read again)."""
+    first = run_clsm("infill", HORNPIPE, "--bars", "3", "-n", "2", "--model", tiny_model_dir, "--out", tmp_path,
+                     "--no-preview", "--json")
+    assert first.exit_code == 0, first.output
+    import json
+
+    start, end = (Path(output["path"]).resolve() for output in json.loads(first.stdout)["outputs"])
+    reads.clear()
+    result = run_clsm("interpolate", "--start", start, "--end", end, "--steps", "2", "--model", tiny_model_dir,
+                      "--out", tmp_path / "series", "--no-preview")
+    assert result.exit_code == 0, result.output
+    assert reads == Counter({start: 2, end: 2})
