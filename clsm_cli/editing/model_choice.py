@@ -37,8 +37,7 @@ def installed_editors(models: Optional[Sequence[InstalledModel]] = None) -> list
     """The installed CLSMs whose config reads, in the order of preference (config.json files only)."""
     if models is None:
         models = checkpoint.list_installed_models(read_weights=False)
-    editors = [model for model in models if model.problem is None and model.kind == "clsm"
-               and not model.config.grid.has_triplets]  # triplet-grid models train and evaluate; editing is next
+    editors = [model for model in models if model.problem is None and model.kind == "clsm"]
     return sorted(editors, key=_preference)
 
 
@@ -200,11 +199,6 @@ class EditModels:
         if name_or_path not in self._loaded:
             with self._loading():
                 model = load_engine(name_or_path, self._engine, self._device)
-            if model.config.grid.has_triplets:
-                raise ModelError(
-                    f"{model.name} reads the triplet grid; this version's editing commands use 16th-grid models "
-                    "(triplet models can be trained and evaluated), so leave out --model or name another"
-                )
             chosen = (model, command_decoding(model.config, self._temperature, self._top_p))
             self._loaded[name_or_path] = chosen
             self._announce(*chosen)

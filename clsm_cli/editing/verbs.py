@@ -59,11 +59,12 @@ from clsm_cli.editing.provenance import (
     recorded_target_notes,
     stored_latent,
 )
-from clsm_cli.editing.splice import edited_track_notes, notes_for_writer, splice, target_notes
+from clsm_cli.editing.splice import edited_track_notes, notes_for_writer, splice, target_notes, target_triplet_steps
 from clsm_cli.editing.window import (
     ModelWindow,
     centred_window,
     short_song_warning,
+    song_triplet_steps,
     target_tokens_of,
 )
 from clsm_cli.engine.load import LoadedEngine
@@ -85,6 +86,7 @@ class _Version:
     latents: tuple[Latent, ...]
     tokens: np.ndarray
     copies: tuple = ()  # another file's target notes to write exactly (an interpolation's end)
+    triplet_steps: frozenset = frozenset()  # target quarters (song steps) written as triplets (triplet grid)
 
 
 def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
@@ -152,6 +154,7 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
             written.write(path, lambda: midi_write.write_edited_song(
                 prepared.song, prepared.track, bars, options.bars, new_notes, path, provenance_text(record),
                 force=options.force, voice=options.voice, copies=version.copies,
+                triplet_steps=version.triplet_steps,
             ))
             wav, renderer = None, None
             if options.wav:
@@ -199,10 +202,13 @@ def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: L
                 for k, candidate in zip(numbers, first)]
     # Later chunks see each candidate's own generated bars before them (and the song's after them),
     # so each is decoded on its own, with the draws of its candidate number and chunk.
+    song_triplets = song_triplet_steps(prepared, config)
     for index in range(1, len(chunks)):
+        generated_start, generated_end = prepared.target_steps(BarRange(chunks[0].first, chunks[index - 1].last))
         for position, k in enumerate(numbers):
             version = versions[position]
-            window = centred_window(prepared, version.line, chunks[index], config)
+            triplets = frozenset(step for step in song_triplets if not generated_start <= step < generated_end)
+            window = centred_window(prepared, version.line, chunks[index], config, triplets | version.triplet_steps)
             (candidate,) = generate.infill(engine, window.tokens, window.target, decoding, seed, (k,), chunk=index)
             candidate = edited(candidate, window, k, index, bool(np.any(version.tokens < NUM_PITCHES)))
             versions[position] = _apply(prepared, version.line, window, candidate, chunks[index], version)
@@ -300,16 +306,18 @@ def _original_endpoint(prepared: PreparedSong, window: ModelWindow, edit_model: 
     """The existing bars, with their posterior latent ``f(posterior mean)``."""
     tokens = window.tokens[window.target.start : window.target.end].copy()
     w = generate.encode_w(edit_model.engine, window.tokens, window.target)
-    return Endpoint(prepared.line, Candidate(tokens, w))
+    return Endpoint(prepared.line, Candidate(tokens, w), triplet_steps=target_triplet_steps(tokens, window))
 
 
 def _decoded_endpoint(prepared: PreparedSong, window: ModelWindow, candidate: Candidate, bars: BarRange) -> Endpoint:
-    return Endpoint(_apply(prepared, prepared.line, window, candidate, bars).line, candidate)
+    version = _apply(prepared, prepared.line, window, candidate, bars)
+    return Endpoint(version.line, candidate, triplet_steps=version.triplet_steps)
 
 
 def _endpoint_version(endpoint: Endpoint, bars: BarRange) -> _Version:
     candidate = endpoint.candidate
-    return _Version(endpoint.line, (Latent(bars, candidate.w),), candidate.tokens.astype(TOKEN_DTYPE), endpoint.copies)
+    return _Version(endpoint.line, (Latent(bars, candidate.w),), candidate.tokens.astype(TOKEN_DTYPE), endpoint.copies,
+                    endpoint.triplet_steps)
 
 
 def _file_endpoint(path: Path, prepared: PreparedSong, window: ModelWindow, options: EditOptions,
@@ -337,14 +345,15 @@ def _file_endpoint(path: Path, prepared: PreparedSong, window: ModelWindow, opti
             raise InputFileError(f"{role} file {path.name} has other notes than {prepared.path.name} outside "
                                  f"{options.bars}, so they are not two versions of one song")
     line = with_target_of(prepared.line, other.line, start, end)
-    tokens = target_tokens_in_frame(line, window)
+    other_triplets = frozenset(step for step in song_triplet_steps(other, edit_model.config) if start <= step < end)
+    tokens = target_tokens_in_frame(line, window, other_triplets)
     w, note = latent_from_file(path, records, other, options, edit_model, role)
     if w is None:
         framed = window.tokens.copy()
         framed[window.target.start : window.target.end] = tokens
         w = generate.encode_w(edit_model.engine, framed, window.target)
     result.add_warning(note)
-    return Endpoint(line, Candidate(tokens, w), _target_notes_of(other, options))
+    return Endpoint(line, Candidate(tokens, w), _target_notes_of(other, options), target_triplet_steps(tokens, window))
 
 
 def _target_notes_of(other: PreparedSong, options: EditOptions) -> tuple:
@@ -388,7 +397,8 @@ def _apply(prepared: PreparedSong, line: Sequence[StepNote], window: ModelWindow
     new_line = splice(line, start, end, target_notes(candidate.tokens, window, line))
     latents = (previous.latents if previous else ()) + (Latent(chunk, candidate.w),)
     tokens = candidate.tokens if previous is None else np.concatenate([previous.tokens, candidate.tokens])
-    return _Version(tuple(new_line), latents, tokens.astype(TOKEN_DTYPE))
+    triplets = target_triplet_steps(candidate.tokens, window) | (previous.triplet_steps if previous else frozenset())
+    return _Version(tuple(new_line), latents, tokens.astype(TOKEN_DTYPE), triplet_steps=triplets)
 
 
 def _note_window(result: FileResult, prepared: PreparedSong, window: ModelWindow, config) -> None:

@@ -23,6 +23,8 @@ from clsm_cli.engine.protocol import TargetSpan
 from clsm_cli.music.bars import BarRange, meter_run, window_around
 from clsm_cli import timebase
 from clsm_cli.timebase import Meter
+from clsm_cli.music.song import note_arrays
+from clsm_cli.music.triplets import place_on_triplet_grid, representable_triplets, to_triplet_tokens
 from clsm_cli.music.tokens import (
     TOKEN_DTYPE,
     StepNote,
@@ -48,11 +50,12 @@ class ModelWindow:
     ``looped`` is True when the window shows a short song repeated around the target.
     """
 
-    tokens: np.ndarray  # (window_steps,) uint8, canonical
+    tokens: np.ndarray  # (window_steps,) uint8, canonical: the model's tokens (its grid's)
     start_step: int
     target: TargetSpan
     octave_shift: int
     looped: bool = False
+    triplet_steps: frozenset[int] = frozenset()  # song steps of the quarters shown as triplets (triplet grid)
 
     @property
     def target_start_step(self) -> int:
@@ -67,12 +70,14 @@ class ModelWindow:
 
 
 def build_window(line: Sequence[StepNote], start_step: int, target_start_step: int, target_length: int,
-                 window_steps: int) -> ModelWindow:
+                 window_steps: int, triplet_steps: frozenset[int] = frozenset()) -> ModelWindow:
     """The model's view of one line of notes around a target (pure).
 
     One octave shift moves the window's notes into 55..84 (the most of them), pitches still
     outside are folded by octaves. A right context that begins inside a note (or a rest) starts
     with that note's pitch (or ``R``), not with ``__``: the target before it is being replaced.
+    ``triplet_steps`` (a triplet-grid model's) are the song steps of quarters the line plays as
+    triplets: they are shown as ``3:`` quarters (``music/triplets.py``).
     """
     end_step = start_step + window_steps
     inside = [note for note in line if note.start_step < end_step and note.end_step > start_step]
@@ -83,7 +88,10 @@ def build_window(line: Sequence[StepNote], start_step: int, target_start_step: i
     right = target_start + target_length
     if right < window_steps and tokens[right] == HOLD_TOKEN:
         tokens[right] = sounding_token_at(tokens, right)
-    return ModelWindow(tokens.astype(TOKEN_DTYPE), start_step, TargetSpan(target_start, target_length), shift)
+    shown = frozenset(step for step in triplet_steps if start_step <= step < end_step)
+    tokens = to_triplet_tokens(tokens, [step - start_step for step in shown])
+    return ModelWindow(tokens.astype(TOKEN_DTYPE), start_step, TargetSpan(target_start, target_length), shift,
+                       triplet_steps=shown)
 
 
 def target_tokens_of(line: Sequence[StepNote], window: ModelWindow) -> np.ndarray:
@@ -92,23 +100,43 @@ def target_tokens_of(line: Sequence[StepNote], window: ModelWindow) -> np.ndarra
     inside = [note for note in line if note.start_step < start + length and note.end_step > start]
     model_notes = [replace(note, pitch=fold_into_range(note.pitch + window.octave_shift), tied_from_before=False)
                    for note in inside]
-    return encode_notes(model_notes, length, start_step=start).astype(TOKEN_DTYPE)
+    tokens = encode_notes(model_notes, length, start_step=start)
+    shown = representable_triplets(window.triplet_steps, line)
+    return to_triplet_tokens(tokens, [step - start for step in shown if start <= step < start + length]).astype(TOKEN_DTYPE)
 
 
-def centred_window(prepared: PreparedSong, line: Sequence[StepNote], target: BarRange, config) -> ModelWindow:
+def song_triplet_steps(prepared: PreparedSong, config) -> frozenset[int]:
+    """The quarters (song steps) the melody plays as triplets, for a triplet-grid model (none for a
+    16th-grid one): each quarter on the grid that moves its onsets least (``music/triplets.py``),
+    where the 16th-grid line can say it."""
+    if not config.grid.has_triplets:
+        return frozenset()
+    notes = note_arrays(prepared.track)
+    placement = place_on_triplet_grid(notes.start_ticks, notes.end_ticks, notes.pitches, list(prepared.bars),
+                                      prepared.song.ticks_per_beat)
+    return representable_triplets(placement.triplet_steps, prepared.line)
+
+
+def centred_window(prepared: PreparedSong, line: Sequence[StepNote], target: BarRange, config,
+                   triplet_steps: Optional[frozenset[int]] = None) -> ModelWindow:
     """The window centred on the ``target`` bars, with the bars on both sides that exist, kept off
     odd bars (a bar in a meter the model does not read).
 
     ``line`` is what the window shows outside the target (for a chunk of a long infill: the bars
     before it as already generated, the bars after it as in the song). A song shorter than the
     window whose bars around the target hold no notes is shown looped (:func:`looped_window`).
+    ``triplet_steps``: the quarters ``line`` plays as triplets (default: the song's, for a
+    triplet-grid model; :func:`song_triplet_steps`).
     """
+    if triplet_steps is None:
+        triplet_steps = song_triplet_steps(prepared, config)
+    triplet_steps = representable_triplets(triplet_steps, line)
     run = model_bars_run(prepared, target, config)
     window_bars = window_around(target, len(prepared.bars), bars_per_window(config), within=run)
     start, end = prepared.target_steps(target)
     line = notes_within(line, prepared, run)
     window = build_window(line, prepared.bars[window_bars.first - 1].first_step, start, end - start,
-                          config.window_steps)
+                          config.window_steps, triplet_steps)
     if _song_steps(prepared) < config.window_steps and not window.context_has_notes:
         return looped_window(line, _song_steps(prepared), start, end - start, config) or window
     return window

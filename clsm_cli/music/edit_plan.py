@@ -126,12 +126,15 @@ def plan_edit(
     new_notes: Sequence[StepNote],
     voice: str = "top",
     copies: Sequence[VoicedNote] = (),
+    triplet_steps: frozenset[int] = frozenset(),
 ) -> EditPlan:
     """The plan for replacing the edited voice of ``paired`` in ``target`` by ``new_notes`` (on the
     song step grid, inside the target; a ``tied_from_before`` note of unknown pitch is a rest).
 
     ``copies`` are the target notes of another version of these bars (an interpolation's end taken
-    from another file): a new note equal to one of them is written with its ticks and velocity."""
+    from another file): a new note equal to one of them is written with its ticks and velocity.
+    ``triplet_steps`` are the quarters (song steps) of the target played as triplets: there a new
+    note on the quarter's 16th step 1 or 3 starts (or ends) at 1/3 or 2/3 of the quarter."""
     edited, others = voiced_notes(paired, bars, ticks_per_beat, voice)
     first_step, end_step = target.step_span(bars)
     in_target = [n for n in edited if first_step <= n.start_step < end_step]
@@ -148,7 +151,7 @@ def plan_edit(
     first_tick = bars[target.first - 1].start_tick
     next_onset = min((n.note.start_tick for n in kept if n.start_step >= end_step), default=_NO_TICK)
     ticks = felt_ticks([(n.start_step, n.end_step) for n in line], context_feel(_feel_context(kept, bars, target),
-                       bars, ticks_per_beat), bars, ticks_per_beat, first_tick, next_onset)
+                       bars, ticks_per_beat), bars, ticks_per_beat, first_tick, next_onset, triplet_steps)
     additions = []
     for index, note in enumerate(line):
         if index in unchanged:

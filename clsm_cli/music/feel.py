@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from clsm_cli.music.bars import Bar, bar_at_step, step_to_tick
+from clsm_cli.music.triplets import triplet_tick
 from clsm_cli.timebase import round_half_up
 
 
@@ -62,21 +63,29 @@ def _median(values: Sequence[int]) -> int:
 
 def felt_ticks(
     steps: Sequence[tuple[int, int]], feel: Feel, bars: Sequence[Bar], ticks_per_beat: int,
-    first_tick: int, next_onset_tick: int,
+    first_tick: int, next_onset_tick: int, triplet_steps: frozenset[int] = frozenset(),
 ) -> list[tuple[int, int]]:
     """Ticks ``(start, end)`` of new notes of one line given as ``(start_step, end_step)`` in onset
     order, with the feel applied and clamped: every onset at or after ``first_tick`` (the target's
     first tick), before the next new note's onset and before ``next_onset_tick`` (the first note
-    after them); every release after its onset and at most the next onset."""
-    grid_starts = [step_to_tick(bars, ticks_per_beat, start) for start, _ in steps]
+    after them); every release after its onset and at most the next onset. In a quarter of
+    ``triplet_steps`` the 16th steps 1 and 3 stand for triplet steps: they sit at 1/3 and 2/3 of the
+    quarter, moved by the shift alone (the context's offsets were measured against 16ths)."""
+
+    def grid_tick(step: int) -> tuple[int, bool]:
+        tick = triplet_tick(step, bars, ticks_per_beat, triplet_steps) if triplet_steps else None
+        return (step_to_tick(bars, ticks_per_beat, step), False) if tick is None else (tick, True)
+
+    grid_starts = [grid_tick(start)[0] for start, _ in steps]
     placed: list[tuple[int, int]] = []
     for index, (start_step, end_step) in enumerate(steps):
         following = grid_starts[index + 1] if index + 1 < len(steps) else next_onset_tick
-        start = grid_starts[index] + feel.onset_offset(position_in_beat(bars, start_step))
+        on_triplet = grid_tick(start_step)[1]
+        start = grid_starts[index] + (feel.shift if on_triplet else feel.onset_offset(position_in_beat(bars, start_step)))
         start = min(max(start, first_tick), following - 1)
         if placed:
             start = max(start, placed[-1][0] + 1)  # onsets stay in order
-        end = step_to_tick(bars, ticks_per_beat, end_step)
+        end = grid_tick(end_step)[0]
         placed.append((start, end))
     result = []
     for index, (start, end) in enumerate(placed):

@@ -176,6 +176,7 @@ def _edited_chunk(
     provenance: str,
     voice: str,
     copies: Sequence = (),
+    triplet_steps: frozenset[int] = frozenset(),
 ) -> mido.MidiTrack:
     """The edited track chunk (see write_edited_song and edit_plan for the rules)."""
     ticks_per_beat = song.ticks_per_beat
@@ -189,7 +190,7 @@ def _edited_chunk(
         for note in new_notes
         if not (note.tied_from_before and note.pitch is None and hold_pitch is None)
     ]
-    plan = plan_edit(paired, bars, ticks_per_beat, target, notes, voice, copies)
+    plan = plan_edit(paired, bars, ticks_per_beat, target, notes, voice, copies, triplet_steps)
     channel = track.channel
 
     removed: set[int] = set()
@@ -235,10 +236,12 @@ def write_edited_song(
     force: bool = False,
     voice: str = "top",
     copies: Sequence = (),
+    triplet_steps: frozenset[int] = frozenset(),
 ) -> Path:
     """Write ``song`` with ``track``'s edited voice in the ``target`` bars replaced by ``new_notes``.
-    (``copies``: another version's target notes, written exactly where a new note equals one:
-    ``edit_plan.plan_edit``.)
+    (``copies``: another version's target notes, written exactly where a new note equals one;
+    ``triplet_steps``: the target's quarters whose 16th steps 1 and 3 stand for triplet steps, written
+    at 1/3 and 2/3 of the quarter: ``edit_plan.plan_edit``.)
 
     ``new_notes`` are on the song step grid (see ``melody.quantize_track``) inside the target bars,
     with real MIDI pitches; a leading ``tied_from_before`` note of unknown pitch (None) continues the
@@ -253,7 +256,7 @@ def write_edited_song(
     """
     out_path = Path(out_path)
     check_output_path(out_path, force, song.path)
-    edited = _edited_chunk(song, track, bars, target, new_notes, provenance, voice, copies)
+    edited = _edited_chunk(song, track, bars, target, new_notes, provenance, voice, copies, triplet_steps)
     chunks = list(song.midi_file.tracks)
     chunks[track.chunk] = edited
     return write_output_bytes(out_path, _file_bytes(song.midi_type, song.ticks_per_beat, chunks), force)

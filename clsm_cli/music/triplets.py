@@ -25,12 +25,12 @@ All arithmetic is in integers, exact at every resolution.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from clsm_cli.constants import FIRST_PITCH_TOKEN, HOLD_TOKEN, MAX_PITCH, MIN_PITCH, REST_TOKEN, TRIPLET_TOKEN
-from clsm_cli.music.bars import Bar
+from clsm_cli.music.bars import Bar, bar_at_step
 from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote, token_to_pitch
 from clsm_cli.timebase import STEPS_PER_QUARTER, Meter
 
@@ -252,3 +252,59 @@ def fine_to_ticks(positions: np.ndarray, bars: Sequence[Bar], ticks_per_beat: in
     index = np.clip(np.searchsorted(bar_fine, positions, side="right") - 1, 0, len(bars) - 1)
     offset = positions - bar_fine[index]
     return bar_ticks[index] + (2 * offset * ticks_per_beat + FINE_PER_QUARTER) // (2 * FINE_PER_QUARTER)
+
+
+# --- the triplet grid seen from the 16th grid -------------------------------------------------------
+# A triplet quarter's three steps sit at 0, 1/3 and 2/3 of the quarter; rounded to the 16th grid they
+# are the quarter's 16th steps 0, 1 and 3, all different. So a line on the 16th grid together with
+# the set of its triplet quarters says exactly what a triplet-grid line says, provided nothing starts
+# or ends on the quarter's third 16th: the editing commands keep their 16th-grid line and convert
+# tokens at the model's edge (``to_triplet_tokens`` / ``from_triplet_tokens``).
+
+SIXTEENTH_OF_TRIPLET_STEP = (0, 1, 3)  # the 16th step (in its quarter) each triplet step rounds to
+
+
+def to_triplet_tokens(tokens: np.ndarray, triplet_offsets: Iterable[int]) -> np.ndarray:
+    """16th-grid tokens with the quarters starting at ``triplet_offsets`` (indices into ``tokens``)
+    written as triplet quarters ``[3:, t0, t1, t3]``; ValueError when such a quarter has something
+    on its third 16th (``t2`` is not a hold)."""
+    tokens = np.asarray(tokens, dtype=TOKEN_DTYPE).copy()
+    for offset in sorted(triplet_offsets):
+        quarter = tokens[offset : offset + STEPS_PER_QUARTER].copy()
+        if len(quarter) < STEPS_PER_QUARTER or quarter[2] != HOLD_TOKEN:
+            raise ValueError(f"the quarter at step {offset} has a 16th a triplet cannot hold")
+        tokens[offset : offset + STEPS_PER_QUARTER] = [TRIPLET_TOKEN, quarter[0], quarter[1], quarter[3]]
+    return tokens
+
+
+def from_triplet_tokens(tokens: np.ndarray) -> tuple[np.ndarray, frozenset[int]]:
+    """The inverse of :func:`to_triplet_tokens`: 16th-grid tokens and the offsets of the triplet
+    quarters (ValueError for a marker off a quarter line, as :func:`decode_fine_tokens`)."""
+    tokens = np.asarray(tokens, dtype=TOKEN_DTYPE).copy()
+    markers = np.flatnonzero(tokens == TRIPLET_TOKEN)
+    if len(markers) and ((markers % STEPS_PER_QUARTER).any() or markers.max() + STEPS_PER_QUARTER > len(tokens)):
+        raise ValueError("a triplet marker is not at the start of a whole quarter note")
+    for offset in markers.tolist():
+        first, second, third = tokens[offset + 1 : offset + STEPS_PER_QUARTER]
+        tokens[offset : offset + STEPS_PER_QUARTER] = [first, second, HOLD_TOKEN, third]
+    return tokens, frozenset(markers.tolist())
+
+
+def representable_triplets(triplet_steps: Iterable[int], line: Sequence[StepNote]) -> frozenset[int]:
+    """The triplet quarters (song steps) of a 16th-grid ``line`` it can be written in: those where no
+    note starts or ends on the quarter's third 16th."""
+    on_third = {note.start_step for note in line} | {note.end_step for note in line}
+    return frozenset(step for step in triplet_steps if step + 2 not in on_third)
+
+
+def triplet_tick(step: int, bars: Sequence[Bar], ticks_per_beat: int, triplet_steps: frozenset[int] | set[int]) -> int | None:
+    """The tick of a 16th ``step`` that stands for a triplet step (the 2nd or 3rd of a triplet
+    quarter in ``triplet_steps``); None for any other step."""
+    bar = bar_at_step(bars, step)
+    in_quarter = (step - bar.first_step) % STEPS_PER_QUARTER
+    quarter = step - in_quarter
+    if quarter not in triplet_steps or in_quarter not in (1, 3):
+        return None
+    thirds = SIXTEENTH_OF_TRIPLET_STEP.index(in_quarter)
+    quarter_tick = bar.start_tick + (quarter - bar.first_step) // STEPS_PER_QUARTER * ticks_per_beat
+    return quarter_tick + (2 * thirds * ticks_per_beat + 3) // 6

@@ -58,13 +58,57 @@ def test_both_engines_decode_the_same_legal_triplet_tokens(triplet_engines, deco
         decode_fine_tokens(row)  # every drawn sequence decodes
 
 
-def test_the_editing_commands_refuse_a_triplet_model_in_one_sentence(triplet_engines, run_clsm, tmp_path):
-    from pathlib import Path
+HORNPIPE = __import__("pathlib").Path(__file__).resolve().parent.parent / "fixtures" / "triplets" / "swung_hornpipe.mid"
 
-    from clsm_cli.errors import EXIT_MODEL
+
+def infill_json(run_clsm, model_folder, engine, out, *extra):
+    import json
+
+    result = run_clsm("infill", HORNPIPE, "--bars", "2-3", "-n", "3", "--seed", "11", "--model", model_folder,
+                      "--engine", engine, "--temperature", "1.2", "--json", "--no-preview", "--out", out, *extra)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_a_triplet_model_edits_a_triplet_tune_the_same_in_both_engines(triplet_engines, run_clsm, tmp_path):
+    from clsm_cli.music.bars import BarRange, song_bars
+    from clsm_cli.music.midi_read import read_midi
 
     folder = triplet_engines[0].directory
-    tune = Path(__file__).resolve().parent.parent / "fixtures" / "triplets" / "swung_hornpipe.mid"
-    result = run_clsm("infill", tune, "--bars", "2", "--model", folder, "--out", tmp_path, "--no-preview")
-    assert result.exit_code == EXIT_MODEL
-    assert "reads the triplet grid" in result.output and "Traceback" not in result.output
+    by_numpy = infill_json(run_clsm, folder, "numpy", tmp_path / "numpy")
+    by_torch = infill_json(run_clsm, folder, "torch", tmp_path / "torch")
+    tokens = [output["target_tokens"] for output in by_numpy["outputs"]]
+    assert tokens == [output["target_tokens"] for output in by_torch["outputs"]]  # token for token
+    assert any("3:" in text for text in tokens)  # the model wrote triplets
+    song = read_midi(HORNPIPE)
+    first, end = BarRange(2, 3).tick_span(song_bars(song))
+    for ours, theirs in zip(by_numpy["outputs"], by_torch["outputs"]):
+        notes = [(n.start_tick, n.end_tick, n.pitch, n.velocity) for n in read_midi(ours["path"]).tracks[0].notes]
+        assert notes == [(n.start_tick, n.end_tick, n.pitch, n.velocity) for n in read_midi(theirs["path"]).tracks[0].notes]
+        outside = [note for note in notes if not first <= note[0] < end]
+        assert outside == [(n.start_tick, n.end_tick, n.pitch, n.velocity) for n in song.tracks[0].notes
+                           if not first <= n.start_tick < end]
+        bars_text = ours["target_tokens"].split(" | ")
+        for bar_index, bar_text in enumerate(bars_text):  # a triplet quarter's notes land on its thirds (+1 tick)
+            names = bar_text.split()
+            for quarter in range(4):
+                slots = names[4 * quarter : 4 * quarter + 4]
+                if slots[0] != "3:":
+                    continue
+                quarter_tick = first + bar_index * 1920 + quarter * 480
+                onsets = {n[0] - quarter_tick for n in notes if quarter_tick <= n[0] < quarter_tick + 480}
+                assert onsets <= {0, 1, 160, 161, 320, 321}, onsets
+
+
+def test_vary_amount_0_with_a_triplet_model_writes_the_swung_bars_note_for_note(triplet_engines, run_clsm, tmp_path):
+    import json
+
+    from clsm_cli.music.midi_read import read_midi
+
+    result = run_clsm("vary", HORNPIPE, "--bars", "2-3", "--amount", "0", "-n", "1", "--model",
+                      triplet_engines[0].directory, "--json", "--no-preview", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    (output,) = json.loads(result.stdout)["outputs"]
+    assert "3:" in output["target_tokens"]  # the model saw the swing as triplets
+    written = [(n.start_tick, n.end_tick, n.pitch, n.velocity) for n in read_midi(output["path"]).tracks[0].notes]
+    assert written == [(n.start_tick, n.end_tick, n.pitch, n.velocity) for n in read_midi(HORNPIPE).tracks[0].notes]
