@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from clsm_cli.constants import HOLD_TOKEN, NUM_PITCHES
+from clsm_cli.constants import HOLD_TOKEN, NUM_PITCHES, STEPS_PER_QUARTER
 from clsm_cli.editing.prepare import PreparedSong
 from clsm_cli.engine.protocol import TargetSpan
 from clsm_cli.music.bars import BarRange, meter_run, window_around
@@ -138,15 +138,16 @@ def centred_window(prepared: PreparedSong, line: Sequence[StepNote], target: Bar
     window = build_window(line, prepared.bars[window_bars.first - 1].first_step, start, end - start,
                           config.window_steps, triplet_steps)
     if _song_steps(prepared) < config.window_steps and not window.context_has_notes:
-        return looped_window(line, _song_steps(prepared), start, end - start, config) or window
+        return looped_window(line, _song_steps(prepared), start, end - start, config, triplet_steps) or window
     return window
 
 
 def looped_window(line: Sequence[StepNote], song_steps: int, target_start_step: int, target_length: int,
-                  config) -> Optional[ModelWindow]:
+                  config, triplet_steps: frozenset[int] = frozenset()) -> Optional[ModelWindow]:
     """The window of a short song repeated before and after itself, the target centred (pure).
 
-    None when the line holds no notes at all (a loop of rests would show nothing new).
+    None when the line holds no notes at all (a loop of rests would show nothing new). The song's
+    triplet quarters repeat with it (when the song is whole quarters long).
     """
     if not line:
         return None
@@ -156,7 +157,10 @@ def looped_window(line: Sequence[StepNote], song_steps: int, target_start_step: 
               for copy in range(-copies, copies + 1) for note in line]
     steps_per_bar = int(config.steps_per_bar)
     before = (int(config.window_steps) - target_length) // 2 // steps_per_bar * steps_per_bar
-    window = build_window(looped, target_start_step - before, target_start_step, target_length, config.window_steps)
+    repeated = frozenset(step + copy * song_steps for copy in range(-copies, copies + 1) for step in triplet_steps
+                         ) if song_steps % STEPS_PER_QUARTER == 0 else frozenset()
+    window = build_window(looped, target_start_step - before, target_start_step, target_length, config.window_steps,
+                          repeated)
     return replace(window, looped=True)
 
 
