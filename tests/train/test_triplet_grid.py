@@ -65,3 +65,24 @@ def test_training_on_triplet_data_saves_a_triplet_model(triplet_data, tmp_path):
     assert config.grid == TRIPLET_GRID and config.vocab_size == config.num_music_tokens == 36
     assert record["vocabulary_hash"] == vocabulary_hash("triplet") != vocabulary_hash()
     assert json.loads((result.model_directory / "config.json").read_text())["config"]["grid_encoding"] == "triplet"
+
+
+def test_a_trained_triplet_model_edits_a_triplet_fixture_the_same_in_both_engines(triplet_data, tmp_path):
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from clsm_cli.cli.app import app
+
+    out, _ = triplet_data
+    result = train(TrainOptions(kind="clsm", data_dir=str(out), out=str(tmp_path / "m"), preset="tiny", batch_size=8,
+                                max_steps=3, max_validation_windows=8, workers=0))
+    tune = Path(__file__).resolve().parent.parent / "fixtures" / "triplets" / "swung_hornpipe.mid"  # 4/4
+    tokens = {}
+    for engine in ("numpy", "torch"):
+        run = CliRunner().invoke(app, ["infill", str(tune), "--bars", "2-3", "-n", "4", "--seed", "2", "--model",
+                                       str(result.model_directory), "--engine", engine, "--temperature", "1.0",
+                                       "--json", "--no-preview", "--out", str(tmp_path / engine)])
+        assert run.exit_code == 0, run.output
+        tokens[engine] = [output["target_tokens"] for output in json.loads(run.stdout)["outputs"]]
+    assert tokens["numpy"] == tokens["torch"]
