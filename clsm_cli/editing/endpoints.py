@@ -16,6 +16,8 @@ import numpy as np
 from clsm_cli.editing.generate import Candidate
 from clsm_cli.editing.splice import notes_for_writer, splice
 from clsm_cli.editing.window import ModelWindow
+from clsm_cli.music.bars import BarRange
+from clsm_cli.music.melody import split_top_voice
 from clsm_cli.music.triplets import representable_triplets, to_triplet_tokens
 from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote, encode_notes, fold_into_range
 
@@ -78,3 +80,12 @@ def edited_by_hand(recorded: Optional[Sequence[Sequence[int]]], notes: Sequence[
         return False
     present = {tuple(row) for row in target_note_rows(notes, start, end)}
     return not all(tuple(int(value) for value in row) in present for row in recorded)
+
+
+def target_voice_notes(other, bars: BarRange, voice: str) -> tuple:
+    """The edited voice's notes of another version's (``other``, a PreparedSong) ``bars``, with
+    their ticks and velocities: what an interpolation's end taken from it writes exactly."""
+    split = split_top_voice(other.track, list(other.bars), other.song.ticks_per_beat)
+    voiced = split.top + (split.others if voice == "all" else ())
+    start, end = other.target_steps(bars)
+    return tuple(note for note in voiced if start <= note.start_step < end)

@@ -29,6 +29,7 @@ from clsm_cli.editing.endpoints import (
     same_outside,
     target_note_rows,
     target_tokens_in_frame,
+    target_voice_notes,
     with_target_of,
 )
 from clsm_cli.editing.generate import Candidate
@@ -64,13 +65,14 @@ from clsm_cli.editing.window import (
     ModelWindow,
     centred_window,
     short_song_warning,
+    chunk_triplet_steps,
     song_triplet_steps,
     target_tokens_of,
 )
 from clsm_cli.engine.load import LoadedEngine
 from clsm_cli.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError
-from clsm_cli.music import audio, melody, midi_write
+from clsm_cli.music import audio, midi_write
 from clsm_cli.music.bars import BarRange, bar_at_step
 from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote
 
@@ -202,13 +204,12 @@ def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: L
                 for k, candidate in zip(numbers, first)]
     # Later chunks see each candidate's own generated bars before them (and the song's after them),
     # so each is decoded on its own, with the draws of its candidate number and chunk.
-    song_triplets = song_triplet_steps(prepared, config)
     for index in range(1, len(chunks)):
-        generated_start, generated_end = prepared.target_steps(BarRange(chunks[0].first, chunks[index - 1].last))
         for position, k in enumerate(numbers):
             version = versions[position]
-            triplets = frozenset(step for step in song_triplets if not generated_start <= step < generated_end)
-            window = centred_window(prepared, version.line, chunks[index], config, triplets | version.triplet_steps)
+            triplets = chunk_triplet_steps(prepared, config, BarRange(chunks[0].first, chunks[index - 1].last),
+                                           version.triplet_steps)
+            window = centred_window(prepared, version.line, chunks[index], config, triplets)
             (candidate,) = generate.infill(engine, window.tokens, window.target, decoding, seed, (k,), chunk=index)
             candidate = edited(candidate, window, k, index, bool(np.any(version.tokens < NUM_PITCHES)))
             versions[position] = _apply(prepared, version.line, window, candidate, chunks[index], version)
@@ -353,15 +354,8 @@ def _file_endpoint(path: Path, prepared: PreparedSong, window: ModelWindow, opti
         framed[window.target.start : window.target.end] = tokens
         w = generate.encode_w(edit_model.engine, framed, window.target)
     result.add_warning(note)
-    return Endpoint(line, Candidate(tokens, w), _target_notes_of(other, options), target_triplet_steps(tokens, window))
+    return Endpoint(line, Candidate(tokens, w), target_voice_notes(other, options.bars, options.voice), target_triplet_steps(tokens, window))
 
-
-def _target_notes_of(other: PreparedSong, options: EditOptions) -> tuple:
-    """The edited voice's notes of ``other``'s target bars, with their ticks and velocities."""
-    split = melody.split_top_voice(other.track, list(other.bars), other.song.ticks_per_beat)
-    voiced = split.top + (split.others if options.voice == "all" else ())
-    start, end = other.target_steps(options.bars)
-    return tuple(note for note in voiced if start <= note.start_step < end)
 
 
 def latent_from_file(path: Path, records: Sequence[dict], other: PreparedSong, options: EditOptions,

@@ -117,6 +117,14 @@ def song_triplet_steps(prepared: PreparedSong, config) -> frozenset[int]:
     return representable_triplets(placement.triplet_steps, prepared.line)
 
 
+def chunk_triplet_steps(prepared: PreparedSong, config, generated: BarRange, generated_triplets: frozenset[int]):
+    """The triplet quarters of a long infill's line once ``generated`` bars are new: the song's
+    outside them, the generated ones inside (a later chunk's window shows both)."""
+    first, end = generated.step_span(prepared.bars)
+    kept = frozenset(step for step in song_triplet_steps(prepared, config) if not first <= step < end)
+    return kept | generated_triplets
+
+
 def centred_window(prepared: PreparedSong, line: Sequence[StepNote], target: BarRange, config,
                    triplet_steps: Optional[frozenset[int]] = None) -> ModelWindow:
     """The window centred on the ``target`` bars, with the bars on both sides that exist, kept off

@@ -38,7 +38,7 @@ from clsm_cli import __version__
 from clsm_cli.errors import InputFileError, ModelError, UsageError
 from clsm_cli.progress import Progress, SilentProgress
 from clsm_cli.train import state as training_state
-from clsm_cli.train.data import TrainingData, data_grid, open_training_data
+from clsm_cli.train.data import TrainingData, on_data_grid, open_training_data
 from clsm_cli.train.distributed import Runtime, all_gather_objects, barrier, broadcast_object, rank_rows, start_runtime, stop_runtime
 from clsm_cli.train.objectives import Objective, ObjectiveSettings, anneal_steps_for
 from clsm_cli.train.options import (  # noqa: F401 - re-exported: the package's API lives here
@@ -148,15 +148,10 @@ class _Run:
 
     def _make_config(self, saved_info: Optional[dict]) -> None:
         from clsm_cli.models import config as model_config
-        from clsm_cli.timebase import Meter
 
         preset = model_config.preset_config(self.kind.name, self.settings["preset"])
         meters = self.options.meters or _meters_of_group(self.settings["meter_group"])
-        grid = data_grid(Path(self.options.data_dir))  # the data's grid: the model reads its tokens
-        if not all(grid.supports(Meter(*meter)) for meter in meters):
-            raise UsageError(f"the data in {self.options.data_dir} is on the {grid.encoding} grid, which is defined "
-                             f"in x/4 and 2/2 only; choose one of those with --meter")
-        self.config = model_config.with_grid(model_config.with_meter(preset, meters), grid)
+        self.config = on_data_grid(model_config.with_meter(preset, meters), Path(self.options.data_dir))
         self.config_dict = model_config.config_to_dict(self.config)
         if saved_info is not None and saved_info.get("config") != self.config_dict:
             raise UsageError(f"the model config saved in {self.out_dir} differs from preset {self.settings['preset']}")
