@@ -230,12 +230,11 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
          device: str, model: Optional[str], values: dict) -> None:
     from clsm_cli.editing.inputs import check_readable, distinct_inputs, output_stems
     from clsm_cli.editing.model_choice import EditModels, refused_result
-    from clsm_cli.editing.prepare import open_song
     from clsm_cli.editing.options import EditOptions, check_options, draw_seed
     from clsm_cli.editing.verbs import edit_file
     from clsm_cli.errors import ClsmError
     from clsm_cli.music.bars import BarRange
-    from clsm_cli.timebase import Meter
+    from clsm_cli.music.meter import Meter
 
     bar_range = BarRange.parse(bars)  # usage errors before any file or model is touched
     seed = values.pop("seed")
@@ -270,13 +269,12 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
         for path, stem in zip(files, stems):
             with progress.paused():  # choosing may load a model, with its own spinner
                 try:
-                    opened = open_song(Path(path), options.bars, options.meter)  # the one read of the file
-                    edit_model, decoding = models.for_song(opened, options)
+                    edit_model, decoding = models.for_file(Path(path), options)
                     refused = None
                 except ClsmError as error:
                     refused = refused_result(Path(path), options, error, models.forced)
             progress.begin(Path(path).name)
-            result = refused or edit_file(Path(path), options, edit_model, decoding, output_stem=stem, opened=opened)
+            result = refused or edit_file(Path(path), options, edit_model, decoding, output_stem=stem)
             progress.end()
             results.append(result)
             with progress.paused():

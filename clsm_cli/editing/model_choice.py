@@ -23,7 +23,7 @@ from typing import Callable, ContextManager, Optional, Sequence
 from clsm_cli import checkpoint
 from clsm_cli.checkpoint import InstalledModel
 from clsm_cli.editing.options import EditOptions, FileResult, command_decoding, reproduce_command
-from clsm_cli.editing.prepare import OpenedSong, open_song
+from clsm_cli.editing.prepare import open_song
 from clsm_cli.engine.load import LoadedEngine, load_engine
 from clsm_cli.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError, ModelError
@@ -182,10 +182,7 @@ class EditModels:
 
     def for_file(self, path: Path, options: EditOptions) -> Chosen:
         """The model and decoding that edit ``options.bars`` of ``path``; ClsmError when none can."""
-        return self.for_song(open_song(path, options.bars, options.meter), options)
-
-    def for_song(self, opened: OpenedSong, options: EditOptions) -> Chosen:
-        """:meth:`for_file` for a song already read (each command reads each input file once)."""
+        opened = open_song(path, options.bars, options.meter)
         if self.forced is not None:
             model = self.forced[0]
             check_forced_model(opened.bars, options.bars, opened.path.name, model.name, model.config, self.installed)

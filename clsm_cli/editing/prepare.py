@@ -62,13 +62,30 @@ class PreparedSong:
         return f"{self.track.number} ({name})" if name else f"{self.track.number}"
 
 
+_last_read: dict = {}  # the song open_song read last, under its file's identity (see _read_once)
+
+
+def _read_once(path: Path) -> MidiSong:
+    """``read_midi(path)``, remembering the last file read: a command that opens a file to choose its
+    model and again to edit it reads it once. A file changed since (its time or size) is read again."""
+    try:
+        stat = path.stat()
+        identity = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        return read_midi(path)  # read_midi says what is wrong in one sentence
+    if _last_read.get("identity") != identity:
+        _last_read.clear()
+        _last_read.update(identity=identity, song=read_midi(path))
+    return _last_read["song"]
+
+
 def open_song(path: Union[str, Path], bar_range: Optional[BarRange], meter: Optional[Meter] = None) -> OpenedSong:
     """Read ``path``; check that ``bar_range`` (if any) lies inside it (InputFileError, exit 3).
 
     ``meter`` (``--meter``) stands for the file's time signatures when counting bars.
     """
     path = Path(path)
-    song = read_midi(path)
+    song = _read_once(path)
     bars = tuple(song_bars(song, meter))
     if bar_range is not None:
         bar_range.check_inside(bars, path.name)

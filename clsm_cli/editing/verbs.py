@@ -92,12 +92,11 @@ class _Version:
 
 
 def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
-              output_stem: Optional[str] = None, opened: Optional[OpenedSong] = None) -> FileResult:
+              output_stem: Optional[str] = None) -> FileResult:
     """Run ``options.verb`` on one file; a ClsmError becomes the result's ``error`` (nothing raised).
 
     ``decoding`` is the command's decoding, resolved against the model once (``options.command_decoding``).
     ``output_stem`` names the outputs (default: the input's stem; a batch passes ``inputs.output_stems``).
-    ``opened`` is the song when the caller has read it already (to choose the model): not read again.
     """
     result = FileResult(
         input=Path(path), verb=options.verb, seed=options.seed, model=edit_model.name,
@@ -106,7 +105,7 @@ def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decodi
         grid=edit_model.config.grid_encoding, steps_per_bar=edit_model.config.steps_per_bar,
     )
     try:
-        _run_edit(result, options, edit_model, decoding, opened)
+        _run_edit(result, options, edit_model, decoding)
     except ClsmError as error:
         result.error = error
     return result
@@ -122,9 +121,8 @@ def prepare_for_model(path: Path, options: EditOptions, edit_model: LoadedEngine
     return prepared if odd_bars is None else replace(prepared, warnings=prepared.warnings + (odd_bars,))
 
 
-def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
-              opened: Optional[OpenedSong] = None) -> None:
-    prepared = prepare_for_model(result.input, options, edit_model, opened)
+def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding) -> None:
+    prepared = prepare_for_model(result.input, options, edit_model)
     result.track = prepared.track_label
     result.warnings.extend(prepared.warnings)
     for warning in target_warnings(prepared, options.bars, options.voice):

@@ -1,11 +1,13 @@
 """Each editing command reads each input file once: meter, bars, model choice and the edit all
-work from that one read (``clsm_cli.music.midi_read.read_file_bytes`` counts the reads)."""
+work from that one read (``editing.prepare.open_song`` remembers the last file it read;
+``clsm_cli.music.midi_read.read_file_bytes`` counts the reads)."""
 
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from clsm_cli.editing import prepare
 from clsm_cli.music import midi_read
 
 HORNPIPE = Path(__file__).resolve().parent.parent / "fixtures" / "dev_midi" / "cre_BaconandBeanshornpipe.mid"
@@ -21,6 +23,7 @@ def reads(monkeypatch):
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(midi_read, "read_file_bytes", counting)
+    monkeypatch.setattr(prepare, "_last_read", {})  # nothing remembered from an earlier test's command
     return counted
 
 
@@ -65,3 +68,16 @@ def test_an_interpolation_between_two_files_reads_each_twice_at_most(run_clsm, t
                       "--out", tmp_path / "series", "--no-preview")
     assert result.exit_code == 0, result.output
     assert reads == Counter({start: 2, end: 2})
+
+
+def test_a_file_changed_since_it_was_read_is_read_again(tmp_path, reads):
+    import os
+    import shutil
+
+    from clsm_cli.editing.prepare import open_song
+
+    copy = shutil.copy(HORNPIPE, tmp_path / "tune.mid")
+    first = open_song(copy, None)
+    assert open_song(copy, None).song is first.song and reads[Path(copy).resolve()] == 1
+    os.utime(copy, ns=(1, 1))  # same bytes, another modification time
+    assert open_song(copy, None).song is not first.song and reads[Path(copy).resolve()] == 2
