@@ -32,6 +32,7 @@ from typing import Any, Optional
 from clsm_cli import __version__
 from clsm_cli.atomic import atomic_write, remove_stale_temporaries
 from clsm_cli.constants import vocabulary_hash
+from clsm_cli.timebase import GRID_ENCODINGS, SIXTEENTH_ENCODING
 from clsm_cli.errors import ModelError, OutputError, UsageError
 
 FORMAT_VERSION = 1
@@ -96,7 +97,8 @@ def save_model(model, directory, training: Optional[dict] = None, name: Optional
         )
     weights = safetensors_bytes(
         state,
-        metadata={"format_version": str(FORMAT_VERSION), "kind": config.kind, "vocabulary_hash": vocabulary_hash(),
+        metadata={"format_version": str(FORMAT_VERSION), "kind": config.kind,
+                  "vocabulary_hash": vocabulary_hash(config.grid_encoding),
                   "clsm_version": __version__},
     )
     record = {
@@ -104,7 +106,7 @@ def save_model(model, directory, training: Optional[dict] = None, name: Optional
         "kind": config.kind,
         "name": name or directory.resolve().name,
         "config": config_to_dict(config),
-        "vocabulary_hash": vocabulary_hash(),
+        "vocabulary_hash": vocabulary_hash(config.grid_encoding),
         "parameter_count": sum(parameter.numel() for parameter in model.parameters()),
         "weights_dtype": str(dtype).removeprefix("torch."),
         "weights_sha256": hashlib.sha256(weights).hexdigest(),
@@ -156,12 +158,21 @@ def read_model_record(directory) -> dict:
             f"format {FORMAT_VERSION}; use the clsm version that saved it, or retrain it"
         )
     saved_hash = record.get("vocabulary_hash")
-    if saved_hash != vocabulary_hash():
+    expected_hash = vocabulary_hash(_recorded_grid_encoding(record))
+    if saved_hash != expected_hash:
         raise ModelError(
             f"the model in {directory} was trained on a different vocabulary (hash {saved_hash}, this clsm "
-            f"uses {vocabulary_hash()}), so it cannot read these tokens; retrain it with this version"
+            f"uses {expected_hash}), so it cannot read these tokens; retrain it with this version"
         )
     return record
+
+
+def _recorded_grid_encoding(record: dict) -> str:
+    """The grid a model's config names (configs saved before grids existed are on 16ths); an
+    encoding this clsm does not know falls back to the 16th grid's hash, which then fails to match."""
+    config = record.get("config")
+    encoding = config.get("grid_encoding", SIXTEENTH_ENCODING) if isinstance(config, dict) else SIXTEENTH_ENCODING
+    return encoding if encoding in GRID_ENCODINGS else SIXTEENTH_ENCODING
 
 
 def read_model_config(directory) -> tuple[dict, Any]:

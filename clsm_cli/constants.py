@@ -7,14 +7,16 @@ importing the music code.
 """
 
 import hashlib
-from fractions import Fraction
 
-STEPS_PER_QUARTER = 4
-STEPS_PER_BAR = 16  # a 16th-note grid over a 4/4 (or 2/2) bar
+# The grid and the window rule; clsm_cli/timebase.py owns every conversion built on them. The 4/4
+# figures below are the paper's case, the defaults of configs and benchmarks (other meters derive
+# theirs through timebase).
+STEPS_PER_QUARTER = 4  # tokens per quarter note on every grid (16th notes, or a triplet marker and 3 triplets)
 BARS_PER_WINDOW = 8
-WINDOW_STEPS = BARS_PER_WINDOW * STEPS_PER_BAR  # K = 128 tokens per training window
 MAX_TARGET_BARS = 4  # the paper's T: targets of 1..4 bars
-TARGET_LENGTHS_STEPS = (16, 32, 48, 64)  # |x_T| choices, sampled uniformly in training
+STEPS_PER_BAR = 4 * STEPS_PER_QUARTER  # a 4/4 (or 2/2) bar
+WINDOW_STEPS = BARS_PER_WINDOW * STEPS_PER_BAR  # K = 128 tokens per training window in 4/4
+TARGET_LENGTHS_STEPS = tuple(bars * STEPS_PER_BAR for bars in range(1, MAX_TARGET_BARS + 1))  # |x_T| in 4/4
 TARGET_START_STRIDE_STEPS = STEPS_PER_BAR  # |x_CL| is a multiple of one bar
 
 MIN_PITCH = 55  # lowest MIDI pitch with a token (G3)
@@ -31,6 +33,9 @@ START_TOKEN = NUM_MUSIC_TOKENS  # 32: "<s>", decoder start symbol
 PLACEHOLDER_TOKEN = NUM_MUSIC_TOKENS + 1  # 33: "<p>", positional constraint in the prior's input
 PAD_TOKEN = NUM_MUSIC_TOKENS + 2  # 34: padding, never trained on
 VOCAB_SIZE = NUM_MUSIC_TOKENS + 3  # 35
+# The triplet grid's vocabulary adds one token after these (so every id above keeps its meaning):
+TRIPLET_TOKEN = VOCAB_SIZE  # 35: "3:", this quarter note is a triplet (marker, then 3 triplet steps)
+TRIPLET_VOCAB_SIZE = VOCAB_SIZE + 1  # 36
 
 TOKEN_NAMES = tuple(
     [str(pitch) for pitch in range(MIN_PITCH, MAX_PITCH + 1)] + ["R", "__", "<s>", "<p>", "<pad>"]
@@ -39,33 +44,23 @@ TOKEN_NAMES = tuple(
 assert WINDOW_STEPS == 128
 assert NUM_PITCHES == 30 and len(TOKEN_NAMES) == VOCAB_SIZE
 assert all(length % STEPS_PER_BAR == 0 for length in TARGET_LENGTHS_STEPS)
-assert max(TARGET_LENGTHS_STEPS) == MAX_TARGET_BARS * STEPS_PER_BAR
+assert TARGET_LENGTHS_STEPS == (16, 32, 48, 64)
+TRIPLET_TOKEN_NAME = "3:"
 
 
-
-def vocabulary_hash() -> str:
+def vocabulary_hash(grid_encoding: str = "16th") -> str:
     """A stable hash of the vocabulary and grid; stored in every checkpoint and shard manifest.
 
     The grid part names the 4/4 grid the vocabulary was defined on; a model of another meter keeps
     the same vocabulary (its steps per bar are in its config), so the hash does not change with it.
+    The triplet grid (``grid_encoding="triplet"``) is another vocabulary, with another hash; the
+    16th grid's hash is the one every model before the triplet grid recorded.
     """
     description = "|".join(TOKEN_NAMES) + f"|steps_per_bar={STEPS_PER_BAR}|window_bars={BARS_PER_WINDOW}"
+    if grid_encoding != "16th":
+        description += f"|{TRIPLET_TOKEN_NAME}|encoding={grid_encoding}"
     return hashlib.sha256(description.encode("utf-8")).hexdigest()[:16]
 
-
-def meter_steps_per_bar(numerator: int, denominator: int) -> int | None:
-    """Steps (sixteenths) in a bar of ``numerator/denominator``; None when it is not a whole number.
-
-    The one rule behind every meter's grid (4/4: 16, 3/4 and 6/8: 12, 2/4: 8, 9/8: 18).
-    """
-    steps = Fraction(numerator * 4 * STEPS_PER_QUARTER, denominator)
-    return int(steps) if steps.denominator == 1 else None
-
-
-# Meters the shipped encoding understands: (numerator, denominator) -> steps per bar on the 16th grid.
-# 2/2 bars have the 4/4 length and share its 16-step grid (DESIGN.md section 2).
-METER_STEPS_PER_BAR = {(4, 4): 16, (2, 2): 16}
-DEFAULT_METER = (4, 4)  # the MIDI default when a file has no time signature
 
 # Melody tracks: General MIDI programs 32..39 are basses; channel index 9 is percussion.
 BASS_PROGRAMS = range(32, 40)

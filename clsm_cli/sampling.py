@@ -55,9 +55,15 @@ def resolve_decoding(recommended: Decoding, temperature: float | None, top_p: fl
     )
 
 
-def choose_tokens(logits: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None) -> np.ndarray:
-    """One token id per row of ``logits`` (B, C), drawn with ``uniforms`` (B,) in [0, 1). (B,) int64"""
-    logits = np.asarray(logits, dtype=np.float64)
+def choose_tokens(logits: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None,
+                  allowed: np.ndarray | None = None) -> np.ndarray:
+    """One token id per row of ``logits`` (B, C), drawn with ``uniforms`` (B,) in [0, 1). (B,) int64
+
+    ``allowed`` ((B, C) or (C,) bool; None: every token) masks tokens out: they get zero
+    probability before the temperature and the nucleus (argmax picks among the allowed ones too).
+    Every row must allow at least one token.
+    """
+    logits = masked_logits(logits, allowed)
     if decoding.is_argmax:
         return logits.argmax(axis=-1).astype(np.int64)
     if uniforms is None:
@@ -75,7 +81,7 @@ def choose_tokens(logits: np.ndarray, decoding: Decoding, uniforms: np.ndarray |
 
 
 def anchor_uniforms(logits: np.ndarray, tokens: np.ndarray, decoding: Decoding,
-                    fallback_uniforms: np.ndarray) -> np.ndarray:
+                    fallback_uniforms: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
     """The inverse of :func:`choose_tokens`: per step, a uniform that draws ``tokens[t]``. (L,) float64
 
     ``logits`` (L, C) are the teacher-forced logits of each step. The uniform is the midpoint of the
@@ -83,10 +89,11 @@ def anchor_uniforms(logits: np.ndarray, tokens: np.ndarray, decoding: Decoding,
     :func:`choose_tokens`), so ``choose_tokens(logits, decoding, anchor)`` gives ``tokens`` back.
     A token outside the nucleus (or with a probability too small for float64) has no such
     interval: that step keeps ``fallback_uniforms[t]``. Argmax decoding draws nothing: ValueError.
+    ``allowed`` masks tokens as in :func:`choose_tokens`.
     """
     if decoding.is_argmax:
         raise ValueError("argmax decoding draws no uniforms, so it has none to anchor")
-    logits = np.asarray(logits, dtype=np.float64)
+    logits = masked_logits(logits, allowed)
     tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
     fallback = np.asarray(fallback_uniforms, dtype=np.float64).reshape(-1)
     if logits.ndim != 2 or not logits.shape[0] == tokens.shape[0] == fallback.shape[0]:
@@ -101,6 +108,19 @@ def anchor_uniforms(logits: np.ndarray, tokens: np.ndarray, decoding: Decoding,
     # Rounding at the edge of a tiny interval: keep the fresh uniform where the midpoint misses.
     drawn = choose_tokens(logits, decoding, anchors)
     return np.where(drawn == tokens, anchors, fallback)
+
+
+def masked_logits(logits: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """``logits`` as float64, with -inf where ``allowed`` ((B, C) or (C,) bool) is False."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if allowed is None:
+        return logits
+    allowed = np.asarray(allowed, dtype=bool)
+    if allowed.shape[-1] != logits.shape[-1]:
+        raise ValueError(f"allowed has {allowed.shape[-1]} tokens but the logits {logits.shape[-1]}")
+    if not np.broadcast_to(allowed, logits.shape).any(axis=-1).all():
+        raise ValueError("allowed must leave at least one token in every row")
+    return np.where(allowed, logits, -np.inf)
 
 
 def _kept_probabilities(logits: np.ndarray, decoding: Decoding) -> np.ndarray:

@@ -6,8 +6,15 @@ Every import counts: module-level ones, lazy ones inside functions, and those un
 when that is a module, else to ``clsm_cli.a`` (a name from the package's ``__init__``); relative
 imports are resolved the same way.
 
+It also checks the package's layers (:data:`LAYER_RULES`): a folder of the package that must not
+import another (``models`` never imports ``engine``; ``editing`` never imports ``eval``; ``music``
+imports neither ``models`` nor ``engine``), and the time base, which imports nothing of the
+package but ``constants`` and ``errors``. Rules name modules or folders of ``clsm_cli``; another
+``--package`` is checked against the same rules under its own name.
+
 Prints each cycle as ``a -> b -> a`` (one per strongly connected group of modules, with one
-shortest loop through it) and each module over ``--max-lines`` lines; exits 1 when there is either.
+shortest loop through it), each import that breaks a layer rule, and each module over
+``--max-lines`` lines; exits 1 when there is any.
 
 Usage: ``python scripts/check_imports.py [--package FOLDER] [--max-lines 500]`` (default: clsm_cli).
 """
@@ -21,6 +28,19 @@ from collections import deque
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
+
+# (importer, forbidden): no module at or under ``importer`` imports one at or under ``forbidden``.
+# Names are relative to the package ("models" is clsm_cli.models and everything in it).
+LAYER_RULES: tuple[tuple[str, str], ...] = (
+    ("models", "engine"),  # the engines load models; models never reach back (sampling.py is below both)
+    ("editing", "eval"),  # evaluation measures edits; editing shares only edit_distance.py with it
+    ("music", "models"),  # music is data: no model code under it
+    ("music", "engine"),
+)
+# Modules that may import only the listed modules of the package (the bottom floor).
+ONLY_IMPORTS: dict[str, tuple[str, ...]] = {
+    "timebase": ("constants", "errors"),
+}
 
 
 def module_files(package_folder: Path) -> dict[str, Path]:
@@ -136,6 +156,29 @@ def shortest_loop(graph: dict[str, set[str]], group: list[str]) -> list[str]:
     raise AssertionError("a strongly connected group always has a loop")
 
 
+def _inside(module: str, area: str) -> bool:
+    return module == area or module.startswith(area + ".")
+
+
+def layer_violations(graph: dict[str, set[str]], package: str) -> list[str]:
+    """``"a imports b (rule)"`` for each import that breaks :data:`LAYER_RULES` or :data:`ONLY_IMPORTS`."""
+    found = []
+    for importer, forbidden in LAYER_RULES:
+        importer_name, forbidden_name = f"{package}.{importer}", f"{package}.{forbidden}"
+        for module in sorted(graph):
+            if _inside(module, importer_name):
+                for target in sorted(graph[module]):
+                    if _inside(target, forbidden_name):
+                        found.append(f"{module} imports {target} ({importer} must not import {forbidden})")
+    for leaf, allowed in ONLY_IMPORTS.items():
+        module = f"{package}.{leaf}"
+        allowed_names = {package} | {f"{package}.{name}" for name in allowed}
+        for target in sorted(graph.get(module, ())):
+            if target not in allowed_names:
+                found.append(f"{module} imports {target} ({leaf} imports only {', '.join(allowed)})")
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--package", type=Path, default=REPOSITORY / "clsm_cli", help="the package folder")
@@ -144,6 +187,7 @@ def main() -> int:
     modules = module_files(args.package)
     graph = {name: imported_modules(name, path, modules) for name, path in modules.items()}
     groups = strongly_connected_groups(graph)
+    violations = layer_violations(graph, args.package.name)
     oversized = {name: len(path.read_text().splitlines()) for name, path in modules.items()}
     oversized = {name: lines for name, lines in oversized.items() if lines > args.max_lines}
 
@@ -151,11 +195,13 @@ def main() -> int:
     print(f"{len(modules)} modules, {arrows} import arrows (lazy and TYPE_CHECKING imports included)")
     for group in groups:
         print(f"cycle among {len(group)} modules: {' -> '.join(shortest_loop(graph, group))}")
+    for violation in violations:
+        print(f"layer rule broken: {violation}")
     for name, lines in sorted(oversized.items()):
         print(f"{modules[name].relative_to(args.package.parent)}: {lines} lines (limit {args.max_lines})")
-    if not groups and not oversized:
-        print(f"no import cycles; no module over {args.max_lines} lines")
-    return 1 if groups or oversized else 0
+    if not groups and not oversized and not violations:
+        print(f"no import cycles; no layer rule broken; no module over {args.max_lines} lines")
+    return 1 if groups or oversized or violations else 0
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from clsm_cli.data.shards import (
     write_json,
 )
 from clsm_cli.data.splits import HELD_OUT_SPLITS, TRAIN_SPLITS
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import Meter
 
 
 def write_windows_dataset(

@@ -68,6 +68,7 @@ def test_config_json_is_self_describing(saved):
     assert record["training"] == {"steps": 12, "data": "synthetic"}
     assert record["parameter_count"] == sum(p.numel() for p in _tiny().parameters())
     assert record["config"]["z_dim"] == 8 and record["clsm_version"] and record["created"]
+    assert record["config"]["grid_encoding"] == "16th"  # the grid the model reads
     assert sorted(path.name for path in directory.iterdir()) == [CONFIG_FILE, WEIGHTS_FILE]  # no temp files left
 
 

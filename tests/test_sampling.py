@@ -77,3 +77,26 @@ def _nucleus(logits, decoding):
     probs = np.exp(scaled - scaled.max(axis=-1, keepdims=True))
     probs /= probs.sum(axis=-1, keepdims=True)
     return nucleus_mask(probs, decoding.top_p) if decoding.top_p < 1 else np.ones_like(probs, dtype=bool)
+
+
+@pytest.mark.parametrize("decoding", [ARGMAX, Decoding(1.0, 1.0), Decoding(0.7, 0.8)], ids=str)
+def test_masked_tokens_get_no_probability_and_the_rest_renormalise(decoding):
+    rng = np.random.default_rng(11)
+    logits = rng.normal(size=(200, 6)) * 2
+    allowed = np.array([True, False, True, True, False, True])
+    uniforms = None if decoding.is_argmax else rng.random(200)
+    drawn = choose_tokens(logits, decoding, uniforms, allowed=allowed)
+    assert set(drawn.tolist()) <= {0, 2, 3, 5}
+    # The same draw as on a vocabulary without the masked tokens: they had zero mass.
+    kept = np.flatnonzero(allowed)
+    assert np.array_equal(kept[choose_tokens(logits[:, kept], decoding, uniforms)], drawn)
+    per_row = np.broadcast_to(allowed, logits.shape).copy()
+    assert np.array_equal(choose_tokens(logits, decoding, uniforms, allowed=per_row), drawn)  # (B, C) works too
+    if not decoding.is_argmax:
+        anchors = anchor_uniforms(logits, drawn, decoding, rng.random(200), allowed=allowed)
+        assert np.array_equal(choose_tokens(logits, decoding, anchors, allowed=allowed), drawn)
+
+
+def test_a_mask_that_allows_nothing_is_refused():
+    with pytest.raises(ValueError, match="at least one token"):
+        choose_tokens(np.zeros((2, 3)), ARGMAX, None, allowed=np.array([[True, False, False], [False] * 3]))

@@ -49,6 +49,11 @@ HELP = (
 BUILD_HELP = HELP
 
 
+class GridChoice(str, enum.Enum):
+    sixteenth = "16th"
+    triplet = "triplet"
+
+
 class Identity(str, enum.Enum):
     lmd = "lmd"
     stem = "stem"
@@ -101,6 +106,11 @@ def build(
         "file name; stem = file name; parent = folder; path = every file its own song.",
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing dataset in --out."),
+    grid: GridChoice = typer.Option(
+        GridChoice.sixteenth, "--grid",
+        help="Token grid: 16th (the paper's: a 16th note a step) or triplet (a quarter is four 16ths or a "
+        "triplet marker and three triplets; x/4 and 2/2 only).",
+    ),
 ) -> None:
     from clsm_cli.data import corpus as corpus_module
     from clsm_cli.data import shards
@@ -132,6 +142,8 @@ def build(
         ("duplicates", "a melody already read (transposition-invariant digest) is dropped"),
         ("meters", f"{meters_line} (4/4 and 2/2 are one group)"),
         ("windows", "8 bars inside one meter, a 16th a step (4/4: 128), 1-bar stride, at most 1 bar of rest"),
+        ("grid", "16th notes" if grid is GridChoice.sixteenth
+         else "16th notes or a triplet marker and 3 triplets a quarter (x/4 and 2/2 meters only)"),
         ("tracks", "no drums or bass, monophonic, pitches 55..84"),
         ("splits", "train-1 / valid-1 / train-2 / valid-2 / test = 11:1:6:1:1, by song, per meter group"),
         ("transpositions", "-6..+5 semitones in range, training splits only"),
@@ -149,6 +161,7 @@ def build(
             workers=resolved_workers,
             identity_mode=identity.value,
             force=force,
+            grid=grid.value,
             on_start=on_start,
             on_progress=on_progress,
         ),

@@ -117,6 +117,7 @@ def evaluate(
     torch_device = _setup_torch(device, threads)
     lm_model, lm_record = harness.load_lm(lm, torch_device)
     members = [harness.load_eval_model(source, torch_device, name) for source, name in zip(sources, row_names)]
+    harness.check_grids(_data_grid(manifest), lm_model, members)
     names_seen = [member.name for member in members]
     if len(set(names_seen)) != len(names_seen):
         raise UsageError(f"two models would get the same row name ({', '.join(names_seen)}); give --names a,b,...")
@@ -186,6 +187,12 @@ def _open_data(data: Path, split: str):
     from clsm_cli.data.shards import open_split, read_manifest
 
     return open_split(data, split), read_manifest(data)
+
+
+def _data_grid(manifest: dict):
+    from clsm_cli.data.shards import manifest_grid
+
+    return manifest_grid(manifest)
 
 
 def _setup_torch(device: str, threads: Optional[int]):
@@ -261,6 +268,7 @@ def _run_quality(sources, row_names, data, lm, out, windows, seed, split, device
     torch_device = _setup_torch(device, threads)
     member = harness.load_eval_model(sources[0], torch_device, row_names[0])
     lm_model, lm_record = harness.load_lm(lm, torch_device) if lm else (None, None)
+    harness.check_grids(_data_grid(manifest), lm_model, [member])
     started = time.perf_counter()
     plan = harness.plan_evaluation(window_set, windows, seed)
     with RichProgress() as progress:

@@ -74,6 +74,7 @@ def model_row(model, default_name: Optional[str] = None) -> dict[str, Any]:
         "preset": training.get("preset") or preset_of(config),
         "data": _data_text(training.get("data")),
         "meters": [f"{numerator}/{denominator}" for numerator, denominator in getattr(config, "meters", ())],
+        "grid": getattr(config, "grid_encoding", None),  # "16th" or "triplet" (None: the config did not load)
         "parameters": metadata.get("parameter_count"),
         "bytes": weights.stat().st_size if weights.is_file() else None,
         "steps": training.get("steps"),
@@ -184,7 +185,7 @@ def _print_table(rows: list[dict]) -> None:
             row["kind"] or "—",
             row["preset"] or "—",
             escape_markup(row["data"] or "—").replace(", manifest ", "\n").replace(", ", "\n"),
-            "\n".join(row["meters"]) or "—",
+            "\n".join(row["meters"] + (["triplets"] if row["grid"] == "triplet" else [])) or "—",
             size_text(row["parameters"], row["bytes"]).replace(", ", "\n"),
             figures[row["name"]] if not row["problem"] else f"[red]cannot load: {escape_markup(row['problem'])}[/red]",
             style="bold" if row["default"] else None,

@@ -70,7 +70,7 @@ def show(
     from clsm_cli.editing.prepare import open_song, prepare_song
     from clsm_cli.music import melody
     from clsm_cli.music.bars import BarRange
-    from clsm_cli.music.meter import Meter
+    from clsm_cli.timebase import Meter
     from clsm_cli.render.pianoroll import PianoRoll, roll_bars_from_song
     from clsm_cli.render.tables import melody_choice_lines, song_summary_table, tracks_table
 

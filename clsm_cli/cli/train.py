@@ -139,7 +139,7 @@ def train(
 
     require_torch("clsm train")  # exit 4 in one sentence before anything imports torch
     from clsm_cli.cli.progress import RichProgress
-    from clsm_cli.music.meter import Meter, group_members
+    from clsm_cli.timebase import Meter, group_members
     from clsm_cli.train.loop import TrainOptions
     from clsm_cli.train.loop import train as run_training
 

@@ -49,7 +49,7 @@ from clsm_cli.data.splits import (
 )
 from clsm_cli.data.windows import MAX_REST_BARS, WINDOW_STRIDE_BARS
 from clsm_cli.errors import OutputError, UsageError
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import GRID_ENCODINGS, Meter, grid_from_record
 from clsm_cli.constants import vocabulary_hash
 
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -210,6 +210,7 @@ def build_dataset(
     identity_mode: str = DEFAULT_IDENTITY_MODE,
     force: bool = False,
     windows_per_shard: int = shards.DEFAULT_WINDOWS_PER_SHARD,
+    grid: str = "16th",
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[BuildProgress], None] | None = None,
 ) -> dict:
@@ -222,7 +223,8 @@ def build_dataset(
     pair of corpora in the manifest). ``test_songs`` are song identities that always go to the test split.
 
     ``meters`` (e.g. ``["3/4", "6/8"]`` or ``"3/4,6/8"``; None: every meter) selects the meter
-    groups to keep. The directory is built under a temporary name beside ``out_dir`` and renamed
+    groups to keep. ``grid`` is the encoding of the windows: "16th" (the paper's) or "triplet"
+    (``music/triplets.py``; only x/4 and 2/2 groups). The directory is built under a temporary name beside ``out_dir`` and renamed
     into place at the end, so an interrupted build never leaves a half-written dataset.
     """
     out_dir = Path(out_dir)
@@ -230,6 +232,10 @@ def build_dataset(
     if not sources and not corpora:
         raise UsageError("give MIDI folders to read, or a --corpus (music21, cre DIR, pop909 DIR)")
     meter_groups = parse_meter_groups([meters] if isinstance(meters, str) else meters)
+    try:
+        window_grid = grid_from_record(grid)
+    except ValueError:
+        raise UsageError(f"--grid must be one of {', '.join(GRID_ENCODINGS)}, got {grid!r}") from None
     workers = available_cores() if workers is None else workers
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
@@ -249,6 +255,7 @@ def build_dataset(
         source_records.append({"kind": "midi", "roots": [str(Path(s).resolve()) for s in sources], "identity": identity_mode})
     test_songs = frozenset(test_songs)
     items, missing_test_songs = force_test_split(items, test_songs)
+    items = [replace(item, grid=window_grid.encoding) for item in items]
     if on_start:
         on_start(len(items))
 
@@ -262,6 +269,8 @@ def build_dataset(
         manifest["sources"] = source_records[0] if len(source_records) == 1 else {"kind": "several", "sources": source_records}
         manifest["test_songs"] = {"named": len(test_songs), "found": len(test_songs) - len(missing_test_songs),
                                   "not_found": missing_test_songs}
+        manifest["grid"] = window_grid.as_dict()
+        manifest["vocabulary_hash"] = vocabulary_hash(window_grid.encoding)
         manifest["parameters"]["meters"] = "all" if meter_groups is None else [str(group) for group in meter_groups]
         manifest["parameters"]["windows_per_shard"] = windows_per_shard
         manifest["content_sha256"] = shards.content_sha256(temporary)

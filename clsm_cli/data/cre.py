@@ -29,6 +29,7 @@ from clsm_cli.music.meter import Meter
 from clsm_cli.music.midi_read import read_note_table
 from clsm_cli.music.phase import grid_offset
 from clsm_cli.music.song import NoteArrays, NoteTable
+from clsm_cli.timebase import SIXTEENTH_GRID, Grid
 
 TRIPLET_OR_SIXTEENTH_PER_QUARTER = 12  # the unit both a 16th (3 units) and an 8th triplet (4) hold
 
@@ -69,11 +70,11 @@ def pickup_padding(table: NoteTable) -> int:
     return last_bar if first_onset == 0 else 0
 
 
-def read_tune(path: str | Path, meter_groups: Collection[Meter] | None = None) -> SongNotes:
+def read_tune(path: str | Path, meter_groups: Collection[Meter] | None = None, grid: Grid = SIXTEENTH_GRID) -> SongNotes:
     """One CRÉ tune: its one-tick offset removed, its pickup padded, then the MIDI path."""
     table = read_note_table(path)
     onsets = np.concatenate([t.notes.start_ticks for t in table.tracks if len(t.notes)] or [np.zeros(0, np.int64)])
     offset, _ = grid_offset(onsets, max(1, table.ticks_per_beat // TRIPLET_OR_SIXTEENTH_PER_QUARTER))
     table = shifted_table(table, -offset, onsets_only=True)
     table = shifted_table(table, pickup_padding(table))
-    return midi_song_notes(table, meter_groups)
+    return midi_song_notes(table, meter_groups, grid)

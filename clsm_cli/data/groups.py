@@ -19,7 +19,7 @@ from clsm_cli.data import shards
 from clsm_cli.data.song_windows import TrackResult, WorkItem
 from clsm_cli.data.splits import HELD_OUT_SPLITS, SPLITS, TRAIN_SPLITS, SplitPlan, plan_splits
 from clsm_cli.data.windows import MAX_REST_BARS, augment_windows
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import Meter
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,8 @@ import mido
 
 from clsm_cli.data.song_notes import SongNotes, SongSkipped, midi_song_notes
 from clsm_cli.errors import ClsmError, UsageError
-from clsm_cli.music.bars import round_half_up
-from clsm_cli.music.meter import Meter, meters_text
+from clsm_cli.timebase import SIXTEENTH_GRID, Grid, round_half_up
+from clsm_cli.timebase import Meter, meters_text
 from clsm_cli.music.song import MidiNote, MidiSong, MidiTrack
 
 FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "miscFolk", "nottingham-dataset")
@@ -149,10 +149,11 @@ def declared_meters(abc_text: str) -> list[str]:
     return meters
 
 
-def read_tune(tune: Tune, meter_groups: Collection[Meter] | None = None) -> SongNotes:
-    """The notes of one tune on the 16th-note grid; raises SongSkipped with the reason it cannot be
-    used. ``meter_groups`` (None: every meter) are the meter groups the build keeps."""
-    return midi_song_notes(tune_song(tune, meter_groups), meter_groups)
+def read_tune(tune: Tune, meter_groups: Collection[Meter] | None = None, grid: Grid = SIXTEENTH_GRID) -> SongNotes:
+    """The notes of one tune on the 16th-note grid (and its tokens on the triplet ``grid``); raises
+    SongSkipped with the reason it cannot be used. ``meter_groups`` (None: every meter) are the
+    meter groups the build keeps."""
+    return midi_song_notes(tune_song(tune, meter_groups), meter_groups, grid)
 
 
 def check_declared_meters(abc_text: str, meter_groups: Collection[Meter] | None = None) -> None:

@@ -32,7 +32,7 @@ from typing import Collection
 import numpy as np
 
 from clsm_cli.constants import STEPS_PER_QUARTER
-from clsm_cli.data.song_notes import MeterSection, SongNotes, SongSkipped, TrackNotes
+from clsm_cli.data.song_notes import MeterSection, SongNotes, SongSkipped, TrackNotes, triplet_tokens
 from clsm_cli.errors import UsageError
 from clsm_cli.music import melody
 from clsm_cli.music.bars import Bar
@@ -41,6 +41,7 @@ from clsm_cli.music.midi_read import read_note_table
 from clsm_cli.music.phase import grid_offset
 from clsm_cli.music.song import NoteArrays, NoteTable, NoteTrack
 from clsm_cli.music.tokens import StepNote, fold_into_range, octave_shift_into_range
+from clsm_cli.timebase import SIXTEENTH_GRID, Grid
 
 MELODY_TRACK_NAME = "MELODY"
 BEATS_FILE, CHORDS_FILE, KEYS_FILE = "beat_midi.txt", "chord_midi.txt", "key_audio.txt"
@@ -166,7 +167,7 @@ def melody_track(table: NoteTable) -> NoteTrack:
 
 
 def read_song(midi_path: str | Path, meter_groups: Collection[Meter] | None = None,
-              steps_per_quarter: int = STEPS_PER_QUARTER) -> SongNotes:
+              steps_per_quarter: int = STEPS_PER_QUARTER, grid: Grid = SIXTEENTH_GRID) -> SongNotes:
     """One POP909 song folder's ``NNN.mid`` and annotations as step notes (see the module docstring)."""
     midi_path = Path(midi_path)
     if meter_groups is not None and FOUR_FOUR not in meter_groups:
@@ -214,7 +215,12 @@ def read_song(midi_path: str | Path, meter_groups: Collection[Meter] | None = No
         "chords": _segments_on_steps(read_segments(folder / CHORDS_FILE), to_steps),
         "keys": _segments_on_steps(read_segments(folder / KEYS_FILE), to_steps),
     }
-    tracks = [TrackNotes(track.number, track.name, line)]
+    tokens = None
+    if grid.has_triplets:  # the same beat-warped melody, octave-shifted, placed on the triplet grid
+        folded = np.array([fold_into_range(int(pitch) + shift) for pitch in warped.notes.pitches], dtype=np.int64)
+        shifted = replace(warped, notes=replace(warped.notes, pitches=folded))
+        tokens = triplet_tokens(shifted, bars, tpb)[:total_steps]
+    tracks = [TrackNotes(track.number, track.name, line, tokens=tokens)]
     return SongNotes(num_bars=len(bars), tracks=tracks, sections=sections, annotations=annotations)
 
 

@@ -46,7 +46,7 @@ from clsm_cli.constants import WINDOW_STEPS
 from clsm_cli.data.splits import HELD_OUT_SPLITS, SPLITS, TRAIN_SPLITS
 from clsm_cli.data.windows import seen_in_training, window_digests
 from clsm_cli.errors import InputFileError, OutputError, UsageError
-from clsm_cli.music.meter import FOUR_FOUR, Meter, meters_text
+from clsm_cli.timebase import FOUR_FOUR, Grid, Meter, grid_from_record, meters_text
 from clsm_cli.music.tokens import TOKEN_DTYPE
 
 FORMAT_NAME = "clsm-windows"
@@ -286,6 +286,14 @@ def read_manifest(directory: Path | str) -> dict:
     if manifest["format_version"] == FORMAT_VERSION and not isinstance(manifest.get("meter_groups"), dict):
         raise InputFileError(f"{path} lists no meter groups; rebuild the dataset")
     return manifest
+
+
+def manifest_grid(manifest: dict) -> Grid:
+    """The grid a dataset's windows are on (``timebase.Grid``); a manifest without one is on 16ths."""
+    try:
+        return grid_from_record(manifest.get("grid"))
+    except (TypeError, ValueError):
+        raise InputFileError(f"the dataset manifest names a grid this clsm does not know ({manifest.get('grid')!r}); rebuild it") from None
 
 
 def group_folder_name(group: Meter) -> str:

@@ -17,13 +17,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Collection, Sequence
 
+import numpy as np
+
 from clsm_cli.constants import MAX_PITCH, MIN_PITCH
 from clsm_cli.music import melody
 from clsm_cli.music.bars import Bar, song_bars
-from clsm_cli.music.meter import FOUR_FOUR, Meter, meters_text
+from clsm_cli.timebase import FOUR_FOUR, Meter, meters_text
 from clsm_cli.music.midi_read import read_note_table
 from clsm_cli.music.song import MidiSong, NoteTable
 from clsm_cli.music.tokens import NoteColumns, StepNote
+from clsm_cli.music.triplets import encode_fine_notes, place_on_triplet_grid
+from clsm_cli.music.voices import top_line
+from clsm_cli.timebase import SIXTEENTH_GRID, Grid
 
 # Why a file or tune gives no windows. "error" is a failure inside clsm (a bug), never bad input.
 # "duplicate": the melody of a song kept earlier in the build (another corpus's copy of one tune).
@@ -71,6 +76,7 @@ class TrackNotes:
     is_bass: bool = False
     is_monophonic: bool = True  # no note starts while another sounds (legato overlaps allowed)
     is_in_range: bool = True  # every pitch in 55..84 (also checked on ``notes``)
+    tokens: np.ndarray | None = None  # the whole song's tokens on the triplet grid (None: encode ``notes``)
 
     @cached_property
     def columns(self) -> NoteColumns:
@@ -121,16 +127,19 @@ def meter_sections(bars: Sequence[Bar]) -> tuple[MeterSection, ...]:
     return tuple(sections)
 
 
-def read_midi_notes(path: str | Path, meter_groups: Collection[Meter] | None = None) -> SongNotes:
+def read_midi_notes(path: str | Path, meter_groups: Collection[Meter] | None = None,
+                    grid: Grid = SIXTEENTH_GRID) -> SongNotes:
     """A MIDI file as step notes; InputFileError when unreadable, SongSkipped when unusable.
 
     Reads with ``midi_read.read_note_table``: the editing commands' reader without its mido messages
     (same tracks, notes and errors; the tests compare the two on every kind of file).
     """
-    return midi_song_notes(read_note_table(path), meter_groups)
+    return midi_song_notes(read_note_table(path), meter_groups, grid)
 
 
-def midi_song_notes(song: MidiSong | NoteTable, meter_groups: Collection[Meter] | None = None) -> SongNotes:
+def midi_song_notes(
+    song: MidiSong | NoteTable, meter_groups: Collection[Meter] | None = None, grid: Grid = SIXTEENTH_GRID
+) -> SongNotes:
     """A song read from MIDI (or built like one, see music21_corpus) as step notes, the way the
     editing commands see it: bars from time signatures, tracks quantized to the song step grid.
 
@@ -140,6 +149,7 @@ def midi_song_notes(song: MidiSong | NoteTable, meter_groups: Collection[Meter] 
     A track is monophonic when no note starts while another still sounds (melody.polyphony_share:
     overlaps shorter than a 32nd note count as legato) and no two notes start together. What
     rounding onto the grid still overlaps is cut by melody.reduce_to_monophony (quantize_line).
+    On the triplet ``grid`` each usable track also carries its tokens (``music/triplets.py``).
     """
     table = song if isinstance(song, NoteTable) else NoteTable.from_song(song)
     bars = song_bars(table)
@@ -164,5 +174,13 @@ def midi_song_notes(song: MidiSong | NoteTable, meter_groups: Collection[Meter] 
             tracks.append(TrackNotes(track.number, track.name, (), is_in_range=False))
             continue
         line, _ = melody.quantize_line(track, bars, table.ticks_per_beat)
-        tracks.append(TrackNotes(track.number, track.name, line))
+        tokens = triplet_tokens(track, bars, table.ticks_per_beat) if grid.has_triplets else None
+        tracks.append(TrackNotes(track.number, track.name, line, tokens=tokens))
     return SongNotes(num_bars=len(bars), tracks=tracks, sections=sections)
+
+
+def triplet_tokens(track, bars: Sequence[Bar], ticks_per_beat: int) -> np.ndarray:
+    """A track's tokens on the triplet grid over the whole song (its top voice, as on 16ths)."""
+    notes = track.notes
+    placement = place_on_triplet_grid(notes.start_ticks, notes.end_ticks, notes.pitches, bars, ticks_per_beat)
+    return encode_fine_notes(top_line(placement.notes), placement.triplet_steps, bars[-1].end_step)

@@ -22,7 +22,7 @@ from clsm_cli.data.music21_corpus import Tune, read_tune
 from clsm_cli.data.song_notes import MeterSection, SongNotes, SongSkipped, TrackNotes, read_midi_notes
 from clsm_cli.data.windows import MAX_REST_BARS, WINDOW_STRIDE_BARS, TrackWindows, cut_windows_at, pitches_in_range
 from clsm_cli.errors import InputFileError
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import SIXTEENTH_GRID, Grid, Meter, grid_from_record, meters_text
 
 TRACK_FILTERS = ("drum", "bass", "empty", "polyphonic", "out of range")
 
@@ -61,6 +61,7 @@ class WorkItem:
     meter_groups: tuple[str, ...] | None = None  # the groups to keep ("3/4", ...); None: every one
     test_song: bool = False  # named by --test-songs: always in the test split, never moved
     reader: str = "midi"  # how path is read: "midi", "pop909" (data/pop909) or "cre" (data/cre)
+    grid: str = "16th"  # the grid's encoding (timebase.Grid): "triplet" keeps x/4 and 2/2 groups only
 
 
 def track_rejection(track: TrackNotes) -> str | None:
@@ -121,15 +122,19 @@ def _positions_across_changes(song: SongNotes) -> int:
     return every - inside
 
 
-def song_result(song: SongNotes, meter_groups: Collection[Meter] | None = None) -> SongResult:
+def song_result(song: SongNotes, meter_groups: Collection[Meter] | None = None, grid: Grid = SIXTEENTH_GRID) -> SongResult:
     """Filter the tracks of a song and cut their windows per meter group (pure).
 
-    ``meter_groups`` (None: every group) are the groups whose windows are kept.
+    ``meter_groups`` (None: every group) are the groups whose windows are kept; a ``grid`` keeps
+    only the groups it is defined in (the triplet grid: x/4 and 2/2).
     """
     by_group: dict[Meter, list[MeterSection]] = {}
     for section in song.meter_sections:
-        if meter_groups is None or section.group in meter_groups:
+        if (meter_groups is None or section.group in meter_groups) and grid.supports(section.group):
             by_group.setdefault(section.group, []).append(section)
+    if not by_group and not any(grid.supports(section.group) for section in song.meter_sections):
+        written = sorted({meter for section in song.meter_sections for meter in section.meters})
+        return SongResult("meter", f"in {meters_text(written)}, which the {grid.encoding} grid does not hold")
     counts = {name: 0 for name in TRACK_FILTERS + ("usable",)}
     tracks: list[TrackResult] = []
     meters: dict[str, set] = {}
@@ -149,6 +154,7 @@ def song_result(song: SongNotes, meter_groups: Collection[Meter] | None = None) 
                 start_bars=start_bars,
                 window_steps=group.window_steps,
                 max_rest_steps=MAX_REST_BARS * group.steps_per_bar,
+                tokens=track.tokens,
             )
             dropped += cut.dropped_for_rest
             if len(cut):
@@ -185,19 +191,21 @@ def _no_window_detail(song: SongNotes, sections_kept: list[list[MeterSection]], 
 def process_item(item: WorkItem) -> SongResult:
     """Worker entry point: one file or tune in, one SongResult out; never raises."""
     groups = None if item.meter_groups is None else frozenset(Meter.parse(g) for g in item.meter_groups)
+    grid = grid_from_record(item.grid)
     if item.reader == "pop909":
-        return result_of_reading(lambda: pop909.read_song(item.path, groups), groups)
+        return result_of_reading(lambda: pop909.read_song(item.path, groups, grid=grid), groups, grid)
     if item.reader == "cre":
-        return result_of_reading(lambda: cre.read_tune(item.path, groups), groups)
+        return result_of_reading(lambda: cre.read_tune(item.path, groups, grid), groups, grid)
     if item.path is not None:
-        return result_of_reading(lambda: read_midi_notes(item.path, groups), groups)
-    return result_of_reading(lambda: read_tune(Tune(item.identity, item.abc_text or ""), groups), groups)
+        return result_of_reading(lambda: read_midi_notes(item.path, groups, grid), groups, grid)
+    return result_of_reading(lambda: read_tune(Tune(item.identity, item.abc_text or ""), groups, grid), groups, grid)
 
 
-def result_of_reading(read_song: Callable[[], SongNotes], meter_groups: Collection[Meter] | None = None) -> SongResult:
+def result_of_reading(read_song: Callable[[], SongNotes], meter_groups: Collection[Meter] | None = None,
+                      grid: Grid = SIXTEENTH_GRID) -> SongResult:
     """song_result of what ``read_song()`` returns, with every failure turned into a counted skip."""
     try:
-        return song_result(read_song(), meter_groups)
+        return song_result(read_song(), meter_groups, grid)
     except SongSkipped as skipped:
         return SongResult(skipped.reason, skipped.detail)
     except InputFileError as error:

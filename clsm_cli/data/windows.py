@@ -35,9 +35,11 @@ from clsm_cli.constants import (
     REST_TOKEN,
     STEPS_PER_BAR,
     TRANSPOSITIONS_SEMITONES,
+    TRIPLET_TOKEN,
     WINDOW_STEPS,
 )
 from clsm_cli.music.tokens import TOKEN_DTYPE, NoteColumns, StepNote, encode_notes
+from clsm_cli import timebase
 
 WINDOW_STRIDE_BARS = 1
 MAX_REST_BARS = 1  # a window may hold at most one bar (of its meter) of consecutive rest
@@ -91,7 +93,7 @@ def cut_track_windows(
         total_steps=num_bars * steps_per_bar,
         start_steps=start_bars * steps_per_bar,
         start_bars=start_bars,
-        window_steps=BARS_PER_WINDOW * steps_per_bar,
+        window_steps=timebase.window_steps(steps_per_bar),
         max_rest_steps=steps_per_bar if max_rest_steps is None else max_rest_steps,
     )
 
@@ -103,11 +105,15 @@ def cut_windows_at(
     start_bars: np.ndarray,
     window_steps: int,
     max_rest_steps: int,
+    tokens: np.ndarray | None = None,
 ) -> TrackWindows:
     """Windows of ``window_steps`` steps starting at ``start_steps`` of a track's ``total_steps``.
 
     The general cut behind :func:`cut_track_windows`: a song whose meter changes gives each of its
     meters the window starts that lie wholly inside it (``start_bars`` are their 0-based bars).
+    ``tokens`` are the track's tokens when they are not the 16th grid's tokens of ``notes`` (the
+    triplet grid: ``music/triplets.py``; its ``3:`` markers take a step and no time); ``notes``
+    still give the pitch range and the transpositions.
     """
     line = NoteColumns.from_notes(notes)  # once: the range check, the shifts and the tokens read it
     if not pitches_in_range(line):
@@ -117,11 +123,15 @@ def cut_windows_at(
     if not len(starts):
         windows = np.zeros((0, window_steps), dtype=TOKEN_DTYPE)
         return TrackWindows(windows, np.zeros(0, np.int32), shifts, 0)
-    tokens = encode_notes(line, total_steps, start_step=0)
+    if tokens is None:
+        tokens = encode_notes(line, total_steps, start_step=0)
     # Vectorised equivalent of cut_window + longest_rest_steps per window (tests check the two agree).
     sounding = _sounding_tokens(tokens)
     windows = np.lib.stride_tricks.sliding_window_view(tokens, window_steps)[starts].copy()
-    windows[:, 0] = np.where(windows[:, 0] == HOLD_TOKEN, sounding[starts], windows[:, 0])
+    # Canonical: the window's first timed token (after a triplet marker) says what sounds.
+    first = (windows[:, 0] == TRIPLET_TOKEN).astype(np.int64)
+    rows = np.arange(len(windows))
+    windows[rows, first] = np.where(windows[rows, first] == HOLD_TOKEN, sounding[starts + first], windows[rows, first])
     keep = _longest_rest_in_windows(sounding == REST_TOKEN, starts, window_steps) <= max_rest_steps
     return TrackWindows(
         windows=windows[keep],
@@ -132,8 +142,9 @@ def cut_windows_at(
 
 
 def _sounding_tokens(tokens: np.ndarray) -> np.ndarray:
-    """Per step, the pitch or R token whose sound covers it (holds forward-filled; R before any)."""
-    positions = np.where(tokens != HOLD_TOKEN, np.arange(len(tokens)), -1)
+    """Per step, the pitch or R token whose sound covers it (holds and triplet markers forward-filled;
+    R before any)."""
+    positions = np.where((tokens != HOLD_TOKEN) & (tokens != TRIPLET_TOKEN), np.arange(len(tokens)), -1)
     last_onset = np.maximum.accumulate(positions)
     return np.where(last_onset >= 0, tokens[np.maximum(last_onset, 0)], REST_TOKEN).astype(TOKEN_DTYPE)
 
@@ -256,5 +267,5 @@ def seen_in_training(windows: np.ndarray, sorted_training_digests: np.ndarray) -
     return seen
 
 
-assert WINDOW_STEPS == BARS_PER_WINDOW * STEPS_PER_BAR
+assert WINDOW_STEPS == timebase.window_steps(STEPS_PER_BAR)
 assert FIRST_PITCH_TOKEN == 0  # pitch tokens are the lowest ids: uint8 shifts wrap them out of 0..29

@@ -16,6 +16,9 @@ import numpy as np
 from clsm_cli.editing.generate import Candidate
 from clsm_cli.editing.splice import notes_for_writer, splice
 from clsm_cli.editing.window import ModelWindow
+from clsm_cli.music.bars import BarRange
+from clsm_cli.music.melody import split_top_voice
+from clsm_cli.music.triplets import representable_triplets, to_triplet_tokens
 from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote, encode_notes, fold_into_range
 
 
@@ -25,9 +28,12 @@ class Endpoint:
 
     line: tuple[StepNote, ...]
     candidate: Candidate
+    copies: tuple = ()  # another file's target notes (melody.VoicedNote), written exactly where they recur
+    triplet_steps: frozenset = frozenset()  # the target's quarters played as triplets (triplet grid)
 
 
-def target_tokens_in_frame(line: Sequence[StepNote], window: ModelWindow) -> np.ndarray:
+def target_tokens_in_frame(line: Sequence[StepNote], window: ModelWindow,
+                           triplet_steps: frozenset[int] = frozenset()) -> np.ndarray:
     """The target tokens of ``line`` as ``window`` frames them (its start step and octave shift). (length,)
 
     Two versions of a song may differ in octave shift when built alone; seen through one window,
@@ -39,7 +45,10 @@ def target_tokens_in_frame(line: Sequence[StepNote], window: ModelWindow) -> np.
     model_notes = [replace(note, pitch=fold_into_range(note.pitch + window.octave_shift), tied_from_before=False)
                    for note in inside]
     tokens = encode_notes(model_notes, window_steps, start_step=window.start_step)
-    return tokens[window.target.start : window.target.end].astype(TOKEN_DTYPE)
+    target = tokens[window.target.start : window.target.end]
+    start = window.target_start_step
+    shown = [step - start for step in representable_triplets(triplet_steps, line) if start <= step < start + len(target)]
+    return to_triplet_tokens(target, shown).astype(TOKEN_DTYPE)
 
 
 def with_target_of(song_line: Sequence[StepNote], other_line: Sequence[StepNote], start: int,
@@ -71,3 +80,12 @@ def edited_by_hand(recorded: Optional[Sequence[Sequence[int]]], notes: Sequence[
         return False
     present = {tuple(row) for row in target_note_rows(notes, start, end)}
     return not all(tuple(int(value) for value in row) in present for row in recorded)
+
+
+def target_voice_notes(other, bars: BarRange, voice: str) -> tuple:
+    """The edited voice's notes of another version's (``other``, a PreparedSong) ``bars``, with
+    their ticks and velocities: what an interpolation's end taken from it writes exactly."""
+    split = split_top_voice(other.track, list(other.bars), other.song.ticks_per_beat)
+    voiced = split.top + (split.others if voice == "all" else ())
+    start, end = other.target_steps(bars)
+    return tuple(note for note in voiced if start <= note.start_step < end)

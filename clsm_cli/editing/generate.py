@@ -29,7 +29,6 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from clsm_cli.constants import NUM_MUSIC_TOKENS
 from clsm_cli.engine.draws import CandidateDraws, candidate_draws
 from clsm_cli.engine.latent import interpolate_w, prior_sample_w, vary_w
 from clsm_cli.engine.protocol import InferenceEngine, TargetSpan
@@ -144,7 +143,8 @@ def anchored_uniforms(engine: InferenceEngine, window: np.ndarray, target: Targe
     windows = np.repeat(np.asarray(window)[None, :], len(w), axis=0)  # (n, K)
     windows[:, target.start : target.end] = tokens
     logits = engine.teacher_forced_logits(windows, target, engine.flow_inverse(np.asarray(w, dtype=np.float32)))
-    return np.stack([anchor_uniforms(logits[row], tokens[row], decoding, np.asarray(fallback)[row])
+    allowed = engine.config.grid.allowed_matrix(target.length, logits.shape[-1])  # the grid's legal tokens per step
+    return np.stack([anchor_uniforms(logits[row], tokens[row], decoding, np.asarray(fallback)[row], allowed)
                      for row in range(len(w))])  # (n, length)
 
 
@@ -156,7 +156,7 @@ def decode_w(engine: InferenceEngine, window: np.ndarray, target: TargetSpan, w:
     if w.ndim != 2 or w.shape[1] != z_dim:
         raise ValueError(f"w must have {z_dim} values per row for this model, got shape {w.shape}")
     generated = np.asarray(engine.decode(window, target, engine.flow_inverse(w), decoding, uniforms))  # (n, length)
-    if generated.shape != (len(w), target.length) or np.any(generated >= NUM_MUSIC_TOKENS):
+    if generated.shape != (len(w), target.length) or not engine.config.grid.is_music_window(generated):
         raise RuntimeError(f"the engine returned tokens of shape {generated.shape} outside the music vocabulary")
     return [Candidate(tokens=generated[row].astype(TOKEN_DTYPE), w=w[row].copy()) for row in range(len(w))]
 

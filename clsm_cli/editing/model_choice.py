@@ -43,7 +43,7 @@ from clsm_cli.engine.load import LoadedEngine, load_engine
 from clsm_cli.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError, ModelError
 from clsm_cli.music.bars import Bar, BarRange
-from clsm_cli.music.meter import Meter, meters_text
+from clsm_cli.timebase import Meter, meters_text
 
 import numpy as np
 

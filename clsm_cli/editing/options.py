@@ -12,12 +12,12 @@ from typing import Optional
 
 import numpy as np
 
-from clsm_cli.constants import MAX_TARGET_BARS
+from clsm_cli.constants import MAX_TARGET_BARS, STEPS_PER_BAR
 from clsm_cli.sampling import Decoding, resolve_decoding
 from clsm_cli.errors import ClsmError, UsageError
 from clsm_cli.music.bars import BarRange
 from clsm_cli.music.edit_plan import VOICES
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import Meter
 from clsm_cli.music.tokens import StepNote, tokens_to_text
 
 VERBS = ("infill", "interpolate", "vary")
@@ -220,6 +220,8 @@ class FileResult:
     output_stem: str = ""  # what the outputs are named after: the input's stem unless a batch needed another
     reproduce: str = ""  # the command line that makes these outputs again
     model_choice: Optional[dict] = None  # model_choice.ModelChoice.to_json(): the rule and each model's fit
+    grid: str = "16th"  # the model's grid encoding (timebase.Grid), recorded in provenance
+    steps_per_bar: int = STEPS_PER_BAR  # the model's bar length in tokens (target_tokens split there)
 
     @property
     def ok(self) -> bool:
@@ -260,7 +262,7 @@ class FileResult:
                         {"bars": [latent.bars.first, latent.bars.last], "w": [float(x) for x in latent.w]}
                         for latent in output.latents
                     ],
-                    "target_tokens": tokens_to_text(output.target_tokens),
+                    "target_tokens": tokens_to_text(output.target_tokens, self.steps_per_bar),
                     "wav": None if output.wav is None else str(output.wav),
                     **{name: str(dict(output.notation)[name]) if name in dict(output.notation) else None
                        for name in ("musicxml", "abc")},

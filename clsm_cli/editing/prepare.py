@@ -21,7 +21,7 @@ from clsm_cli.constants import MAX_TARGET_BARS
 from clsm_cli.errors import InputFileError
 from clsm_cli.music import melody
 from clsm_cli.music.bars import Bar, BarRange, bar_fits, meter_run, song_bars, window_around
-from clsm_cli.music.meter import Meter, meters_text
+from clsm_cli.timebase import Meter, meters_text
 from clsm_cli.music.midi_read import read_midi
 from clsm_cli.music.song import MidiSong, MidiTrack
 from clsm_cli.music.tokens import StepNote
@@ -62,6 +62,23 @@ class PreparedSong:
         return f"{self.track.number} ({name})" if name else f"{self.track.number}"
 
 
+_last_read: dict = {}  # the song open_song read last, under its file's identity (see _read_once)
+
+
+def _read_once(path: Path) -> MidiSong:
+    """``read_midi(path)``, remembering the last file read: a command that opens a file to choose its
+    model and again to edit it reads it once. A file changed since (its time or size) is read again."""
+    try:
+        stat = path.stat()
+        identity = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        return read_midi(path)  # read_midi says what is wrong in one sentence
+    if _last_read.get("identity") != identity:
+        _last_read.clear()
+        _last_read.update(identity=identity, song=read_midi(path))
+    return _last_read["song"]
+
+
 def open_song(path: Union[str, Path], bar_range: Optional[BarRange], meter: Optional[Meter] = None,
               phase_ticks: int = 0) -> OpenedSong:
     """Read ``path``; check that ``bar_range`` (if any) lies inside it (InputFileError, exit 3).
@@ -70,7 +87,7 @@ def open_song(path: Union[str, Path], bar_range: Optional[BarRange], meter: Opti
     (``--phase``) counts them from that tick (``bars.song_bars``).
     """
     path = Path(path)
-    song = read_midi(path)
+    song = _read_once(path)
     bars = tuple(song_bars(song, meter, phase_ticks))
     if bar_range is not None:
         bar_range.check_inside(bars, path.name)

@@ -29,6 +29,7 @@ import numpy as np
 from clsm_cli import __version__
 from clsm_cli.editing.options import EditOptions, FileResult, Latent, reproduce_command
 from clsm_cli.music.bars import BarRange
+from clsm_cli.timebase import Grid
 
 PROVENANCE_PREFIX = "clsm-provenance "  # how a record starts, in its meta event
 PROVENANCE_FORMAT = 2  # 2: input relative to the output's folder with its sha256; 1: input as typed
@@ -88,6 +89,7 @@ def provenance_record(result: FileResult, output_k: int, latents: Sequence[Laten
         "verb": result.verb,
         "model": result.model,
         "model_sha256": result.model_sha256,
+        "grid": Grid(encoding=result.grid).as_dict(),
         "seed": result.seed,
         "bars": [result.bars.first, result.bars.last],
         "k": output_k,

@@ -183,13 +183,16 @@ def _same_path(first: Path, second: Path) -> bool:
     return os.path.realpath(first) == os.path.realpath(second)
 
 
-def endpoint_records(path: Path, role: str) -> list[dict]:
-    """The records of a file given as ``--start``, ``--end`` or ``--around``, checked before the model
-    loads: InputFileError (exit 3) for an unreadable file or a damaged record."""
-    try:
-        provenance = read_provenance(midi_read.read_text_events(path))
-    except ClsmError as error:
-        raise InputFileError(f"{role} file: {error.message}") from None
+def endpoint_records(path: Path, role: str, text_events: Optional[Sequence[str]] = None) -> list[dict]:
+    """The records of a file given as ``--start``, ``--end`` or ``--around`` (its ``text_events``
+    when it was read already), checked before the model loads: InputFileError (exit 3) for an
+    unreadable file or a damaged record."""
+    if text_events is None:
+        try:
+            text_events = midi_read.read_text_events(path)
+        except ClsmError as error:
+            raise InputFileError(f"{role} file: {error.message}") from None
+    provenance = read_provenance(text_events)
     if provenance.damaged:
         raise InputFileError(f"{role} file {provenance.describe_damage(Path(path).name)}, so it cannot be "
                              "continued from; edit it as a plain MIDI file with infill or vary instead")

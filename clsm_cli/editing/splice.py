@@ -16,6 +16,7 @@ import numpy as np
 
 from clsm_cli.editing.window import ModelWindow
 from clsm_cli.music.tokens import StepNote, decode_tokens
+from clsm_cli.music.triplets import from_triplet_tokens
 
 
 def target_notes(tokens: np.ndarray, window: ModelWindow, line: Sequence[StepNote]) -> list[StepNote]:
@@ -26,6 +27,7 @@ def target_notes(tokens: np.ndarray, window: ModelWindow, line: Sequence[StepNot
     disappears when a rest (or nothing) sounds.
     """
     start = window.target_start_step
+    tokens, _ = from_triplet_tokens(tokens)  # a triplet quarter's steps on the 16th grid (no-op on 16ths)
     notes = []
     for note in decode_tokens(tokens, start_step=start):
         if note.tied_from_before:
@@ -104,3 +106,9 @@ def edited_track_notes(
         return splice(all_notes, start, end, new_notes)
     edited = splice(line, start, end, new_notes) + list(accompaniment)
     return sorted(edited, key=lambda note: (note.start_step, note.pitch))
+
+
+def target_triplet_steps(tokens: np.ndarray, window: ModelWindow) -> frozenset[int]:
+    """The song steps of the quarters generated target ``tokens`` play as triplets (triplet grid)."""
+    _, offsets = from_triplet_tokens(tokens)
+    return frozenset(window.target_start_step + offset for offset in offsets)

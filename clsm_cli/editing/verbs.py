@@ -29,6 +29,7 @@ from clsm_cli.editing.endpoints import (
     same_outside,
     target_note_rows,
     target_tokens_in_frame,
+    target_voice_notes,
     with_target_of,
 )
 from clsm_cli.editing.generate import Candidate
@@ -48,6 +49,7 @@ from clsm_cli.editing.outputs import OutputSet, check_targets, make_out_dir
 from clsm_cli.editing.prepare import (
     PreparedSong,
     check_model_meters,
+    OpenedSong,
     open_song,
     prepare_song,
     target_warnings,
@@ -61,11 +63,13 @@ from clsm_cli.editing.provenance import (
     stored_latent,
 )
 from clsm_cli.editing.runs import endpoint_records
-from clsm_cli.editing.splice import edited_track_notes, notes_for_writer, splice, target_notes
+from clsm_cli.editing.splice import edited_track_notes, notes_for_writer, splice, target_notes, target_triplet_steps
 from clsm_cli.editing.window import (
     ModelWindow,
     centred_window,
     short_song_warning,
+    chunk_triplet_steps,
+    song_triplet_steps,
     target_tokens_of,
 )
 from clsm_cli.engine.load import LoadedEngine
@@ -87,6 +91,8 @@ class _Version:
     line: tuple[StepNote, ...]  # the whole spliced line (for later chunks and the writer)
     latents: tuple[Latent, ...]
     tokens: np.ndarray
+    copies: tuple = ()  # another file's target notes to write exactly (an interpolation's end)
+    triplet_steps: frozenset = frozenset()  # target quarters (song steps) written as triplets (triplet grid)
 
 
 def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
@@ -100,6 +106,7 @@ def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decodi
         input=Path(path), verb=options.verb, seed=options.seed, model=edit_model.name,
         model_sha256=edit_model.sha256, bars=options.bars, decoding=decoding,
         reproduce=reproduce_command(options, Path(path)), output_stem=output_stem or Path(path).stem,
+        grid=edit_model.config.grid_encoding, steps_per_bar=edit_model.config.steps_per_bar,
     )
     try:
         _run_edit(result, options, edit_model, decoding)
@@ -108,10 +115,11 @@ def edit_file(path: Path, options: EditOptions, edit_model: LoadedEngine, decodi
     return result
 
 
-def prepare_for_model(path: Path, options: EditOptions, edit_model: LoadedEngine) -> PreparedSong:
-    """Read the song (its bars in ``--meter`` when given), check the model knows the target's meter
-    (a warning for odd bars it keeps its window off), and prepare its melody."""
-    opened = open_song(path, options.bars, options.meter, options.phase)
+def prepare_for_model(path: Path, options: EditOptions, edit_model: LoadedEngine,
+                      opened: Optional[OpenedSong] = None) -> PreparedSong:
+    """Read the song (its bars in ``--meter`` when given) unless ``opened`` is it, check the model
+    knows the target's meter (a warning for odd bars it keeps its window off), and prepare its melody."""
+    opened = opened if opened is not None else open_song(path, options.bars, options.meter, options.phase)
     odd_bars = check_model_meters(opened.bars, options.bars, opened.path.name, edit_model.name, edit_model.config)
     prepared = prepare_song(opened, options.bars, options.track)
     if not prepared.choice.looks_like_melody:  # an accompaniment-only arrangement: which part is the user's call
@@ -163,9 +171,10 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
             new_notes = notes_for_writer(version.line, start, end)
             job = OutputJob(
                 path,
-                lambda out, new_notes=new_notes, record=record: midi_write.write_edited_song(
+                lambda out, new_notes=new_notes, record=record, version=version: midi_write.write_edited_song(
                     prepared.song, prepared.track, bars, options.bars, new_notes, out, provenance_text(record),
-                    voice=options.voice, also=also(new_notes) if also else ()),
+                    voice=options.voice, also=also(new_notes) if also else (), copies=version.copies,
+                    triplet_steps=version.triplet_steps),
                 prepared.track.chunk, prepared.track.channel, options.bars, options.meter, options.force,
                 options.soundfont,
             )
@@ -243,7 +252,9 @@ def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: L
     for index in range(1, len(chunks)):
         for position, k in enumerate(numbers):
             version = versions[position]
-            window = centred_window(prepared, version.line, chunks[index], config)
+            triplets = chunk_triplet_steps(prepared, config, BarRange(chunks[0].first, chunks[index - 1].last),
+                                           version.triplet_steps)
+            window = centred_window(prepared, version.line, chunks[index], config, triplets)
             (candidate,) = generate.infill(engine, window.tokens, window.target, decoding, seed, (k,), chunk=index)
             candidate = edited(candidate, window, k, index, bool(np.any(version.tokens < NUM_PITCHES)))
             versions[position] = _apply(prepared, version.line, window, candidate, chunks[index], version)
@@ -341,16 +352,18 @@ def _original_endpoint(prepared: PreparedSong, window: ModelWindow, edit_model: 
     """The existing bars, with their posterior latent ``f(posterior mean)``."""
     tokens = window.tokens[window.target.start : window.target.end].copy()
     w = generate.encode_w(edit_model.engine, window.tokens, window.target)
-    return Endpoint(prepared.line, Candidate(tokens, w))
+    return Endpoint(prepared.line, Candidate(tokens, w), triplet_steps=target_triplet_steps(tokens, window))
 
 
 def _decoded_endpoint(prepared: PreparedSong, window: ModelWindow, candidate: Candidate, bars: BarRange) -> Endpoint:
-    return Endpoint(_apply(prepared, prepared.line, window, candidate, bars).line, candidate)
+    version = _apply(prepared, prepared.line, window, candidate, bars)
+    return Endpoint(version.line, candidate, triplet_steps=version.triplet_steps)
 
 
 def _endpoint_version(endpoint: Endpoint, bars: BarRange) -> _Version:
     candidate = endpoint.candidate
-    return _Version(endpoint.line, (Latent(bars, candidate.w),), candidate.tokens.astype(TOKEN_DTYPE))
+    return _Version(endpoint.line, (Latent(bars, candidate.w),), candidate.tokens.astype(TOKEN_DTYPE), endpoint.copies,
+                    endpoint.triplet_steps)
 
 
 def _file_endpoint(path: Path, prepared: PreparedSong, window: ModelWindow, options: EditOptions,
@@ -361,22 +374,33 @@ def _file_endpoint(path: Path, prepared: PreparedSong, window: ModelWindow, opti
     outside the target: InputFileError otherwise.
     """
     path = Path(path)
-    records = endpoint_records(path, role)
-    other = prepare_for_model(path, options, edit_model)
+    same = _same_file(path, prepared.path)  # the song itself (--start A of A): it was read already
+    if same:
+        other, records = prepared, endpoint_records(path, role, prepared.song.text_events)
+    else:  # read once: its provenance and its notes
+        try:
+            opened = open_song(path, None, options.meter, options.phase)
+        except ClsmError as error:
+            raise InputFileError(f"{role} file: {error.message}") from None
+        options.bars.check_inside(opened.bars, path.name)
+        records = endpoint_records(path, role, opened.song.text_events)
+        other = prepare_for_model(path, options, edit_model, opened)
     start, end = prepared.target_steps(options.bars)
     if _same_file(path, prepared.path) or _same_file(options.start_file, prepared.path):
         if not same_outside(prepared.line, other.line, start, end):
             raise InputFileError(f"{role} file {path.name} has other notes than {prepared.path.name} outside "
                                  f"{options.bars}, so they are not two versions of one song")
     line = with_target_of(prepared.line, other.line, start, end)
-    tokens = target_tokens_in_frame(line, window)
+    other_triplets = frozenset(step for step in song_triplet_steps(other, edit_model.config) if start <= step < end)
+    tokens = target_tokens_in_frame(line, window, other_triplets)
     w, note = latent_from_file(path, records, other, options, edit_model, role)
     if w is None:
         framed = window.tokens.copy()
         framed[window.target.start : window.target.end] = tokens
         w = generate.encode_w(edit_model.engine, framed, window.target)
     result.add_warning(note)
-    return Endpoint(line, Candidate(tokens, w))
+    return Endpoint(line, Candidate(tokens, w), target_voice_notes(other, options.bars, options.voice), target_triplet_steps(tokens, window))
+
 
 
 def latent_from_file(path: Path, records: Sequence[dict], other: PreparedSong, options: EditOptions,
@@ -412,7 +436,8 @@ def _apply(prepared: PreparedSong, line: Sequence[StepNote], window: ModelWindow
     new_line = splice(line, start, end, target_notes(candidate.tokens, window, line))
     latents = (previous.latents if previous else ()) + (Latent(chunk, candidate.w),)
     tokens = candidate.tokens if previous is None else np.concatenate([previous.tokens, candidate.tokens])
-    return _Version(tuple(new_line), latents, tokens.astype(TOKEN_DTYPE))
+    triplets = target_triplet_steps(candidate.tokens, window) | (previous.triplet_steps if previous else frozenset())
+    return _Version(tuple(new_line), latents, tokens.astype(TOKEN_DTYPE), triplet_steps=triplets)
 
 
 def _note_window(result: FileResult, prepared: PreparedSong, window: ModelWindow, config) -> None:

@@ -17,11 +17,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from clsm_cli.constants import HOLD_TOKEN, NUM_PITCHES
+from clsm_cli.constants import HOLD_TOKEN, NUM_PITCHES, STEPS_PER_QUARTER
 from clsm_cli.editing.prepare import PreparedSong
 from clsm_cli.engine.protocol import TargetSpan
 from clsm_cli.music.bars import BarRange, meter_run, window_around
-from clsm_cli.music.meter import Meter
+from clsm_cli import timebase
+from clsm_cli.timebase import Meter
+from clsm_cli.music.song import note_arrays
+from clsm_cli.music.triplets import place_on_triplet_grid, representable_triplets, to_triplet_tokens
 from clsm_cli.music.tokens import (
     TOKEN_DTYPE,
     StepNote,
@@ -34,7 +37,7 @@ from clsm_cli.music.tokens import (
 
 def bars_per_window(config) -> int:
     """Bars of the model's meter in its window (8 for the paper's 128 steps of 4/4)."""
-    return int(config.window_steps) // int(config.steps_per_bar)
+    return timebase.bars_per_window(int(config.window_steps), int(config.steps_per_bar))
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,12 @@ class ModelWindow:
     ``looped`` is True when the window shows a short song repeated around the target.
     """
 
-    tokens: np.ndarray  # (window_steps,) uint8, canonical
+    tokens: np.ndarray  # (window_steps,) uint8, canonical: the model's tokens (its grid's)
     start_step: int
     target: TargetSpan
     octave_shift: int
     looped: bool = False
+    triplet_steps: frozenset[int] = frozenset()  # song steps of the quarters shown as triplets (triplet grid)
 
     @property
     def target_start_step(self) -> int:
@@ -66,12 +70,14 @@ class ModelWindow:
 
 
 def build_window(line: Sequence[StepNote], start_step: int, target_start_step: int, target_length: int,
-                 window_steps: int) -> ModelWindow:
+                 window_steps: int, triplet_steps: frozenset[int] = frozenset()) -> ModelWindow:
     """The model's view of one line of notes around a target (pure).
 
     One octave shift moves the window's notes into 55..84 (the most of them), pitches still
     outside are folded by octaves. A right context that begins inside a note (or a rest) starts
     with that note's pitch (or ``R``), not with ``__``: the target before it is being replaced.
+    ``triplet_steps`` (a triplet-grid model's) are the song steps of quarters the line plays as
+    triplets: they are shown as ``3:`` quarters (``music/triplets.py``).
     """
     end_step = start_step + window_steps
     inside = [note for note in line if note.start_step < end_step and note.end_step > start_step]
@@ -82,7 +88,10 @@ def build_window(line: Sequence[StepNote], start_step: int, target_start_step: i
     right = target_start + target_length
     if right < window_steps and tokens[right] == HOLD_TOKEN:
         tokens[right] = sounding_token_at(tokens, right)
-    return ModelWindow(tokens.astype(TOKEN_DTYPE), start_step, TargetSpan(target_start, target_length), shift)
+    shown = frozenset(step for step in triplet_steps if start_step <= step < end_step)
+    tokens = to_triplet_tokens(tokens, [step - start_step for step in shown])
+    return ModelWindow(tokens.astype(TOKEN_DTYPE), start_step, TargetSpan(target_start, target_length), shift,
+                       triplet_steps=shown)
 
 
 def target_tokens_of(line: Sequence[StepNote], window: ModelWindow) -> np.ndarray:
@@ -91,33 +100,62 @@ def target_tokens_of(line: Sequence[StepNote], window: ModelWindow) -> np.ndarra
     inside = [note for note in line if note.start_step < start + length and note.end_step > start]
     model_notes = [replace(note, pitch=fold_into_range(note.pitch + window.octave_shift), tied_from_before=False)
                    for note in inside]
-    return encode_notes(model_notes, length, start_step=start).astype(TOKEN_DTYPE)
+    tokens = encode_notes(model_notes, length, start_step=start)
+    shown = representable_triplets(window.triplet_steps, line)
+    return to_triplet_tokens(tokens, [step - start for step in shown if start <= step < start + length]).astype(TOKEN_DTYPE)
 
 
-def centred_window(prepared: PreparedSong, line: Sequence[StepNote], target: BarRange, config) -> ModelWindow:
+def song_triplet_steps(prepared: PreparedSong, config) -> frozenset[int]:
+    """The quarters (song steps) the melody plays as triplets, for a triplet-grid model (none for a
+    16th-grid one): each quarter on the grid that moves its onsets least (``music/triplets.py``),
+    where the 16th-grid line can say it."""
+    if not config.grid.has_triplets:
+        return frozenset()
+    notes = note_arrays(prepared.track)
+    placement = place_on_triplet_grid(notes.start_ticks, notes.end_ticks, notes.pitches, list(prepared.bars),
+                                      prepared.song.ticks_per_beat)
+    return representable_triplets(placement.triplet_steps, prepared.line)
+
+
+def chunk_triplet_steps(prepared: PreparedSong, config, generated: BarRange, generated_triplets: frozenset[int]):
+    """The triplet quarters of a long infill's line once ``generated`` bars are new: the song's
+    outside them, the generated ones inside (a later chunk's window shows both)."""
+    first, end = generated.step_span(prepared.bars)
+    kept = frozenset(step for step in song_triplet_steps(prepared, config) if not first <= step < end)
+    return kept | generated_triplets
+
+
+def centred_window(prepared: PreparedSong, line: Sequence[StepNote], target: BarRange, config,
+                   triplet_steps: Optional[frozenset[int]] = None) -> ModelWindow:
     """The window centred on the ``target`` bars, with the bars on both sides that exist, kept off
     odd bars (a bar in a meter the model does not read).
 
     ``line`` is what the window shows outside the target (for a chunk of a long infill: the bars
     before it as already generated, the bars after it as in the song). A song shorter than the
     window whose bars around the target hold no notes is shown looped (:func:`looped_window`).
+    ``triplet_steps``: the quarters ``line`` plays as triplets (default: the song's, for a
+    triplet-grid model; :func:`song_triplet_steps`).
     """
+    if triplet_steps is None:
+        triplet_steps = song_triplet_steps(prepared, config)
+    triplet_steps = representable_triplets(triplet_steps, line)
     run = model_bars_run(prepared, target, config)
     window_bars = window_around(target, len(prepared.bars), bars_per_window(config), within=run)
     start, end = prepared.target_steps(target)
     line = notes_within(line, prepared, run)
     window = build_window(line, prepared.bars[window_bars.first - 1].first_step, start, end - start,
-                          config.window_steps)
+                          config.window_steps, triplet_steps)
     if _song_steps(prepared) < config.window_steps and not window.context_has_notes:
-        return looped_window(line, _song_steps(prepared), start, end - start, config) or window
+        return looped_window(line, _song_steps(prepared), start, end - start, config, triplet_steps) or window
     return window
 
 
 def looped_window(line: Sequence[StepNote], song_steps: int, target_start_step: int, target_length: int,
-                  config) -> Optional[ModelWindow]:
+                  config, triplet_steps: frozenset[int] = frozenset()) -> Optional[ModelWindow]:
     """The window of a short song repeated before and after itself, the target centred (pure).
 
-    None when the line holds no notes at all (a loop of rests would show nothing new).
+    None when the line holds no notes at all (a loop of rests would show nothing new). The song's
+    triplet quarters repeat with it (when the song is whole quarters long).
     """
     if not line:
         return None
@@ -127,7 +165,10 @@ def looped_window(line: Sequence[StepNote], song_steps: int, target_start_step: 
               for copy in range(-copies, copies + 1) for note in line]
     steps_per_bar = int(config.steps_per_bar)
     before = (int(config.window_steps) - target_length) // 2 // steps_per_bar * steps_per_bar
-    window = build_window(looped, target_start_step - before, target_start_step, target_length, config.window_steps)
+    repeated = frozenset(step + copy * song_steps for copy in range(-copies, copies + 1) for step in triplet_steps
+                         ) if song_steps % STEPS_PER_QUARTER == 0 else frozenset()
+    window = build_window(looped, target_start_step - before, target_start_step, target_length, config.window_steps,
+                          repeated)
     return replace(window, looped=True)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from clsm_cli.constants import NUM_MUSIC_TOKENS, PLACEHOLDER_TOKEN, START_TOKEN
+from clsm_cli.constants import PLACEHOLDER_TOKEN, START_TOKEN
 from clsm_cli.engine.numpy_layers import (
     AffineCoupling,
     BiLSTMGaussianHead,
@@ -160,6 +160,7 @@ class NumpyEngine:
         )  # (B, 1, d): input index ts predicts x_T[0]
         generated = np.empty((batch, length), dtype=np.int64)
         logits = np.empty((batch, length, self.config.num_music_tokens), dtype=np.float32)
+        grid = self.config.grid  # the triplet grid's legal tokens per step (None on 16ths: all)
         for step in range(length):
             if step > 0:
                 position = target_positions[step - 1 : step]  # (1,): input index ts+step holds x_T[step-1]
@@ -168,7 +169,8 @@ class NumpyEngine:
                     memory_kv=memory_kv, caches=caches, key_positions=key_positions[: num_context + step],
                 )  # (B, 1, d)
             logits[:, step] = decoder.output(hidden[:, 0])  # (B, C)
-            generated[:, step] = choose_tokens(logits[:, step], decoding, None if uniforms is None else uniforms[:, step])
+            generated[:, step] = choose_tokens(logits[:, step], decoding, None if uniforms is None else uniforms[:, step],
+                                               allowed=grid.allowed_tokens(step, logits.shape[-1]))
         return generated.astype(np.uint8), logits
 
     def teacher_forced_logits(self, windows: np.ndarray, target: TargetSpan, z: np.ndarray) -> np.ndarray:
@@ -200,8 +202,8 @@ class NumpyEngine:
         window_steps = self.config.window_steps
         if window.shape != (window_steps,):
             raise ValueError(f"a window holds {window_steps} tokens, got shape {window.shape}")
-        if window.min() < 0 or window.max() >= NUM_MUSIC_TOKENS:
-            raise ValueError("a window holds music tokens only (pitches, R, __)")
+        if not self.config.grid.is_music_window(window):
+            raise ValueError("a window holds music tokens only (pitches, R, __, and 3: on the triplet grid)")
         if target.length < 1 or target.start < 0 or target.end > window_steps:
             raise ValueError(f"target {target.start}..{target.end} must be a non-empty range inside 0..{window_steps}")
         return window.astype(np.int64)[None, :]

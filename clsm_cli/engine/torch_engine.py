@@ -11,7 +11,6 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from clsm_cli.constants import NUM_MUSIC_TOKENS
 from clsm_cli.engine.protocol import Gaussian, TargetSpan
 from clsm_cli.sampling import Decoding
 
@@ -93,8 +92,8 @@ class TorchEngine:
         window = np.asarray(window)
         if window.shape != (self.config.window_steps,):
             raise ValueError(f"a window holds {self.config.window_steps} tokens, got shape {window.shape}")
-        if window.size and (window.min() < 0 or window.max() >= NUM_MUSIC_TOKENS):
-            raise ValueError("a window holds music tokens only (pitches, R, __)")
+        if window.size and not self.config.grid.is_music_window(window):
+            raise ValueError("a window holds music tokens only (pitches, R, __, and 3: on the triplet grid)")
         return torch.as_tensor(window.astype(np.int64), device=self.device).unsqueeze(0)
 
     def _latents(self, rows: np.ndarray):

@@ -202,6 +202,20 @@ def load_lm(name_or_path: str, device: Any) -> tuple[Any, dict]:
     return loaded.model, describe_loaded(name_or_path, loaded)
 
 
+def check_grids(data_grid: Any, lm_model: Any, members: Any) -> None:
+    """Every model and the LM read the data's grid (16ths or triplets): a UsageError (exit 2) naming
+    the first that does not, since its tokens would mean something else to it."""
+    readers = ([("the LM", lm_model)] if lm_model is not None else []) + [
+        (f"model {member.name}", member.model) for member in members]
+    for who, model in readers:
+        grid = model.config.grid
+        if grid != data_grid:
+            raise UsageError(
+                f"{who} reads the {grid.encoding} grid but the data is on the {data_grid.encoding} grid; "
+                f"evaluate with models (and an LM, `clsm train lm`) trained on data of the {data_grid.encoding} grid"
+            )
+
+
 def describe_loaded(name_or_path: str, loaded: Any) -> dict:
     """What the reproducibility record keeps about a loaded checkpoint."""
     from clsm_cli.models.config import config_to_dict

@@ -56,6 +56,7 @@ from clsm_cli.eval.generate import (  # noqa: F401 - re-exported: the harness's 
     latent_series,
     lm_token_nll,
     load_eval_model,
+    check_grids,
     load_lm,
     reconstruct,
 )

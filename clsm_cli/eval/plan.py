@@ -15,13 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from clsm_cli.constants import (
-    BARS_PER_WINDOW,
-    MAX_TARGET_BARS,
-    TARGET_LENGTHS_STEPS,
-    TARGET_START_STRIDE_STEPS,
-    WINDOW_STEPS,
-)
+from clsm_cli import timebase
+from clsm_cli.constants import BARS_PER_WINDOW, WINDOW_STEPS
 from clsm_cli.errors import InputFileError, UsageError
 
 DEFAULT_WINDOWS = 1000
@@ -61,15 +56,12 @@ def _group_rows(starts: np.ndarray, lengths: np.ndarray) -> list[tuple[int, int,
 
 def target_lengths_for(window_steps: int) -> np.ndarray:
     """The training target lengths of a window of ``window_steps`` (8 bars): 1..4 whole bars."""
-    if window_steps == WINDOW_STEPS:
-        return np.array(TARGET_LENGTHS_STEPS)
-    steps_per_bar = window_steps // BARS_PER_WINDOW
-    return np.arange(1, MAX_TARGET_BARS + 1) * steps_per_bar
+    return np.array(timebase.target_lengths(window_steps // BARS_PER_WINDOW))
 
 
 def draw_targets(rng: np.random.Generator, count: int, window_steps: int = WINDOW_STEPS) -> tuple[np.ndarray, np.ndarray]:
     """τ as in training: |x_T| uniform over the target lengths, then |x_CL| uniform over bar starts."""
-    bar_steps = TARGET_START_STRIDE_STEPS if window_steps == WINDOW_STEPS else window_steps // BARS_PER_WINDOW
+    bar_steps = window_steps // BARS_PER_WINDOW  # targets start on a bar line
     lengths = rng.choice(target_lengths_for(window_steps), size=count)
     start_choices = (window_steps - lengths) // bar_steps + 1
     starts = (rng.random(count) * start_choices).astype(np.int64) * bar_steps

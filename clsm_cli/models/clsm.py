@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from clsm_cli.constants import PLACEHOLDER_TOKEN, START_TOKEN
 from clsm_cli.sampling import ARGMAX, Decoding, choose_tokens, step_uniforms
+from clsm_cli.timebase import SIXTEENTH_GRID, Grid
 from clsm_cli.models.config import CLSMConfig
 from clsm_cli.models.flow import AffineCouplingFlow
 from clsm_cli.models.layers import (
@@ -67,10 +68,13 @@ def with_placeholders(tokens: Tensor, target_start: int, target_length: int) -> 
     return masked
 
 
-def choose_step_tokens(logits: Tensor, decoding: Decoding, uniforms: Optional[np.ndarray], step: int) -> Tensor:
-    """The step's tokens (B,) from its logits (B, C) by ``choose_tokens``, the numpy engine's rule."""
+def choose_step_tokens(logits: Tensor, decoding: Decoding, uniforms: Optional[np.ndarray], step: int,
+                       grid: Grid = SIXTEENTH_GRID) -> Tensor:
+    """The step's tokens (B,) from its logits (B, C) by ``choose_tokens``, the numpy engine's rule
+    (on the triplet grid only the tokens legal at this step of the target: ``Grid.allowed_tokens``)."""
     column = None if uniforms is None else uniforms[:, step]
-    chosen = choose_tokens(logits.float().cpu().numpy(), decoding, column)  # (B,) int64
+    allowed = grid.allowed_tokens(step, logits.shape[-1])  # (C,) bool or None
+    chosen = choose_tokens(logits.float().cpu().numpy(), decoding, column, allowed=allowed)  # (B,) int64
     return torch.from_numpy(chosen).to(logits.device)
 
 
@@ -264,7 +268,7 @@ class CLSM(nn.Module):
                     memory_kv=memory_kv, caches=caches, key_positions=key_positions[: num_context + step],
                 )  # (B, 1, d)
             logits = decoder.output(hidden[:, 0])  # (B, C)
-            generated[:, step] = choose_step_tokens(logits, decoding, uniforms, step)
+            generated[:, step] = choose_step_tokens(logits, decoding, uniforms, step, self.config.grid)
             all_logits.append(logits)
         if return_logits:
             return generated, torch.stack(all_logits, dim=1)
@@ -295,7 +299,7 @@ class CLSM(nn.Module):
         for step in range(target_length):
             hidden = self.decoder.hidden(inputs, target_start, target_length, z)  # (B, K + 1, d)
             logits = self.decoder.output(hidden[:, target_start + step])  # (B, C)
-            generated[:, step] = choose_step_tokens(logits, decoding, uniforms, step)
+            generated[:, step] = choose_step_tokens(logits, decoding, uniforms, step, self.config.grid)
             inputs[:, target_start + step + 1] = generated[:, step]
             all_logits.append(logits)
         if return_logits:

@@ -20,15 +20,16 @@ from typing import Any, Union
 
 from clsm_cli.constants import (
     BARS_PER_WINDOW,
-    MAX_TARGET_BARS,
     NUM_MUSIC_TOKENS,
     STEPS_PER_BAR,
     TARGET_LENGTHS_STEPS,
+    TRIPLET_VOCAB_SIZE,
     VOCAB_SIZE,
     WINDOW_STEPS,
-    meter_steps_per_bar,
 )
 from clsm_cli.errors import ModelError
+from clsm_cli import timebase
+from clsm_cli.timebase import GRID_ENCODINGS, SIXTEENTH_ENCODING, Grid, Meter, bar_steps
 
 DEFAULT_METERS = ((4, 4), (2, 2))  # 2/2 bars have the 4/4 length and share its 16-step grid
 
@@ -45,6 +46,13 @@ class _ModelGrid:
     steps_per_bar: int = STEPS_PER_BAR  # the grid the model was trained on (16 in 4/4)
     meters: tuple[tuple[int, int], ...] = DEFAULT_METERS  # meters whose bars it may edit
     target_lengths: tuple[int, ...] = TARGET_LENGTHS_STEPS  # |x_T| seen in training (1..4 bars)
+    # "16th" (the paper's grid; configs saved before the field read as it) or "triplet" (a quarter
+    # is 4 sixteenths or a triplet marker and 3 triplets; x/4 and 2/2 only; timebase.Grid).
+    grid_encoding: str = SIXTEENTH_ENCODING
+
+    @property
+    def grid(self) -> Grid:
+        return Grid(encoding=self.grid_encoding)
 
 
 @dataclass(frozen=True)
@@ -218,7 +226,12 @@ _INTEGER_RANGES: dict[str, tuple[int, int]] = {
     "lstm_layers": (1, 64), "flow_layers": (1, 64), "latent_memory_length": (1, 256),
     "max_relative_distance": (1, 4096), "window_steps": (1, 4096), "steps_per_bar": (1, 512),
 }
-_KNOWN_TOKENS = {"vocab_size": VOCAB_SIZE, "num_music_tokens": NUM_MUSIC_TOKENS}
+# Each grid's vocabulary: input symbols and decoder classes. The triplet grid's decoders have a
+# class for every id up to its marker (35); the specials among them are never allowed when decoding.
+_KNOWN_TOKENS = {
+    "16th": {"vocab_size": VOCAB_SIZE, "num_music_tokens": NUM_MUSIC_TOKENS},
+    "triplet": {"vocab_size": TRIPLET_VOCAB_SIZE, "num_music_tokens": TRIPLET_VOCAB_SIZE},
+}
 MAX_DECODING_TEMPERATURE = 100.0
 
 
@@ -230,10 +243,16 @@ def validate_config(config: ModelConfig) -> None:
     bar has ``steps_per_bar`` sixteenths.
     """
     kind = getattr(config, "kind", "?")
-    for name, expected in _KNOWN_TOKENS.items():
+    encoding = config.grid_encoding
+    if encoding not in GRID_ENCODINGS:
+        raise ModelError(f"the {kind} config's grid_encoding must be one of {', '.join(GRID_ENCODINGS)}, got {encoding!r}")
+    for name, expected in _KNOWN_TOKENS[encoding].items():
         value = getattr(config, name)
         if not _is_integer(value) or value != expected:
-            raise ModelError(f"the {kind} config's {name} must be {expected} (this clsm's vocabulary), got {value!r}")
+            raise ModelError(
+                f"the {kind} config's {name} must be {expected} (this clsm's vocabulary on the {encoding} grid), "
+                f"got {value!r}"
+            )
     for name, (low, high) in _INTEGER_RANGES.items():
         if hasattr(config, name):
             value = getattr(config, name)
@@ -268,12 +287,17 @@ def _validate_grid(config: ModelConfig, kind: str) -> None:
             f"[[4, 4], [2, 2]], got {_shown(meters)}"
         )
     for numerator, denominator in meters:
-        if meter_steps_per_bar(numerator, denominator) != steps_per_bar:
+        if bar_steps(numerator, denominator) != steps_per_bar:
             raise ModelError(
                 f"the {kind} config's steps_per_bar ({steps_per_bar}) must equal the steps of every listed meter, "
                 f"but a {numerator}/{denominator} bar has {_meter_steps_text(numerator, denominator)}"
             )
-    if window_steps != BARS_PER_WINDOW * steps_per_bar:
+        if not config.grid.supports(Meter(numerator, denominator)):
+            raise ModelError(
+                f"the {kind} config's {config.grid_encoding} grid is defined in x/4 and 2/2 only, "
+                f"but it lists {numerator}/{denominator}"
+            )
+    if window_steps != timebase.window_steps(steps_per_bar):
         raise ModelError(
             f"the {kind} config's window_steps must be {BARS_PER_WINDOW} bars of its steps_per_bar "
             f"({BARS_PER_WINDOW * steps_per_bar}), got {window_steps}"
@@ -291,7 +315,7 @@ def _validate_grid(config: ModelConfig, kind: str) -> None:
 
 
 def _meter_steps_text(numerator: int, denominator: int) -> str:
-    steps = meter_steps_per_bar(numerator, denominator)
+    steps = bar_steps(numerator, denominator)
     return "no whole number of sixteenth-note steps" if steps is None else f"{steps}"
 
 
@@ -319,17 +343,24 @@ def with_meter(config: ModelConfig, meters: tuple[tuple[int, int], ...]) -> Mode
     Steps per bar come from the meters (a 16th per step), the window is 8 bars of them and the
     target lengths 1..4 bars, as in the paper's 4/4 case.
     """
-    steps = {meter_steps_per_bar(numerator, denominator) for numerator, denominator in meters}
+    steps = {bar_steps(numerator, denominator) for numerator, denominator in meters}
     if len(steps) != 1 or None in steps:
         raise ModelError(f"the meters {_shown(meters)} do not share one whole-step bar length")
     steps_per_bar = steps.pop()
     config = replace(
         config,
         steps_per_bar=steps_per_bar,
-        window_steps=BARS_PER_WINDOW * steps_per_bar,
-        target_lengths=tuple(bars * steps_per_bar for bars in range(1, MAX_TARGET_BARS + 1)),
+        window_steps=timebase.window_steps(steps_per_bar),
+        target_lengths=timebase.target_lengths(steps_per_bar),
         meters=tuple(tuple(meter) for meter in meters),
     )
+    validate_config(config)
+    return config
+
+
+def with_grid(config: ModelConfig, grid: Grid) -> ModelConfig:
+    """The same config on ``grid`` (its vocabulary and decoder classes follow the grid's encoding)."""
+    config = replace(config, grid_encoding=grid.encoding, **_KNOWN_TOKENS[grid.encoding])
     validate_config(config)
     return config
 

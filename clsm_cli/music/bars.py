@@ -20,16 +20,14 @@ How bars are found:
 from __future__ import annotations
 
 import bisect
-import math
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Collection, Iterator, Optional, Sequence, Union
 
-from clsm_cli.constants import BARS_PER_WINDOW, STEPS_PER_QUARTER
+from clsm_cli.constants import BARS_PER_WINDOW
 from clsm_cli.errors import InputFileError, UsageError
-from clsm_cli.music.meter import DEFAULT_METER, Meter
 from clsm_cli.music.song import MidiSong, NoteTable
+from clsm_cli.timebase import DEFAULT_METER, Meter, bar_ticks, step_offset_to_tick, tick_offset_to_step
 
 MAX_SONG_BARS = 100_000  # a longer "song" is a corrupt file; refuse before building the list
 
@@ -66,11 +64,6 @@ class Bar:
     def is_complete(self) -> bool:
         """False for a bar cut short by a time signature that was not on a bar line."""
         return self.steps == self.time_signature.steps_per_bar
-
-
-def round_half_up(value: float | Fraction) -> int:
-    """Round to the nearest integer, halves upwards (Python's round() goes to even)."""
-    return math.floor(value + Fraction(1, 2)) if isinstance(value, Fraction) else math.floor(value + 0.5)
 
 
 def _normalized_signatures(song: Union[MidiSong, NoteTable]) -> list[tuple[int, int, int]]:
@@ -120,32 +113,31 @@ def song_bars(song: Union[MidiSong, NoteTable], meter: Optional[Meter] = None, p
                 f"{song.name} has a time signature of {numerator}/{denominator} at tick {tick}, "
                 "which does not fit the sixteenth-note grid clsm works on"
             ) from None
-        bar_ticks = Fraction(numerator * 4 * ticks_per_beat, denominator)
-        if bar_ticks.denominator != 1:
+        ticks_per_bar = bar_ticks(Meter(numerator, denominator), ticks_per_beat)
+        if ticks_per_bar is None:
             raise InputFileError(
                 f"{song.name} has {ticks_per_beat} ticks per beat, too few for a whole "
                 f"{numerator}/{denominator} bar (at tick {tick})"
             )
-        bar_ticks = int(bar_ticks)
         covered_end = song_end if segment_end is None else min(segment_end, song_end)
-        total_bars += -(-(covered_end - tick) // bar_ticks)
+        total_bars += -(-(covered_end - tick) // ticks_per_bar)
         if total_bars > MAX_SONG_BARS:
             raise InputFileError(
                 f"{song.name} would have more than {MAX_SONG_BARS:,} bars; the file looks corrupt"
             )
-        segments.append((tick, segment_end, numerator, denominator, bar_ticks, steps))
+        segments.append((tick, segment_end, numerator, denominator, ticks_per_bar, steps))
 
     bars: list[Bar] = []
     first_step = 0
-    for start, segment_end, numerator, denominator, bar_ticks, steps in segments:
+    for start, segment_end, numerator, denominator, ticks_per_bar, steps in segments:
         tick = start
         while tick < song_end and (segment_end is None or tick < segment_end):
-            end = tick + bar_ticks
+            end = tick + ticks_per_bar
             bar_steps = steps
             if segment_end is not None and end > segment_end:
                 # The next time signature interrupts this bar: it ends there, with the steps it got.
                 end = segment_end
-                bar_steps = max(1, round_half_up(Fraction((end - tick) * STEPS_PER_QUARTER, ticks_per_beat)))
+                bar_steps = max(1, tick_offset_to_step(end - tick, ticks_per_beat))
             bars.append(Bar(len(bars) + 1, tick, end, numerator, denominator, first_step, bar_steps))
             first_step += bar_steps
             tick = end
@@ -161,7 +153,7 @@ def _phased_bars(song: Union[MidiSong, NoteTable], signatures: list, phase_ticks
     first = [(tick, n, d) for tick, n, d in signatures if tick <= phase_ticks][-1]
     shifted = _Signatures(song, [(phase_ticks, first[1], first[2])] + later)
     bars = song_bars(shifted)
-    lead_steps = round_half_up(Fraction(phase_ticks * STEPS_PER_QUARTER, song.ticks_per_beat))
+    lead_steps = tick_offset_to_step(phase_ticks, song.ticks_per_beat)  # half a step or more counts
     if not lead_steps:
         return bars
     lead = Bar(1, 0, phase_ticks, first[1], first[2], 0, lead_steps)
@@ -193,10 +185,9 @@ def bar_at_step(bars: Sequence[Bar], step: int) -> Bar:
 
 
 def tick_to_step(bars: Sequence[Bar], ticks_per_beat: int, tick: int) -> int:
-    """The nearest step on the song step grid (halves round up)."""
+    """The nearest step on the song step grid (halves round up; ``timebase.tick_offset_to_step`` inside a bar)."""
     bar = bar_at_tick(bars, tick)
-    # round_half_up((tick - start) * 4 / ticks_per_beat) in integers: exact at every resolution.
-    offset = (2 * STEPS_PER_QUARTER * (tick - bar.start_tick) + ticks_per_beat) // (2 * ticks_per_beat)
+    offset = tick_offset_to_step(tick - bar.start_tick, ticks_per_beat)
     if bar.number < len(bars) and offset > bar.steps:
         offset = bar.steps  # a cut-short bar: its tail belongs to the next bar's first step
     return bar.first_step + offset
@@ -210,10 +201,7 @@ def step_to_tick(bars: Sequence[Bar], ticks_per_beat: int, step: int) -> int:
     bar = bar_at_step(bars, step)
     if step == bar.end_step and bar.number < len(bars):
         return bars[bar.number].start_tick
-    # round_half_up((step - first_step) * ticks_per_beat / 4) in integers.
-    tick = bar.start_tick + (2 * (step - bar.first_step) * ticks_per_beat + STEPS_PER_QUARTER) // (
-        2 * STEPS_PER_QUARTER
-    )
+    tick = bar.start_tick + step_offset_to_tick(step - bar.first_step, ticks_per_beat)
     if bar.number < len(bars):
         tick = min(tick, bar.end_tick)
     return tick

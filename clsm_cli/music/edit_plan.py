@@ -21,6 +21,13 @@ The rules, as a musician would check them:
   the edited voice after it starts, when that note starts before the new one would end.
 * **A hold at the first target step never extends a note from before the target**: it becomes a
   new note of that pitch starting at the target (a leading hold after a rest is a rest).
+* **Exact copies stay exact**: a new note with the pitch, onset step and end step of a target
+  note (the end where the line's next note starts, at most the target's end) is that note left
+  unchanged: it keeps its events, ticks and velocity (``vary --amount 0``, interpolation ends
+  copied from an infill, and every note the model did not change).
+* **Timing follows the context's feel** (``feel``): a new note takes the median offset from the
+  grid of the context's notes on its position in the beat (swing, push and lag), a whole file's
+  constant offset as a shift, clamped inside the target and before the next note.
 * **Velocity follows the context's accent pattern**: a new note takes the median velocity of the
   edited voice's notes outside the target, in the window of bars around it, that start on the same
   position in their bar (the same 16th step from the bar line); with none there, the median of the
@@ -33,7 +40,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from clsm_cli.music.bars import Bar, BarRange, bar_at_step, step_to_tick, window_around
+from clsm_cli.music.bars import Bar, BarRange, bar_at_step, window_around
+from clsm_cli.music.feel import context_feel, felt_ticks
 from clsm_cli.music.melody import VoicedNote, split_top_voice
 from clsm_cli.music.song import MidiNote, MidiTrack, PairedNote
 from clsm_cli.music.tokens import StepNote
@@ -60,6 +68,7 @@ class EditPlan:
     shortened: dict[int, int]  # note -> the tick its note-off moves to (a new note starts there)
     new_notes: tuple[NewNote, ...]  # by start tick
     kept_under_melody: int  # notes of the target under the top voice left exactly as they were
+    unchanged: int = 0  # target notes the new line left as they were (kept whole: exact copies)
 
 
 def voiced_notes(paired: Sequence[PairedNote], bars: Sequence[Bar], ticks_per_beat: int, voice: str):
@@ -116,30 +125,77 @@ def plan_edit(
     target: BarRange,
     new_notes: Sequence[StepNote],
     voice: str = "top",
+    copies: Sequence[VoicedNote] = (),
+    triplet_steps: frozenset[int] = frozenset(),
 ) -> EditPlan:
     """The plan for replacing the edited voice of ``paired`` in ``target`` by ``new_notes`` (on the
-    song step grid, inside the target; a ``tied_from_before`` note of unknown pitch is a rest)."""
+    song step grid, inside the target; a ``tied_from_before`` note of unknown pitch is a rest).
+
+    ``copies`` are the target notes of another version of these bars (an interpolation's end taken
+    from another file): a new note equal to one of them is written with its ticks and velocity.
+    ``triplet_steps`` are the quarters (song steps) of the target played as triplets: there a new
+    note on the quarter's 16th step 1 or 3 starts (or ends) at 1/3 or 2/3 of the quarter."""
     edited, others = voiced_notes(paired, bars, ticks_per_beat, voice)
     first_step, end_step = target.step_span(bars)
     in_target = [n for n in edited if first_step <= n.start_step < end_step]
     kept = [n for n in edited if not first_step <= n.start_step < end_step]
     velocity = accent_velocity(edited, bars, target)
 
+    line = sorted((n for n in new_notes if n.pitch is not None), key=lambda n: (n.start_step, n.pitch))
+    originals = _originals_by_line_key(edited, in_target, end_step)
+    unchanged = {index: originals[key] for index, note in enumerate(line)
+                 if (key := (note.pitch, note.start_step, note.end_step)) in originals}
+    stays = kept + list(unchanged.values())  # notes whose events stay where they are
+    copied = _originals_by_line_key(copies, copies, end_step)
+
+    first_tick = bars[target.first - 1].start_tick
+    next_onset = min((n.note.start_tick for n in kept if n.start_step >= end_step), default=_NO_TICK)
+    ticks = felt_ticks([(n.start_step, n.end_step) for n in line], context_feel(_feel_context(kept, bars, target),
+                       bars, ticks_per_beat), bars, ticks_per_beat, first_tick, next_onset, triplet_steps)
     additions = []
-    for note in sorted(new_notes, key=lambda n: (n.start_step, n.pitch if n.pitch is not None else -1)):
-        if note.pitch is None:
-            continue  # a leading hold after a rest: the rest goes on
-        start = step_to_tick(bars, ticks_per_beat, note.start_step)
-        end = step_to_tick(bars, ticks_per_beat, note.end_step)
-        # A kept note of the line starting while this one would still sound ends it there.
-        end = min([end] + [k.note.start_tick for k in kept if start < k.note.start_tick < end])
+    for index, note in enumerate(line):
+        if index in unchanged:
+            continue  # an exact copy: its original events stay, ticks and velocity
+        source = copied.get((note.pitch, note.start_step, note.end_step))
+        if source is not None:  # an exact copy of the other version's note
+            start, end = source.note.start_tick, source.note.end_tick
+            end = min([end] + [n.note.start_tick for n in stays if start < n.note.start_tick < end])
+            additions.append(NewNote(start, end, note.pitch, source.note.velocity))
+            continue
+        start, end = ticks[index]
+        # A note that stays and starts while this one would still sound ends it there.
+        end = min([end] + [n.note.start_tick for n in stays if start < n.note.start_tick < end])
         if end > start:
             additions.append(NewNote(start, end, note.pitch, velocity(note.start_step)))
 
     shortened = {}
-    for kept_note in kept:
-        starts_inside = [n.start_tick for n in additions if kept_note.note.start_tick < n.start_tick < kept_note.note.end_tick]
+    for staying in stays:
+        starts_inside = [n.start_tick for n in additions if staying.note.start_tick < n.start_tick < staying.note.end_tick]
         if starts_inside:
-            shortened[kept_note.index] = min(starts_inside)
+            shortened[staying.index] = min(starts_inside)
     kept_under = sum(1 for n in others if first_step <= n.start_step < end_step)
-    return EditPlan(frozenset(n.index for n in in_target), shortened, tuple(additions), kept_under)
+    replaced = frozenset(n.index for n in in_target) - {n.index for n in unchanged.values()}
+    return EditPlan(replaced, shortened, tuple(additions), kept_under, len(unchanged))
+
+
+_NO_TICK = 1 << 62  # no note after the target
+
+
+def _originals_by_line_key(edited: Sequence[VoicedNote], in_target: Sequence[VoicedNote], end_step: int):
+    """The target's notes by what the model writes when it leaves one unchanged: (pitch, onset
+    step, end step) with the end where the line's next note starts (the model's line never
+    overlaps itself) and at most the target's end (a note sounding on past it ends there)."""
+    starts = sorted({n.start_step for n in edited})
+    by_key = {}
+    for note in in_target:
+        later = [start for start in starts if start > note.start_step]
+        line_end = min([note.end_step] + later[:1] + [end_step])
+        by_key.setdefault((note.note.pitch, note.start_step, line_end), note)
+    return by_key
+
+
+def _feel_context(kept: Sequence[VoicedNote], bars: Sequence[Bar], target: BarRange):
+    """The context notes whose timing new notes take: the edited voice's in the window of bars
+    around the target (as for velocities), with their ticks and steps."""
+    window_start, window_end = window_around(target, len(bars)).step_span(bars)
+    return [(n.note.start_tick, n.start_step) for n in kept if window_start <= n.start_step < window_end]

@@ -34,6 +34,7 @@ import numpy as np
 from clsm_cli.music.bars import Bar, BarRange, song_bars
 from clsm_cli.music.song import MidiNote, MidiSong, MidiTrack, NoteTrack, note_arrays
 from clsm_cli.music.tokens import StepNote
+from clsm_cli.timebase import is_off_step, tick_offsets_to_steps
 from clsm_cli.music.track_choice import (  # noqa: F401  (older callers import these from here)
     LEGATO_TOLERANCE_BEATS,
     MOSTLY_MONOPHONIC_SHARE,
@@ -174,10 +175,10 @@ def _place_on_grid(ticks: np.ndarray, bars: Sequence[Bar], ticks_per_beat: int):
     bar_steps = np.array([bar.steps for bar in bars], dtype=np.int64)
     index = np.maximum(np.searchsorted(bar_starts, ticks, side="right") - 1, 0)
     offset = ticks - bar_starts[index]
-    steps = (8 * offset + tpb) // (2 * tpb)  # round(offset * 4 / tpb), halves up
+    steps = tick_offsets_to_steps(offset, tpb)  # halves up
     # A cut-short bar's tail belongs to the next bar's first step (the last bar has no next one).
     steps = np.where((index < len(bars) - 1) & (steps > bar_steps[index]), bar_steps[index], steps)
-    off_grid = np.abs(32 * offset - 8 * steps * tpb) > tpb  # |offset - steps * tpb/4| > tpb/32
+    off_grid = is_off_step(offset, steps, tpb)  # more than 1/8 step away
     # Where in its quarter note: a triplet is within 1/48 beat of k/6 and not of any k/4.
     position = (offset % tpb)[:, None]
     near_sixteenth = (np.abs(48 * position - 12 * tpb * np.arange(5)) <= tpb).any(axis=1)

@@ -19,6 +19,7 @@ released ends at the end of its chunk.
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 import mido
@@ -371,10 +372,31 @@ def _chunk_notes(
     return notes
 
 
+_RECENT_FILES = 8  # files whose bytes a command keeps, so reading a song and its records is one read
+_recent_bytes: "OrderedDict[tuple, bytes]" = OrderedDict()
+
+
+def _bytes_read_once(path: Path) -> bytes:
+    """``read_file_bytes(path)``, remembering the last few files read by path, modification time and
+    size: a command that reads an input's provenance, then its notes (to choose a model, then to
+    edit) reads the file once. A file changed since is read again."""
+    try:
+        stat = path.stat()
+        identity = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        return read_file_bytes(path)  # it says what is wrong in one sentence
+    if identity not in _recent_bytes:
+        _recent_bytes[identity] = read_file_bytes(path)
+        while len(_recent_bytes) > _RECENT_FILES:
+            _recent_bytes.popitem(last=False)
+    _recent_bytes.move_to_end(identity)
+    return _recent_bytes[identity]
+
+
 def read_midi(path: str | os.PathLike) -> MidiSong:
     """Read a MIDI file of type 0 or 1; InputFileError (one sentence) for anything unusable."""
     path = Path(path)
-    return _song_from_bytes(read_file_bytes(path), path)
+    return _song_from_bytes(_bytes_read_once(path), path)
 
 
 def read_note_table(path: str | os.PathLike) -> NoteTable:
@@ -431,7 +453,7 @@ def read_text_events(path: str | os.PathLike) -> list[str]:
     """The text of every ``text`` meta event and clsm sequencer-specific event in the file, chunk by
     chunk (provenance lines), without reading its notes (a file of another tool may hold none)."""
     path = Path(path)
-    _, _, chunks, _ = parse_file(read_file_bytes(path), path.name)
+    _, _, chunks, _ = parse_file(_bytes_read_once(path), path.name)
     texts = []
     for chunk in chunks:
         # Payloads belong to the meta and system-exclusive events (statuses >= 0xF0), in order.

@@ -36,6 +36,7 @@ from clsm_cli.music.midi_read import CLSM_SEQUENCER_PREFIX
 from clsm_cli.music.edit_plan import DEFAULT_VELOCITY, accent_velocity, plan_edit, voiced_notes
 from clsm_cli.music.song import MidiNote, MidiSong, MidiTrack, PairedNote
 from clsm_cli.music.tokens import StepNote
+from clsm_cli.timebase import step_offset_to_tick
 
 RELEASE_VELOCITY = 64  # note-off velocity written for new notes (the spec's "no velocity sense")
 
@@ -178,6 +179,8 @@ class TrackEdit:
     target: BarRange
     new_notes: Sequence[StepNote]
     voice: str = "top"
+    copies: Sequence = ()  # target notes a new note equals: written with their original events
+    triplet_steps: frozenset[int] = frozenset()  # steps in triplet quarters (the feel gives them only the shift)
 
 
 def _track_changes(song: MidiSong, bars: Sequence[Bar], edit: TrackEdit) -> tuple[set[int], list[tuple[int, int, object]]]:
@@ -185,6 +188,7 @@ def _track_changes(song: MidiSong, bars: Sequence[Bar], edit: TrackEdit) -> tupl
     track's edit (see write_edited_song and edit_plan for the rules)."""
     ticks_per_beat, track, target, voice = song.ticks_per_beat, edit.track, edit.target, edit.voice
     _checked_target_ticks(bars, target, edit.new_notes)
+    copies, triplet_steps = edit.copies, edit.triplet_steps
     paired = _notes_of_track(song, track)
     hold_pitch = _leading_hold_pitch(paired, bars, ticks_per_beat, target, voice)
     notes = [  # a leading hold of unknown pitch: a new note of the held pitch, or a rest
@@ -192,7 +196,7 @@ def _track_changes(song: MidiSong, bars: Sequence[Bar], edit: TrackEdit) -> tupl
         for note in edit.new_notes
         if not (note.tied_from_before and note.pitch is None and hold_pitch is None)
     ]
-    plan = plan_edit(paired, bars, ticks_per_beat, target, notes, voice)
+    plan = plan_edit(paired, bars, ticks_per_beat, target, notes, voice, copies, triplet_steps)
     channel = track.channel
 
     removed: set[int] = set()
@@ -261,8 +265,13 @@ def write_edited_song(
     force: bool = False,
     voice: str = "top",
     also: Sequence[TrackEdit] = (),
+    copies: Sequence = (),
+    triplet_steps: frozenset[int] = frozenset(),
 ) -> Path:
     """Write ``song`` with ``track``'s edited voice in the ``target`` bars replaced by ``new_notes``.
+    (``copies``: another version's target notes, written exactly where a new note equals one;
+    ``triplet_steps``: the target's quarters whose 16th steps 1 and 3 stand for triplet steps, written
+    at 1/3 and 2/3 of the quarter: ``edit_plan.plan_edit``.)
 
     ``new_notes`` are on the song step grid (see ``melody.quantize_track``) inside the target bars,
     with real MIDI pitches; a leading ``tied_from_before`` note of unknown pitch (None) continues the
@@ -278,7 +287,7 @@ def write_edited_song(
     """
     out_path = Path(out_path)
     check_output_path(out_path, force, song.path)
-    edits = [TrackEdit(track, target, new_notes, voice), *also]
+    edits = [TrackEdit(track, target, new_notes, voice, copies, triplet_steps), *also]
     chunks = list(song.midi_file.tracks)
     for chunk_index in dict.fromkeys(edit.track.chunk for edit in edits):
         chunks[chunk_index] = _edited_chunk(

@@ -21,9 +21,13 @@ from clsm_cli.constants import (
     REST_TOKEN,
     STEPS_PER_BAR,
     TOKEN_NAMES,
+    TRIPLET_TOKEN,
+    TRIPLET_TOKEN_NAME,
 )
 
 TOKEN_DTYPE = np.uint8
+_NAMES_WITH_MARKER = TOKEN_NAMES + (TRIPLET_TOKEN_NAME,)  # ids 0..35: the triplet grid's vocabulary
+assert len(TOKEN_NAMES) == TRIPLET_TOKEN
 
 
 @dataclass(frozen=True)
@@ -234,7 +238,8 @@ def fold_into_range(pitch: int) -> int:
 
 
 def tokens_to_text(tokens: Iterable[int], steps_per_bar: int = STEPS_PER_BAR) -> str:
-    """Readable form, bars separated by ``|``: ``67 __ R __ | 69 ...``."""
-    names = [TOKEN_NAMES[int(t)] for t in tokens]
+    """Readable form, bars of ``steps_per_bar`` tokens (the model's) separated by ``|``:
+    ``67 __ R __ | 69 ...``; the triplet grid's marker reads ``3:``."""
+    names = [_NAMES_WITH_MARKER[int(t)] for t in tokens]
     bars = [" ".join(names[i : i + steps_per_bar]) for i in range(0, len(names), steps_per_bar)]
     return " | ".join(bars)

@@ -42,6 +42,7 @@ from clsm_cli.errors import InputFileError, UsageError
 from clsm_cli.music.bars import Bar, song_bars
 from clsm_cli.music.song import MidiSong, MidiTrack, NoteTrack, note_arrays
 from clsm_cli.music.voices import top_voice_mask
+from clsm_cli.timebase import tick_offsets_to_steps
 
 MIDDLE_C = 60  # C4: a melody sits mostly at or above it
 MOSTLY_MONOPHONIC_SHARE = 0.1  # a melody track may have this share of its notes in chords
@@ -220,8 +221,8 @@ def track_traits(
     if not len(notes):
         return TrackTraits(0, 0.0, 0.0, 0.0)
     # The top voice on a plain 16th grid (bar lines do not matter for which notes start together).
-    steps = (4 * notes.start_ticks + ticks_per_beat // 2) // ticks_per_beat
-    end_steps = np.maximum((4 * notes.end_ticks + ticks_per_beat // 2) // ticks_per_beat, steps + 1)
+    steps = tick_offsets_to_steps(notes.start_ticks, ticks_per_beat)
+    end_steps = np.maximum(tick_offsets_to_steps(notes.end_ticks, ticks_per_beat), steps + 1)
     top = np.array(top_voice_mask(steps.tolist(), end_steps.tolist(), notes.pitches.tolist()), dtype=bool)
     return TrackTraits(
         notes=len(notes),

@@ -14,7 +14,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from clsm_cli.music.meter import DEFAULT_METER
+from clsm_cli.timebase import DEFAULT_METER
 
 # General MIDI level 1 program names, indexed by the program number as stored in MIDI (0..127).
 GM_PROGRAM_NAMES = (

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from clsm_cli.errors import InputFileError
+from clsm_cli.errors import InputFileError, UsageError
 from clsm_cli.models.registry import ModelKind
 from clsm_cli.train.records import manifest_hash
 
@@ -68,3 +68,28 @@ def open_training_data(data_dir: Path, kind: ModelKind, meter_group: str, window
         train_set=train_set,
         validation_set=validation_set if len(validation_set) else None,
     )
+
+
+def data_grid(data_dir: Path):
+    """The grid of a data folder's windows (its manifest's ``grid``; 16ths when it has none). A
+    folder that is not a dataset reads as 16ths here: :func:`open_training_data` says what is wrong."""
+    from clsm_cli.data.shards import manifest_grid, read_manifest
+    from clsm_cli.timebase import SIXTEENTH_GRID
+
+    try:
+        return manifest_grid(read_manifest(Path(data_dir)))
+    except InputFileError:
+        return SIXTEENTH_GRID
+
+
+def on_data_grid(config, data_dir: Path):
+    """``config`` on the grid of the data it trains on (the model reads its tokens); UsageError when
+    the grid does not hold the config's meters (triplets: x/4 and 2/2 only)."""
+    from clsm_cli.models.config import with_grid
+    from clsm_cli.timebase import Meter
+
+    grid = data_grid(data_dir)
+    if not all(grid.supports(Meter(*meter)) for meter in config.meters):
+        raise UsageError(f"the data in {data_dir} is on the {grid.encoding} grid, which is defined in x/4 and 2/2 "
+                         "only; choose one of those with --meter")
+    return with_grid(config, grid)

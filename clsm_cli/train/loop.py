@@ -38,7 +38,7 @@ from clsm_cli import __version__
 from clsm_cli.errors import InputFileError, ModelError, UsageError
 from clsm_cli.progress import Progress, SilentProgress
 from clsm_cli.train import state as training_state
-from clsm_cli.train.data import TrainingData, open_training_data
+from clsm_cli.train.data import TrainingData, on_data_grid, open_training_data
 from clsm_cli.train.distributed import Runtime, all_gather_objects, barrier, broadcast_object, rank_rows, start_runtime, stop_runtime
 from clsm_cli.train.objectives import Objective, ObjectiveSettings, anneal_steps_for
 from clsm_cli.train.options import (  # noqa: F401 - re-exported: the package's API lives here
@@ -152,7 +152,7 @@ class _Run:
 
         preset = model_config.preset_config(self.kind.name, self.settings["preset"])
         meters = self.options.meters or _meters_of_group(self.settings["meter_group"])
-        self.config = model_config.with_meter(preset, meters)
+        self.config = on_data_grid(model_config.with_meter(preset, meters), Path(self.options.data_dir))
         self.config_dict = model_config.config_to_dict(self.config)
         if saved_info is not None and saved_info.get("config") != self.config_dict:
             raise UsageError(f"the model config saved in {self.out_dir} differs from preset {self.settings['preset']}")
@@ -488,7 +488,7 @@ class _Run:
 
 def _meters_of_group(group: str) -> tuple[tuple[int, int], ...]:
     """``"4/4"`` -> ((4, 4), (2, 2)): the meters a model trained on that group edits."""
-    from clsm_cli.music.meter import Meter, group_members
+    from clsm_cli.timebase import Meter, group_members
 
     return tuple(meter.as_tuple() for meter in group_members(Meter.parse(group)))
 

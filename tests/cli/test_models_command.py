@@ -54,7 +54,7 @@ def test_models_json_describes_each_model(run_clsm, clsm_home):
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     mine = rows["my-folk"]
     assert mine["source"] == "user" and mine["kind"] == "clsm" and mine["preset"] == "tiny"
-    assert mine["meters"] == ["4/4", "2/2"] and mine["steps"] == 1200
+    assert mine["meters"] == ["4/4", "2/2"] and mine["steps"] == 1200 and mine["grid"] == "16th"
     assert mine["parameters"] > 0 and mine["bytes"] > 0
     assert mine["validation"] == {"loss": 1.234, "accuracy": 0.61, "kl": 0.5}
     assert mine["decoding"] == {"temperature": 0.0, "top_p": 1.0}
@@ -102,3 +102,18 @@ def test_a_model_with_a_bad_config_value_is_marked_and_the_others_listed(run_cls
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert rows["my-folk"]["problem"] is None and rows["my-folk"]["kind"] == "clsm"
     assert field in rows["odd"]["problem"]
+
+
+def test_models_says_which_models_read_the_triplet_grid(run_clsm, clsm_home):
+    from clsm_cli.checkpoint import save_model
+    from clsm_cli.models.config import preset_config, with_grid
+    from clsm_cli.models.registry import build_model
+    from clsm_cli.timebase import TRIPLET_GRID
+
+    save_model(build_model(with_grid(preset_config("clsm", "tiny"), TRIPLET_GRID)), clsm_home / "models" / "swing")
+    rows = {row["name"]: row for row in json.loads(run_clsm("models", "--json").stdout)}
+    assert rows["swing"]["grid"] == "triplet" and rows["my-folk"]["grid"] == "16th"
+    lines = run_clsm("models", env={"COLUMNS": "200"}).stdout.splitlines()
+    first = next(index for index, line in enumerate(lines) if "swing" in line)
+    assert "triplets" in " ".join(lines[first : first + 4])
+    assert not any("triplets" in line for line in lines[:first])

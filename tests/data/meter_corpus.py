@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import Meter
 from synthetic_midi.midi_factory import make_midi, melody_track
 
 STEP_TICKS = 120  # at 480 ticks per beat

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from clsm_cli.data.song_notes import midi_song_notes, read_midi_notes
 from clsm_cli.data.song_windows import SongResult, WorkItem, process_item, result_of_reading
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import Meter
 from clsm_cli.music.midi_read import read_midi
 from tests.data.synthetic_corpus import write_corpus
 from synthetic_midi.lmd_like import lmd_like_files

@@ -24,7 +24,7 @@ from clsm_cli.data.song_notes import SongSkipped, read_midi_notes
 from clsm_cli.data.song_windows import song_result
 from clsm_cli.data.splits import SPLITS, TRAIN_SPLITS, plan_splits
 from clsm_cli.errors import InputFileError, UsageError
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import Meter
 from clsm_cli.music.tokens import StepNote, cut_window, encode_notes
 from tests.data.meter_corpus import meter_tune, write_tune
 from synthetic_midi.midi_factory import make_midi, melody_track

@@ -10,7 +10,7 @@ from clsm_cli.data.music21_corpus import Tune, declared_meters, list_folk_tunes,
 from clsm_cli.data.shards import meter_groups, open_split
 from clsm_cli.data.song_notes import SongSkipped
 from clsm_cli.data.song_windows import song_result
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import Meter
 
 HEADER = "X:1\nT:Test\nM:{meter}\nL:1/8\nK:G\n"
 

@@ -23,6 +23,15 @@ def dataset(tmp_path_factory):
     return out
 
 
+def test_the_manifest_records_the_grid_of_its_windows(dataset):
+    from clsm_cli.data.shards import manifest_grid
+    from clsm_cli.timebase import SIXTEENTH_GRID
+
+    manifest = read_manifest(dataset)
+    assert manifest["grid"] == {"steps_per_quarter": 4, "encoding": "16th"}
+    assert manifest_grid(manifest) == SIXTEENTH_GRID
+
+
 def largest_split(directory):
     splits = read_manifest(directory)["meter_groups"]["4/4"]["splits"]
     return max(splits, key=lambda split: splits[split]["windows"])

@@ -29,6 +29,7 @@ def test_provenance_round_trips_w_exactly(tiny_model):
     text = provenance_text(record)
     records = parse_provenance(["some other text", text, "clsm-provenance {not json"])
     assert len(records) == 1 and records[0]["seed"] == 5 and records[0]["k"] == 2
+    assert records[0]["grid"] == {"steps_per_quarter": 4, "encoding": "16th"}  # the model's grid
     assert "clsm infill" in records[0]["command"] and "--seed 5" in records[0]["command"]
     stored = stored_latent(records, BarRange(3, 4), *model_key(tiny_model))
     assert stored is not None and np.array_equal(stored, w)

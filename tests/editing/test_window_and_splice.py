@@ -103,3 +103,30 @@ def test_a_hold_through_the_whole_target_is_a_new_note():
     line = [StepNote(8, 40, 60)]
     spliced = splice(line, 16, 32, [StepNote(16, 32, 60, tied_from_before=True)])
     assert spliced == [StepNote(8, 16, 60), StepNote(16, 32, 60)]
+
+
+def test_a_triplet_model_sees_the_songs_triplets_also_when_a_short_sketch_is_looped():
+    from pathlib import Path
+
+    from clsm_cli.constants import TRIPLET_TOKEN
+    from clsm_cli.editing.prepare import prepare_song
+    from clsm_cli.editing.window import centred_window
+    from clsm_cli.models.config import preset_config, with_grid
+    from clsm_cli.music.bars import BarRange as Bars
+    from clsm_cli.timebase import TRIPLET_GRID
+    from synthetic_midi.midi_factory import TrackSpec, make_midi
+
+    import tempfile
+
+    config = with_grid(preset_config("clsm", "tiny"), TRIPLET_GRID)
+    with tempfile.TemporaryDirectory() as folder:  # 2 bars: a swung bar (320 + 160), then a held note
+        notes = [(q * 480 + offset, q * 480 + offset + length, 67 + q, 90) for q in range(4)
+                 for offset, length in ((0, 320), (320, 160))] + [(1920, 3840, 72, 90)]
+        path = make_midi(Path(folder) / "sketch.mid", [TrackSpec(notes, name="Lead")])
+        prepared = prepare_song(path, Bars(1, 2), None)  # the whole sketch: nothing around it but itself
+        window = centred_window(prepared, prepared.line, Bars(1, 2), config)
+        sixteenths = centred_window(prepared, prepared.line, Bars(1, 2), preset_config("clsm", "tiny"))
+    assert window.looped and sixteenths.looped
+    markers = np.flatnonzero(window.tokens == TRIPLET_TOKEN)
+    assert len(markers) >= 8 and not (markers % 4).any()  # every repeat of bar 1 shows its triplets
+    assert TRIPLET_TOKEN not in sixteenths.tokens  # a 16th-grid model sees 16ths as before

@@ -125,3 +125,20 @@ def test_evaluate_help_does_not_import_torch():
 
     code = "import sys; from clsm_cli.cli.app import app; import clsm_cli.cli.evaluate; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_evaluate_refuses_an_lm_or_model_on_another_grid(run_clsm, eval_data, saved_models, tmp_path):
+    import torch
+
+    from clsm_cli.checkpoint import save_model
+    from clsm_cli.models.config import preset_config, with_grid
+    from clsm_cli.models.registry import build_model
+    from clsm_cli.timebase import TRIPLET_GRID
+
+    torch.manual_seed(0)
+    triplet_lm = save_model(build_model(with_grid(preset_config("lm", "tiny"), TRIPLET_GRID)), tmp_path / "lm-3")
+    result = run_clsm("evaluate", "--data", eval_data, "--lm", triplet_lm, "--out", tmp_path / "out", "--windows", 8,
+                      "--device", "cpu", "--models", saved_models["clsm"])
+    assert result.exit_code == EXIT_USAGE
+    assert "the LM reads the triplet grid but the data is on the 16th grid" in result.output
+    assert not (tmp_path / "out" / "results.csv").exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import Meter
 from tests.data.meter_corpus import write_tune
 from tests.meters.trained import TRAINED_METERS, meter_model_name
 

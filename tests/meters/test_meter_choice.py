@@ -23,7 +23,7 @@ from clsm_cli.editing.window import centred_window
 from clsm_cli.errors import InputFileError
 from clsm_cli.models.config import preset_config, with_meter
 from clsm_cli.music.bars import BarRange, meter_run, song_bars, window_around
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import Meter
 from clsm_cli.music.midi_read import read_midi
 from synthetic_midi.midi_factory import make_midi, melody_track
 from tests.data.meter_corpus import STEP_TICKS, meter_tune, write_tune

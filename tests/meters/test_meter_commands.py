@@ -13,7 +13,7 @@ import json
 import pytest
 
 from clsm_cli.music.bars import BarRange
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import Meter
 from clsm_cli.music.midi_read import read_midi
 from synthetic_midi.midi_factory import make_midi, melody_track
 from tests.data.meter_corpus import STEP_TICKS, meter_tune, write_tune

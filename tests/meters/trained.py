@@ -4,7 +4,7 @@ model the editing commands choose for a meter when nothing is forced."""
 import json
 
 from clsm_cli.checkpoint import shipped_models_dir
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import Meter
 
 TRAINED_METERS = ("3/4", "6/8", "2/4")
 

@@ -9,7 +9,7 @@ from clsm_cli.music.bars import (
     step_to_tick,
     tick_to_step,
 )
-from clsm_cli.music.meter import Meter
+from clsm_cli.timebase import Meter
 from clsm_cli.music.midi_read import song_from_bytes
 from synthetic_midi.midi_factory import SongSpec, TrackSpec, random_bar_plan, random_multitrack_song
 

@@ -15,7 +15,8 @@ import pytest
 
 import clsm_cli.atomic as atomic
 from clsm_cli.errors import EXIT_OUTPUT, OutputError
-from clsm_cli.music.bars import BarRange, bar_at_step, song_bars, step_to_tick, window_around
+from clsm_cli.music.bars import BarRange, bar_at_step, song_bars, window_around
+from clsm_cli.music.feel import context_feel, felt_ticks
 from clsm_cli.music.melody import choose_melody_track, in_bars, split_top_voice
 from clsm_cli.music.midi_read import read_midi, read_text_events
 from clsm_cli.music.midi_write import provenance_event, write_edited_song
@@ -81,17 +82,35 @@ def expected_notes(song, track, bars, first_bar, last_bar, new_notes, voice="top
 
     hold = [n for n in edited if n.start_step < first_step <= n.end_step]
     hold_pitch = max(hold, key=lambda n: (n.start_step, n.note.pitch)).note.pitch if hold else None
-    new = []
+    line = []
     for note in sorted(new_notes, key=lambda n: n.start_step):
         pitch = hold_pitch if note.pitch is None else note.pitch
-        if pitch is None:
+        if pitch is not None:
+            line.append((note.start_step, note.end_step, pitch))
+    # Exact copies: a new note with a replaced note's pitch, onset step and end step (the end where
+    # the edited voice's next note starts, at most the target's end) is that note, unchanged.
+    onsets = sorted({n.start_step for n in edited})
+    copies = {}
+    for note in replaced:
+        line_end = min([note.end_step, end_step] + [s for s in onsets if s > note.start_step][:1])
+        copies.setdefault((note.start_step, line_end, note.note.pitch), note)
+    unchanged = [copies[key] for key in line if key in copies]
+    stays = kept + unchanged
+    # Timing: the context's feel (music/feel.py, tested on its own), clamped inside the target.
+    feel = context_feel([(n.note.start_tick, n.start_step) for n in context],
+                        bars, song.ticks_per_beat)
+    after = [n.note.start_tick for n in kept if n.start_step >= end_step]
+    ticks = felt_ticks([(start, end) for start, end, _ in line], feel, bars, song.ticks_per_beat,
+                       bars[first_bar - 1].start_tick, min(after, default=1 << 62))
+    new = []
+    for (start_step, _, pitch), (start, end), key in zip(line, ticks, line):
+        if key in copies:
             continue
-        start, end = (step_to_tick(bars, song.ticks_per_beat, s) for s in (note.start_step, note.end_step))
-        end = min([end] + [k.note.start_tick for k in kept if start < k.note.start_tick < end])
+        end = min([end] + [k.note.start_tick for k in stays if start < k.note.start_tick < end])
         if end > start:
-            new.append((start, end, pitch, velocity(note.start_step)))
+            new.append((start, end, pitch, velocity(start_step)))
     result = [(n.note.start_tick, n.note.end_tick, n.note.pitch, n.note.velocity) for n in others]
-    for note in kept:
+    for note in stays:
         cuts = [start for start, *_ in new if note.note.start_tick < start < note.note.end_tick]
         result.append((note.note.start_tick, min(cuts + [note.note.end_tick]), note.note.pitch, note.note.velocity))
     return sorted(result + new)
@@ -235,15 +254,17 @@ def test_a_note_after_the_target_ending_it_21_ticks_early_stays_off_the_bar_line
     # Bar 3 starts at 3840; this note of bar 3 starts 21 ticks late and must not be moved onto 3840,
     # nor one of bar 1 ending 21 ticks before bar 2.
     notes = [(960, 1899, 60, 90), (3861, 4400, 62, 90)]
+    # The new note starts 11 ticks late: the context's notes on the beat are 0 and 21 ticks late (feel).
     _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(16, 32, 60, tied_from_before=True)])
-    assert note_tuples(edited.tracks[0]) == [(960, 1899, 60, 90), (1920, 3840, 60, 90), (3861, 4400, 62, 90)]
+    assert note_tuples(edited.tracks[0]) == [(960, 1899, 60, 90), (1931, 3840, 60, 90), (3861, 4400, 62, 90)]
 
 
 def test_a_new_note_ends_where_a_kept_note_starting_early_begins(tmp_path):
     # The note of bar 3 is played 10 ticks early (3830): a new note up to the bar line stops there.
+    # (It starts 5 ticks early itself: the median offset of the context's notes on the beat, 0 and -10.)
     notes = [(0, 480, 60, 90), (3830, 4400, 62, 90)]
     _, _, edited, _ = write_and_read(tmp_path, notes, [StepNote(24, 32, 65)])
-    assert note_tuples(edited.tracks[0]) == [(0, 480, 60, 90), (2880, 3830, 65, 90), (3830, 4400, 62, 90)]
+    assert note_tuples(edited.tracks[0]) == [(0, 480, 60, 90), (2875, 3830, 65, 90), (3830, 4400, 62, 90)]
 
 
 def test_a_hold_at_the_first_step_is_a_new_note_never_an_extension(tmp_path):
