@@ -130,6 +130,13 @@ WAV = typer.Option(False, "--wav", help="Also render each output to WAV (fluidsy
 COMBINED = typer.Option(False, "--combined", help="Also write one file with every version (as tracks; in sequence for interpolate).")
 DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; cuda needs the torch engine.")
 METER = typer.Option(None, "--meter", metavar="N/D", help="Count bars in this meter from the start instead of the file's time signatures (a 4/4 song labelled 1/4); the outputs keep the file's own.", show_default=False)
+KEY = typer.Option(None, "--key", metavar="KEY|auto", help="Every new note in this key's scale: auto (the song's key, as clsm show prints it), or a tonic and mode: G, Em, Bb, E dorian, A harmonic-minor, D mixolydian.", show_default=False)
+RANGE = typer.Option(None, "--range", metavar="LOW-HIGH|any", help="Every new note inside this range: note names (C4 is MIDI 60) or numbers, e.g. G3-E6. Default: 3 semitones around the melody's notes near the bars; any turns that off.", show_default=False)
+KEEP_RHYTHM = typer.Option(False, "--keep-rhythm", help="New pitches on the original bars' rhythm: the same onsets and lengths, every rest stays a rest.")
+MAX_LEAP = typer.Option(None, "--max-leap", metavar="N", help="No interval over N semitones between consecutive notes, the steps into and out of the bars included.", show_default=False)
+DENSITY = typer.Option(None, "--density", metavar="LOW-HIGH", help="Notes per bar, e.g. 2-4 (approximate).", show_default=False)
+POOL = typer.Option(None, "--pool", metavar="N", help="Candidates drawn before the best -n are written (default 8; raised to -n).", show_default=False)
+RANK = typer.Option("fit", "--rank", metavar="fit|none", help="Order of the written candidates: by the fit score (best first), or none (draw order).")
 ENGINE = typer.Option("auto", "--engine", metavar="auto|numpy|torch", help="Which inference engine runs the model; both give the same notes for a seed on a CPU.")
 
 
@@ -153,10 +160,18 @@ def infill(
     device: str = DEVICE,
     engine: str = ENGINE,
     meter: Optional[str] = METER,
+    key: Optional[str] = KEY,
+    pitch_range: Optional[str] = RANGE,
+    keep_rhythm: bool = KEEP_RHYTHM,
+    max_leap: Optional[int] = MAX_LEAP,
+    density: Optional[str] = DENSITY,
+    pool: Optional[int] = POOL,
+    rank: str = RANK,
 ) -> None:
+    values = _steering_values(key, pitch_range, keep_rhythm, max_leap, density, pool, rank)
     _run("infill", files, bars, json_output, preview, engine, device, model,
          dict(meter=meter, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
-              wav=wav, combined=combined))
+              wav=wav, combined=combined, **values))
 
 
 @reports_errors
@@ -182,9 +197,16 @@ def interpolate(
     device: str = DEVICE,
     engine: str = ENGINE,
     meter: Optional[str] = METER,
+    key: Optional[str] = KEY,
+    pitch_range: Optional[str] = RANGE,
+    keep_rhythm: bool = KEEP_RHYTHM,
+    max_leap: Optional[int] = MAX_LEAP,
+    density: Optional[str] = DENSITY,
+    pool: Optional[int] = POOL,
 ) -> None:
     from clsm_cli.editing.runs import plan_interpolation
 
+    values = _steering_values(key, pitch_range, keep_rhythm, max_leap, density, pool, "fit")
     plan = plan_interpolation(files or [], bars, start, end, from_original, out)
     if plan.message:
         stderr_console().print(escape_markup(plan.message), style="dim", soft_wrap=True)
@@ -192,7 +214,7 @@ def interpolate(
     _run("interpolate", songs, f"{plan.bars.first}-{plan.bars.last}", json_output, preview, engine, device, model,
          dict(meter=meter, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
               seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force, wav=wav,
-              combined=combined))
+              combined=combined, **values))
 
 
 @reports_errors
@@ -217,13 +239,35 @@ def vary(
     device: str = DEVICE,
     engine: str = ENGINE,
     meter: Optional[str] = METER,
+    key: Optional[str] = KEY,
+    pitch_range: Optional[str] = RANGE,
+    keep_rhythm: bool = KEEP_RHYTHM,
+    max_leap: Optional[int] = MAX_LEAP,
+    density: Optional[str] = DENSITY,
+    pool: Optional[int] = POOL,
+    rank: str = RANK,
 ) -> None:
+    values = _steering_values(key, pitch_range, keep_rhythm, max_leap, density, pool, rank)
     _run("vary", files, bars, json_output, preview, engine, device, model,
          dict(meter=meter, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
-              track=track, voice=voice, out_dir=out, force=force, wav=wav, combined=combined))
+              track=track, voice=voice, out_dir=out, force=force, wav=wav, combined=combined, **values))
 
 
 # --- the shared run ------------------------------------------------------------------------------
+
+
+def _steering_values(key: Optional[str], pitch_range: Optional[str], keep_rhythm: bool,
+                     max_leap: Optional[int], density: Optional[str], pool: Optional[int], rank: str) -> dict:
+    """The steering options as EditOptions fields (parse errors are usage errors, exit 2)."""
+    from clsm_cli.editing.controls import ControlRequest, parse_density, parse_range
+    from clsm_cli.errors import UsageError
+
+    if rank not in ("fit", "none"):
+        raise UsageError(f"--rank must be fit or none, got {rank!r}")
+    key = None if key is None else ("auto" if key.strip().lower() == "auto" else key)
+    return dict(controls=ControlRequest(key=key, pitch_range=parse_range(pitch_range), keep_rhythm=keep_rhythm,
+                                          max_leap=max_leap, density=parse_density(density)),
+                  pool=pool, rank=rank == "fit")
 
 
 def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview: Optional[bool], engine: str,

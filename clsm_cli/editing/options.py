@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 
 from clsm_cli.constants import MAX_TARGET_BARS
+from clsm_cli.editing.controls import ControlRequest, check_controls
 from clsm_cli.sampling import Decoding, resolve_decoding
 from clsm_cli.errors import ClsmError, UsageError
 from clsm_cli.music.bars import BarRange
@@ -50,6 +51,9 @@ class EditOptions:
     around_file: Optional[Path] = None
     voice: str = "top"  # "top": edit the track's top voice, keep the notes under it; "all": every note
     meter: Optional[Meter] = None  # --meter: bars counted in this meter instead of the file's time signatures
+    controls: ControlRequest = ControlRequest()  # --key, --range, --keep-rhythm, --max-leap, --density
+    pool: Optional[int] = None  # --pool: candidates drawn before the best -n are written (None: the default)
+    rank: bool = True  # False (--rank none): the pool's draw order
 
 
 def check_options(options: EditOptions) -> None:
@@ -71,6 +75,9 @@ def check_options(options: EditOptions) -> None:
         raise UsageError(f"--voice must be one of {', '.join(VOICES)}, got {options.voice!r}")
     if options.from_original and options.start_file is not None:
         raise UsageError("--from-original and --start both choose the first endpoint; give one of them")
+    if options.pool is not None and options.pool < 1:
+        raise UsageError(f"--pool must be at least 1, got {options.pool}")
+    check_controls(options.controls)
     if not 0 <= options.seed <= MAX_SEED:
         raise UsageError(f"--seed must be in range 0..{MAX_SEED}, got {options.seed}")
     Decoding(  # range checks of the options given (the model fills the others in later)
@@ -138,7 +145,30 @@ def reproduce_command(options: EditOptions, input_path: Path) -> str:
         parts += ["--voice", options.voice]
     if options.meter is not None:
         parts += ["--meter", str(options.meter)]
-    return shlex.join(parts)  # without --out: the same edit written elsewhere is the same file
+    parts += _control_parts(options)
+    return shlex.join(parts)
+
+
+def _control_parts(options: EditOptions) -> list[str]:
+    """The steering options of a command line, as given."""
+    request, parts = options.controls, []
+    if request.key is not None:
+        parts += ["--key", request.key]
+    if request.pitch_range == "any":
+        parts += ["--range", "any"]
+    elif isinstance(request.pitch_range, tuple):
+        parts += ["--range", f"{request.pitch_range[0]}-{request.pitch_range[1]}"]
+    if request.keep_rhythm:
+        parts.append("--keep-rhythm")
+    if request.max_leap is not None:
+        parts += ["--max-leap", str(request.max_leap)]
+    if request.density is not None:
+        parts += ["--density", f"{request.density[0]:g}-{request.density[1]:g}"]
+    if options.pool is not None:
+        parts += ["--pool", str(options.pool)]
+    if not options.rank:
+        parts += ["--rank", "none"]
+    return parts  # without --out: the same edit written elsewhere is the same file
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -163,12 +193,16 @@ class OutputFile:
     new_notes: tuple[StepNote, ...]  # what the target bars now hold, at the file's pitches
     wav: Optional[Path] = None
     wav_renderer: Optional[str] = None
+    draw_index: int = 0  # the pool member it is (its random numbers); 0: not drawn (an exact endpoint)
+    score: Optional[object] = None  # ranking.Score
+    achieved: Optional[object] = None  # controls.Achieved
 
 
 @dataclass(frozen=True)
 class Redraw:
-    """Candidate ``k``'s ``bars`` were drawn again (redraw number ``attempt``) because the draw
-    before was ``reason`` ("all rests" or "the original bars")."""
+    """Pool member ``k`` (its draw index) had ``bars`` drawn again (redraw number ``attempt``)
+    because the draw before was ``reason`` ("all rests", "the original bars", "a copy of an
+    earlier candidate"); ``attempt`` 0 marks a member dropped from the pool for it."""
 
     k: int
     bars: BarRange
@@ -207,6 +241,8 @@ class FileResult:
     redraws: list[Redraw] = field(default_factory=list)
     output_stem: str = ""  # what the outputs are named after: the input's stem unless a batch needed another
     reproduce: str = ""  # the command line that makes these outputs again
+    steering: Optional[object] = None  # steering.Steering: the key and the controls used
+    pool: int = 0  # candidates drawn (infill, vary)
 
     @property
     def ok(self) -> bool:
@@ -248,10 +284,16 @@ class FileResult:
                     ],
                     "target_tokens": tokens_to_text(output.target_tokens),
                     "wav": None if output.wav is None else str(output.wav),
+                    "draw_index": output.draw_index,
+                    "score": None if output.score is None else output.score.to_json(),
+                    "controls": None if output.achieved is None else output.achieved.to_json(),
                 }
                 for output in self.outputs
             ],
             "combined": None if self.combined is None else str(self.combined),
+            "key": None if self.steering is None or self.steering.song_key is None else self.steering.song_key.to_json(),
+            "controls": None if self.steering is None else self.steering.to_json(),
+            "pool": self.pool,
             "redraws": [
                 {"k": redraw.k, "bars": [redraw.bars.first, redraw.bars.last], "attempt": redraw.attempt,
                  "reason": redraw.reason}

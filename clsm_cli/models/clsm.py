@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from clsm_cli.constants import PLACEHOLDER_TOKEN, START_TOKEN
-from clsm_cli.sampling import ARGMAX, Decoding, choose_tokens, step_uniforms
+from clsm_cli.sampling import ARGMAX, Decoding, StepMask, choose_tokens, step_uniforms
 from clsm_cli.models.config import CLSMConfig
 from clsm_cli.models.flow import AffineCouplingFlow
 from clsm_cli.models.layers import (
@@ -67,10 +67,13 @@ def with_placeholders(tokens: Tensor, target_start: int, target_length: int) -> 
     return masked
 
 
-def choose_step_tokens(logits: Tensor, decoding: Decoding, uniforms: Optional[np.ndarray], step: int) -> Tensor:
-    """The step's tokens (B,) from its logits (B, C) by ``choose_tokens``, the numpy engine's rule."""
+def choose_step_tokens(logits: Tensor, decoding: Decoding, uniforms: Optional[np.ndarray], step: int,
+                       step_mask: Optional[StepMask] = None, generated: Optional[Tensor] = None) -> Tensor:
+    """The step's tokens (B,) from its logits (B, C) by ``choose_tokens``, the numpy engine's rule
+    (``step_mask`` sees the (B, step) tokens ``generated`` before it)."""
     column = None if uniforms is None else uniforms[:, step]
-    chosen = choose_tokens(logits.float().cpu().numpy(), decoding, column)  # (B,) int64
+    allowed = None if step_mask is None else step_mask(step, generated[:, :step].cpu().numpy())
+    chosen = choose_tokens(logits.float().cpu().numpy(), decoding, column, allowed)  # (B,) int64
     return torch.from_numpy(chosen).to(logits.device)
 
 
@@ -222,6 +225,7 @@ class CLSM(nn.Module):
         decoding: Decoding = ARGMAX,
         uniforms: Optional[np.ndarray] = None,
         return_logits: bool = False,
+        step_mask: Optional[StepMask] = None,
     ):
         """Generate x_T (B, tl) for each z (B, z_dim) with a KV cache; ``tokens`` may be (1, K).
 
@@ -229,7 +233,8 @@ class CLSM(nn.Module):
         them fills each layer's cache; each generated token then appends one position. The target
         positions of ``tokens`` are ignored. Each token is drawn by ``sampling.choose_tokens`` from
         the step's logits and ``uniforms[:, step]`` ((B, tl) numbers in [0, 1) the caller drew;
-        None for argmax), so the numpy engine draws the same tokens. With ``return_logits`` also
+        None for argmax), so the numpy engine draws the same tokens; ``step_mask`` gives each step's
+        allowed tokens (``sampling.StepMask``). With ``return_logits`` also
         returns the (B, tl, C) logits each token was drawn from.
         """
         check_target(target_start, target_length, self.config.window_steps)
@@ -264,7 +269,7 @@ class CLSM(nn.Module):
                     memory_kv=memory_kv, caches=caches, key_positions=key_positions[: num_context + step],
                 )  # (B, 1, d)
             logits = decoder.output(hidden[:, 0])  # (B, C)
-            generated[:, step] = choose_step_tokens(logits, decoding, uniforms, step)
+            generated[:, step] = choose_step_tokens(logits, decoding, uniforms, step, step_mask, generated)
             all_logits.append(logits)
         if return_logits:
             return generated, torch.stack(all_logits, dim=1)
@@ -280,6 +285,7 @@ class CLSM(nn.Module):
         decoding: Decoding = ARGMAX,
         uniforms: Optional[np.ndarray] = None,
         return_logits: bool = False,
+        step_mask: Optional[StepMask] = None,
     ):
         """Same contract as ``decode``, recomputing the whole decoder over all K + 1 inputs per step.
 
@@ -295,7 +301,7 @@ class CLSM(nn.Module):
         for step in range(target_length):
             hidden = self.decoder.hidden(inputs, target_start, target_length, z)  # (B, K + 1, d)
             logits = self.decoder.output(hidden[:, target_start + step])  # (B, C)
-            generated[:, step] = choose_step_tokens(logits, decoding, uniforms, step)
+            generated[:, step] = choose_step_tokens(logits, decoding, uniforms, step, step_mask, generated)
             inputs[:, target_start + step + 1] = generated[:, step]
             all_logits.append(logits)
         if return_logits:
