@@ -92,11 +92,10 @@ def parse_range(text: Optional[str]) -> object:
 
 def _split_range(text: str) -> Optional[tuple[str, str]]:
     """``LOW-HIGH`` split at the dash between the two notes (a note may hold a minus: C-1)."""
+    text = text.replace(" ", "")
     for index, char in enumerate(text):
-        if char == "-" and 0 < index < len(text) - 1 and text[index - 1] not in "- ":
-            low, high = text[:index], text[index + 1 :]
-            if low.strip() and high.strip() and not high.strip().startswith("-"):
-                return low, high
+        if char == "-" and 0 < index < len(text) - 1 and text[index - 1].isdigit():
+            return text[:index], text[index + 1 :]
     return None
 
 

@@ -241,6 +241,9 @@ def _ranked(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngi
             return "the original bars"
         if any(notes == _onsets(notes_for_writer(other.version.line, start, end)) for other in accepted):
             return "a copy of an earlier candidate"
+        max_leap = steering.request.max_leap
+        if max_leap is not None and fit.after is not None and abs(notes[-1][2] - fit.after) > max_leap:
+            return f"a leap out of the bars over --max-leap {max_leap}"
         return None
 
     def score_of(draft: _Draft) -> Score:
