@@ -10,9 +10,9 @@
 * ``key_fit``: minus how far the share of new notes in the song's key falls under the context's
   own share (0 when it does not);
 * ``register_fit``: minus the share of new notes outside the context's lowest..highest note;
-* ``harmony_fit`` (songs with other pitched tracks): the share of new notes on beats whose pitch
-  class sounds in the other tracks at that moment, minus the same share of the context's notes
-  (capped at 0 from above: agreeing more than the context does earns nothing).
+* ``harmony_fit`` (songs with other pitched tracks): the share of new notes on beats (or a 16th
+  off one) whose pitch class sounds in the other tracks at that moment, minus the same share of
+  the context's notes (capped at 0 from above: agreeing more than the context does earns nothing).
 """
 
 from __future__ import annotations
@@ -101,9 +101,18 @@ def score_candidate(new_notes: Sequence[StepNote], mean_log_prob: float, fit: Fi
     return Score(total, float(mean_log_prob), edge, key_fit, register_fit, harmony_fit)
 
 
+STEPS_PER_BEAT = 4  # a quarter note on the 16th grid
+BEAT_TOLERANCE_STEPS = 1  # a note a 16th off the beat (a push, a triplet rounded) still counts as on it
+
+
 def _harmony_share(onsets: Sequence[tuple[int, int]], harmony: Mapping[int, frozenset[int]]) -> Optional[float]:
-    """The share of notes on beat steps whose pitch class sounds in the other tracks there (None: no such note)."""
-    judged = [(pitch % 12) in harmony[step] for step, pitch in onsets if step in harmony]
+    """The share of notes on (or a 16th off) a beat whose pitch class sounds in the other tracks at
+    their onset; notes where the other tracks are silent are not judged (None: no note judged)."""
+    def on_beat(step: int) -> bool:
+        offset = step % STEPS_PER_BEAT
+        return min(offset, STEPS_PER_BEAT - offset) <= BEAT_TOLERANCE_STEPS
+
+    judged = [(pitch % 12) in harmony[step] for step, pitch in onsets if on_beat(step) and step in harmony]
     return sum(judged) / len(judged) if judged else None
 
 

@@ -103,8 +103,8 @@ def resolve_steering(prepared: PreparedSong, target: BarRange, request: ControlR
 
 
 def _other_tracks_harmony(prepared: PreparedSong, first_step: int, end_step: int):
-    """Beat steps of the window -> the pitch classes the other pitched tracks sound there (None: no such track)."""
-    others = [t for t in prepared.song.tracks if not t.is_drum and t is not prepared.track and t.notes]
+    """Steps of the window -> the pitch classes the other pitched tracks sound there (None: no such track)."""
+    others = [t for t in prepared.song.tracks if not t.is_drum and t.number != prepared.track.number and t.notes]
     if not others:
         return None, ()
     bars = list(prepared.bars)
@@ -113,15 +113,8 @@ def _other_tracks_harmony(prepared: PreparedSong, first_step: int, end_step: int
         for note in melody.quantize_track(track, bars, prepared.song.ticks_per_beat).notes:
             for step in range(max(note.start_step, first_step), min(note.end_step, end_step)):
                 sounding.setdefault(step, set()).add(note.pitch % 12)
-    beats = {}
-    for bar in prepared.bars:
-        if bar.first_step + bar.steps <= first_step or bar.first_step >= end_step:
-            continue
-        for offset in range(0, bar.steps, 4):  # every quarter-note beat
-            step = bar.first_step + offset
-            if step in sounding:
-                beats[step] = frozenset(sounding[step])
-    return (beats or None), ()
+    harmony = {step: frozenset(classes) for step, classes in sounding.items()}
+    return (harmony or None), ()
 
 
 def line_rules(steering: Steering, prepared: PreparedSong, window: ModelWindow, chunk: BarRange,
