@@ -62,9 +62,11 @@ class Steering:
 
 
 def resolve_steering(prepared: PreparedSong, target: BarRange, request: ControlRequest, config,
-                     voice: str = "top", include_target: bool = False) -> Steering:
+                     voice: str = "top", include_target: bool = False,
+                     context: Optional[Sequence[StepNote]] = None) -> Steering:
     """The controls of one file and target (``include_target``: vary's register counts the target's
-    notes). InputFileError (exit 3) for settings this file cannot meet."""
+    notes; ``context``: the line the model hears when the melody is silent, ``editing/silent.py``).
+    InputFileError (exit 3) for settings this file cannot meet."""
     start, end = prepared.target_steps(target)
     window_bars = window_around(target, len(prepared.bars), bars_per_window(config))
     window_start, window_end = window_bars.step_span(prepared.bars)
@@ -88,8 +90,9 @@ def resolve_steering(prepared: PreparedSong, target: BarRange, request: ControlR
     elif request.pitch_range == "any":
         pitch_range = None
     else:
+        song_pitches = [n.pitch for n in prepared.line] or [n.pitch for n in context or ()]
         pitch_range = control_values.default_register([n.pitch for n in in_window] + (
-            [n.pitch for n in in_target] if include_target else []), [n.pitch for n in prepared.line])
+            [n.pitch for n in in_target] if include_target else []), song_pitches)
     if request.keep_rhythm and not in_target:
         raise InputFileError(f"{target} of {prepared.path.name} are all rests, so --keep-rhythm has no rhythm to keep")
     density = request.density
@@ -145,14 +148,17 @@ def _range_text(pitch_range: Optional[tuple[int, int]]) -> str:
     return "any" if pitch_range is None else f"{pitch_range[0]}-{pitch_range[1]}"
 
 
-def fit_context(steering: Steering, prepared: PreparedSong, target: BarRange, config) -> FitContext:
-    """What the ranking judges the whole target against."""
+def fit_context(steering: Steering, prepared: PreparedSong, target: BarRange, config,
+                line: Optional[Sequence[StepNote]] = None) -> FitContext:
+    """What the ranking judges the whole target against (``line``: the context the model heard,
+    the melody by default)."""
+    line = prepared.line if line is None else line
     start, end = prepared.target_steps(target)
     window_bars = window_around(target, len(prepared.bars), bars_per_window(config))
     window_start, window_end = window_bars.step_span(prepared.bars)
-    context = [n for n in prepared.line if window_start <= n.start_step < window_end and not start <= n.start_step < end]
-    before = [n for n in prepared.line if n.start_step < start]
-    after = [n for n in prepared.line if n.start_step >= end]
+    context = [n for n in line if window_start <= n.start_step < window_end and not start <= n.start_step < end]
+    before = [n for n in line if n.start_step < start]
+    after = [n for n in line if n.start_step >= end]
     return FitContext(
         key=steering.song_key, before=before[-1].pitch if before else None, after=after[0].pitch if after else None,
         context_pitches=tuple(n.pitch for n in context), harmony=steering.harmony,

@@ -36,6 +36,7 @@ from clsm_cli.editing.endpoints import (
 from clsm_cli.editing.draw import MAX_DRAWS, draw_pool, mean_log_prob, pool_indices, pool_size
 from clsm_cli.editing.generate import Candidate
 from clsm_cli.editing.ranking import Score, score_candidate
+from clsm_cli.editing.silent import ContextLine, context_line, with_new_notes
 from clsm_cli.editing.steering import (
     Steering,
     achieved_by,
@@ -141,13 +142,16 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
     make_out_dir(options.out_dir)
     check_targets(paths + wav_paths + ([combined_path] if combined_path else []), prepared.path, options.force)
 
+    context = context_line(prepared, options.bars, edit_model.config) if options.verb == "infill" else None
     result.steering = resolve_steering(prepared, options.bars, options.controls, edit_model.config, options.voice,
-                                       include_target=options.verb == "vary")
+                                       include_target=options.verb == "vary",
+                                       context=None if context is None else context.line)
     if result.steering.silent_target and options.verb == "infill":
         result.add_warning(f"the melody track is silent in {options.bars}: writing a new melody there "
                            "(at least one note per bar)")
     if options.verb == "infill":
-        versions = _infill_pool(prepared, options, edit_model, decoding, result, result.steering, options.num)
+        result.add_warning(context.note)
+        versions = _infill_pool(prepared, options, edit_model, decoding, result, result.steering, options.num, context)
     elif options.verb == "interpolate":
         versions = _interpolate_versions(prepared, options, edit_model, decoding, result)
     else:
@@ -187,22 +191,31 @@ class _Draft:
 
 
 def _infill_pool(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
-                 result: FileResult, steering: Steering, count: int) -> list[_Version]:
+                 result: FileResult, steering: Steering, count: int,
+                 context: Optional[ContextLine] = None) -> list[_Version]:
     """The best ``count`` of a pool of whole infills (every chunk), best first (``draw.draw_pool``).
 
     Later chunks see each member's own generated bars before them (and the song's after them), so
-    each is decoded on its own, with the draws of its index and chunk.
+    each is decoded on its own, with the draws of its index and chunk. ``context`` is what the
+    model hears outside the target when the melody is silent there (``editing/silent.py``).
     """
     config, engine, seed = edit_model.config, edit_model.engine, options.seed
+    borrowed = context is not None and context.note is not None
+    heard = context.line if borrowed else prepared.line
+    whole_start, whole_end = prepared.target_steps(options.bars)
+
+    def seen(line: Sequence[StepNote]) -> Sequence[StepNote]:
+        return with_new_notes(heard, line, whole_start, whole_end) if borrowed else line
+
     chunks = options.bars.chunks(MAX_TARGET_BARS)
     if len(chunks) > 1:
         result.add_warning(
             f"{options.bars} are more than {MAX_TARGET_BARS} bars: filled in {len(chunks)} chunks, left to right ("
             + ", ".join(str(chunk) for chunk in chunks) + ")"
         )
-    first_window = centred_window(prepared, prepared.line, chunks[0], config)
+    first_window = centred_window(prepared, heard, chunks[0], config)
     _note_window(result, prepared, first_window, config)
-    first_rules = line_rules(steering, prepared, first_window, chunks[0], prepared.line,
+    first_rules = line_rules(steering, prepared, first_window, chunks[0], heard,
                              target_tokens_of(prepared.line, first_window))
 
     def draw(indices: Sequence[int], attempt: int) -> list[_Draft]:
@@ -213,8 +226,8 @@ def _infill_pool(prepared: PreparedSong, options: EditOptions, edit_model: Loade
             version = _apply(prepared, prepared.line, first_window, candidate, chunks[0], index=k)
             made = [candidate]
             for index in range(1, len(chunks)):
-                window = centred_window(prepared, version.line, chunks[index], config)
-                rules = line_rules(steering, prepared, window, chunks[index], version.line,
+                window = centred_window(prepared, seen(version.line), chunks[index], config)
+                rules = line_rules(steering, prepared, window, chunks[index], seen(version.line),
                                    target_tokens_of(prepared.line, window))
                 (candidate,) = generate.infill(engine, window.tokens, window.target, decoding, seed, (k,),
                                                chunk=index, attempt=attempt, rules=rules)
@@ -223,15 +236,17 @@ def _infill_pool(prepared: PreparedSong, options: EditOptions, edit_model: Loade
             drafts.append(_Draft(version, tuple(made)))
         return drafts
 
-    return _ranked(prepared, options, edit_model, result, steering, draw, (), count)
+    return _ranked(prepared, options, edit_model, result, steering, draw, (), count, heard)
 
 
 def _ranked(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, result: FileResult,
-            steering: Steering, draw, originals: Sequence[Sequence[StepNote]], count: int) -> list[_Version]:
-    """Draw the pool through ``draw``, redraw or drop what is no edit, rank, keep the best ``count``."""
+            steering: Steering, draw, originals: Sequence[Sequence[StepNote]], count: int,
+            heard: Optional[Sequence[StepNote]] = None) -> list[_Version]:
+    """Draw the pool through ``draw``, redraw or drop what is no edit, rank, keep the best ``count``
+    (``heard``: the context the model heard, for the fit score)."""
     start, end = prepared.target_steps(options.bars)
     originals = [_onsets([n for n in prepared.line if start <= n.start_step < end])] + [_onsets(o) for o in originals]
-    fit = fit_context(steering, prepared, options.bars, edit_model.config)
+    fit = fit_context(steering, prepared, options.bars, edit_model.config, heard)
 
     def problem_of(draft: _Draft, accepted: list[_Draft]) -> Optional[str]:
         notes = _onsets(notes_for_writer(draft.version.line, start, end))
@@ -256,8 +271,9 @@ def _ranked(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngi
     result.redraws.extend(Redraw(index, options.bars, 0, f"dropped: {why}") for index, why in pool.dropped)
     if not pool.members:
         raise InputFileError(
-            f"no acceptable candidate for {options.bars} of {prepared.path.name}: all {size} draws stayed all rests "
-            f"or copies after {MAX_DRAWS} draws each; try another --seed, a higher --temperature or fewer controls")
+            f"no acceptable candidate for {options.bars} of {prepared.path.name}: all {size} draws stayed all rests, "
+            f"copies or leapt out of the bars after {MAX_DRAWS} draws each; try another --seed, a higher "
+            "--temperature or fewer controls")
     if len(pool.members) < count:
         result.add_warning(f"only {len(pool.members)} of {size} draws were new music; writing {len(pool.members)} "
                            f"candidates instead of {count}")
