@@ -32,6 +32,13 @@ if TYPE_CHECKING:
 COMPACT_ROLLS_ABOVE = 4  # more outputs per file than this: compact piano rolls
 
 COMMON_NOTES = """\
+Controls steer the new notes while they are drawn: --key KEY|auto (every new
+note in the scale), --range LOW-HIGH (default: 3 semitones around the melody
+near the bars; any: no limit), --keep-rhythm (new pitches on the original
+rhythm), --max-leap N (semitones between consecutive notes, into and out of
+the bars too), --density LOW-HIGH (notes per bar, approximate). On a track
+with chords the new top line stays above the notes kept under it.
+
 Only the chosen bars of the melody track change; everything else in each
 file stays exactly as it was. Outputs are named
 <stem>.<verb>-bars<A>-<B>-s<seed>-<k>.mid (in --out), so a rerun with another
@@ -47,9 +54,12 @@ Write new versions of some bars (infills), sampled given the bars around them.
 {COMMON_NOTES}
 Ranges longer than 4 bars are filled in chunks of at most 4 bars, left to
 right: each chunk sees the bars before it (new ones included) and the bars
-after it. A version that comes out all rests, or as the original bars, is
-drawn again (up to 4 draws; --json lists them under "redraws") and, if it
-stays so, written with a warning.
+after it. A pool of versions (--pool, default 8) is drawn and the best -n are
+written, best first (file -1 is the best; --rank none keeps draw order). A
+version that is all rests, the original bars or a copy of another is drawn
+again (up to 4 draws; --json lists them under "redraws") and dropped if it
+stays so; a file left with none fails (exit 3). Bars where the melody is
+silent (an intro) get a new melody, at least one note per bar.
 
 [bold]Examples[/bold]
 
@@ -57,6 +67,8 @@ stays so, written with a warning.
   clsm infill song.mid --bars 3-4 -n 8 --seed 7    8 infills, reproducible
   clsm infill song.mid --bars 5-6 --combined       also all infills in one file
   clsm infill songs/*.mid --bars 5-6 --json        batch, one JSON line per file
+  clsm infill song.mid --bars 3-4 --key auto --max-leap 7 --range G3-E6
+  clsm infill song.mid --bars 3-4 --keep-rhythm    new pitches, same rhythm
 """
 
 INTERPOLATE_HELP = f"""\
@@ -116,7 +128,7 @@ def register(app: typer.Typer) -> None:
 FILES = typer.Argument(..., help="MIDI files to edit (.mid); many files load the model once.", show_default=False)
 BARS = typer.Option(..., "--bars", "-b", metavar="A-B", help="Bars to change, e.g. 3-4 or 5 (numbered from 1, as clsm show prints them).", show_default=False)
 NUM = typer.Option(4, "--num", "-n", min=1, help="How many versions to write per file.")
-SEED = typer.Option(None, "--seed", "-s", min=0, help="Random seed; the same seed gives the same files, and candidate k does not depend on -n. Default: drawn and reported.")
+SEED = typer.Option(None, "--seed", "-s", min=0, help="Random seed; the same seed gives the same files, and file k is the k-th best of the same pool for any -n up to the pool size. Default: drawn and reported.")
 TEMPERATURE = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature. 0 is argmax, the paper's evaluation protocol (reproducible model comparisons; melodies often repeat one pitch). Default: what the model recommends.")
 TOP_P = typer.Option(None, "--top-p", min=0.0, max=1.0, help="Nucleus sampling: keep the most likely tokens up to this mass. Default: the model's.")
 MODEL = typer.Option(None, "--model", "-m", metavar="NAME|DIR", help="A model from clsm models, or a model directory. Default: the installed model that knows the target bars' meter (the shipped one first).")
