@@ -64,7 +64,7 @@ def model_section(name, meter, data, windows, seed, checks):
     from clsm_cli.data.shards import open_split
     from clsm_cli.editing.controls import ControlRequest
     from clsm_cli.editing.step_rules import rhythm_classes
-    from clsm_cli.editing.window_draw import draw_window, window_context
+    from clsm_cli.editing.window_draw import draw_window
     from clsm_cli.engine.load import load_engine
     from clsm_cli.engine.protocol import TargetSpan
     from clsm_cli.eval.plan import plan_evaluation
@@ -93,7 +93,7 @@ def model_section(name, meter, data, windows, seed, checks):
     new, real = _gather(defaults)
     medians = [statistics.median(notes_per_bar(c.tokens, steps_per_bar)) for _, _, d in defaults for c in d.candidates]
     median = statistics.median(medians)
-    print(f"defaults            new notes   real bars   asked")
+    print("defaults            new notes   real bars   asked")
     print(f"  in-key share      {new[0]:9.3f}   {real[0]:9.3f}   >= real - 0.02: {'pass' if new[0] >= real[0] - 0.02 else 'FAIL'}")
     print(f"  edge leap (st)    {new[1]:9.2f}   {real[1]:9.2f}   <= real + 0.3: {'pass' if new[1] <= real[1] + 0.3 else 'FAIL'}")
     print(f"  repeated notes    {new[2]:9.3f}   {real[2]:9.3f}   <= real + 0.02: {'pass' if new[2] <= real[2] + 0.02 else 'FAIL'}")

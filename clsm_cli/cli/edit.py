@@ -32,12 +32,9 @@ if TYPE_CHECKING:
 COMPACT_ROLLS_ABOVE = 4  # more outputs per file than this: compact piano rolls
 
 COMMON_NOTES = """\
-Controls steer the new notes while they are drawn: --key KEY|auto (every new
-note in the scale), --range LOW-HIGH (default: 3 semitones around the melody
-near the bars; any: no limit), --keep-rhythm (new pitches on the original
-rhythm), --max-leap N (semitones between consecutive notes, into and out of
-the bars too), --density LOW-HIGH (notes per bar, approximate). On a track
-with chords the new top line stays above the notes kept under it.
+Controls steer the new notes as they are drawn: --key, --range (default: 3
+semitones around the melody near the bars), --keep-rhythm, --max-leap,
+--density. On a track with chords the new line stays above the kept notes.
 
 Only the chosen bars of the melody track change; everything else in each
 file stays exactly as it was. Outputs are named
@@ -268,18 +265,17 @@ def vary(
 # --- the shared run ------------------------------------------------------------------------------
 
 
-def _steering_values(key: Optional[str], pitch_range: Optional[str], keep_rhythm: bool,
-                     max_leap: Optional[int], density: Optional[str], pool: Optional[int], rank: str) -> dict:
+def _steering_values(key: Optional[str], pitch_range: Optional[str], keep_rhythm: bool, max_leap: Optional[int],
+                     density: Optional[str], pool: Optional[int], rank: str) -> dict:
     """The steering options as EditOptions fields (parse errors are usage errors, exit 2)."""
     from clsm_cli.editing.controls import ControlRequest, parse_density, parse_range
     from clsm_cli.errors import UsageError
 
     if rank not in ("fit", "none"):
         raise UsageError(f"--rank must be fit or none, got {rank!r}")
-    key = None if key is None else ("auto" if key.strip().lower() == "auto" else key)
-    return dict(controls=ControlRequest(key=key, pitch_range=parse_range(pitch_range), keep_rhythm=keep_rhythm,
-                                          max_leap=max_leap, density=parse_density(density)),
-                  pool=pool, rank=rank == "fit")
+    key = "auto" if key is not None and key.strip().lower() == "auto" else key
+    request = ControlRequest(key, parse_range(pitch_range), keep_rhythm, max_leap, parse_density(density))
+    return dict(controls=request, pool=pool, rank=rank == "fit")
 
 
 def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview: Optional[bool], engine: str,

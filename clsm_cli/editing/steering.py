@@ -73,7 +73,6 @@ def resolve_steering(prepared: PreparedSong, target: BarRange, request: ControlR
     in_window = [n for n in prepared.line if window_start <= n.start_step < window_end
                  and (include_target or not start <= n.start_step < end)]
     in_target = [n for n in prepared.line if start <= n.start_step < end]
-    silent = not in_window and not in_target
     first_bar, last_bar = prepared.bars[window_bars.first - 1], prepared.bars[window_bars.last - 1]
     key = song_key(prepared.song, first_bar.start_tick, last_bar.end_tick)
     if key is None:

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
-from clsm_cli.constants import MAX_TARGET_BARS, NUM_PITCHES
+from clsm_cli.constants import MAX_TARGET_BARS
 from clsm_cli.editing import generate
 from clsm_cli.editing.endpoints import (
     Endpoint,
@@ -33,24 +33,16 @@ from clsm_cli.editing.endpoints import (
     target_tokens_in_frame,
     with_target_of,
 )
-from clsm_cli.editing.draw import MAX_DRAWS, draw_pool, mean_log_prob, pool_indices, pool_size
 from clsm_cli.editing.generate import Candidate
-from clsm_cli.editing.ranking import Score, score_candidate
+from clsm_cli.editing.pools import Draft, ranked, warn_broken
+from clsm_cli.editing.ranking import Score
 from clsm_cli.editing.silent import ContextLine, context_line, with_new_notes
-from clsm_cli.editing.steering import (
-    Steering,
-    achieved_by,
-    broken_controls,
-    fit_context,
-    line_rules,
-    resolve_steering,
-)
+from clsm_cli.editing.steering import Steering, achieved_by, line_rules, resolve_steering
 from clsm_cli.editing.options import (
     EditOptions,
     FileResult,
     Latent,
     OutputFile,
-    Redraw,
     RollView,
     output_path,
     reproduce_command,
@@ -182,14 +174,6 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
             result.combined = combined_path
 
 
-@dataclass(frozen=True)
-class _Draft:
-    """One pool member of a whole target (every chunk): the version and the candidates that made it."""
-
-    version: _Version
-    candidates: tuple[Candidate, ...]
-
-
 def _infill_pool(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
                  result: FileResult, steering: Steering, count: int,
                  context: Optional[ContextLine] = None) -> list[_Version]:
@@ -218,7 +202,7 @@ def _infill_pool(prepared: PreparedSong, options: EditOptions, edit_model: Loade
     first_rules = line_rules(steering, prepared, first_window, chunks[0], heard,
                              target_tokens_of(prepared.line, first_window))
 
-    def draw(indices: Sequence[int], attempt: int) -> list[_Draft]:
+    def draw(indices: Sequence[int], attempt: int) -> list[Draft]:
         firsts = generate.infill(engine, first_window.tokens, first_window.target, decoding, seed, indices,
                                  attempt=attempt, rules=first_rules)
         drafts = []
@@ -233,56 +217,10 @@ def _infill_pool(prepared: PreparedSong, options: EditOptions, edit_model: Loade
                                                chunk=index, attempt=attempt, rules=rules)
                 version = _apply(prepared, version.line, window, candidate, chunks[index], version, index=k)
                 made.append(candidate)
-            drafts.append(_Draft(version, tuple(made)))
+            drafts.append(Draft(version, tuple(made)))
         return drafts
 
-    return _ranked(prepared, options, edit_model, result, steering, draw, (), count, heard)
-
-
-def _ranked(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, result: FileResult,
-            steering: Steering, draw, originals: Sequence[Sequence[StepNote]], count: int,
-            heard: Optional[Sequence[StepNote]] = None) -> list[_Version]:
-    """Draw the pool through ``draw``, redraw or drop what is no edit, rank, keep the best ``count``
-    (``heard``: the context the model heard, for the fit score)."""
-    start, end = prepared.target_steps(options.bars)
-    originals = [_onsets([n for n in prepared.line if start <= n.start_step < end])] + [_onsets(o) for o in originals]
-    fit = fit_context(steering, prepared, options.bars, edit_model.config, heard)
-
-    def problem_of(draft: _Draft, accepted: list[_Draft]) -> Optional[str]:
-        notes = _onsets(notes_for_writer(draft.version.line, start, end))
-        if not notes:
-            return "all rests"
-        if notes in originals:
-            return "the original bars"
-        if any(notes == _onsets(notes_for_writer(other.version.line, start, end)) for other in accepted):
-            return "a copy of an earlier candidate"
-        max_leap = steering.request.max_leap
-        if max_leap is not None and fit.after is not None and abs(notes[-1][2] - fit.after) > max_leap:
-            return f"a leap out of the bars over --max-leap {max_leap}"
-        return None
-
-    def score_of(draft: _Draft) -> Score:
-        return score_candidate(notes_for_writer(draft.version.line, start, end), mean_log_prob(draft.candidates), fit)
-
-    size = pool_size(options.pool, count)
-    result.pool = size
-    pool = draw_pool(draw, pool_indices(size), problem_of, score_of, options.rank)
-    result.redraws.extend(Redraw(r.index, options.bars, r.attempt, r.reason) for r in pool.redraws)
-    result.redraws.extend(Redraw(index, options.bars, 0, f"dropped: {why}") for index, why in pool.dropped)
-    if not pool.members:
-        raise InputFileError(
-            f"no acceptable candidate for {options.bars} of {prepared.path.name}: all {size} draws stayed all rests, "
-            f"copies or leapt out of the bars after {MAX_DRAWS} draws each; try another --seed, a higher "
-            "--temperature or fewer controls")
-    if len(pool.members) < count:
-        result.add_warning(f"only {len(pool.members)} of {size} draws were new music; writing {len(pool.members)} "
-                           f"candidates instead of {count}")
-    return [replace(draft.version, score=score) for draft, score in zip(pool.members[:count], pool.scores[:count])]
-
-
-def _onsets(notes: Sequence[StepNote]) -> tuple[tuple[int, int, int], ...]:
-    """The new notes that start in the target (tied continuations aside), for comparing candidates."""
-    return tuple(sorted((n.start_step, n.end_step, n.pitch) for n in notes if not n.tied_from_before))
+    return ranked(prepared, options, edit_model, result, steering, draw, (), count, heard)
 
 
 def _interpolate_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
@@ -314,7 +252,7 @@ def _interpolate_versions(prepared: PreparedSong, options: EditOptions, edit_mod
         end = prior[1]
     for endpoint, role in ((start, "first"), (end, "last")):
         if not any(endpoint is drawn for drawn in (prior or ())):
-            _warn_broken(result, prepared, options, endpoint.line, f"the {role} endpoint")
+            warn_broken(result, prepared, options, endpoint.line, f"the {role} endpoint")
     candidates = generate.interpolate(engine, window.tokens, window.target, decoding, options.seed,
                                       options.steps, start.candidate, end.candidate, rules)
     versions = [_apply(prepared, prepared.line, window, candidate, options.bars) for candidate in candidates]
@@ -338,25 +276,15 @@ def _vary_versions(prepared: PreparedSong, options: EditOptions, edit_model: Loa
     steering = result.steering
     rules = line_rules(steering, prepared, window, options.bars, prepared.line, target_tokens_of(prepared.line, window))
 
-    def draw(indices: Sequence[int], attempt: int) -> list[_Draft]:
+    def draw(indices: Sequence[int], attempt: int) -> list[Draft]:
         candidates = generate.vary(edit_model.engine, window.tokens, window.target, decoding, options.seed,
                                    indices, options.amount, centre.candidate, rules, attempt)
-        return [_Draft(_apply(prepared, prepared.line, window, candidate, options.bars, index=k), (candidate,))
+        return [Draft(_apply(prepared, prepared.line, window, candidate, options.bars, index=k), (candidate,))
                 for k, candidate in zip(indices, candidates)]
 
     start, end = prepared.target_steps(options.bars)
-    return _ranked(prepared, options, edit_model, result, steering, draw,
+    return ranked(prepared, options, edit_model, result, steering, draw,
                    [notes_for_writer(centre.line, start, end)], options.num)
-
-
-def _warn_broken(result: FileResult, prepared: PreparedSong, options: EditOptions, line: Sequence[StepNote],
-                 what: str) -> None:
-    """Warn when exact bars (an endpoint from a file or the original) break a requested control."""
-    start, end = prepared.target_steps(options.bars)
-    broken = broken_controls(achieved_by(notes_for_writer(line, start, end), result.steering, prepared, options.bars),
-                             result.steering)
-    if broken:
-        result.add_warning(f"{what} is kept note for note and breaks {', '.join(broken)}")
 
 
 def _original_endpoint(prepared: PreparedSong, window: ModelWindow, edit_model: LoadedEngine) -> Endpoint:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from clsm_cli.editing.controls import ControlRequest, parse_density, parse_pitch, parse_range
