@@ -24,6 +24,7 @@ from clsm_cli.editing.ranking import Score, rank_order
 
 DEFAULT_POOL = 8  # candidates drawn per command before the best -n are written
 MAX_DRAWS = 4  # draws of one pool member, the first included, before it is dropped
+KEEP_RHYTHM_NEW_PITCHES = 0.5  # --keep-rhythm asks for new pitches: at least half the onsets change
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The pool of one file's candidates: drawn through ``draw.draw_pool``, judged on the notes they
 write (all rests, the original bars, a copy of an earlier member, a leap out of the bars over
-``--max-leap``), ranked by the fit score, the best ``count`` kept; and warnings for exact bars
+``--max-leap``, the original pitches at most onsets under ``--keep-rhythm``), ranked by the fit score, the best ``count`` kept; and warnings for exact bars
 (endpoints) that break a requested control."""
 
 from __future__ import annotations
@@ -8,7 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, Sequence
 
-from clsm_cli.editing.draw import MAX_DRAWS, draw_pool, mean_log_prob, pool_indices, pool_size
+from clsm_cli.editing.draw import (
+    KEEP_RHYTHM_NEW_PITCHES,
+    MAX_DRAWS,
+    draw_pool,
+    mean_log_prob,
+    pool_indices,
+    pool_size,
+)
 from clsm_cli.editing.generate import Candidate
 from clsm_cli.editing.options import EditOptions, FileResult, Redraw
 from clsm_cli.editing.prepare import PreparedSong
@@ -44,6 +51,8 @@ def ranked(prepared: PreparedSong, options: EditOptions, edit_model, result: Fil
             return "the original bars"
         if any(notes == onsets(notes_for_writer(other.version.line, start, end)) for other in accepted):
             return "a copy of an earlier candidate"
+        if steering.request.keep_rhythm and repitched_share(notes, originals[0]) < KEEP_RHYTHM_NEW_PITCHES:
+            return "the original pitches at most onsets"
         max_leap = steering.request.max_leap
         if max_leap is not None and fit.after is not None and abs(notes[-1][2] - fit.after) > max_leap:
             return f"a leap out of the bars over --max-leap {max_leap}"
@@ -66,6 +75,14 @@ def ranked(prepared: PreparedSong, options: EditOptions, edit_model, result: Fil
         result.add_warning(f"only {len(pool.members)} of {size} draws were new music; writing {len(pool.members)} "
                            f"candidates instead of {count}")
     return [replace(draft.version, score=score) for draft, score in zip(pool.members[:count], pool.scores[:count])]
+
+
+def repitched_share(notes: Sequence[tuple[int, int, int]], original: Sequence[tuple[int, int, int]]) -> float:
+    """The share of the original onsets (start, end, pitch) whose pitch a candidate changed (1 with none)."""
+    pitch_at = {start: pitch for start, _, pitch in notes}
+    if not original:
+        return 1.0
+    return sum(pitch_at.get(start) != pitch for start, _, pitch in original) / len(original)
 
 
 def onsets(notes: Sequence[StepNote]) -> tuple[tuple[int, int, int], ...]:

@@ -19,7 +19,15 @@ import numpy as np
 from clsm_cli.constants import NUM_PITCHES
 from clsm_cli.editing import generate
 from clsm_cli.editing.controls import ControlRequest, default_register
-from clsm_cli.editing.draw import PoolRedraw, draw_pool, mean_log_prob, pool_indices, pool_size, token_problem
+from clsm_cli.editing.draw import (
+    KEEP_RHYTHM_NEW_PITCHES,
+    PoolRedraw,
+    draw_pool,
+    mean_log_prob,
+    pool_indices,
+    pool_size,
+    token_problem,
+)
 from clsm_cli.editing.generate import Candidate
 from clsm_cli.editing.ranking import FitContext, Score, score_candidate
 from clsm_cli.editing.step_rules import (
@@ -63,8 +71,8 @@ def draw_window(engine: InferenceEngine, window: np.ndarray, target: TargetSpan,
                 count: int, pool: Optional[int] = None, request: ControlRequest = ControlRequest(), rank: bool = True,
                 steps_per_bar: int = 16) -> WindowDraw:
     """The best ``count`` infills of ``window``'s target from a pool (``pool_size(pool, count)``) drawn
-    under ``request``'s controls and the defaults, redrawn while silent, a copy or leaping out of
-    the target over ``--max-leap``, ranked by the fit score (``rank`` False: draw order)."""
+    under ``request``'s controls and the defaults, redrawn while silent, a copy, leaping out of
+    the target over ``--max-leap`` or keeping most original pitches under ``--keep-rhythm``, ranked by the fit score (``rank`` False: draw order)."""
     window = np.asarray(window)
     before, after = window_context(window, target)
     context = before + after
@@ -101,6 +109,10 @@ def draw_window(engine: InferenceEngine, window: np.ndarray, target: TargetSpan,
 
     def problem_of(candidate: Candidate, accepted: list[Candidate]) -> Optional[str]:
         problem = token_problem(candidate.tokens, original, [other.tokens for other in accepted])
+        onset_steps = original < NUM_PITCHES
+        if problem is None and request.keep_rhythm and onset_steps.any() and np.mean(
+                candidate.tokens[onset_steps] != original[onset_steps]) < KEEP_RHYTHM_NEW_PITCHES:
+            return "the original pitches at most onsets"
         if problem is None and request.max_leap is not None and next_pitch is not None:
             pitched = candidate.tokens[candidate.tokens < NUM_PITCHES]
             if len(pitched) and abs(int(pitches[pitched[-1]]) - next_pitch) > request.max_leap:
