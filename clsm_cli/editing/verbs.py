@@ -155,6 +155,7 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
         for k, (version, path) in enumerate(zip(versions, paths), start=1):
             record = provenance_record(result, k, version.latents, generation, options,
                                        target_note_rows(version.line, start, end))
+            record["draw_index"] = version.draw_index  # the pool member: its random numbers (0: exact bars)
             new_notes = notes_for_writer(version.line, start, end)
             written.write(path, lambda: midi_write.write_edited_song(
                 prepared.song, prepared.track, bars, options.bars, new_notes, path, provenance_text(record),

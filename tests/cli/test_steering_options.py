@@ -52,6 +52,12 @@ def test_json_carries_the_key_scores_and_controls(run_clsm, song, tiny_model_dir
         assert output["controls"]["in_key_share"] == 1.0 and output["controls"]["largest_leap"] <= 7
         assert 55 <= output["controls"]["lowest"] <= output["controls"]["highest"] <= 88
     assert "--key G" in record["reproduce"] and "--pool 5" in record["reproduce"]
+    from clsm_cli.editing.provenance import parse_provenance
+    from clsm_cli.music.midi_read import read_text_events
+
+    for output in outputs:  # each file records the pool member it is
+        (stored,) = parse_provenance(read_text_events(output["path"]))
+        assert stored["draw_index"] == output["draw_index"]
 
 
 def test_rank_none_keeps_draw_order_and_the_same_seed_gives_the_best_of_the_same_pool(run_clsm, song, tiny_model_dir,
