@@ -13,6 +13,7 @@
 3. The time of ``-n 8`` with no controls against ``-n 8 --key auto --max-leap 7 --range G3-E6``.
 
     python benchmarks/steering.py --data /tmp/folk --windows 200 --checks
+    python benchmarks/steering.py --music21-test /tmp/folk-test.npz --windows 200   (test tunes only)
 
 Candidates are drawn with the numpy engine (the editing default), seed 1 unless --seed.
 """
@@ -60,6 +61,30 @@ def leaps_ok(tokens, before, after, limit):
     return all(abs(b - a) <= limit for a, b in zip(line, line[1:]))
 
 
+def music21_test_windows(cache: Path) -> dict:
+    """The test split's windows of music21's folk tunes per meter group ({"4/4": (n, K) uint8, ...}):
+    the tunes whose identity hashes to "test" (``data/splits.split_of``, as ``clsm data build
+    --corpus music21`` splits them), read through the same code, without building the other splits.
+    Cached in ``cache`` (an .npz file)."""
+    if cache.exists():
+        with np.load(cache) as stored:
+            return {name.replace("-", "/"): stored[name] for name in stored.files}
+    from clsm_cli.data.corpus import scan_music21_corpus
+    from clsm_cli.data.song_windows import process_item
+
+    started = time.perf_counter()
+    items = [item for item in scan_music21_corpus() if item.split == "test"]
+    groups: dict[str, list] = {}
+    for item in items:
+        for track in process_item(item).tracks:
+            groups.setdefault(track.meter_group, []).append(track.cut.windows)
+    windows = {group: np.concatenate(parts) for group, parts in groups.items() if parts}
+    np.savez(cache, **{group.replace("/", "-"): array for group, array in windows.items()})
+    print(f"  read {len(items)} test tunes in {time.perf_counter() - started:.0f} s: "
+          + ", ".join(f"{group} {len(array)} windows" for group, array in sorted(windows.items())))
+    return windows
+
+
 def model_section(name, meter, data, windows, seed, checks):
     from clsm_cli.data.shards import open_split
     from clsm_cli.editing.controls import ControlRequest
@@ -73,7 +98,8 @@ def model_section(name, meter, data, windows, seed, checks):
     loaded = load_engine(name, "numpy", "cpu")
     config = loaded.config
     decoding = Decoding(float(config.decoding_temperature), float(config.decoding_top_p))
-    plan = plan_evaluation(open_split(data, "test", meter_group=meter), windows, seed)
+    source = data[meter] if isinstance(data, dict) else open_split(data, "test", meter_group=meter)
+    plan = plan_evaluation(source, windows, seed)
     steps_per_bar = plan.window_steps // 8
     print(f"\n## {name} ({meter}), {len(plan)} test windows, {decoding.describe()}, pool 8, 4 candidates a window")
 
@@ -368,6 +394,8 @@ def timing_section(seed, repeats):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", help="a folder from clsm data build --corpus music21 (every meter)")
+    parser.add_argument("--music21-test", metavar="CACHE.npz",
+                        help="instead of --data: read only the test tunes of music21's corpus (cached here)")
     parser.add_argument("--models", nargs="*", default=list(SHIPPED), help="shipped models to measure")
     parser.add_argument("--windows", type=int, default=200)
     parser.add_argument("--checks", action="store_true", help="also the 11 melody checks (needs torch)")
@@ -378,9 +406,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     print(f"steering benchmark: data {args.data}, models {', '.join(args.models)}, {args.windows} windows, "
           f"seed {args.seed}, dev MIDI {args.dev_midi}")
-    if args.data:
+    data = music21_test_windows(Path(args.music21_test)) if args.music21_test else args.data
+    if data:
         for name in args.models:
-            model_section(name, SHIPPED[name], args.data, args.windows, args.seed, args.checks)
+            model_section(name, SHIPPED[name], data, args.windows, args.seed, args.checks)
     if not args.skip_dev_midi:
         dev_midi_section(args.dev_midi, args.seed)
     print("\n## timing (numpy engine, examples/hoert-ihr-herrn.mid bars 3-4, model loaded once)")
