@@ -108,7 +108,7 @@ def model_section(name, meter, data, windows, seed, checks):
         rows = []
         for index in range(len(plan)):
             window = plan.windows[index]
-            span = TargetSpan(int(plan.starts[index]), int(plan.lengths[index]))
+            span = TargetSpan(int(plan.target_starts[index]), int(plan.target_lengths[index]))
             drawn = draw_window(loaded.engine, window, span, decoding, seed + index, 4, None, request,
                                 steps_per_bar=steps_per_bar)
             rows.append((window, span, drawn))

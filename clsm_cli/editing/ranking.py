@@ -1,7 +1,8 @@
 """The fit score that ranks a pool of candidates, with its parts (pure).
 
 ``total = log_likelihood + EDGE_WEIGHT * edge_leaps + KEY_WEIGHT * key_fit
-+ REGISTER_WEIGHT * register_fit + HARMONY_WEIGHT * harmony_fit``, higher is better:
++ REGISTER_WEIGHT * register_fit + REPEAT_WEIGHT * repeat_fit + HARMONY_WEIGHT * harmony_fit``,
+higher is better:
 
 * ``log_likelihood``: the model's mean log-probability per target token under the distribution the
   token was drawn from (masked by the controls, at the decoding's temperature and nucleus);
@@ -10,6 +11,8 @@
 * ``key_fit``: minus how far the share of new notes in the song's key falls under the context's
   own share (0 when it does not);
 * ``register_fit``: minus the share of new notes outside the context's lowest..highest note;
+* ``repeat_fit``: minus how far the share of new notes repeating the note before them exceeds
+  the context's own share (the likelihood alone favours repeated notes);
 * ``harmony_fit`` (songs with other pitched tracks): the share of new notes on beats (or a 16th
   off one) whose pitch class sounds in the other tracks at that moment, minus the same share of
   the context's notes (capped at 0 from above: agreeing more than the context does earns nothing).
@@ -28,6 +31,7 @@ from clsm_cli.music.tokens import StepNote
 EDGE_WEIGHT = 1.0
 KEY_WEIGHT = 2.0
 REGISTER_WEIGHT = 1.0
+REPEAT_WEIGHT = 2.0
 HARMONY_WEIGHT = 0.5
 SEMITONES_PER_OCTAVE = 12
 
@@ -50,6 +54,10 @@ class FitContext:
         return float(np.median(leaps)) if leaps else float(SEMITONES_PER_OCTAVE // 2)
 
     @property
+    def repeat_share(self) -> Optional[float]:
+        return _repeat_share(self.context_pitches)
+
+    @property
     def key_share(self) -> Optional[float]:
         if self.key is None or not self.context_pitches:
             return None
@@ -64,10 +72,12 @@ class Score:
     key_fit: float
     register_fit: float
     harmony_fit: Optional[float]
+    repeat_fit: float = 0.0
 
     def to_json(self) -> dict:
         parts = {"total": self.total, "log_likelihood": self.log_likelihood, "edge_leaps": self.edge_leaps,
-                 "key_fit": self.key_fit, "register_fit": self.register_fit, "harmony_fit": self.harmony_fit}
+                 "key_fit": self.key_fit, "register_fit": self.register_fit, "repeat_fit": self.repeat_fit,
+                 "harmony_fit": self.harmony_fit}
         return {name: None if value is None else round(float(value), 4) for name, value in parts.items()}
 
 
@@ -90,6 +100,10 @@ def score_candidate(new_notes: Sequence[StepNote], mean_log_prob: float, fit: Fi
     if pitches and fit.context_pitches:
         low, high = min(fit.context_pitches), max(fit.context_pitches)
         register_fit = -sum(not low <= p <= high for p in pitches) / len(pitches)
+    repeat_fit = 0.0
+    context_repeats, new_repeats = fit.repeat_share, _repeat_share(pitches)
+    if context_repeats is not None and new_repeats is not None:
+        repeat_fit = -max(0.0, new_repeats - context_repeats)
     harmony_fit = None
     if fit.harmony is not None:
         new_share = _harmony_share([(n.start_step, n.pitch) for n in started], fit.harmony)
@@ -97,8 +111,14 @@ def score_candidate(new_notes: Sequence[StepNote], mean_log_prob: float, fit: Fi
         if new_share is not None:
             harmony_fit = min(0.0, new_share - (context if context is not None else 1.0))
     total = (float(mean_log_prob) + EDGE_WEIGHT * edge + KEY_WEIGHT * key_fit + REGISTER_WEIGHT * register_fit
-             + HARMONY_WEIGHT * (harmony_fit or 0.0))
-    return Score(total, float(mean_log_prob), edge, key_fit, register_fit, harmony_fit)
+             + REPEAT_WEIGHT * repeat_fit + HARMONY_WEIGHT * (harmony_fit or 0.0))
+    return Score(total, float(mean_log_prob), edge, key_fit, register_fit, harmony_fit, repeat_fit)
+
+
+def _repeat_share(pitches: Sequence[int]) -> Optional[float]:
+    """The share of consecutive notes with the same pitch (None with fewer than two notes)."""
+    pairs = list(zip(pitches, pitches[1:]))
+    return sum(a == b for a, b in pairs) / len(pairs) if pairs else None
 
 
 STEPS_PER_BEAT = 4  # a quarter note on the 16th grid

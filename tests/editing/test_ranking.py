@@ -20,7 +20,7 @@ def notes(*pitches, start=32):
 
 def test_a_line_that_fits_loses_nothing_but_its_likelihood():
     score = score_candidate(notes(67, 65, 64, 67, 69), -0.7, CONTEXT)
-    assert score == Score(-0.7, -0.7, 0.0, 0.0, 0.0, None)
+    assert score == Score(-0.7, -0.7, 0.0, 0.0, 0.0, None, 0.0)
 
 
 def test_each_misfit_costs_its_part():
@@ -30,6 +30,9 @@ def test_each_misfit_costs_its_part():
     assert leapy.register_fit == pytest.approx(-2 / 4)  # 55 and 84 outside 62..69
     off_key = score_candidate(notes(67, 66, 68, 67), 0.0, CONTEXT)
     assert off_key.key_fit == pytest.approx(-0.5) and off_key.total == pytest.approx(2 * -0.5)
+    repeating = score_candidate(notes(67, 67, 67, 65, 65), 0.0, CONTEXT)  # 3 of 4 steps repeat; the context none
+    assert repeating.repeat_fit == pytest.approx(-0.75)
+    assert repeating.total == pytest.approx(2 * -0.75 + repeating.edge_leaps)
 
 
 def test_harmony_fit_compares_with_the_contexts_own_agreement():
