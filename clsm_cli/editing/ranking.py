@@ -1,7 +1,8 @@
 """The fit score that ranks a pool of candidates, with its parts (pure).
 
 ``total = log_likelihood + EDGE_WEIGHT * edge_leaps + KEY_WEIGHT * key_fit
-+ REGISTER_WEIGHT * register_fit + REPEAT_WEIGHT * repeat_fit + HARMONY_WEIGHT * harmony_fit``,
++ REGISTER_WEIGHT * register_fit + REPEAT_WEIGHT * repeat_fit + SPREAD_WEIGHT * spread_fit
++ HARMONY_WEIGHT * harmony_fit``,
 higher is better:
 
 * ``log_likelihood``: the model's mean log-probability per target token under the distribution the
@@ -10,7 +11,12 @@ higher is better:
   leap (the median leap between its consecutive notes), in octaves (0 when they do not);
 * ``key_fit``: minus how far the share of new notes in the song's key falls under the context's
   own share (0 when it does not);
-* ``register_fit``: minus the share of new notes outside the context's lowest..highest note;
+* ``register_fit``: minus how far the middle (median) of the new notes lies from the middle of
+  the context's notes, in octaves (a line sunk an octave costs 1; a wide line in place costs
+  nothing: the range itself is a control);
+* ``spread_fit``: minus how far the new notes' range (highest minus lowest) falls under the usual
+  range of the context's stretches of the target's length, in octaves (likelihood alone favours
+  lines that hug one note);
 * ``repeat_fit``: minus how far the share of new notes repeating the note before them exceeds
   the context's own share (the likelihood alone favours repeated notes);
 * ``harmony_fit`` (songs with other pitched tracks): the share of new notes on beats (or a 16th
@@ -32,6 +38,7 @@ EDGE_WEIGHT = 1.0
 KEY_WEIGHT = 2.0
 REGISTER_WEIGHT = 1.0
 REPEAT_WEIGHT = 2.0
+SPREAD_WEIGHT = 1.0
 HARMONY_WEIGHT = 0.5
 SEMITONES_PER_OCTAVE = 12
 
@@ -45,7 +52,19 @@ class FitContext:
     after: Optional[int]  # its first note after the target
     context_pitches: tuple[int, ...]  # the window's melody notes outside the target, in order
     harmony: Optional[Mapping[int, frozenset[int]]] = None  # beat step -> pitch classes of other tracks
-    context_onsets: tuple[tuple[int, int], ...] = ()  # (step, pitch) of the context notes, for harmony
+    context_onsets: tuple[tuple[int, int], ...] = ()  # (step, pitch) of the context notes, in order
+    target_steps: int = 0  # the target's length: the stretch the context's usual range is taken over
+
+    @property
+    def usual_spread(self) -> Optional[float]:
+        """The median range of the context's notes over stretches of the target's length."""
+        if self.target_steps <= 0 or not self.context_onsets:
+            return None
+        stretches: dict[int, list[int]] = {}
+        for step, pitch in self.context_onsets:
+            stretches.setdefault(step // self.target_steps, []).append(pitch)
+        spreads = [max(p) - min(p) for p in stretches.values() if len(p) >= 2]
+        return float(np.median(spreads)) if spreads else None
 
     @property
     def usual_leap(self) -> float:
@@ -73,10 +92,11 @@ class Score:
     register_fit: float
     harmony_fit: Optional[float]
     repeat_fit: float = 0.0
+    spread_fit: float = 0.0
 
     def to_json(self) -> dict:
         parts = {"total": self.total, "log_likelihood": self.log_likelihood, "edge_leaps": self.edge_leaps,
-                 "key_fit": self.key_fit, "register_fit": self.register_fit, "repeat_fit": self.repeat_fit,
+                 "key_fit": self.key_fit, "register_fit": self.register_fit, "repeat_fit": self.repeat_fit, "spread_fit": self.spread_fit,
                  "harmony_fit": self.harmony_fit}
         return {name: None if value is None else round(float(value), 4) for name, value in parts.items()}
 
@@ -98,12 +118,15 @@ def score_candidate(new_notes: Sequence[StepNote], mean_log_prob: float, fit: Fi
         key_fit = -max(0.0, context_share - share)
     register_fit = 0.0
     if pitches and fit.context_pitches:
-        low, high = min(fit.context_pitches), max(fit.context_pitches)
-        register_fit = -sum(not low <= p <= high for p in pitches) / len(pitches)
+        register_fit = -abs(float(np.median(pitches)) - float(np.median(fit.context_pitches))) / SEMITONES_PER_OCTAVE
     repeat_fit = 0.0
     context_repeats, new_repeats = fit.repeat_share, _repeat_share(pitches)
     if context_repeats is not None and new_repeats is not None:
         repeat_fit = -max(0.0, new_repeats - context_repeats)
+    spread_fit = 0.0
+    usual_spread = fit.usual_spread
+    if pitches and usual_spread is not None:
+        spread_fit = -max(0.0, usual_spread - (max(pitches) - min(pitches))) / SEMITONES_PER_OCTAVE
     harmony_fit = None
     if fit.harmony is not None:
         new_share = _harmony_share([(n.start_step, n.pitch) for n in started], fit.harmony)
@@ -111,8 +134,8 @@ def score_candidate(new_notes: Sequence[StepNote], mean_log_prob: float, fit: Fi
         if new_share is not None:
             harmony_fit = min(0.0, new_share - (context if context is not None else 1.0))
     total = (float(mean_log_prob) + EDGE_WEIGHT * edge + KEY_WEIGHT * key_fit + REGISTER_WEIGHT * register_fit
-             + REPEAT_WEIGHT * repeat_fit + HARMONY_WEIGHT * (harmony_fit or 0.0))
-    return Score(total, float(mean_log_prob), edge, key_fit, register_fit, harmony_fit, repeat_fit)
+             + REPEAT_WEIGHT * repeat_fit + SPREAD_WEIGHT * spread_fit + HARMONY_WEIGHT * (harmony_fit or 0.0))
+    return Score(total, float(mean_log_prob), edge, key_fit, register_fit, harmony_fit, repeat_fit, spread_fit)
 
 
 def _repeat_share(pitches: Sequence[int]) -> Optional[float]:

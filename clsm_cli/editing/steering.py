@@ -161,7 +161,7 @@ def fit_context(steering: Steering, prepared: PreparedSong, target: BarRange, co
     return FitContext(
         key=steering.song_key, before=before[-1].pitch if before else None, after=after[0].pitch if after else None,
         context_pitches=tuple(n.pitch for n in context), harmony=steering.harmony,
-        context_onsets=tuple((n.start_step, n.pitch) for n in context),
+        context_onsets=tuple((n.start_step, n.pitch) for n in context), target_steps=end - start,
     )
 
 

@@ -102,7 +102,8 @@ def draw_window(engine: InferenceEngine, window: np.ndarray, target: TargetSpan,
     )
     next_pitch = after[0].pitch if after else None
     fit = FitContext(key=key, before=rules.previous_pitch, after=next_pitch,
-                     context_pitches=tuple(n.pitch for n in context))
+                     context_pitches=tuple(n.pitch for n in context),
+                     context_onsets=tuple((n.start_step, n.pitch) for n in context), target_steps=target.length)
 
     def draw(indices, attempt):
         return generate.infill(engine, window, target, decoding, seed, indices, attempt=attempt, rules=rules)

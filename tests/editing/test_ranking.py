@@ -19,7 +19,7 @@ def notes(*pitches, start=32):
 
 
 def test_a_line_that_fits_loses_nothing_but_its_likelihood():
-    score = score_candidate(notes(67, 65, 64, 67, 69), -0.7, CONTEXT)
+    score = score_candidate(notes(67, 65, 64, 65, 67), -0.7, CONTEXT)
     assert score == Score(-0.7, -0.7, 0.0, 0.0, 0.0, None, 0.0)
 
 
@@ -27,12 +27,15 @@ def test_each_misfit_costs_its_part():
     leapy = score_candidate(notes(55, 65, 64, 84), 0.0, CONTEXT)  # into the bars -12, out of them -15
     usual = 2.0  # the context's median leap
     assert leapy.edge_leaps == pytest.approx(-((12 - usual) + (15 - usual)) / 12)
-    assert leapy.register_fit == pytest.approx(-2 / 4)  # 55 and 84 outside 62..69
+    assert leapy.register_fit == pytest.approx(-0.5 / 12)  # medians 64.5 and 65: half a semitone apart
+    sunk = score_candidate(notes(55, 53, 52, 53), 0.0, CONTEXT)
+    assert sunk.register_fit == pytest.approx(-(65 - 53) / 12)  # an octave under the context: -1
     off_key = score_candidate(notes(67, 66, 68, 67), 0.0, CONTEXT)
-    assert off_key.key_fit == pytest.approx(-0.5) and off_key.total == pytest.approx(2 * -0.5)
+    assert off_key.key_fit == pytest.approx(-0.5)
+    assert off_key.total == pytest.approx(2 * -0.5 + off_key.register_fit)  # its middle, G4, is 2 semitones up
     repeating = score_candidate(notes(67, 67, 67, 65, 65), 0.0, CONTEXT)  # 3 of 4 steps repeat; the context none
     assert repeating.repeat_fit == pytest.approx(-0.75)
-    assert repeating.total == pytest.approx(2 * -0.75 + repeating.edge_leaps)
+    assert repeating.total == pytest.approx(2 * -0.75 + repeating.edge_leaps + repeating.register_fit)
 
 
 def test_harmony_fit_compares_with_the_contexts_own_agreement():
@@ -73,3 +76,12 @@ def test_keep_rhythm_asks_for_new_pitches_at_half_the_onsets():
     original = [(0, 4, 60), (4, 8, 62), (8, 12, 64), (12, 16, 65)]
     assert repitched_share([(0, 4, 60), (4, 8, 62), (8, 12, 67), (12, 16, 69)], original) == 0.5
     assert repitched_share([(0, 4, 60), (4, 8, 62), (8, 12, 64), (12, 16, 69)], original) == 0.25
+
+
+def test_a_line_narrower_than_the_contexts_usual_stretch_costs_its_spread():
+    onsets = tuple((step, pitch) for step, pitch in zip(range(0, 64, 4), [60, 64, 67, 72] * 4))  # 12 per 16 steps
+    fit = FitContext(key=C_MAJOR, before=None, after=None, context_pitches=tuple(p for _, p in onsets),
+                     context_onsets=onsets, target_steps=16)
+    assert fit.usual_spread == 12
+    assert score_candidate(notes(64, 65, 64, 65), 0.0, fit).spread_fit == pytest.approx(-(12 - 1) / 12)
+    assert score_candidate(notes(60, 67, 72, 64), 0.0, fit).spread_fit == 0.0
