@@ -79,7 +79,8 @@ def test_every_candidate_meets_the_control(case, song, engine_model, tmp_path):
         pitches = [n.pitch for n in notes]
         controls = CASES[case]
         if "key" in controls:
-            key = parse_key("C") if controls["key"] == "auto" else parse_key(controls["key"])
+            key = result.steering.lock_key if controls["key"] == "auto" else parse_key(controls["key"])
+            assert key == (result.steering.song_key if controls["key"] == "auto" else parse_key(controls["key"]))
             assert all(key.contains(p) for p in pitches), (case, pitches)
             assert output.achieved.in_key_share == 1.0
         if "pitch_range" in controls:
