@@ -6,12 +6,19 @@ the token is the first whose cumulative mass exceeds ``u * total``. Because the 
 token-id order (not "most likely first"), two engines whose logits differ by float rounding draw the
 same token unless ``u`` falls within that rounding of a boundary (a rare, countable tie). Temperature
 0 is argmax, the paper's decoding, and needs no uniforms.
+
+Controls (a key, a range, a rhythm, the top-voice rule, a triplet grammar) act here and nowhere else:
+``allowed`` marks the tokens a step may draw, and a masked token gets zero probability before the
+temperature and nucleus renormalise, so the same uniforms draw the same tokens in either engine.
+A decoder learns a step's mask from a :class:`StepMask`, a pure function of the tokens drawn so
+far, so the same mask can be rebuilt after the draw (to score a candidate or anchor its uniforms).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional, Protocol
 
 import numpy as np
 
@@ -55,15 +62,64 @@ def resolve_decoding(recommended: Decoding, temperature: float | None, top_p: fl
     )
 
 
+class StepMask(Protocol):
+    """The tokens step ``step`` of a target may draw, given the tokens drawn before it.
+
+    ``generated`` is (B, step) int64; the answer is (B, C) or (C,) bool, or None when every token
+    is allowed. It must be pure (the same tokens give the same mask) and allow at least one token.
+    """
+
+    def __call__(self, step: int, generated: np.ndarray) -> Optional[np.ndarray]: ...
+
+
+def step_masks(step_mask: Optional[StepMask], tokens: np.ndarray, num_classes: int) -> Optional[np.ndarray]:
+    """Every step's mask for known target ``tokens`` (B, L): (B, L, C) bool, or None without a mask."""
+    if step_mask is None:
+        return None
+    tokens = np.asarray(tokens, dtype=np.int64)
+    batch, length = tokens.shape
+    masks = np.ones((batch, length, num_classes), dtype=bool)
+    for step in range(length):
+        allowed = step_mask(step, tokens[:, :step])
+        if allowed is not None:
+            masks[:, step] = np.broadcast_to(np.asarray(allowed, dtype=bool), (batch, num_classes))
+    return masks
+
+
+def both_allowed(first: Optional[np.ndarray], second: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    """The tokens two masks both allow (each (B, C), (C,) or None for every token): the triplet
+    grid's grammar and a command's controls apply together."""
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return np.logical_and(first, second)
+
+
+def _checked_allowed(allowed: Optional[np.ndarray], shape: tuple[int, int]) -> Optional[np.ndarray]:
+    """``allowed`` as (B, C) bool (a (C,) row is shared), every row with a token left; None stays None."""
+    if allowed is None:
+        return None
+    allowed = np.asarray(allowed, dtype=bool)
+    if allowed.shape not in (shape, shape[1:]):
+        raise ValueError(f"allowed must have shape {shape} or {shape[1:]}, got {allowed.shape}")
+    allowed = np.broadcast_to(allowed, shape)
+    if not allowed.any(axis=-1).all():
+        raise ValueError("every row of allowed must allow at least one token")
+    return allowed
+
+
 def choose_tokens(logits: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None,
-                  allowed: np.ndarray | None = None) -> np.ndarray:
+                  allowed: Optional[np.ndarray] = None) -> np.ndarray:
     """One token id per row of ``logits`` (B, C), drawn with ``uniforms`` (B,) in [0, 1). (B,) int64
 
-    ``allowed`` ((B, C) or (C,) bool; None: every token) masks tokens out: they get zero
-    probability before the temperature and the nucleus (argmax picks among the allowed ones too).
-    Every row must allow at least one token.
+    ``allowed`` (B, C) or (C,) bool (None: every token) zeroes the probability of masked tokens
+    before the temperature and nucleus renormalise; argmax takes the best allowed token.
     """
-    logits = masked_logits(logits, allowed)
+    logits = np.asarray(logits, dtype=np.float64)
+    allowed = _checked_allowed(allowed, logits.shape)
+    if allowed is not None:
+        logits = np.where(allowed, logits, -np.inf)
     if decoding.is_argmax:
         return logits.argmax(axis=-1).astype(np.int64)
     if uniforms is None:
@@ -81,24 +137,28 @@ def choose_tokens(logits: np.ndarray, decoding: Decoding, uniforms: np.ndarray |
 
 
 def anchor_uniforms(logits: np.ndarray, tokens: np.ndarray, decoding: Decoding,
-                    fallback_uniforms: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+                    fallback_uniforms: np.ndarray, allowed: Optional[np.ndarray] = None) -> np.ndarray:
     """The inverse of :func:`choose_tokens`: per step, a uniform that draws ``tokens[t]``. (L,) float64
 
     ``logits`` (L, C) are the teacher-forced logits of each step. The uniform is the midpoint of the
     interval that the inverse CDF maps to ``tokens[t]`` (the same temperature and nucleus as
     :func:`choose_tokens`), so ``choose_tokens(logits, decoding, anchor)`` gives ``tokens`` back.
     A token outside the nucleus (or with a probability too small for float64) has no such
-    interval: that step keeps ``fallback_uniforms[t]``. Argmax decoding draws nothing: ValueError.
-    ``allowed`` masks tokens as in :func:`choose_tokens`.
+    interval: that step keeps ``fallback_uniforms[t]``. ``allowed`` (L, C) bool are the steps'
+    masks, so the anchors are taken on the constrained distribution; a masked token has no
+    interval either. Argmax decoding draws nothing: ValueError.
     """
     if decoding.is_argmax:
         raise ValueError("argmax decoding draws no uniforms, so it has none to anchor")
-    logits = masked_logits(logits, allowed)
+    logits = np.asarray(logits, dtype=np.float64)
     tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
     fallback = np.asarray(fallback_uniforms, dtype=np.float64).reshape(-1)
     if logits.ndim != 2 or not logits.shape[0] == tokens.shape[0] == fallback.shape[0]:
         raise ValueError(f"need logits (L, C), tokens (L,) and fallback uniforms (L,), got shapes "
                          f"{logits.shape}, {tokens.shape} and {fallback.shape}")
+    allowed = _checked_allowed(allowed, logits.shape)
+    if allowed is not None:
+        logits = np.where(allowed, logits, -np.inf)
     cumulative = _kept_cumulative(logits, decoding)  # (L, C), as choose_tokens accumulates it
     rows = np.arange(tokens.shape[0])
     upper = cumulative[rows, tokens]
@@ -110,23 +170,33 @@ def anchor_uniforms(logits: np.ndarray, tokens: np.ndarray, decoding: Decoding,
     return np.where(drawn == tokens, anchors, fallback)
 
 
-def masked_logits(logits: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
-    """``logits`` as float64, with -inf where ``allowed`` ((B, C) or (C,) bool) is False."""
+def token_log_probs(logits: np.ndarray, tokens: np.ndarray, decoding: Decoding,
+                    allowed: Optional[np.ndarray] = None) -> np.ndarray:
+    """log p of each drawn token under the distribution it was drawn from. (..., L) float64
+
+    ``logits`` (..., L, C), ``tokens`` (..., L), ``allowed`` (..., L, C) or None. The distribution
+    is the masked softmax at the decoding's temperature renormalised over its nucleus (temperature
+    1 and no nucleus for argmax, which has no distribution of its own); a token it cannot draw
+    gets -inf.
+    """
     logits = np.asarray(logits, dtype=np.float64)
-    if allowed is None:
-        return logits
-    allowed = np.asarray(allowed, dtype=bool)
-    if allowed.shape[-1] != logits.shape[-1]:
-        raise ValueError(f"allowed has {allowed.shape[-1]} tokens but the logits {logits.shape[-1]}")
-    if not np.broadcast_to(allowed, logits.shape).any(axis=-1).all():
-        raise ValueError("allowed must leave at least one token in every row")
-    return np.where(allowed, logits, -np.inf)
+    shape = logits.shape
+    flat = logits.reshape(-1, shape[-1])
+    flat_allowed = None if allowed is None else np.asarray(allowed, dtype=bool).reshape(flat.shape)
+    if flat_allowed is not None:
+        flat = np.where(flat_allowed, flat, -np.inf)
+    scoring = Decoding(1.0, 1.0) if decoding.is_argmax else decoding
+    probs = _kept_probabilities(flat, scoring)  # (N, C)
+    probs = probs / probs.sum(axis=-1, keepdims=True)
+    chosen = probs[np.arange(flat.shape[0]), np.asarray(tokens, dtype=np.int64).reshape(-1)]
+    with np.errstate(divide="ignore"):
+        return np.log(chosen).reshape(shape[:-1])
 
 
 def _kept_probabilities(logits: np.ndarray, decoding: Decoding) -> np.ndarray:
     """(B, C) softmax of ``logits / temperature``, zero outside the nucleus (not renormalised)."""
     scaled = logits / decoding.temperature
-    scaled -= scaled.max(axis=-1, keepdims=True)
+    scaled = scaled - scaled.max(axis=-1, keepdims=True)  # masked tokens (-inf) get probability 0
     probs = np.exp(scaled)
     probs /= probs.sum(axis=-1, keepdims=True)  # (B, C)
     if decoding.top_p < 1.0:

@@ -3,7 +3,16 @@
 import numpy as np
 import pytest
 
-from clsm_cli.sampling import ARGMAX, Decoding, anchor_uniforms, choose_tokens, nucleus_mask, step_uniforms
+from clsm_cli.sampling import (
+    ARGMAX,
+    Decoding,
+    anchor_uniforms,
+    choose_tokens,
+    nucleus_mask,
+    step_masks,
+    step_uniforms,
+    token_log_probs,
+)
 from clsm_cli.errors import UsageError
 
 PROBABILITIES = np.array([0.5, 0.3, 0.15, 0.05])
@@ -97,6 +106,67 @@ def test_masked_tokens_get_no_probability_and_the_rest_renormalise(decoding):
         assert np.array_equal(choose_tokens(logits, decoding, anchors, allowed=allowed), drawn)
 
 
+# --- allowed: the controls' masks -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("decoding", [ARGMAX, Decoding(1.0, 1.0), Decoding(0.8, 0.9)])
+def test_masked_tokens_are_never_drawn(decoding):
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, size=(500, 32))
+    allowed = rng.random((500, 32)) < 0.3
+    allowed[np.arange(500), rng.integers(0, 32, 500)] = True  # every row allows a token
+    drawn = choose_tokens(logits, decoding, None if decoding.is_argmax else rng.random(500), allowed)
+    assert allowed[np.arange(500), drawn].all()
+    if decoding.is_argmax:
+        assert np.array_equal(drawn, np.where(allowed, logits, -np.inf).argmax(axis=1))
+
+
+def test_a_mask_renormalises_before_the_nucleus():
+    # Tokens 0 and 1 masked: the rest (0.15, 0.05) renormalise to 0.75, 0.25 before top-p 0.7 cuts.
+    logits = np.log(np.repeat(PROBABILITIES[None], 4, axis=0))
+    allowed = np.array([False, False, True, True])
+    uniforms = np.array([0.0, 0.5, 0.74, 0.99])
+    assert choose_tokens(logits, Decoding(1.0, 1.0), uniforms, allowed).tolist() == [2, 2, 2, 3]
+    assert choose_tokens(logits, Decoding(1.0, 0.7), uniforms, allowed).tolist() == [2, 2, 2, 2]
+
+
 def test_a_mask_that_allows_nothing_is_refused():
     with pytest.raises(ValueError, match="at least one token"):
-        choose_tokens(np.zeros((2, 3)), ARGMAX, None, allowed=np.array([[True, False, False], [False] * 3]))
+        choose_tokens(np.zeros((2, 4)), Decoding(1.0, 1.0), np.zeros(2), np.array([[True] * 4, [False] * 4]))
+    with pytest.raises(ValueError, match="shape"):
+        choose_tokens(np.zeros((2, 4)), ARGMAX, None, np.ones(3, dtype=bool))
+
+
+@pytest.mark.parametrize("decoding", [Decoding(1.0, 1.0), Decoding(0.9, 0.95)])
+def test_anchor_uniforms_are_taken_on_the_masked_distribution(decoding):
+    rng = np.random.default_rng(5)
+    logits = rng.normal(0, 3, size=(300, 32))
+    allowed = rng.random((300, 32)) < 0.4
+    allowed[:, 7] = True
+    drawn = choose_tokens(logits, decoding, rng.random(300), allowed)
+    anchors = anchor_uniforms(logits, drawn, decoding, rng.random(300), allowed)
+    assert np.array_equal(choose_tokens(logits, decoding, anchors, allowed), drawn)
+    # Without the mask the same anchors would draw other tokens somewhere: they are the masked ones.
+    assert not np.array_equal(choose_tokens(logits, decoding, anchors), drawn)
+
+
+def test_token_log_probs_are_those_of_the_masked_distribution():
+    logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]]))
+    allowed = np.array([[False, True, True, False]])
+    log_probs = token_log_probs(logits, np.array([2]), Decoding(1.0, 1.0), allowed)
+    assert log_probs[0] == pytest.approx(np.log(0.15 / 0.45))
+    assert token_log_probs(logits, np.array([0]), Decoding(1.0, 1.0), allowed)[0] == -np.inf
+    assert token_log_probs(logits, np.array([0]), ARGMAX)[0] == pytest.approx(np.log(0.5))
+
+
+def test_step_masks_rebuild_each_steps_mask_from_the_tokens_before_it():
+    def no_repeat(step, generated):  # a pure rule: never the token drawn just before
+        allowed = np.ones((generated.shape[0], 4), dtype=bool)
+        if step:
+            allowed[np.arange(generated.shape[0]), generated[:, -1]] = False
+        return allowed
+
+    masks = step_masks(no_repeat, np.array([[0, 1, 2], [3, 3, 0]]), 4)
+    assert masks.shape == (2, 3, 4) and masks[:, 0].all()
+    assert masks[0, 1].tolist() == [False, True, True, True] and masks[1, 2].tolist() == [True, True, True, False]
+    assert step_masks(None, np.zeros((1, 2), dtype=int), 4) is None

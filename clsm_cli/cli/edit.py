@@ -25,8 +25,10 @@ from rich.console import Console
 from clsm_cli.cli.console import error_line, escape_markup, reports_errors, stderr_console, stdout_console, warn
 from clsm_cli.cli.edit_options import (  # the options the editing commands share
     FILES, BARS, NUM, SEED, TEMPERATURE, TOP_P, MODEL, TRACK, VOICE, OUT, FORCE, JSON, PREVIEW, WAV,
-    SOUNDFONT, MUSICXML, ABC, COMBINED, DEVICE, PHASE, METER, ALSO_TRACK, JOBS, ENGINE,
+    SOUNDFONT, MUSICXML, ABC, COMBINED, DEVICE, PHASE, METER, ALSO_TRACK, JOBS, ENGINE, KEY, RANGE, KEEP_RHYTHM,
+    MAX_LEAP, DENSITY, POOL, RANK,
 )
+from clsm_cli.cli.edit_help import INFILL_HELP, INTERPOLATE_HELP, VARY_HELP
 from clsm_cli.errors import EXIT_OK
 
 if TYPE_CHECKING:
@@ -34,80 +36,6 @@ if TYPE_CHECKING:
     from clsm_cli.sampling import Decoding
 
 COMPACT_ROLLS_ABOVE = 4  # more outputs per file than this: compact piano rolls
-
-COMMON_NOTES = """\
-Only the chosen bars of the melody track change; everything else in each
-file stays exactly as it was. Outputs are named
-<stem>.<verb>-bars<A>-<B>-s<seed>-<k>.mid (in --out), so a rerun with another
-seed never overwrites earlier ones; inputs of one run with the same name get
-their folder's name too (a-song, b-song). Each output records the model, seed,
-bars, command and its latent w in a text event (and in --json), so that
-interpolate --start/--end and vary --around can reuse it.
-"""
-
-INFILL_HELP = f"""\
-Write new versions of some bars (infills), sampled given the bars around them.
-
-{COMMON_NOTES}
-Ranges longer than 4 bars are filled in chunks of at most 4 bars, left to
-right: each chunk sees the bars before it (new ones included) and the bars
-after it. A version that comes out all rests, or as the original bars, is
-drawn again (up to 4 draws; --json lists them under "redraws") and, if it
-stays so, written with a warning.
-
-[bold]Examples[/bold]
-
-  clsm infill song.mid --bars 3-4                  4 infills of bars 3-4
-  clsm infill song.mid --bars 3-4 -n 8 --seed 7    8 infills, reproducible
-  clsm infill song.mid --bars 5-6 --combined       also all infills in one file
-  clsm infill songs/*.mid --bars 5-6 --json        batch, one JSON line per file
-"""
-
-INTERPOLATE_HELP = f"""\
-Morph some bars from one version to another in --steps steps (steps + 1 files).
-
-Right after clsm infill or clsm vary, no FILE is needed: it continues from
-the latest run in --out (the current folder), from its candidate 1 to 2
-(--start 3 --end 1 choose others). --start and --end also take files (say two
-infills you like); with no FILE the song is the start file itself. With a
-FILE, the endpoints are two samples from the model, the ones clsm infill -n 2
-with the same seed writes; --from-original starts from the existing bars.
-
-The first and last files hold the chosen bars note for note. The steps
-between decode points on the line between their latents, anchored to both
-ends: every step reuses the random numbers that reproduce the ends, blended
-along the way, so neighbours differ by a few notes at most.
-
-{COMMON_NOTES}
-[bold]Examples[/bold]
-
-  clsm infill song.mid --bars 3-4 -n 2 --seed 1    two infills, then
-  clsm interpolate --steps 8                       9 files, infill 1 to infill 2
-  clsm interpolate --start 2 --end 1               the other way round
-  clsm interpolate song.mid --bars 3-4 --from-original   existing bars to a sample
-  clsm interpolate --start a.mid --end b.mid --combined  also all steps in one file
-"""
-
-VARY_HELP = f"""\
-Write variations of some bars: small moves in the model's latent space.
-
-The centre is the existing bars (their posterior latent), or an earlier
-output given with --around. --amount (0 to 4) sets how far variations go: 0
-writes the centre's bars themselves, 0.25 changes a few notes, 1 is as free
-as a new sample (the model's prior width). With sampled decoding (the
-default) each variation is decoded with random numbers anchored to the
-centre's notes, blended with fresh ones in proportion to the amount (up to
-1), so the amount sets how far the notes move. Argmax decoding (temperature
-0, the paper's evaluation protocol) moves through the latent only.
-
-{COMMON_NOTES}
-[bold]Examples[/bold]
-
-  clsm vary song.mid --bars 5-6                   4 variations, amount 0.5
-  clsm vary song.mid --bars 5-6 --amount 0.25 -n 8
-  clsm vary song.mid --bars 5-6 --around song.infill-bars5-6-s7-2.mid
-"""
-
 
 def register(app: typer.Typer) -> None:
     app.command(name="infill", help=INFILL_HELP, no_args_is_help=True)(infill)
@@ -145,10 +73,18 @@ def infill(
     jobs: int = JOBS,
     also_track: Optional[str] = ALSO_TRACK,
     phase: Optional[int] = PHASE,
+    key: Optional[str] = KEY,
+    pitch_range: Optional[str] = RANGE,
+    keep_rhythm: bool = KEEP_RHYTHM,
+    max_leap: Optional[int] = MAX_LEAP,
+    density: Optional[str] = DENSITY,
+    pool: Optional[int] = POOL,
+    rank: str = RANK,
 ) -> None:
+    values = _steering_values(key, pitch_range, keep_rhythm, max_leap, density, pool, rank)
     _run("infill", files, bars, json_output, preview, engine, device, model, jobs,
          dict(meter=meter, also_track=also_track, phase=phase or 0, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
-              wav=wav, soundfont=soundfont, musicxml=musicxml, abc=abc, combined=combined))
+              wav=wav, soundfont=soundfont, musicxml=musicxml, abc=abc, combined=combined, **values))
 
 
 @reports_errors
@@ -181,9 +117,16 @@ def interpolate(
     jobs: int = JOBS,
     also_track: Optional[str] = ALSO_TRACK,
     phase: Optional[int] = PHASE,
+    key: Optional[str] = KEY,
+    pitch_range: Optional[str] = RANGE,
+    keep_rhythm: bool = KEEP_RHYTHM,
+    max_leap: Optional[int] = MAX_LEAP,
+    density: Optional[str] = DENSITY,
+    pool: Optional[int] = POOL,
 ) -> None:
     from clsm_cli.editing.runs import plan_interpolation
 
+    values = _steering_values(key, pitch_range, keep_rhythm, max_leap, density, pool, "fit")
     plan = plan_interpolation(files or [], bars, start, end, from_original, out, song)
     if plan.message:
         stderr_console().print(escape_markup(plan.message), style="dim", soft_wrap=True)
@@ -191,7 +134,7 @@ def interpolate(
     _run("interpolate", songs, f"{plan.bars.first}-{plan.bars.last}", json_output, preview, engine, device, model, jobs,
          dict(meter=meter, also_track=also_track, phase=phase or 0, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
               seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force, wav=wav,
-              soundfont=soundfont, musicxml=musicxml, abc=abc, combined=combined))
+              soundfont=soundfont, musicxml=musicxml, abc=abc, combined=combined, **values))
 
 
 @reports_errors
@@ -222,14 +165,35 @@ def vary(
     jobs: int = JOBS,
     also_track: Optional[str] = ALSO_TRACK,
     phase: Optional[int] = PHASE,
+    key: Optional[str] = KEY,
+    pitch_range: Optional[str] = RANGE,
+    keep_rhythm: bool = KEEP_RHYTHM,
+    max_leap: Optional[int] = MAX_LEAP,
+    density: Optional[str] = DENSITY,
+    pool: Optional[int] = POOL,
+    rank: str = RANK,
 ) -> None:
+    values = _steering_values(key, pitch_range, keep_rhythm, max_leap, density, pool, rank)
     _run("vary", files, bars, json_output, preview, engine, device, model, jobs,
          dict(meter=meter, also_track=also_track, phase=phase or 0, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
               track=track, voice=voice, out_dir=out, force=force, wav=wav, soundfont=soundfont, musicxml=musicxml, abc=abc,
-              combined=combined))
+              combined=combined, **values))
 
 
 # --- the shared run ------------------------------------------------------------------------------
+
+
+def _steering_values(key: Optional[str], pitch_range: Optional[str], keep_rhythm: bool, max_leap: Optional[int],
+                     density: Optional[str], pool: Optional[int], rank: str) -> dict:
+    """The steering options as EditOptions fields (parse errors are usage errors, exit 2)."""
+    from clsm_cli.editing.controls import ControlRequest, parse_density, parse_range
+    from clsm_cli.errors import UsageError
+
+    if rank not in ("fit", "none"):
+        raise UsageError(f"--rank must be fit or none, got {rank!r}")
+    key = "auto" if key is not None and key.strip().lower() == "auto" else key
+    request = ControlRequest(key, parse_range(pitch_range), keep_rhythm, max_leap, parse_density(density))
+    return dict(controls=request, pool=pool, rank=rank == "fit")
 
 
 def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview: Optional[bool], engine: str,

@@ -1,7 +1,8 @@
 """``clsm show FILE [--bars A-B] [--track T]``: what clsm sees in a MIDI file, before editing it.
 
 Prints a summary (meter, tempo, bar count), the tracks table with the melody track marked, one line
-saying why that track is the melody (and the runners-up, one line each), and a
+saying why that track is the melody (and the runners-up, one line each), the key (and whether the
+file's key signature or an estimate gave it), a one-line map of the bars where the melody plays, and a
 piano roll of the melody (the chosen track quantized to the 16th grid and reduced to its top line)
 with the selected bars highlighted. Without ``--bars`` the roll shows the first 8 bars; with it, the
 8-bar window a model would see around those bars, and which installed model would edit them: the
@@ -12,13 +13,16 @@ Warnings go to stderr. This command never imports torch (the numpy engine measur
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from clsm_cli.cli.console import escape_markup, reports_errors, stdout_console, warn
 from clsm_cli.constants import BARS_PER_WINDOW
 from clsm_cli.errors import ClsmError
+
+if TYPE_CHECKING:
+    from clsm_cli.music.bars import BarRange
 
 HELP = """\
 Show a MIDI file's tracks, meter, tempo and a piano roll of its melody.
@@ -102,6 +106,8 @@ def show(
 
     console.print(escape_markup(phase_line(song, melody_track, song_bars, phase)), highlight=False)
     shown_bars = shown_bar_range(len(song_bars), bar_range)
+    console.print(key_line(song, song_bars, shown_bars if bar_range else None), markup=False, highlight=False)
+    console.print(melody_map(prepared.line, song_bars), markup=False, highlight=False)
     for line in model_lines(opened, bar_range or shown_bars, track):
         console.print(escape_markup(line), highlight=False)
     shown = roll_bars_from_song(song_bars[shown_bars.first - 1 : shown_bars.last])
@@ -150,6 +156,38 @@ def shown_bar_range(num_song_bars: int, bar_range: "BarRange | None") -> "BarRan
     if bar_range.count >= BARS_PER_WINDOW:
         return bar_range
     return window_around(bar_range, num_song_bars)
+
+
+MAP_WIDTH = 40  # bars per character grows past this many bars, so the map stays one line
+
+
+def key_line(song, song_bars, shown: "BarRange | None") -> str:
+    """``key: E minor (key signature)``: the key of the shown bars (the whole song without --bars)."""
+    from clsm_cli.music.key import song_key
+
+    first, last = (shown.first, shown.last) if shown is not None else (1, len(song_bars))
+    key = song_key(song, song_bars[first - 1].start_tick, song_bars[last - 1].end_tick)
+    where = "" if shown is None else f" in bars {first}-{last}"
+    if key is None:
+        return f"key{where}: none (no pitched notes)"
+    return f"key{where}: {key.name} ({key.source})"
+
+
+def melody_map(line, song_bars) -> str:
+    """One line: where the melody plays, bar by bar from bar 1 to the last (``█`` a bar with a note
+    starting in it, ``·`` none; past ``MAP_WIDTH`` bars one mark covers several)."""
+    playing = [False] * len(song_bars)
+    starts = [bar.first_step for bar in song_bars]
+    import bisect
+
+    for note in line:
+        index = bisect.bisect_right(starts, note.start_step) - 1
+        if 0 <= index < len(playing):
+            playing[index] = True
+    per_char = max(1, -(-len(playing) // MAP_WIDTH))
+    cells = "".join("█" if any(playing[i : i + per_char]) else "·" for i in range(0, len(playing), per_char))
+    scale = "" if per_char == 1 else f" ({per_char} a mark)"
+    return f"melody in {sum(playing)} of {len(playing)} bars{scale}: 1 {cells} {len(playing)}"
 
 
 def _count(number: int, noun: str) -> str:

@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 
 from clsm_cli.constants import MAX_TARGET_BARS, STEPS_PER_BAR
+from clsm_cli.editing.controls import ControlRequest, check_controls
 from clsm_cli.sampling import Decoding, resolve_decoding
 from clsm_cli.errors import ClsmError, UsageError
 from clsm_cli.music.bars import BarRange
@@ -55,6 +56,9 @@ class EditOptions:
     soundfont: Optional[Path] = None  # --soundfont for --wav (None: CLSM_SOUNDFONT, then the system's)
     also_track: Optional[str] = None  # --also-track: a track doubling the melody, edited the same way
     phase: int = 0  # --phase: bars counted from this tick (music/phase.py); 0: from tick 0
+    controls: ControlRequest = ControlRequest()  # --key, --range, --keep-rhythm, --max-leap, --density
+    pool: Optional[int] = None  # --pool: candidates drawn before the best -n are written (None: the default)
+    rank: bool = True  # False (--rank none): the pool's draw order
 
 
 def check_options(options: EditOptions) -> None:
@@ -78,6 +82,9 @@ def check_options(options: EditOptions) -> None:
         raise UsageError(f"--voice must be one of {', '.join(VOICES)}, got {options.voice!r}")
     if options.from_original and options.start_file is not None:
         raise UsageError("--from-original and --start both choose the first endpoint; give one of them")
+    if options.pool is not None and options.pool < 1:
+        raise UsageError(f"--pool must be at least 1, got {options.pool}")
+    check_controls(options.controls)
     if not 0 <= options.seed <= MAX_SEED:
         raise UsageError(f"--seed must be in range 0..{MAX_SEED}, got {options.seed}")
     Decoding(  # range checks of the options given (the model fills the others in later)
@@ -149,7 +156,30 @@ def reproduce_command(options: EditOptions, input_path: Path) -> str:
         parts += ["--also-track", options.also_track]
     if options.phase:
         parts += ["--phase", str(options.phase)]
-    return shlex.join(parts)  # without --out: the same edit written elsewhere is the same file
+    parts += _control_parts(options)
+    return shlex.join(parts)
+
+
+def _control_parts(options: EditOptions) -> list[str]:
+    """The steering options of a command line, as given."""
+    request, parts = options.controls, []
+    if request.key is not None:
+        parts += ["--key", request.key]
+    if request.pitch_range == "any":
+        parts += ["--range", "any"]
+    elif isinstance(request.pitch_range, tuple):
+        parts += ["--range", f"{request.pitch_range[0]}-{request.pitch_range[1]}"]
+    if request.keep_rhythm:
+        parts.append("--keep-rhythm")
+    if request.max_leap is not None:
+        parts += ["--max-leap", str(request.max_leap)]
+    if request.density is not None:
+        parts += ["--density", f"{request.density[0]:g}-{request.density[1]:g}"]
+    if options.pool is not None:
+        parts += ["--pool", str(options.pool)]
+    if not options.rank:
+        parts += ["--rank", "none"]
+    return parts  # without --out: the same edit written elsewhere is the same file
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -175,12 +205,16 @@ class OutputFile:
     wav: Optional[Path] = None
     wav_renderer: Optional[str] = None
     notation: tuple[tuple[str, Path], ...] = ()  # ("musicxml" | "abc", path) written beside it
+    draw_index: int = 0  # the pool member it is (its random numbers); 0: not drawn (an exact endpoint)
+    score: Optional[object] = None  # ranking.Score
+    achieved: Optional[object] = None  # controls.Achieved
 
 
 @dataclass(frozen=True)
 class Redraw:
-    """Candidate ``k``'s ``bars`` were drawn again (redraw number ``attempt``) because the draw
-    before was ``reason`` ("all rests" or "the original bars")."""
+    """Pool member ``k`` (its draw index) had ``bars`` drawn again (redraw number ``attempt``)
+    because the draw before was ``reason`` ("all rests", "the original bars", "a copy of an
+    earlier candidate"); ``attempt`` 0 marks a member dropped from the pool for it."""
 
     k: int
     bars: BarRange
@@ -222,6 +256,8 @@ class FileResult:
     model_choice: Optional[dict] = None  # model_choice.ModelChoice.to_json(): the rule and each model's fit
     grid: str = "16th"  # the model's grid encoding (timebase.Grid), recorded in provenance
     steps_per_bar: int = STEPS_PER_BAR  # the model's bar length in tokens (target_tokens split there)
+    steering: Optional[object] = None  # steering.Steering: the key and the controls used
+    pool: int = 0  # candidates drawn (infill, vary)
 
     @property
     def ok(self) -> bool:
@@ -267,10 +303,16 @@ class FileResult:
                     **{name: str(dict(output.notation)[name]) if name in dict(output.notation) else None
                        for name in ("musicxml", "abc")},
                     "wav_renderer": output.wav_renderer,
+                    "draw_index": output.draw_index,
+                    "score": None if output.score is None else output.score.to_json(),
+                    "controls": None if output.achieved is None else output.achieved.to_json(),
                 }
                 for output in self.outputs
             ],
             "combined": None if self.combined is None else str(self.combined),
+            "key": None if self.steering is None or self.steering.song_key is None else self.steering.song_key.to_json(),
+            "controls": None if self.steering is None else self.steering.to_json(),
+            "pool": self.pool,
             "redraws": [
                 {"k": redraw.k, "bars": [redraw.bars.first, redraw.bars.last], "attempt": redraw.attempt,
                  "reason": redraw.reason}

@@ -4,9 +4,11 @@ Targets longer than 4 bars (infill only) are filled in chunks of at most 4 bars,
 Every chunk sees the bars on both sides of it that exist, in a window centred on it: the bars before
 it as already generated (for that candidate), the bars after it as in the song.
 
-An infill chunk that is all rests, or the original bars, where there are notes is no edit (see
-:func:`silent_or_unchanged`): it is drawn again, up to ``MAX_DRAWS`` draws in all (each redraw
-recorded in ``FileResult.redraws``), and one that stays so is written with a warning, never silently.
+Infill and vary draw a pool (``editing/draw.py``) under the controls (``editing/steering.py``): a
+member that is all rests, the original bars or a copy of an earlier member is drawn again, up to
+``MAX_DRAWS`` draws (each recorded in ``FileResult.redraws``), and dropped if it stays so; the rest
+are ranked by the fit score and the best ``-n`` written, best first. A file with no acceptable
+member is an InputFileError (exit 3).
 
 Each output is written with the surgical writer as ``<stem>.<verb>-bars<A>-<B>-s<seed>-<k>.mid``
 (``options.output_path``) with a provenance text event. Nothing here prints: :func:`edit_file` returns a
@@ -17,11 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
-from clsm_cli.constants import MAX_TARGET_BARS, NUM_PITCHES
+from clsm_cli.constants import MAX_TARGET_BARS
 from clsm_cli.editing import generate
 from clsm_cli.editing.endpoints import (
     Endpoint,
@@ -33,12 +35,15 @@ from clsm_cli.editing.endpoints import (
     with_target_of,
 )
 from clsm_cli.editing.generate import Candidate
+from clsm_cli.editing.pools import Draft, ranked, warn_broken
+from clsm_cli.editing.ranking import Score
+from clsm_cli.editing.silent import ContextLine, context_line, with_new_notes
+from clsm_cli.editing.steering import Steering, achieved_by, line_rules, resolve_steering
 from clsm_cli.editing.options import (
     EditOptions,
     FileResult,
     Latent,
     OutputFile,
-    Redraw,
     RollView,
     output_path,
     reproduce_command,
@@ -75,13 +80,10 @@ from clsm_cli.editing.window import (
 from clsm_cli.engine.load import LoadedEngine
 from clsm_cli.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError
-from clsm_cli.music import midi_read, midi_write
-from clsm_cli.music.bars import BarRange, bar_at_step
+from clsm_cli.music import midi_write
+from clsm_cli.music.bars import BarRange
 from clsm_cli.music.track_choice import requested_doubling, track_list
 from clsm_cli.music.tokens import TOKEN_DTYPE, StepNote
-
-
-MAX_DRAWS = 4  # draws of one candidate's chunk, the first included, before it is written with a warning
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,9 @@ class _Version:
     line: tuple[StepNote, ...]  # the whole spliced line (for later chunks and the writer)
     latents: tuple[Latent, ...]
     tokens: np.ndarray
+    draw_index: int = 0  # the pool member (0: exact bars, not drawn)
+    score: Optional[Score] = None
+    candidate: Optional[Candidate] = None  # the last chunk's candidate (an interpolation endpoint's)
     copies: tuple = ()  # another file's target notes to write exactly (an interpolation's end)
     triplet_steps: frozenset = frozenset()  # target quarters (song steps) written as triplets (triplet grid)
 
@@ -149,8 +154,16 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
     make_out_dir(options.out_dir)
     check_targets(paths + beside + ([combined_path] if combined_path else []), prepared.path, options.force)
 
+    context = context_line(prepared, options.bars, edit_model.config) if options.verb == "infill" else None
+    result.steering = resolve_steering(prepared, options.bars, options.controls, edit_model.config, options.voice,
+                                       include_target=options.verb == "vary",
+                                       context=None if context is None else context.line)
+    if result.steering.silent_target and options.verb == "infill":
+        result.add_warning(f"the melody track is silent in {options.bars}: writing a new melody there "
+                           "(at least one note per bar)")
     if options.verb == "infill":
-        versions = _infill_versions(prepared, options, edit_model, decoding, result)
+        result.add_warning(context.note)
+        versions = _infill_pool(prepared, options, edit_model, decoding, result, result.steering, options.num, context)
     elif options.verb == "interpolate":
         versions = _interpolate_versions(prepared, options, edit_model, decoding, result)
     else:
@@ -168,6 +181,7 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
         for k, (version, path) in enumerate(zip(versions, paths), start=1):
             record = provenance_record(result, k, version.latents, generation, options,
                                        target_note_rows(version.line, start, end), input_sha256)
+            record["draw_index"] = version.draw_index  # the pool member: its random numbers (0: exact bars)
             new_notes = notes_for_writer(version.line, start, end)
             job = OutputJob(
                 path,
@@ -181,8 +195,9 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
             files = write_formats(formats, job, written)
             wav, renderer = files.get("wav", (None, None))
             notation = tuple((name, files[name][0]) for name in ("musicxml", "abc") if name in files)
+            achieved = achieved_by(new_notes, result.steering, prepared, options.bars)
             outputs.append(OutputFile(path, k, version.latents, version.tokens, tuple(new_notes), wav, renderer,
-                                      notation))
+                                      notation, version.draw_index, version.score, achieved))
             previews.append(_roll_view(prepared, version, path.name, options))
         if combined_path is not None:
             written.add_written(combined_path, lambda temporary: _write_combined(
@@ -215,93 +230,55 @@ def _also_edited(prepared: PreparedSong, options: EditOptions, result: FileResul
     return edit
 
 
-def _infill_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
-                     result: FileResult) -> list[_Version]:
-    config = edit_model.config
+def _infill_pool(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
+                 result: FileResult, steering: Steering, count: int,
+                 context: Optional[ContextLine] = None) -> list[_Version]:
+    """The best ``count`` of a pool of whole infills (every chunk), best first (``draw.draw_pool``).
+
+    Later chunks see each member's own generated bars before them (and the song's after them), so
+    each is decoded on its own, with the draws of its index and chunk. ``context`` is what the
+    model hears outside the target when the melody is silent there (``editing/silent.py``).
+    """
+    config, engine, seed = edit_model.config, edit_model.engine, options.seed
+    borrowed = context is not None and context.note is not None
+    heard = context.line if borrowed else prepared.line
+    whole_start, whole_end = prepared.target_steps(options.bars)
+
+    def seen(line: Sequence[StepNote]) -> Sequence[StepNote]:
+        return with_new_notes(heard, line, whole_start, whole_end) if borrowed else line
+
     chunks = options.bars.chunks(MAX_TARGET_BARS)
     if len(chunks) > 1:
-        result.warnings.append(
+        result.add_warning(
             f"{options.bars} are more than {MAX_TARGET_BARS} bars: filled in {len(chunks)} chunks, left to right ("
             + ", ".join(str(chunk) for chunk in chunks) + ")"
         )
-    engine, seed = edit_model.engine, options.seed
-
-    def edited(first: Candidate, window: ModelWindow, k: int, index: int, notes_before: bool) -> Candidate:
-        """Candidate k of chunk ``index``, drawn again while it is no edit."""
-        original = target_tokens_of(prepared.line, window)
-        start, end = prepared.target_steps(chunks[index])
-        original_has_notes = any(start <= note.start_step < end for note in prepared.line)
-        return _drawn_until_edited(
-            first,
-            lambda attempt: generate.infill(engine, window.tokens, window.target, decoding, seed, (k,), chunk=index,
-                                            attempt=attempt)[0],
-            lambda tokens: silent_or_unchanged(tokens, original, original_has_notes, window.context_has_notes,
-                                               notes_before),
-            k, chunks[index], result,
-        )
-
-    # The first chunk has the same window for every candidate: one batch.
-    first_window = centred_window(prepared, prepared.line, chunks[0], config)
+    first_window = centred_window(prepared, heard, chunks[0], config)
     _note_window(result, prepared, first_window, config)
-    numbers = generate.candidate_numbers(options.num)
-    first = generate.infill(engine, first_window.tokens, first_window.target, decoding, seed, numbers)
-    versions = [_apply(prepared, prepared.line, first_window, edited(candidate, first_window, k, 0, False), chunks[0])
-                for k, candidate in zip(numbers, first)]
-    # Later chunks see each candidate's own generated bars before them (and the song's after them),
-    # so each is decoded on its own, with the draws of its candidate number and chunk.
-    for index in range(1, len(chunks)):
-        for position, k in enumerate(numbers):
-            version = versions[position]
-            triplets = chunk_triplet_steps(prepared, config, BarRange(chunks[0].first, chunks[index - 1].last),
-                                           version.triplet_steps)
-            window = centred_window(prepared, version.line, chunks[index], config, triplets)
-            (candidate,) = generate.infill(engine, window.tokens, window.target, decoding, seed, (k,), chunk=index)
-            candidate = edited(candidate, window, k, index, bool(np.any(version.tokens < NUM_PITCHES)))
-            versions[position] = _apply(prepared, version.line, window, candidate, chunks[index], version)
-    return versions
+    first_rules = line_rules(steering, prepared, first_window, chunks[0], heard,
+                             target_tokens_of(prepared.line, first_window), config.num_music_tokens)
 
+    def draw(indices: Sequence[int], attempt: int) -> list[Draft]:
+        firsts = generate.infill(engine, first_window.tokens, first_window.target, decoding, seed, indices,
+                                 attempt=attempt, rules=first_rules)
+        drafts = []
+        for k, candidate in zip(indices, firsts):
+            version = _apply(prepared, prepared.line, first_window, candidate, chunks[0], index=k)
+            made = [candidate]
+            for index in range(1, len(chunks)):
+                triplets = chunk_triplet_steps(prepared, config, BarRange(chunks[0].first, chunks[index - 1].last),
+                                               version.triplet_steps)
+                window = centred_window(prepared, seen(version.line), chunks[index], config, triplets)
+                rules = line_rules(steering, prepared, window, chunks[index], seen(version.line),
+                                   target_tokens_of(prepared.line, window), config.num_music_tokens)
+                (candidate,) = generate.infill(engine, window.tokens, window.target, decoding, seed, (k,),
+                                               chunk=index, attempt=attempt, rules=rules)
+                version = _apply(prepared, version.line, window, candidate, chunks[index], version, index=k)
+                made.append(candidate)
+            drafts.append(Draft(version, tuple(made)))
+        return drafts
 
-def _drawn_until_edited(candidate: Candidate, draw: Callable[[int], Candidate],
-                        problem_of: Callable[[np.ndarray], Optional[str]], k: int, chunk: BarRange,
-                        result: FileResult) -> Candidate:
-    """Draw candidate ``k``'s chunk again (``draw(attempt)``) while ``problem_of`` its tokens says it
-    is no edit: up to ``MAX_DRAWS`` draws in all, each redraw recorded, a warning if it stays so.
-
-    Redraw ``a`` takes the draws of (seed, k, chunk, a), so candidate k still depends only on the
-    file, bars, seed, k, model and decoding.
-    """
-    problem = problem_of(candidate.tokens)
-    for attempt in range(1, MAX_DRAWS):
-        if problem is None:
-            return candidate
-        result.redraws.append(Redraw(k, chunk, attempt, problem))
-        candidate = draw(attempt)
-        problem = problem_of(candidate.tokens)
-    if problem is not None:
-        result.add_warning(
-            f"candidate {k}: {chunk} stayed {problem} after {MAX_DRAWS} draws; "
-            "try another --seed or a higher --temperature"
-        )
-    return candidate
-
-
-def silent_or_unchanged(tokens: np.ndarray, original: np.ndarray, original_has_notes: bool,
-                        context_has_notes: bool, notes_before: bool = False) -> Optional[str]:
-    """Why a generated chunk is no edit ("all rests", "the original bars"), or None when it is one (pure).
-
-    ``original`` is what the song holds there, in the same tokens; ``original_has_notes`` says if a
-    note of the song starts there. All rests is no edit where one does, or where the window has
-    notes around the chunk and no earlier chunk of the candidate (``notes_before``) has any: a rest
-    of the song may stay a rest in a candidate that has notes elsewhere. The original bars are no
-    edit where notes start in them.
-    """
-    if not np.any(np.asarray(tokens) < NUM_PITCHES):
-        if original_has_notes or (context_has_notes and not notes_before):
-            return "all rests"
-        return None
-    if original_has_notes and np.array_equal(tokens, original):
-        return "the original bars"
-    return None
+    return ranked(prepared, options, edit_model, result, steering, draw, (), count, heard)
 
 
 def _interpolate_versions(prepared: PreparedSong, options: EditOptions, edit_model: LoadedEngine, decoding: Decoding,
@@ -310,21 +287,33 @@ def _interpolate_versions(prepared: PreparedSong, options: EditOptions, edit_mod
     window = centred_window(prepared, prepared.line, options.bars, edit_model.config)
     _note_window(result, prepared, window, edit_model.config)
     engine = edit_model.engine
+    steering = result.steering
+    rules = line_rules(steering, prepared, window, options.bars, prepared.line, target_tokens_of(prepared.line, window),
+                       edit_model.config.num_music_tokens)
     prior = None
     if options.end_file is None or (options.start_file is None and not options.from_original):
-        prior = generate.prior_endpoints(engine, window.tokens, window.target, decoding, options.seed)
+        # The best two of the pool an infill with this seed draws: an interpolation after
+        # `clsm infill -n 2` with the same seed ends on those two infills.
+        best = _infill_pool(prepared, options, edit_model, decoding, result, steering, 2)
+        if len(best) < 2:
+            raise InputFileError(f"only one acceptable prior endpoint was drawn for {options.bars} of "
+                                 f"{prepared.path.name}; try another --seed")
+        prior = [Endpoint(version.line, version.candidate, triplet_steps=version.triplet_steps) for version in best]
     if options.from_original:
         start = _original_endpoint(prepared, window, edit_model)
     elif options.start_file is not None:
         start = _file_endpoint(options.start_file, prepared, window, options, edit_model, "--start", result)
     else:
-        start = _decoded_endpoint(prepared, window, prior[0], options.bars)
+        start = prior[0]
     if options.end_file is not None:
         end = _file_endpoint(options.end_file, prepared, window, options, edit_model, "--end", result)
     else:
-        end = _decoded_endpoint(prepared, window, prior[1], options.bars)
+        end = prior[1]
+    for endpoint, role in ((start, "first"), (end, "last")):
+        if not any(endpoint is drawn for drawn in (prior or ())):
+            warn_broken(result, prepared, options, endpoint.line, f"the {role} endpoint")
     candidates = generate.interpolate(engine, window.tokens, window.target, decoding, options.seed,
-                                      options.steps, start.candidate, end.candidate)
+                                      options.steps, start.candidate, end.candidate, rules)
     versions = [_apply(prepared, prepared.line, window, candidate, options.bars) for candidate in candidates]
     # The ends are the chosen bars themselves (the decoding reproduces their tokens; this keeps
     # what tokens cannot say, such as pitches folded for the model).
@@ -343,9 +332,19 @@ def _vary_versions(prepared: PreparedSong, options: EditOptions, edit_model: Loa
         centre = _original_endpoint(prepared, window, edit_model)
     if options.amount == 0:
         return [_endpoint_version(centre, options.bars) for _ in range(options.num)]
-    candidates = generate.vary(edit_model.engine, window.tokens, window.target, decoding, options.seed,
-                               generate.candidate_numbers(options.num), options.amount, centre.candidate)
-    return [_apply(prepared, prepared.line, window, candidate, options.bars) for candidate in candidates]
+    steering = result.steering
+    rules = line_rules(steering, prepared, window, options.bars, prepared.line, target_tokens_of(prepared.line, window),
+                       edit_model.config.num_music_tokens)
+
+    def draw(indices: Sequence[int], attempt: int) -> list[Draft]:
+        candidates = generate.vary(edit_model.engine, window.tokens, window.target, decoding, options.seed,
+                                   indices, options.amount, centre.candidate, rules, attempt)
+        return [Draft(_apply(prepared, prepared.line, window, candidate, options.bars, index=k), (candidate,))
+                for k, candidate in zip(indices, candidates)]
+
+    start, end = prepared.target_steps(options.bars)
+    return ranked(prepared, options, edit_model, result, steering, draw,
+                   [notes_for_writer(centre.line, start, end)], options.num)
 
 
 def _original_endpoint(prepared: PreparedSong, window: ModelWindow, edit_model: LoadedEngine) -> Endpoint:
@@ -355,15 +354,10 @@ def _original_endpoint(prepared: PreparedSong, window: ModelWindow, edit_model: 
     return Endpoint(prepared.line, Candidate(tokens, w), triplet_steps=target_triplet_steps(tokens, window))
 
 
-def _decoded_endpoint(prepared: PreparedSong, window: ModelWindow, candidate: Candidate, bars: BarRange) -> Endpoint:
-    version = _apply(prepared, prepared.line, window, candidate, bars)
-    return Endpoint(version.line, candidate, triplet_steps=version.triplet_steps)
-
-
 def _endpoint_version(endpoint: Endpoint, bars: BarRange) -> _Version:
     candidate = endpoint.candidate
-    return _Version(endpoint.line, (Latent(bars, candidate.w),), candidate.tokens.astype(TOKEN_DTYPE), endpoint.copies,
-                    endpoint.triplet_steps)
+    return _Version(endpoint.line, (Latent(bars, candidate.w),), candidate.tokens.astype(TOKEN_DTYPE),
+                    candidate=candidate, copies=endpoint.copies, triplet_steps=endpoint.triplet_steps)
 
 
 def _file_endpoint(path: Path, prepared: PreparedSong, window: ModelWindow, options: EditOptions,
@@ -431,13 +425,14 @@ def _same_file(first: Optional[Path], second: Path) -> bool:
 
 
 def _apply(prepared: PreparedSong, line: Sequence[StepNote], window: ModelWindow, candidate: Candidate,
-           chunk: BarRange, previous: Optional[_Version] = None) -> _Version:
+           chunk: BarRange, previous: Optional[_Version] = None, index: int = 0) -> _Version:
     start, end = prepared.target_steps(chunk)
     new_line = splice(line, start, end, target_notes(candidate.tokens, window, line))
     latents = (previous.latents if previous else ()) + (Latent(chunk, candidate.w),)
     tokens = candidate.tokens if previous is None else np.concatenate([previous.tokens, candidate.tokens])
     triplets = target_triplet_steps(candidate.tokens, window) | (previous.triplet_steps if previous else frozenset())
-    return _Version(tuple(new_line), latents, tokens.astype(TOKEN_DTYPE), triplet_steps=triplets)
+    return _Version(tuple(new_line), latents, tokens.astype(TOKEN_DTYPE), index, candidate=candidate,
+                    triplet_steps=triplets)
 
 
 def _note_window(result: FileResult, prepared: PreparedSong, window: ModelWindow, config) -> None:

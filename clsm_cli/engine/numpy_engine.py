@@ -25,7 +25,7 @@ from clsm_cli.engine.numpy_layers import (
     Weights,
 )
 from clsm_cli.engine.protocol import Gaussian, TargetSpan
-from clsm_cli.sampling import Decoding, choose_tokens, step_uniforms
+from clsm_cli.sampling import Decoding, StepMask, both_allowed, choose_tokens, step_uniforms
 from clsm_cli.engine.weights import clsm_weights
 
 
@@ -128,13 +128,15 @@ class NumpyEngine:
     # Decoding --------------------------------------------------------------------------------
 
     def decode(
-        self, window: np.ndarray, target: TargetSpan, z: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None
+        self, window: np.ndarray, target: TargetSpan, z: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None,
+        step_mask: StepMask | None = None,
     ) -> np.ndarray:
         """x_T (n, length) uint8 for each row of z, left to right with a KV cache."""
-        return self.decode_with_logits(window, target, z, decoding, uniforms)[0]
+        return self.decode_with_logits(window, target, z, decoding, uniforms, step_mask)[0]
 
     def decode_with_logits(
-        self, window: np.ndarray, target: TargetSpan, z: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None
+        self, window: np.ndarray, target: TargetSpan, z: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None,
+        step_mask: StepMask | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``decode`` plus the (n, length, C) float32 logits each token was drawn from.
 
@@ -169,8 +171,10 @@ class NumpyEngine:
                     memory_kv=memory_kv, caches=caches, key_positions=key_positions[: num_context + step],
                 )  # (B, 1, d)
             logits[:, step] = decoder.output(hidden[:, 0])  # (B, C)
+            allowed = both_allowed(grid.allowed_tokens(step, logits.shape[-1]),
+                                   None if step_mask is None else step_mask(step, generated[:, :step]))
             generated[:, step] = choose_tokens(logits[:, step], decoding, None if uniforms is None else uniforms[:, step],
-                                               allowed=grid.allowed_tokens(step, logits.shape[-1]))
+                                               allowed)
         return generated.astype(np.uint8), logits
 
     def teacher_forced_logits(self, windows: np.ndarray, target: TargetSpan, z: np.ndarray) -> np.ndarray:

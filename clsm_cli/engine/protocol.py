@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from clsm_cli.sampling import Decoding
+from clsm_cli.sampling import Decoding, StepMask
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,21 @@ class InferenceEngine(Protocol):
         """z = f^-1(w), rows (n, z_dim) -> (n, z_dim) float32."""
 
     def decode(
-        self, window: np.ndarray, target: TargetSpan, z: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None
+        self, window: np.ndarray, target: TargetSpan, z: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None,
+        step_mask: StepMask | None = None,
     ) -> np.ndarray:
         """x_T for each row of z (n, z_dim), left to right with a KV cache. (n, length) uint8
 
         ``uniforms`` (n, length) are the per-step numbers ``sampling.choose_tokens`` draws with
-        (None for argmax). The target positions of ``window`` are ignored.
+        (None for argmax); ``step_mask`` gives each step's allowed tokens from the tokens before it
+        (the controls). The target positions of ``window`` are ignored.
         """
+
+    def decode_with_logits(
+        self, window: np.ndarray, target: TargetSpan, z: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None,
+        step_mask: StepMask | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``decode`` and the (n, length, C) float32 logits each token was drawn from (to score it)."""
 
     def teacher_forced_logits(self, window: np.ndarray, target: TargetSpan, z: np.ndarray) -> np.ndarray:
         """Logits of x_T given the window's own target tokens, for each row of z. (n, length, C) float32

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from clsm_cli.engine.protocol import Gaussian, TargetSpan
-from clsm_cli.sampling import Decoding
+from clsm_cli.sampling import Decoding, StepMask
 
 
 class TorchEngine:
@@ -60,18 +60,21 @@ class TorchEngine:
             return _numpy(self.model.flow.inverse(self._latents(w)))  # (n, z_dim)
 
     def decode(
-        self, window: np.ndarray, target: TargetSpan, z: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None
+        self, window: np.ndarray, target: TargetSpan, z: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None,
+        step_mask: StepMask | None = None,
     ) -> np.ndarray:
         """(n, length) uint8 target tokens, one row per row of z; see ``InferenceEngine.decode``."""
-        return self.decode_with_logits(window, target, z, decoding, uniforms)[0]
+        return self.decode_with_logits(window, target, z, decoding, uniforms, step_mask)[0]
 
     def decode_with_logits(
-        self, window: np.ndarray, target: TargetSpan, z: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None
+        self, window: np.ndarray, target: TargetSpan, z: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None,
+        step_mask: StepMask | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``decode`` plus the (n, length, C) float32 logits each token was drawn from (for parity tests)."""
         with self._inference():
             tokens, logits = self.model.decode(
-                self._tokens(window), target.start, target.length, self._latents(z), decoding, uniforms, return_logits=True
+                self._tokens(window), target.start, target.length, self._latents(z), decoding, uniforms, return_logits=True,
+                step_mask=step_mask,
             )  # (n, length), (n, length, C)
         return tokens.cpu().numpy().astype(np.uint8), _numpy(logits)
 

@@ -1,7 +1,8 @@
 """The shipped-model quality check: one CLSM's infills under one decoding against the real bars.
 
-Each window gets ``candidates`` infills (independent prior samples, ``engine/latent.py``'s
-``prior_sample_w``, decoded with the given temperature / top-p), as one ``clsm infill`` call would.
+Each window gets ``candidates`` infills drawn as one ``clsm infill`` call draws them: the best of a
+pool of prior samples under the editing defaults (register, no silent or copied candidate), by
+``editing/window_draw.draw_window``, the editing commands' own drawing function.
 Their melody statistics are compared with the real bars of the same windows; reconstruction from
 the posterior mean and from the prior mean (both argmax) shows whether the latent carries
 information; with an LM, the infills and the references are scored too.
@@ -16,7 +17,9 @@ from typing import Any, Optional
 import numpy as np
 
 from clsm_cli.constants import BARS_PER_WINDOW
-from clsm_cli.engine.latent import prior_sample_w
+from clsm_cli.editing.controls import ControlRequest
+from clsm_cli.editing.window_draw import draw_window
+from clsm_cli.engine.protocol import TargetSpan
 from clsm_cli.sampling import Decoding, resolve_decoding
 from clsm_cli.errors import UsageError
 from clsm_cli.eval.generate import (
@@ -44,6 +47,7 @@ class QualityResult:
     top_p: float
     candidates: int  # infills per window (one "call")
     windows: int
+    pool: int  # draws per window before the best `candidates` are kept
     generated: MelodyStats
     real: MelodyStats
     posterior_accuracy: Optional[float]  # argmax decode of the posterior mean, drawn τ
@@ -63,16 +67,21 @@ def evaluate_quality(
     top_p: Optional[float] = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Optional[Progress] = None,
+    pool: Optional[int] = None,
+    controls: ControlRequest = ControlRequest(),
 ) -> QualityResult:
     """The non-degeneracy measures of the shipped-model issue for one CLSM and one decoding.
 
-    Each window gets ``candidates`` infills (independent prior samples, decoded with the given
-    temperature / top-p; None takes the model config's recommended decoding), as one ``clsm infill``
-    call would. Their melody statistics are compared with the real bars of the same windows.
+    Each window gets ``candidates`` infills, the best of a pool of ``pool`` (the editing default
+    when None) drawn by ``draw_window`` under ``controls`` and the editing defaults, decoded with
+    the given temperature / top-p (None takes the model config's recommended decoding), as one
+    ``clsm infill`` call would. Their melody statistics are compared with the real bars of the same windows.
     Reconstruction from the posterior mean and from the prior mean (both argmax) shows whether the
     latent carries information. With an LM, the infills and the references are scored too.
     """
     import torch
+
+    from clsm_cli.engine.torch_engine import TorchEngine
 
     if member.family != CLSM:
         raise UsageError(f"the quality check needs a CLSM model; {member.name} is a {member.family} model")
@@ -87,7 +96,9 @@ def evaluate_quality(
     temperature, top_p = decoding.temperature, decoding.top_p
     progress = progress or SilentProgress()
     device = device_of(model)
+    engine = TorchEngine(model, str(device))
     generated, real = MelodyStatsTotals(), MelodyStatsTotals()
+    drawn_pool = 0
     steps_per_bar = plan.window_steps // BARS_PER_WINDOW
     posterior, prior = AccuracyTotals(), AccuracyTotals()
     nll = {name: NllTotals() for name in ("generated", DATA, COPY, RANDOM)} if lm is not None else {}
@@ -98,23 +109,22 @@ def evaluate_quality(
             windows = plan.windows[rows]
             real_targets = windows[:, target_start : target_start + target_length]
             seed = group_seed(plan.seed, "quality", target_start, target_length)
-            noise_generator = torch.Generator().manual_seed(seed)
-            decode_generator = torch.Generator().manual_seed(seed)
             tokens = torch.as_tensor(windows, dtype=torch.long, device=device)  # (B, K)
-            w_mean, w_logvar = model.prior(tokens, target_start, target_length)  # (B, z)
-            z_dim = w_mean.shape[-1]
-            noise = torch.randn(len(rows), candidates, z_dim, generator=noise_generator).numpy()  # (B, n, z)
-            means, logvars = w_mean.float().cpu().numpy(), w_logvar.float().cpu().numpy()
-            w = np.concatenate([prior_sample_w(means[row], logvars[row], noise[row]) for row in range(len(rows))])  # (B * n, z)
-            repeated = tokens.repeat_interleave(candidates, dim=0)  # (B * n, K)
-            infills = decode(
-                model, repeated, target_start, target_length, model.flow.inverse(torch.from_numpy(w).to(device)),
-                batch_size, decoding,
-                torch.rand(w.shape[0], target_length, generator=decode_generator, dtype=torch.float64).numpy(),
-            )  # (B * n, L)
-            spliced = splice_targets(np.repeat(windows, candidates, axis=0), target_start, infills)
+            w_mean, _ = model.prior(tokens, target_start, target_length)  # (B, z)
+            span = TargetSpan(target_start, target_length)
+            infills, sources = [], []
+            for offset, window in enumerate(windows):  # window j's pool draws from seed + j
+                drawn = draw_window(engine, window, span, decoding, seed + offset, candidates, pool, controls,
+                                    steps_per_bar=steps_per_bar)
+                drawn_pool = max(drawn_pool, len(drawn.indices) + len(drawn.dropped))
+                chosen = np.stack([candidate.tokens for candidate in drawn.candidates]) if drawn.candidates else \
+                    np.empty((0, target_length), dtype=np.uint8)  # (m, L), m <= candidates
+                generated.add_candidate_sets(chosen[None])
+                infills.append(chosen)
+                sources += [offset] * len(chosen)
+            infills = np.concatenate(infills)  # (sum m, L)
+            spliced = splice_targets(windows[sources], target_start, infills)
             generated.add(spliced, target_start, target_length, steps_per_bar)
-            generated.add_candidate_sets(infills.reshape(len(rows), candidates, target_length))
             real.add(windows, target_start, target_length, steps_per_bar)
 
             # Posterior mean and f⁻¹(prior mean), both argmax, decoded as one batch.
@@ -140,6 +150,7 @@ def evaluate_quality(
         top_p=top_p,
         candidates=candidates,
         windows=len(plan),
+        pool=drawn_pool,
         generated=generated_stats,
         real=real_stats,
         posterior_accuracy=posterior.accuracy,

@@ -29,7 +29,8 @@ from clsm_cli.editing.options import EditOptions, FileResult, Latent, check_opti
 from clsm_cli.editing.prepare import PreparedSong, target_warnings
 from clsm_cli.editing.provenance import next_generation, parse_provenance, provenance_record, provenance_text
 from clsm_cli.editing.splice import edited_track_notes, notes_for_writer, splice, target_notes
-from clsm_cli.editing.verbs import MAX_DRAWS, prepare_for_model, silent_or_unchanged
+from clsm_cli.editing.draw import MAX_DRAWS, token_problem
+from clsm_cli.editing.verbs import prepare_for_model
 from clsm_cli.editing.window import ModelWindow, centred_window, target_tokens_of
 from clsm_cli.engine.draws import candidate_draws
 from clsm_cli.engine.latent import interpolate_w
@@ -121,8 +122,9 @@ class ExploreSession:
             return self._decode_cell(entry)
         candidate = self._draw(entry.number, 0)
         for attempt in range(1, MAX_DRAWS):
-            if silent_or_unchanged(candidate.tokens, self._original_tokens, self._original_has_notes,
-                                   self.window.context_has_notes) is None:
+            earlier = [other.candidate.tokens for other in self.entries
+                       if other.decoded and other.number and other.grid is None and other.candidate is not None]
+            if token_problem(candidate.tokens, self._original_tokens, earlier) is None:
                 break
             candidate = self._draw(entry.number, attempt)
         return self._settle(entry, candidate)

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from clsm_cli.constants import PLACEHOLDER_TOKEN, START_TOKEN
-from clsm_cli.sampling import ARGMAX, Decoding, choose_tokens, step_uniforms
+from clsm_cli.sampling import ARGMAX, Decoding, StepMask, both_allowed, choose_tokens, step_uniforms
 from clsm_cli.timebase import SIXTEENTH_GRID, Grid
 from clsm_cli.models.config import CLSMConfig
 from clsm_cli.models.flow import AffineCouplingFlow
@@ -69,12 +69,15 @@ def with_placeholders(tokens: Tensor, target_start: int, target_length: int) -> 
 
 
 def choose_step_tokens(logits: Tensor, decoding: Decoding, uniforms: Optional[np.ndarray], step: int,
-                       grid: Grid = SIXTEENTH_GRID) -> Tensor:
-    """The step's tokens (B,) from its logits (B, C) by ``choose_tokens``, the numpy engine's rule
-    (on the triplet grid only the tokens legal at this step of the target: ``Grid.allowed_tokens``)."""
+                       grid: Grid = SIXTEENTH_GRID, step_mask: Optional[StepMask] = None,
+                       generated: Optional[Tensor] = None) -> Tensor:
+    """The step's tokens (B,) from its logits (B, C) by ``choose_tokens``, the numpy engine's rule:
+    only the tokens legal at this step of the target on the model's grid (``Grid.allowed_tokens``)
+    and that ``step_mask`` allows, given the (B, step) tokens ``generated`` before it."""
     column = None if uniforms is None else uniforms[:, step]
-    allowed = grid.allowed_tokens(step, logits.shape[-1])  # (C,) bool or None
-    chosen = choose_tokens(logits.float().cpu().numpy(), decoding, column, allowed=allowed)  # (B,) int64
+    allowed = both_allowed(grid.allowed_tokens(step, logits.shape[-1]),
+                           None if step_mask is None else step_mask(step, generated[:, :step].cpu().numpy()))
+    chosen = choose_tokens(logits.float().cpu().numpy(), decoding, column, allowed)  # (B,) int64
     return torch.from_numpy(chosen).to(logits.device)
 
 
@@ -226,6 +229,7 @@ class CLSM(nn.Module):
         decoding: Decoding = ARGMAX,
         uniforms: Optional[np.ndarray] = None,
         return_logits: bool = False,
+        step_mask: Optional[StepMask] = None,
     ):
         """Generate x_T (B, tl) for each z (B, z_dim) with a KV cache; ``tokens`` may be (1, K).
 
@@ -233,7 +237,8 @@ class CLSM(nn.Module):
         them fills each layer's cache; each generated token then appends one position. The target
         positions of ``tokens`` are ignored. Each token is drawn by ``sampling.choose_tokens`` from
         the step's logits and ``uniforms[:, step]`` ((B, tl) numbers in [0, 1) the caller drew;
-        None for argmax), so the numpy engine draws the same tokens. With ``return_logits`` also
+        None for argmax), so the numpy engine draws the same tokens; ``step_mask`` gives each step's
+        allowed tokens (``sampling.StepMask``). With ``return_logits`` also
         returns the (B, tl, C) logits each token was drawn from.
         """
         check_target(target_start, target_length, self.config.window_steps)
@@ -268,7 +273,8 @@ class CLSM(nn.Module):
                     memory_kv=memory_kv, caches=caches, key_positions=key_positions[: num_context + step],
                 )  # (B, 1, d)
             logits = decoder.output(hidden[:, 0])  # (B, C)
-            generated[:, step] = choose_step_tokens(logits, decoding, uniforms, step, self.config.grid)
+            generated[:, step] = choose_step_tokens(logits, decoding, uniforms, step, self.config.grid, step_mask,
+                                                    generated)
             all_logits.append(logits)
         if return_logits:
             return generated, torch.stack(all_logits, dim=1)
@@ -284,6 +290,7 @@ class CLSM(nn.Module):
         decoding: Decoding = ARGMAX,
         uniforms: Optional[np.ndarray] = None,
         return_logits: bool = False,
+        step_mask: Optional[StepMask] = None,
     ):
         """Same contract as ``decode``, recomputing the whole decoder over all K + 1 inputs per step.
 
@@ -299,7 +306,8 @@ class CLSM(nn.Module):
         for step in range(target_length):
             hidden = self.decoder.hidden(inputs, target_start, target_length, z)  # (B, K + 1, d)
             logits = self.decoder.output(hidden[:, target_start + step])  # (B, C)
-            generated[:, step] = choose_step_tokens(logits, decoding, uniforms, step, self.config.grid)
+            generated[:, step] = choose_step_tokens(logits, decoding, uniforms, step, self.config.grid, step_mask,
+                                                    generated)
             inputs[:, target_start + step + 1] = generated[:, step]
             all_logits.append(logits)
         if return_logits:

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -303,18 +304,20 @@ def gaussian_log_density(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
 
 
 def sample_logits(
-    logits: Tensor, temperature: float = 0.0, top_p: float = 1.0, generator: Optional[torch.Generator] = None
+    logits: Tensor, temperature: float = 0.0, top_p: float = 1.0, generator: Optional[torch.Generator] = None,
+    allowed: Optional[np.ndarray] = None,
 ) -> Tensor:
     """One token per row of ``logits`` (B, C): argmax at temperature 0, else nucleus sampling. (B,)
 
     The baselines' sampler: one uniform per row from ``generator``, then ``sampling.choose_tokens``
-    (the CLSM's rule too), so every model draws tokens the same way.
+    (the CLSM's rule too, ``allowed`` (B, C) or (C,) bool masking tokens as it does), so every
+    model draws tokens the same way.
     """
     decoding = Decoding(float(temperature), float(top_p))
     uniforms = None
     if not decoding.is_argmax:
         uniforms = torch.rand(logits.shape[0], generator=generator, device=logits.device).cpu().numpy()  # (B,)
-    chosen = choose_tokens(logits.float().cpu().numpy(), decoding, uniforms)  # (B,) int64
+    chosen = choose_tokens(logits.float().cpu().numpy(), decoding, uniforms, allowed)  # (B,) int64
     return torch.from_numpy(chosen).to(logits.device)
 
 

@@ -33,7 +33,7 @@ from clsm_cli.atomic import atomic_write
 from clsm_cli.errors import OutputError
 from clsm_cli.music.bars import Bar, BarRange, bar_at_tick, step_to_tick
 from clsm_cli.music.midi_read import CLSM_SEQUENCER_PREFIX
-from clsm_cli.music.edit_plan import DEFAULT_VELOCITY, accent_velocity, plan_edit, voiced_notes
+from clsm_cli.music.edit_plan import accent_velocity, plan_edit, voiced_notes
 from clsm_cli.music.song import MidiNote, MidiSong, MidiTrack, PairedNote
 from clsm_cli.music.tokens import StepNote
 from clsm_cli.timebase import step_offset_to_tick

@@ -263,3 +263,15 @@ def test_mutated_files_exit_0_or_3_without_a_traceback(run_clsm, tmp_path):
         assert "Traceback" not in result.output
         exit_codes.add(result.exit_code)
     assert exit_codes == {0, 3}  # the mutations both break files and leave some readable
+
+
+def test_show_prints_the_key_with_its_source_and_a_melody_map(run_clsm, band_song, tmp_path):
+    out = run_clsm("show", band_song).stdout
+    assert "key: C major (estimated)" in out.splitlines()
+    assert "melody in 10 of 10 bars: 1 ██████████ 10" in out.splitlines()
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    out = run_clsm("show", str(examples / "hoert-ihr-herrn.mid"), "--bars", "3-4").stdout
+    assert "key in bars 1-8: Eb major (key signature)" in out.splitlines()
+    late = SongSpec(tracks=[melody_track([(s + 64, s + 68, p) for s, _, p in scale_melody(4)], name="Lead")]).write(
+        tmp_path / "late.mid")
+    assert "melody in 4 of 8 bars: 1 ····████ 8" in run_clsm("show", late).stdout.splitlines()

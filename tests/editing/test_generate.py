@@ -87,13 +87,13 @@ def test_infill_draws_w_from_the_contextual_prior(model, window):
 
 def test_candidates_decode_as_one_batch(model, window, monkeypatch):
     calls = []
-    original = model.decode
+    original = model.decode_with_logits
 
-    def counting_decode(window, target, z, decoding, uniforms):
+    def counting_decode(window, target, z, decoding, uniforms, step_mask=None):
         calls.append(z.shape[0])
-        return original(window, target, z, decoding, uniforms)
+        return original(window, target, z, decoding, uniforms, step_mask)
 
-    monkeypatch.setattr(model, "decode", counting_decode)
+    monkeypatch.setattr(model, "decode_with_logits", counting_decode)
     infill(model, window, TARGET, 5, 0)
     vary(model, window, TARGET, 0.5, 5, 0)
     ends = generate.prior_endpoints(model, window, TARGET, ARGMAX, 0)
@@ -103,13 +103,13 @@ def test_candidates_decode_as_one_batch(model, window, monkeypatch):
 
 def test_decoder_gets_z_from_the_inverse_flow(model, window, monkeypatch):
     seen = []
-    original = model.decode
+    original = model.decode_with_logits
 
-    def spying_decode(window, target, z, decoding, uniforms):
+    def spying_decode(window, target, z, decoding, uniforms, step_mask=None):
         seen.append(np.array(z))
-        return original(window, target, z, decoding, uniforms)
+        return original(window, target, z, decoding, uniforms, step_mask)
 
-    monkeypatch.setattr(model, "decode", spying_decode)
+    monkeypatch.setattr(model, "decode_with_logits", spying_decode)
     candidates = infill(model, window, TARGET, 2, 4, ARGMAX)
     expected_z = model.flow_inverse(np.stack([c.w for c in candidates]))
     np.testing.assert_allclose(seen[0], expected_z, rtol=0, atol=1e-6)

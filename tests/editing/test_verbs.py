@@ -50,7 +50,7 @@ def test_a_generated_leading_hold_is_a_new_note_never_an_extension(tmp_path, tin
     song = write_song(tmp_path / "tie.mid", notes, accompaniment=False)
     generated = np.array([HOLD_TOKEN] * 6 + [pitch_to_token(72)] + [HOLD_TOKEN] * 25, dtype=np.uint8)
 
-    def fake_infill(engine, window, target, decoding, seed, candidates, chunk=0):
+    def fake_infill(engine, window, target, decoding, seed, candidates, chunk=0, attempt=0, rules=None):
         return [Candidate(generated.copy(), np.zeros(engine.config.z_dim, np.float32)) for _ in candidates]
 
     monkeypatch.setattr(generate, "infill", fake_infill)
@@ -88,14 +88,18 @@ def test_long_infill_chunks_see_both_sides_the_left_as_generated(tmp_path, tiny_
     calls = []
     real_infill = generate.infill
 
-    def spying_infill(engine, window, target, decoding, seed, candidates, chunk=0, attempt=0):
-        made = real_infill(engine, window, target, decoding, seed, candidates, chunk=chunk, attempt=attempt)
+    def spying_infill(engine, window, target, decoding, seed, candidates, chunk=0, attempt=0, rules=None):
+        made = real_infill(engine, window, target, decoding, seed, candidates, chunk=chunk, attempt=attempt,
+                           rules=rules)
         calls.append((chunk, attempt, window.copy(), target, made))
         return made
 
     monkeypatch.setattr(generate, "infill", spying_infill)
-    result = run_edit(song, options(bars=BarRange(3, 8), num=2, out_dir=tmp_path), tiny_model)
+    # A pool of two in draw order (--rank none), sampled so that the two differ: output k is member k.
+    result = run_edit(song, options(bars=BarRange(3, 8), num=2, pool=2, rank=False, temperature=1.0, out_dir=tmp_path),
+                      tiny_model)
     assert result.ok, result.error
+    assert not result.redraws
     firsts = [call for call in calls if call[1] == 0]
     # Bars 3-6 in the window of bars 1-8: both sides seen; bars 7-8 in bars 4-11, once per candidate.
     assert [(chunk, target.start, target.length) for chunk, _, _, target, _ in firsts] == [
@@ -141,8 +145,8 @@ def test_voice_all_replaces_the_chords_of_the_target_with_a_warning(tmp_path, ti
     result = run_edit(song, options(num=1, out_dir=tmp_path, voice="all"), tiny_model)
     assert result.ok, result.error
     assert any("hold chords" in warning and "--voice all" in warning for warning in result.warnings)
-    notes = melody_of(read_midi(result.outputs[0].path)).notes
-    assert not any(note.pitch in (55, 57) for note in notes)
+    notes = [(n.start_tick, n.end_tick, n.pitch) for n in melody_of(read_midi(result.outputs[0].path)).notes]
+    assert (32 * STEP_TICKS, 36 * STEP_TICKS, 55) not in notes and (36 * STEP_TICKS, 40 * STEP_TICKS, 57) not in notes
     assert "--voice all" in result.reproduce
 
 

@@ -84,3 +84,14 @@ def test_sample_logits_is_reproducible_and_top_p_keeps_the_nucleus():
     assert set(nucleus.tolist()) == {0, 1}  # 0.5 + 0.3 reaches 0.7
     frequency = (nucleus == 0).float().mean().item()
     assert frequency == pytest.approx(0.5 / 0.8, abs=0.05)
+
+
+def test_sample_logits_draws_only_allowed_tokens():
+    import numpy as np
+
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]])).expand(2000, -1)
+    allowed = np.array([False, True, False, True])
+    drawn = sample_logits(logits, 1.0, 1.0, torch.Generator().manual_seed(3), allowed=allowed)
+    assert set(drawn.tolist()) == {1, 3}
+    assert (drawn == 1).float().mean().item() == pytest.approx(0.3 / 0.35, abs=0.03)
+    assert sample_logits(logits[:2], 0.0, allowed=allowed).tolist() == [1, 1]
