@@ -37,7 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
-from clsm_cli.constants import HOLD_TOKEN, MIN_PITCH, NUM_MUSIC_TOKENS, NUM_PITCHES, STEPS_PER_BAR
+from clsm_cli.constants import HOLD_TOKEN, MIN_PITCH, NUM_MUSIC_TOKENS, NUM_PITCHES, STEPS_PER_BAR, STEPS_PER_QUARTER, TRIPLET_TOKEN
 from clsm_cli.eval.metrics import edit_distances, mean_pairwise_edit_ratio
 
 
@@ -56,6 +56,24 @@ class MelodyStats:
     well_formed_share: float | None
     pairwise_edit_ratio: float | None
     in_key_share: float | None = None
+    triplet_share: float | None = None  # new notes on triplet positions, in targets whose context has triplets
+    triplet_windows: int = 0  # targets whose context has a triplet quarter (triplet grid only)
+
+
+def triplet_position_counts(windows: np.ndarray, target_start: int, target_length: int) -> tuple[int, int, int]:
+    """(target notes on triplet positions, target notes, windows) over the B windows (B, K) whose
+    context (outside the target) holds a triplet quarter, on the triplet grid: a quarter is 4 tokens
+    from the window's start, a triplet quarter's first token is ``3:`` and its 3 triplet steps follow."""
+    windows = np.asarray(windows).astype(np.int64)
+    batch, length = windows.shape
+    quarters = windows.reshape(batch, length // STEPS_PER_QUARTER, STEPS_PER_QUARTER)  # (B, Q, 4)
+    triplet_quarter = quarters[:, :, 0] == TRIPLET_TOKEN  # (B, Q)
+    on_triplet = np.repeat(triplet_quarter, STEPS_PER_QUARTER, axis=1)  # (B, K): positions in triplet quarters
+    positions = np.arange(length)
+    in_target = (positions >= target_start) & (positions < target_start + target_length)  # (K,)
+    context_has = (triplet_quarter & ~in_target[::STEPS_PER_QUARTER]).any(axis=1)  # (B,)
+    notes = (windows < NUM_PITCHES) & in_target & context_has[:, None]
+    return int((notes & on_triplet).sum()), int(notes.sum()), int(context_has.sum())
 
 
 MAJOR_SCALE_PITCH_CLASSES = (0, 2, 4, 5, 7, 9, 11)
@@ -114,6 +132,9 @@ class MelodyStatsTotals:
     pairwise_calls: int = 0
     in_key_notes: int = 0
     key_counted_notes: int = 0
+    triplet_notes: int = 0
+    triplet_counted_notes: int = 0
+    triplet_windows: int = 0
 
     def add(self, windows: np.ndarray, target_start: int, target_length: int, steps_per_bar: int = STEPS_PER_BAR) -> None:
         """Add B windows (B, K) whose targets (already spliced in) are ``target_start .. + length``."""
@@ -127,7 +148,9 @@ class MelodyStatsTotals:
         num_targets = windows.shape[0]
         self.targets += num_targets
 
-        valid_tokens = ((target >= 0) & (target < NUM_MUSIC_TOKENS)).all(axis=1)
+        quarter_start = (np.arange(target_start, target_end) % STEPS_PER_QUARTER) == 0  # (L,)
+        marker = (target == TRIPLET_TOKEN) & quarter_start  # the triplet grid's 3: opens a quarter
+        valid_tokens = (((target >= 0) & (target < NUM_MUSIC_TOKENS)) | marker).all(axis=1)
         if target_start == 0 and target_length:
             valid_tokens &= target[:, 0] != HOLD_TOKEN  # nothing before the window to tie from
         self.well_formed += int(valid_tokens.sum())
@@ -155,6 +178,11 @@ class MelodyStatsTotals:
         in_key, counted = in_key_counts(windows, target_start, target_length)
         self.in_key_notes += in_key
         self.key_counted_notes += counted
+        if (windows == TRIPLET_TOKEN).any():
+            on_triplets, notes, with_triplets = triplet_position_counts(windows, target_start, target_length)
+            self.triplet_notes += on_triplets
+            self.triplet_counted_notes += notes
+            self.triplet_windows += with_triplets
 
         first_target_note = _take(pitch, np.argmax(is_note, axis=1))
         last_target_note = _take(pitch, target_length - 1 - np.argmax(is_note[:, ::-1], axis=1))
@@ -212,6 +240,8 @@ class MelodyStatsTotals:
             well_formed_share=ratio(self.well_formed, self.targets),
             pairwise_edit_ratio=ratio(self.pairwise_sum, self.pairwise_calls),
             in_key_share=ratio(self.in_key_notes, self.key_counted_notes),
+            triplet_share=ratio(self.triplet_notes, self.triplet_counted_notes),
+            triplet_windows=self.triplet_windows,
         )
 
 
@@ -272,6 +302,21 @@ def quality_checks(
         _check("reconstruction: posterior mean vs prior mean", posterior_accuracy, prior_accuracy,
                ">= prior + 0.05", lambda g, r: g >= r + 0.05),
     ]
+
+
+MIN_TRIPLET_WINDOWS = 50  # test windows whose context has triplets the triplet check needs
+
+
+def triplet_check(generated: MelodyStats, real: MelodyStats) -> QualityCheck:
+    """The triplet grid's check: in test windows whose context has triplets (at least
+    ``MIN_TRIPLET_WINDOWS``), the share of new notes on triplet positions is 0.5x to 2x the real
+    target bars' share; it fails when the real share is 0 or too few windows have triplets."""
+    name = f"new notes on triplet positions ({real.triplet_windows} windows with triplets)"
+    if real.triplet_windows < MIN_TRIPLET_WINDOWS or not real.triplet_share:
+        return QualityCheck(name, generated.triplet_share, real.triplet_share,
+                            f">= {MIN_TRIPLET_WINDOWS} windows, real share > 0, 0.5x-2x real", False)
+    return _check(name, generated.triplet_share, real.triplet_share, "0.5x-2x real",
+                  lambda g, r: 0.5 * r <= g <= 2.0 * r)
 
 
 def stats_as_dict(stats: MelodyStats) -> dict[str, float | int | None]:

@@ -31,7 +31,7 @@ from clsm_cli.eval.generate import (
     lm_token_nll,
     posterior_means,
 )
-from clsm_cli.eval.melody_stats import MelodyStats, MelodyStatsTotals, QualityCheck, quality_checks
+from clsm_cli.eval.melody_stats import MelodyStats, MelodyStatsTotals, QualityCheck, quality_checks, triplet_check
 from clsm_cli.eval.metrics import AccuracyTotals, NllTotals, copied_targets, random_pitch_targets, splice_targets
 from clsm_cli.eval.plan import EvaluationPlan, check_window_fits, group_seed
 from clsm_cli.eval.results import COPY, DATA, RANDOM
@@ -156,6 +156,7 @@ def evaluate_quality(
         posterior_accuracy=posterior.accuracy,
         prior_accuracy=prior.accuracy,
         nll=nll,
-        checks=quality_checks(generated_stats, real_stats, posterior.accuracy, prior.accuracy),
+        checks=quality_checks(generated_stats, real_stats, posterior.accuracy, prior.accuracy) + (
+            [triplet_check(generated_stats, real_stats)] if model.config.grid.has_triplets else []),
         seconds=time.perf_counter() - started,
     )
