@@ -86,3 +86,25 @@ def test_a_trained_triplet_model_edits_a_triplet_fixture_the_same_in_both_engine
         assert run.exit_code == 0, run.output
         tokens[engine] = [output["target_tokens"] for output in json.loads(run.stdout)["outputs"]]
     assert tokens["numpy"] == tokens["torch"]
+
+
+def test_a_16th_grid_model_starts_a_triplet_model_with_every_weight_carried_over(triplet_data, tiny_model_dir, tmp_path):
+    """--init-from a 16th-grid model (the tiny shipped-like one): every tensor is copied, the rows the
+    triplet vocabulary adds (3:'s embedding, the extra decoder classes) keep their fresh values."""
+    from safetensors.numpy import load_file
+
+    out, _ = triplet_data
+    result = train(TrainOptions(kind="clsm", data_dir=str(out), out=str(tmp_path / "up"), preset="tiny", batch_size=8,
+                                max_steps=1, learning_rate=1e-12, max_validation_windows=8, workers=0,
+                                init_from=str(tiny_model_dir)))
+    _, config = read_model_config(result.model_directory)
+    assert config.grid == TRIPLET_GRID
+    old = load_file(str(tiny_model_dir / "model.safetensors"))
+    new = load_file(str(result.model_directory / "model.safetensors"))
+    assert old.keys() == new.keys()
+    grown = [name for name in old if old[name].shape != new[name].shape]
+    assert grown and all(new[name].shape[0] == 36 and old[name].shape[0] in (32, 35) for name in grown)
+    for name, tensor in old.items():  # with a learning rate of ~0 the copied rows stay as they were
+        assert np.allclose(new[name][: tensor.shape[0]], tensor, atol=1e-5), name
+    record = json.loads((result.model_directory / "config.json").read_text())["training"]
+    assert record["init_from"]["grid_upgrade"] == "16th -> triplet"
