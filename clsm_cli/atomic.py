@@ -77,3 +77,19 @@ def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def write_output(path: Union[str, Path], content: Union[bytes, str, Writer], force: bool) -> Path:
+    """:func:`atomic_write` for a user's output file: an existing file only with ``force``, and every
+    failure an ``OutputError`` (exit 5) in one sentence."""
+    from clsm_cli.errors import OutputError
+
+    path = Path(path)
+    try:
+        return atomic_write(path, content, overwrite=force)
+    except FileExistsError:
+        raise OutputError(f"{path} already exists; use --force to overwrite it") from None
+    except OSError as error:
+        raise OutputError(
+            f"cannot write to the folder {path.parent} ({error.strerror or error}); {path.name} was not written"
+        ) from None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from clsm_cli.errors import OutputError
+
 from clsm_cli.music.bars import BarRange, song_bars
 from clsm_cli.music.meter import Meter
 from clsm_cli.music.song import MidiTrack
@@ -85,16 +85,9 @@ def melody_notation(prepared, shown: Optional[BarRange], kind: str) -> tuple[str
 
 def write_text_output(path: Path, text: str, force: bool) -> None:
     """Write a text output atomically; an existing file only with ``force``; OutputError (exit 5)."""
-    from clsm_cli.atomic import atomic_write
+    from clsm_cli.atomic import write_output
 
-    try:
-        atomic_write(path, text.encode("utf-8"), overwrite=force)
-    except FileExistsError:
-        raise OutputError(f"{path} already exists; use --force to overwrite it") from None
-    except OSError as error:
-        raise OutputError(
-            f"cannot write to the folder {path.parent} ({error.strerror or error}); {path.name} was not written"
-        ) from None
+    write_output(path, text.encode("utf-8"), force)
 
 
 def _notation_writer(render: Callable) -> Callable[[OutputJob, Path], None]:

@@ -29,14 +29,13 @@ from typing import Sequence
 
 import mido
 
-from clsm_cli.atomic import atomic_write
+from clsm_cli.atomic import write_output
 from clsm_cli.errors import OutputError
 from clsm_cli.music.bars import Bar, BarRange, bar_at_tick, step_to_tick
 from clsm_cli.music.midi_read import CLSM_SEQUENCER_PREFIX
 from clsm_cli.music.edit_plan import accent_velocity, plan_edit, voiced_notes
 from clsm_cli.music.song import MidiNote, MidiSong, MidiTrack, PairedNote
 from clsm_cli.music.tokens import StepNote
-from clsm_cli.timebase import step_offset_to_tick
 
 RELEASE_VELOCITY = 64  # note-off velocity written for new notes (the spec's "no velocity sense")
 
@@ -69,15 +68,8 @@ def check_output_path(out_path: Path, force: bool, input_path: Path | None = Non
 
 
 def write_output_bytes(out_path: Path, data: bytes, force: bool) -> Path:
-    """Write ``data`` atomically (see atomic.py); an OutputError sentence when that fails."""
-    try:
-        return atomic_write(out_path, data, overwrite=force)
-    except FileExistsError:
-        raise OutputError(f"{out_path} already exists; use --force to overwrite it") from None
-    except OSError as error:
-        raise OutputError(
-            f"cannot write to the folder {out_path.parent} ({error.strerror or error}); {out_path.name} was not written"
-        ) from None
+    """Write ``data`` atomically (``atomic.write_output``); an OutputError sentence when that fails."""
+    return write_output(out_path, data, force)
 
 
 def _with_time(message, delta: int):
