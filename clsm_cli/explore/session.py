@@ -134,7 +134,7 @@ class ExploreSession:
         self.entries = [Entry("original", 0, original, tuple(prepared.line))]
         self.pool = 0  # members drawn so far (draw indices 1..pool)
         self.redraws: list = []  # the last ranking's redraws and drops (FileResult.redraws)
-        self._draws: dict[tuple[int, int], Candidate] = {}  # (draw index, attempt) -> its draw, made once
+        self._draws: dict[tuple[int, int], Draft] = {}  # (draw index, attempt) -> its draw, made once
         self._members: dict[int, Entry] = {}  # draw index -> its entry (kept across rankings)
         self.grid: Optional[Grid] = None
         self.generation = next_generation(parse_provenance(prepared.song.text_events))
@@ -184,14 +184,11 @@ class ExploreSession:
         if missing:
             drawn = generate.infill(self.model.engine, self.window.tokens, self.window.target, self.decoding,
                                     self.options.seed, missing, attempt=attempt, rules=self.rules)
-            self._draws.update({(j, attempt): candidate for j, candidate in zip(missing, drawn)})
-        drafts = []
-        for j in indices:
-            candidate = self._draws[(j, attempt)]
-            line = splice(self.prepared.line, self.start, self.end,
-                          target_notes(candidate.tokens, self.window, self.prepared.line))
-            drafts.append(Draft(_Drawn(tuple(line), candidate, j), (candidate,)))
-        return drafts
+            for j, candidate in zip(missing, drawn):
+                line = splice(self.prepared.line, self.start, self.end,
+                              target_notes(candidate.tokens, self.window, self.prepared.line))
+                self._draws[(j, attempt)] = Draft(_Drawn(tuple(line), candidate, j), (candidate,))
+        return [self._draws[(j, attempt)] for j in indices]
 
     def decode(self, entry: Entry) -> Entry:
         """Decode a grid cell if it is not yet (the cold path); returns it. Pool members are drawn
