@@ -335,9 +335,10 @@ class ExploreApp(App):
             table.add_row("▶" if position == self.index else "", Text(entry.label + kept, style=style), drawn, score)
         selected = self.session.entries[self.index]
         if selected.score is not None:  # the fit score's parts (editing/ranking.py), as infill --json gives them
-            parts = {name: value for name, value in selected.score.to_json().items() if name != "total" and value}
-            table.add_row("", Text("\n".join(f"{name.replace('_', ' ')} {value:+.2f}" for name, value in parts.items())
-                                   or "no penalties", style="dim"), "", "")
+            table.add_section()
+            for name, value in selected.score.to_json().items():
+                if name != "total" and value:
+                    table.add_row("", Text(name.replace("_", " "), style="dim"), "", Text(f"{value:+.2f}", style="dim"))
         return table
 
     def _grid_table(self) -> Table:
