@@ -185,3 +185,30 @@ def test_grid_cells_decode_under_the_controls(make_session):
         cell = session.decode(session.cell(x, y))
         new = [n for n in cell.line if session.start <= n.start_step < session.end and n.pitch is not None]
         assert new and all(60 <= n.pitch <= 72 and n.pitch % 12 in (0, 2, 4, 5, 7, 9, 11) for n in new)
+
+
+def test_a_silent_target_is_filled_as_infill_fills_it(run_clsm, tiny_model_dir, tmp_path):
+    """A part that enters late: the model hears the nearest bars that play, every bar gets a note,
+    and the pool is infill's, member for member."""
+    from clsm_cli.editing.options import EditOptions
+    from clsm_cli.explore.session import ExploreSession, quiet_models
+    from synthetic_midi.midi_factory import STEP_TICKS, make_midi, melody_track, scale_melody
+
+    tune = [(start + 12 * 16, end + 12 * 16, pitch) for start, end, pitch in scale_melody(8, first_pitch=67)]
+    pad = [(bar * 16, bar * 16 + 16, pitch) for bar in range(20) for pitch in (48, 52, 55)]
+    late = make_midi(tmp_path / "late.mid", [melody_track(tune, ticks_per_step=STEP_TICKS, name="Melody"),
+                                              melody_track(pad, ticks_per_step=STEP_TICKS, name="Pad", channel=1,
+                                                           program=89)], time_signatures=[(0, 4, 4)])
+    options = EditOptions(verb="explore", bars=BarRange(2, 3), seed=3, out_dir=tmp_path / "out",
+                          model_arg=str(tiny_model_dir))
+    session = ExploreSession(late, options, quiet_models(str(tiny_model_dir)))
+    assert session.steering.silent_target
+    assert any("silent in bars 2-3" in warning for warning in session.warnings)
+    assert any("hears the melody from bar 13" in warning for warning in session.warnings)
+    result = run_clsm("infill", late, "--bars", "2-3", "-n", "8", "--seed", "3", "--model", tiny_model_dir,
+                      "--out", tmp_path / "infills", "--json")
+    assert result.exit_code == 0, result.output
+    _same_as_infill(session.candidates, json.loads(result.stdout)["outputs"])
+    for entry in session.candidates:
+        for first in (session.start, session.start + 16):
+            assert any(first <= n.start_step < first + 16 and n.pitch is not None for n in entry.line)
