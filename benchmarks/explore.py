@@ -12,7 +12,8 @@ again), so no keypress that moves ever waits for a candidate to be drawn. The ro
   decoded and plays it: decode under the controls' step masks, splice, the passage with a bar
   either side and the other tracks, the first 1024-sample block rendered, until the device has it;
 * ``candidate``: → onto the next pool member (drawn with the pool before the key) and play it;
-  when the list ends, ``r`` draws more first;
+  when the list ends, ``r`` draws more first (new members mostly rank above the last one, so
+  walking to the end of the list presses ``r`` often: the pool grows to 72 for 12 moves);
 * ``r``: the keypress until the app's handler has drawn 4 more members, ranked the pool and
   updated the list (no audio is handed over: the selection keeps playing), bounded as a keypress
   too. Like the audio rows it stops where the key's work is done: textual repaints the screen
@@ -69,6 +70,7 @@ def measure(soundfont: str | None, moves: int, seed: int, out: Path) -> dict[str
     print(f"model {session.model.name}, {session.options.bars} of {EXAMPLE.name}, renderer {renderer.name}; "
           f"session ready (model loaded, pool of {session.pool} drawn) in {(time.perf_counter() - started) * 1000:.0f} ms")
     timings: dict[str, list[float]] = {"grid cell": [], "candidate": [], "r": [], "pool drawn": []}
+    first_pool = session.pool
     for _ in range(3):
         before = time.perf_counter()
         session.with_controls(session.controls)  # a fresh pool on the loaded model: no draw is reused
@@ -123,7 +125,7 @@ def measure(soundfont: str | None, moves: int, seed: int, out: Path) -> dict[str
             await pilot.press("q")
 
     asyncio.run(run())
-    print(f"r drew the pool from {session.pool} up to {app.session.pool} members ({len(timings['r'])} presses)")
+    print(f"r drew the pool from {first_pool} up to {app.session.pool} members ({len(timings['r'])} presses)")
     return timings
 
 
