@@ -28,16 +28,20 @@ Hear candidates for some bars in context, keep them, and walk the latent space b
 
 A full-screen terminal app that keeps the model loaded. It shows the piano roll
 of the target bars with a bar of context either side, and the candidates (the
-original first) with their scores. Candidate j is the one clsm infill writes as
--j with the same seed. In a folder of outputs, plain clsm explore continues
-from the latest infill or vary run there.
+original first): the pool clsm infill draws for the same seed (8 by default,
+--pool), under the same defaults and controls, best first with the fit score.
+Candidate k is the file clsm infill writes as -k with the same seed. In a
+folder of outputs, plain clsm explore continues from the latest infill or vary
+run there.
 
-Keys: ←/→ previous/next candidate, space play/stop, r more candidates, k keep
-(writes <stem>.explore-bars<A>-<B>-s<seed>-<j>.mid into --out, with provenance
-that interpolate --start/--end and vary --around read), a accept (writes
+Keys: ←/→ previous/next candidate, space play/stop, r draw more pool members and
+rank again, k keep (writes <stem>.explore-bars<A>-<B>-s<seed>-<k>.mid into
+--out, with provenance that interpolate --start/--end and vary --around read,
+the draw index and the score), a accept (writes
 <stem>.accepted-<n>.mid and goes on editing it), b other bars, g a 2-D grid
 between four candidates (arrows move; kept cells are …-grid-<x>-<y>.mid),
-s controls, q quit, ? help.
+s controls (key, range, keep rhythm, max leap, density, pool: the pool is
+drawn again under them), q quit, ? help.
 
 Audio: a SoundFont (--soundfont, CLSM_SOUNDFONT, the system's), else a built-in
 synth, through miniaudio; --port NAME sends MIDI to a port instead.
@@ -58,7 +62,8 @@ def register(app: typer.Typer) -> None:
 def explore(
     file: Optional[Path] = typer.Argument(None, help="The MIDI file. None: the song of the latest infill or vary run in --out.", show_default=False),
     bars: Optional[str] = typer.Option(None, "--bars", "-b", metavar="A-B", help="Bars to change (at most 4). Default with no FILE: the latest run's.", show_default=False),
-    num: int = typer.Option(4, "--num", "-n", min=1, help="Candidates listed at the start (r adds more)."),
+    num: int = typer.Option(1, "--num", "-n", min=1, help="Candidates drawn at least at the start: the pool is --pool, raised to -n, as infill raises it (r draws more)."),
+    pool: Optional[int] = typer.Option(None, "--pool", min=1, metavar="N", help="Candidates drawn at the start and ranked (default: infill's, 8).", show_default=False),
     seed: Optional[int] = SEED,
     temperature: Optional[float] = TEMPERATURE,
     top_p: Optional[float] = TOP_P,
@@ -76,7 +81,8 @@ def explore(
         raise ModelError(INSTALL_EXPLORE)
     if not sys.stdout.isatty():
         raise UsageError(NEEDS_TERMINAL)
-    session = open_session(file, bars, num, seed, temperature, top_p, model, track, voice, out, meter, engine, device)
+    session = open_session(file, bars, num, seed, temperature, top_p, model, track, voice, out, meter, engine, device,
+                           pool)
     kept = run_app(session, soundfont, port)
     messages = stderr_console()
     for path in kept:
@@ -87,7 +93,7 @@ def explore(
 
 def open_session(file: Optional[Path], bars: Optional[str], num: int, seed: Optional[int], temperature, top_p,
                  model: Optional[str], track: Optional[str], voice: str, out: Path, meter: Optional[str], engine: str,
-                 device: str):
+                 device: str, pool: Optional[int] = None):
     """The session the app opens on: the song and bars given, or the latest run's in ``out``."""
     from clsm_cli.editing.inputs import check_readable
     from clsm_cli.editing.options import EditOptions, draw_seed
@@ -112,7 +118,7 @@ def open_session(file: Optional[Path], bars: Optional[str], num: int, seed: Opti
     check_readable([file])
     options = EditOptions(verb="explore", bars=bar_range, seed=draw_seed() if seed is None else seed, out_dir=out,
                           num=num, temperature=temperature, top_p=top_p, track=track, voice=voice, model_arg=model,
-                          meter=Meter.parse(meter) if meter is not None else None)
+                          meter=Meter.parse(meter) if meter is not None else None, pool=pool)
     messages = stderr_console()
     with messages.status("loading the model…", spinner="dots") if messages.is_terminal else contextlib.nullcontext():
         return ExploreSession(Path(file), options, quiet_models(model, engine, device, temperature, top_p))

@@ -1,8 +1,9 @@
 """Ranked infills of one window of tokens, with the editing commands' defaults and controls.
 
 :func:`draw_window` is :func:`draw.draw_pool` for a bare window (no song around it): the quality
-check (``clsm evaluate --quality``, ``benchmarks/quality.py``), the steering benchmark and
-``clsm explore`` draw through it, so what they measure is what ``clsm infill`` writes. The window's
+check (``clsm evaluate --quality``, ``benchmarks/quality.py``) and the steering benchmark draw
+through it, so what they measure is what ``clsm infill`` writes (``clsm explore`` has a song, so it
+draws as ``infill`` does, through ``pools.ranked``, and lists infill's very files). The window's
 own context stands for the song: its notes outside the target give the default register (3
 semitones either side) and the key (a profile estimate of their pitch classes, for ``--key auto``
 and the key fit), its last note before the target and first after it the edge leaps. Pitches are

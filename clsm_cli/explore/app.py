@@ -21,19 +21,18 @@ from textual.widgets import Checkbox, Input, Static
 from clsm_cli.errors import ClsmError
 from clsm_cli.explore.controls import EditControls
 from clsm_cli.explore.playback import Player
-from clsm_cli.explore.session import GRID_SIZE, Entry, ExploreSession
+from clsm_cli.explore.session import GRID_SIZE, MORE_DRAWS, Entry, ExploreSession
 from clsm_cli.music.bars import BarRange
 from clsm_cli.render.pianoroll import PianoRoll
 
 MIN_WIDTH, MIN_HEIGHT = 60, 20  # below this the app shows a message instead of the roll
-MORE_CANDIDATES = 4  # how many `r` adds
 
 HELP_TEXT = """\
 [b]clsm explore[/b]: hear candidates for the target bars in context, keep them, walk between them
 
   ←/→     previous / next candidate (in the grid: move left / right; ↑/↓ up / down)
   space   play or stop the passage: a bar of context either side, the other tracks under it
-  r       draw more candidates
+  r       draw more candidates into the pool and rank it again (the selection stays)
   k       keep: write the selected candidate (or grid cell) into --out, with its provenance
   a       accept: write the song with it as …accepted-<n>.mid and go on editing that song
   b       choose other bars
@@ -183,9 +182,16 @@ class ExploreApp(App):
 
     def action_more(self) -> None:
         if not self._overlay_open():
-            added = self.session.more(self.session.controls.pool or MORE_CANDIDATES)
-            self.message = f"{len(added)} more candidates ({added[0].label} to {added[-1].label})"
-            self.refresh_view()
+            self._attempt(self._draw_more)
+
+    def _draw_more(self) -> None:
+        """`r`: the next pool members, the list ranked again; the selected entry stays selected."""
+        selected = self.session.entries[self.index]
+        added = self.session.draw_more(self.session.controls.pool or MORE_DRAWS)
+        self.index = next(position for position, entry in enumerate(self.session.entries) if entry is selected)
+        ranks = ", ".join(str(entry.number) for entry in added)
+        self.message = (f"pool of {self.session.pool}: {len(added)} new in the list (now {ranks})" if added
+                        else f"pool of {self.session.pool}: no new music among the draws")
 
     def action_keep(self) -> None:
         if self._overlay_open():
@@ -227,12 +233,16 @@ class ExploreApp(App):
             self.message = "grid closed"
             self.refresh_view()
             return
-        candidates = [entry for entry in self.session.entries if entry.number > 0]
+        candidates = self.session.candidates
         start = max(0, self.index - 1) if self.session.entries[self.index].number > 0 else 0
         corners = (candidates[start:] + candidates[:start])[:4]
         if len(corners) < 4:
-            self.session.more(4 - len(corners))
-            return self.action_grid()
+            pool = self.session.pool
+            if self._attempt(lambda: self.session.draw_more(4 - len(corners))) and self.session.pool > pool \
+                    and len(self.session.candidates) > len(candidates):
+                return self.action_grid()
+            self.message = self.message or "the grid needs four candidates; the pool has fewer"
+            return
 
         def open_grid() -> None:
             self.session.open_grid(corners)
@@ -286,8 +296,7 @@ class ExploreApp(App):
             controls = EditControls.from_text(values)
             self.session = self.session.with_controls(controls)
             self.index, self.grid_position = 1, None
-            self.message = (f"controls: {controls.describe()}; candidates drawn again (the editing layer applies "
-                            "them once its infill takes them)" if controls.editing_arguments() else "controls: defaults")
+            self.message = f"controls: {controls.describe()}; a pool of {self.session.pool} drawn again under them"
 
         if self._attempt(apply):
             self.action_close_panels()
@@ -315,13 +324,21 @@ class ExploreApp(App):
         table = Table(box=None, show_header=True, pad_edge=False, expand=True)
         table.add_column("", width=1)
         table.add_column("version")
-        table.add_column("score", justify="right")
+        table.add_column("draw", justify="right")
+        table.add_column("fit", justify="right")
         kept_names = {path.name for path in self.kept}
         for position, entry in enumerate(self.session.entries):
-            score = "…" if entry.score is None else f"{entry.score:.2f}"
+            score = "" if entry.score is None else f"{entry.score.total:.2f}"
+            drawn = f"j{entry.draw_index}" if entry.draw_index else ""
             kept = " ✓" if entry.number and self.session.kept_path(entry).name in kept_names else ""
             style = "reverse" if position == self.index else ""
-            table.add_row("▶" if position == self.index else "", Text(entry.label + kept, style=style), score)
+            table.add_row("▶" if position == self.index else "", Text(entry.label + kept, style=style), drawn, score)
+        selected = self.session.entries[self.index]
+        if selected.score is not None:  # the fit score's parts (editing/ranking.py), as infill --json gives them
+            table.add_section()
+            for name, value in selected.score.to_json().items():
+                if name != "total" and value:
+                    table.add_row("", Text(name.replace("_", " "), style="dim"), "", Text(f"{value:+.2f}", style="dim"))
         return table
 
     def _grid_table(self) -> Table:

@@ -1,48 +1,36 @@
 """The values the ``s`` panel collects: the editing commands' decoding controls and the pool size.
 
-Checked here (usage errors in one sentence, as the commands give them); handed to the one editing
-call that draws candidates (``ExploreSession._draw``) as ``editing_arguments()``.
+Parsed and checked by the editing layer's own rules (``editing/controls.py``: ``parse_range``,
+``parse_density``, ``check_controls``), so a bad or impossible setting is the sentence ``infill``
+gives for it; the session hands :meth:`EditControls.request` to the pool it draws
+(``ExploreSession``), as ``infill`` hands its ``--key``/``--range``/... options.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, fields
 from typing import Optional
 
+from clsm_cli.editing.controls import ControlRequest, check_controls, parse_density, parse_range
 from clsm_cli.errors import UsageError
-
-_KEY = re.compile(r"^(auto|[A-Ga-g][#b]?(m|min|maj|major|minor)?)$")
-_SPAN = re.compile(r"^(\d+)-(\d+)$")
 
 
 @dataclass(frozen=True)
 class EditControls:
-    """``--key``, ``--range``, ``--keep-rhythm``, ``--max-leap``, ``--density`` and ``--pool`` as text
-    or values; None is the editing layer's default."""
+    """``--key``, ``--range``, ``--keep-rhythm``, ``--max-leap``, ``--density`` and ``--pool`` as the
+    panel holds them (text as the options take it); None is the editing layer's default."""
 
-    key: Optional[str] = None  # "auto", "C", "Am", "F#m", ...
-    range: Optional[str] = None  # "LOW-HIGH" MIDI pitches, or "any"
+    key: Optional[str] = None  # "auto", "G", "Em", "E dorian", ...
+    range: Optional[str] = None  # "LOW-HIGH" as notes or numbers (G3-E6, 55-88), or "any"
     keep_rhythm: bool = False
     max_leap: Optional[int] = None  # semitones
     density: Optional[str] = None  # "LOW-HIGH" notes per bar
-    pool: Optional[int] = None  # candidates drawn per ranked batch
+    pool: Optional[int] = None  # candidates drawn before ranking (None: infill's default)
 
     def __post_init__(self):
-        if self.key is not None and not _KEY.match(self.key):
-            raise UsageError(f"key must be auto or a key such as C, Am or F#m, got {self.key!r}")
-        if self.range is not None and self.range != "any":
-            low, high = _span(self.range, "range")
-            if not 0 <= low <= high <= 127:
-                raise UsageError(f"range must be LOW-HIGH with MIDI pitches 0..127, LOW at most HIGH, got {self.range}")
-        if self.max_leap is not None and not 1 <= self.max_leap <= 36:
-            raise UsageError(f"max leap must be in range 1..36 semitones, got {self.max_leap}")
-        if self.density is not None:
-            low, high = _span(self.density, "density")
-            if not 0 <= low <= high <= 32:
-                raise UsageError(f"density must be LOW-HIGH notes per bar in 0..32, got {self.density}")
-        if self.pool is not None and not 1 <= self.pool <= 256:
-            raise UsageError(f"pool must be in range 1..256, got {self.pool}")
+        check_controls(self.request())  # infill's sentences, exit 2, before anything is drawn
+        if self.pool is not None and self.pool < 1:
+            raise UsageError(f"--pool must be at least 1, got {self.pool}")
 
     @classmethod
     def from_text(cls, values: dict) -> "EditControls":
@@ -58,41 +46,22 @@ class EditControls:
             try:
                 return int(value)
             except ValueError:
-                raise UsageError(f"{name.replace('_', ' ')} must be a whole number, got {value!r}") from None
+                raise UsageError(f"--{name.replace('_', '-')} must be a whole number, got {value!r}") from None
 
         return cls(text("key"), text("range"), bool(values.get("keep_rhythm")), number("max_leap"), text("density"),
                    number("pool"))
+
+    def request(self) -> ControlRequest:
+        """The decoding controls as ``infill`` builds them from its options (cli/edit.py)."""
+        key = "auto" if self.key is not None and self.key.strip().lower() == "auto" else self.key
+        return ControlRequest(key, parse_range(self.range), self.keep_rhythm, self.max_leap, parse_density(self.density))
 
     def editing_arguments(self) -> dict:
         """The controls set, by the editing commands' option names (``keep_rhythm`` for --keep-rhythm)."""
         return {field.name: getattr(self, field.name) for field in fields(self)
                 if getattr(self, field.name) not in (None, False)}
 
-    def request_arguments(self) -> dict:
-        """The decoding controls set, parsed, by the editing layer's request fields (``key``,
-        ``pitch_range`` as (low, high) or "any", ``keep_rhythm``, ``max_leap``, ``density`` as
-        (low, high)); the pool size is :attr:`pool`."""
-        arguments: dict = {}
-        if self.key is not None:
-            arguments["key"] = self.key
-        if self.range is not None:
-            arguments["pitch_range"] = "any" if self.range == "any" else _span(self.range, "range")
-        if self.keep_rhythm:
-            arguments["keep_rhythm"] = True
-        if self.max_leap is not None:
-            arguments["max_leap"] = self.max_leap
-        if self.density is not None:
-            arguments["density"] = tuple(float(value) for value in _span(self.density, "density"))
-        return arguments
-
     def describe(self) -> str:
         arguments = self.editing_arguments()
         return ", ".join(f"{name.replace('_', ' ')} {value}" if value is not True else name.replace("_", " ")
                          for name, value in arguments.items()) or "defaults"
-
-
-def _span(text: str, name: str) -> tuple[int, int]:
-    match = _SPAN.match(text.strip())
-    if not match:
-        raise UsageError(f"{name} must be LOW-HIGH, e.g. 60-79, got {text!r}")
-    return int(match.group(1)), int(match.group(2))

@@ -1,14 +1,21 @@
 """One ``clsm explore`` session without any UI: a song, its target bars, one loaded model, the
-candidates drawn so far, the latent grid, and the files kept or accepted.
+ranked pool of candidates drawn so far, the latent grid, and the files kept or accepted.
 
-Everything musical goes through ``clsm_cli.editing``: the song is prepared as ``infill`` prepares it
-(``verbs.prepare_for_model``), the window is ``window.centred_window``, candidate j is infill's
-candidate j for the same seed (``generate.infill`` with its draws, drawn again while it is all
-rests or the original bars, as ``infill`` does), grid cells are decoded as ``interpolate`` decodes
-its steps (a point between latents in W, ``engine/latent.interpolate_w``, with anchor uniforms
-blended between the corners), and kept files are written by the surgical writer with the same
-provenance record ``infill`` writes, so ``interpolate --start/--end`` and ``vary --around`` continue
-from them. Candidates and grid cells are decoded when first asked for (the app's cold path).
+Everything musical goes through ``clsm_cli.editing``, on the path ``infill`` takes: the song is
+prepared as ``infill`` prepares it (``verbs.prepare_for_model``), its controls resolved by
+``steering.resolve_steering`` (the default register, the top-voice rule, a silent target's borrowed
+context and one note per bar) from the ``s`` panel's :class:`EditControls`, and the pool drawn under
+``steering.line_rules``' step masks and ranked by ``pools.ranked`` (``draw.draw_pool``: redraws of
+silent, copied or out-of-control draws, the fit score). So candidate k is ``infill``'s output k for
+the same seed, bars, model and controls. The pool is drawn when the session opens and on ``r``
+(:meth:`ExploreSession.draw_more`: the next draw indices, each draw made once and kept, the whole
+pool ranked again as ``infill --pool N`` ranks it), never on a keypress that only moves.
+
+Grid cells are decoded as ``interpolate`` decodes its steps (a point between latents in W,
+``engine/latent.interpolate_w``, anchor uniforms blended between the corners, the same step
+masks), when first asked for (the app's cold path). Kept files are written by the surgical writer
+with ``infill``'s provenance record plus the draw index and score, so ``interpolate --start/--end``
+and ``vary --around`` continue from them.
 """
 
 from __future__ import annotations
@@ -20,18 +27,22 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from clsm_cli.constants import MAX_TARGET_BARS, NUM_MUSIC_TOKENS
+from clsm_cli.constants import MAX_TARGET_BARS
 from clsm_cli.editing import generate
+from clsm_cli.editing.draw import pool_size
 from clsm_cli.editing.endpoints import target_note_rows
 from clsm_cli.editing.generate import Candidate
 from clsm_cli.editing.model_choice import EditModels
 from clsm_cli.editing.options import EditOptions, FileResult, Latent, check_options, output_path
+from clsm_cli.editing.pools import Draft, ranked
 from clsm_cli.editing.prepare import PreparedSong, target_warnings
 from clsm_cli.editing.provenance import next_generation, parse_provenance, provenance_record, provenance_text
-from clsm_cli.editing.splice import edited_track_notes, notes_for_writer, splice, target_notes
-from clsm_cli.editing.draw import MAX_DRAWS, token_problem
+from clsm_cli.editing.ranking import Score
+from clsm_cli.editing.silent import context_line
+from clsm_cli.editing.splice import edited_track_notes, notes_for_writer, splice, target_notes, target_triplet_steps
+from clsm_cli.editing.steering import line_rules, resolve_steering
 from clsm_cli.editing.verbs import prepare_for_model
-from clsm_cli.editing.window import ModelWindow, centred_window, target_tokens_of
+from clsm_cli.editing.window import ModelWindow, centred_window, short_song_warning, target_tokens_of
 from clsm_cli.engine.draws import candidate_draws
 from clsm_cli.engine.latent import interpolate_w
 from clsm_cli.errors import OutputError, UsageError
@@ -43,6 +54,7 @@ from clsm_cli.music.tokens import StepNote
 
 GRID_SIZE = 5  # cells per side of the latent grid; its corners are the four candidates
 EXPLORE_VERB = "explore"  # the verb kept files record (and name themselves by)
+MORE_DRAWS = 4  # pool members `r` draws when the panel sets no pool size
 
 
 @dataclass
@@ -50,15 +62,27 @@ class Entry:
     """One version of the target the app can show, play, keep or accept."""
 
     label: str  # "original", "candidate 3", "grid 2,4"
-    number: int  # candidate number j (0: the original; grid cells: 0)
+    number: int  # rank k in the pool, best first (0: the original; grid cells: 0)
     candidate: Optional[Candidate] = None  # tokens and w once decoded
     line: Optional[tuple[StepNote, ...]] = None  # the whole melody line with this target
-    score: Optional[float] = None  # the model's mean log-likelihood per target token
+    score: Optional[Score] = None  # the fit score and its parts (None: not drawn)
     grid: Optional[tuple[int, int]] = None  # (x, y), 1-based, for grid cells
+    draw_index: int = 0  # pool member j: its random numbers (0: not drawn)
+    triplet_steps: frozenset = frozenset()  # target quarters written as triplets (triplet grid)
 
     @property
     def decoded(self) -> bool:
         return self.line is not None
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """A pool member as ``pools.ranked`` judges it: its spliced line (and, once ranked, its score)."""
+
+    line: tuple[StepNote, ...]
+    candidate: Candidate
+    draw_index: int
+    score: Optional[Score] = None
 
 
 @dataclass
@@ -72,32 +96,49 @@ class Grid:
 
 
 class ExploreSession:
-    """The song, its target, the model and the candidates: what the app shows and acts on."""
+    """The song, its target, the model and the ranked pool: what the app shows and acts on."""
 
     def __init__(self, path: Path, options: EditOptions, models: EditModels,
                  controls: EditControls = EditControls(), root_stem: Optional[str] = None, accepted: int = 0):
         if options.bars.count > MAX_TARGET_BARS:
             raise UsageError(f"explore changes at most {MAX_TARGET_BARS} bars at a time, got {options.bars} "
                              f"({options.bars.count} bars)")
-        self.options = options
-        self.models = models
-        self.model, self.decoding = models.for_file(Path(path), self._edit_options())
-        self.prepared: PreparedSong = prepare_for_model(Path(path), self._edit_options(), self.model)
         self.controls = controls
+        self.given_options = options  # as the command gave them; the panel's controls apply on top
+        self.options = replace(options, controls=controls.request(),
+                               pool=controls.pool if controls.pool is not None else options.pool, rank=True)
+        self.models = models
+        edit_options = self._edit_options()
+        self.model, self.decoding = models.for_file(Path(path), edit_options)
+        self.prepared: PreparedSong = prepare_for_model(Path(path), edit_options, self.model)
         self.root_stem = root_stem or self.prepared.path.stem
         self.accepted = accepted  # songs accepted so far (accepted-<n>)
-        self.warnings = list(self.prepared.warnings) + target_warnings(self.prepared, options.bars, options.voice)
-        self.window: ModelWindow = centred_window(self.prepared, self.prepared.line, options.bars, self.model.config)
-        self.start, self.end = self.prepared.target_steps(options.bars)
+        prepared, bars, config = self.prepared, self.options.bars, self.model.config
+        self.warnings = list(prepared.warnings) + target_warnings(prepared, bars, self.options.voice)
+        # The steering and the context infill uses (verbs._run_edit, verbs._infill_pool).
+        context = context_line(prepared, bars, config)
+        self.steering = resolve_steering(prepared, bars, self.options.controls, config, self.options.voice,
+                                         context=context.line)
+        if self.steering.silent_target:
+            self.warnings.append(f"the melody track is silent in {bars}: writing a new melody there "
+                                 "(at least one note per bar)")
+        self.heard = context.line if context.note is not None else prepared.line
+        self.warnings += [note for note in (context.note,) if note]
+        self.window: ModelWindow = centred_window(prepared, self.heard, bars, config)
+        self.warnings += [note for note in (short_song_warning(prepared, self.window, config),) if note]
+        self.rules = line_rules(self.steering, prepared, self.window, bars, self.heard,
+                                target_tokens_of(prepared.line, self.window), config.num_music_tokens)
+        self.start, self.end = prepared.target_steps(bars)
         original = Candidate(self.window.tokens[self.window.target.start : self.window.target.end].copy(),
-                             np.zeros(self.model.config.z_dim, np.float32))
-        self._original_tokens = target_tokens_of(self.prepared.line, self.window)
-        self._original_has_notes = any(self.start <= note.start_step < self.end for note in self.prepared.line)
-        self.entries = [Entry("original", 0, original, tuple(self.prepared.line))]
-        self.entries[0].score = self._score(original.tokens, None)
-        self.more(options.num)
+                             np.zeros(config.z_dim, np.float32))
+        self.entries = [Entry("original", 0, original, tuple(prepared.line))]
+        self.pool = 0  # members drawn so far (draw indices 1..pool)
+        self.redraws: list = []  # the last ranking's redraws and drops (FileResult.redraws)
+        self._draws: dict[tuple[int, int], Draft] = {}  # (draw index, attempt) -> its draw, made once
+        self._members: dict[int, Entry] = {}  # draw index -> its entry (kept across rankings)
         self.grid: Optional[Grid] = None
-        self.generation = next_generation(parse_provenance(self.prepared.song.text_events))
+        self.generation = next_generation(parse_provenance(prepared.song.text_events))
+        self.draw_more(pool_size(self.options.pool, self.options.num))
 
     def _edit_options(self) -> EditOptions:
         """The options as ``infill`` would take them (checked by infill's rules)."""
@@ -105,65 +146,63 @@ class ExploreSession:
         check_options(options)
         return options
 
-    # --- candidates ---------------------------------------------------------------------------
+    # --- the pool -----------------------------------------------------------------------------
 
-    def more(self, count: int) -> list[Entry]:
-        """Add ``count`` candidates (numbered after the last), not decoded yet."""
-        first = max((entry.number for entry in self.entries), default=0) + 1
-        added = [Entry(f"candidate {j}", j) for j in range(first, first + int(count))]
-        self.entries.extend(added)
+    @property
+    def candidates(self) -> list[Entry]:
+        """The pool's members, best first."""
+        return self.entries[1:]
+
+    def draw_more(self, count: int) -> list[Entry]:
+        """Draw the next ``count`` pool members (draw indices after the last) and rank the whole pool
+        again, as ``infill --pool <all drawn so far>`` ranks it; returns the members new in the list.
+        InputFileError (infill's sentence) when no member is new music."""
+        size = self.pool + int(count)
+        result = FileResult(input=self.prepared.path, verb="infill", seed=self.options.seed, model=self.model.name,
+                            model_sha256=self.model.sha256, bars=self.options.bars, decoding=self.decoding)
+        options = replace(self._edit_options(), pool=size)
+        members = ranked(self.prepared, options, self.model, result, self.steering, self._draw, (), size, self.heard)
+        self.pool = size
+        self.redraws = list(result.redraws)
+        added, entries = [], [self.entries[0]]
+        for k, member in enumerate(members, start=1):
+            entry = self._members.get(member.draw_index)
+            if entry is None:
+                entry = Entry("", 0, member.candidate, member.line, member.score, draw_index=member.draw_index,
+                              triplet_steps=target_triplet_steps(member.candidate.tokens, self.window))
+                self._members[member.draw_index] = entry
+                added.append(entry)
+            entry.number, entry.label, entry.score = k, f"candidate {k}", member.score
+            entries.append(entry)
+        self.entries = entries
         return added
 
+    def _draw(self, indices: Sequence[int], attempt: int) -> list[Draft]:
+        """Pool members ``indices`` (redraw ``attempt``) as infill's first chunk draws them
+        (verbs._infill_pool): the window of what the model hears, the step masks; each draw once."""
+        missing = [j for j in indices if (j, attempt) not in self._draws]
+        if missing:
+            drawn = generate.infill(self.model.engine, self.window.tokens, self.window.target, self.decoding,
+                                    self.options.seed, missing, attempt=attempt, rules=self.rules)
+            for j, candidate in zip(missing, drawn):
+                line = splice(self.prepared.line, self.start, self.end,
+                              target_notes(candidate.tokens, self.window, self.prepared.line))
+                self._draws[(j, attempt)] = Draft(_Drawn(tuple(line), candidate, j), (candidate,))
+        return [self._draws[(j, attempt)] for j in indices]
+
     def decode(self, entry: Entry) -> Entry:
-        """Decode a candidate or grid cell if it is not yet (the cold path); returns it."""
-        if entry.decoded:
-            return entry
-        if entry.grid is not None:
+        """Decode a grid cell if it is not yet (the cold path); returns it. Pool members are drawn
+        with the pool (:meth:`draw_more`)."""
+        if not entry.decoded and entry.grid is not None:
             return self._decode_cell(entry)
-        candidate = self._draw(entry.number, 0)
-        for attempt in range(1, MAX_DRAWS):
-            earlier = [other.candidate.tokens for other in self.entries
-                       if other.decoded and other.number and other.grid is None and other.candidate is not None]
-            if token_problem(candidate.tokens, self._original_tokens, earlier) is None:
-                break
-            candidate = self._draw(entry.number, attempt)
-        return self._settle(entry, candidate)
-
-    def _draw(self, number: int, attempt: int) -> Candidate:
-        """The one editing call that draws a candidate: where the ``s`` panel's controls go.
-
-        ``self.controls.request_arguments()`` holds the decoding controls the panel collected (key,
-        range, keep rhythm, max leap, density) by the editing layer's request fields, and
-        ``self.controls.pool`` the pool size; the editing layer's infill takes them here once it
-        accepts decoding controls.
-        """
-        (candidate,) = generate.infill(self.model.engine, self.window.tokens, self.window.target, self.decoding,
-                                       self.options.seed, (number,), attempt=attempt)
-        return candidate
+        return entry
 
     def _settle(self, entry: Entry, candidate: Candidate) -> Entry:
         entry.candidate = candidate
         new = target_notes(candidate.tokens, self.window, self.prepared.line)
         entry.line = tuple(splice(self.prepared.line, self.start, self.end, new))
-        entry.score = self._score(candidate.tokens, candidate.w, candidate)
+        entry.triplet_steps = target_triplet_steps(candidate.tokens, self.window)
         return entry
-
-    def _score(self, tokens: np.ndarray, w: Optional[np.ndarray], drawn: Optional[Candidate] = None) -> float:
-        """The model's mean log-likelihood per target token: what the candidate record carries
-        (``log_probs``, where the editing layer records them), else teacher-forced under its own
-        latent (the original: the posterior's)."""
-        log_probs = getattr(drawn, "log_probs", None)
-        if log_probs is not None:
-            return float(np.mean(log_probs))
-        engine, target = self.model.engine, self.window.target
-        framed = self.window.tokens.copy()
-        framed[target.start : target.end] = tokens
-        if w is None:
-            w = generate.encode_w(engine, framed, target)
-        logits = engine.teacher_forced_logits(framed, target, engine.flow_inverse(np.asarray(w, np.float32)[None]))
-        logits = np.asarray(logits[0], dtype=np.float64)[:, :NUM_MUSIC_TOKENS]  # (length, C)
-        log_probs = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
-        return float(np.mean(log_probs[np.arange(len(tokens)), np.asarray(tokens, dtype=np.int64)]))
 
     # --- the grid -----------------------------------------------------------------------------
 
@@ -179,17 +218,18 @@ class ExploreSession:
         uniforms = None
         if not self.decoding.is_argmax:
             length = self.window.target.length
-            fallback = np.stack([candidate_draws(self.options.seed, max(1, entry.number), ws.shape[1], length).token_uniforms
+            fallback = np.stack([candidate_draws(self.options.seed, max(1, entry.draw_index), ws.shape[1], length).token_uniforms
                                  for entry in corners])
             tokens = np.stack([entry.candidate.tokens for entry in corners])
             anchors = generate.anchored_uniforms(self.model.engine, self.window.tokens, self.window.target, tokens, ws,
-                                                 self.decoding, fallback)  # (4, length)
+                                                 self.decoding, fallback, self.rules)  # (4, length)
             alpha = (np.arange(GRID_SIZE) / (GRID_SIZE - 1))[:, None]
             top_u, bottom_u = (1 - alpha) * anchors[0] + alpha * anchors[1], (1 - alpha) * anchors[3] + alpha * anchors[2]
             uniforms = (1 - alpha[:, :, None]) * top_u[None] + alpha[:, :, None] * bottom_u[None]  # (G, G, length)
         self.grid = Grid(corners, w, uniforms)
         for (x, y), entry in zip(((1, 1), (GRID_SIZE, 1), (GRID_SIZE, GRID_SIZE), (1, GRID_SIZE)), corners):
-            self.grid.cells[(x, y)] = Entry(f"grid {x},{y}", 0, entry.candidate, entry.line, entry.score, (x, y))
+            self.grid.cells[(x, y)] = Entry(f"grid {x},{y}", 0, entry.candidate, entry.line, entry.score, (x, y),
+                                            entry.draw_index, entry.triplet_steps)
         return self.grid
 
     def _latent_of(self, entry: Entry) -> np.ndarray:
@@ -210,7 +250,7 @@ class ExploreSession:
         w = self.grid.w[y - 1, x - 1][None]  # (1, z_dim)
         uniforms = None if self.grid.uniforms is None else self.grid.uniforms[y - 1, x - 1][None]
         (candidate,) = generate.decode_w(self.model.engine, self.window.tokens, self.window.target, w, self.decoding,
-                                         uniforms)
+                                         uniforms, self.rules)
         return self._settle(entry, candidate)
 
     # --- what the app shows and plays ----------------------------------------------------------
@@ -268,17 +308,19 @@ class ExploreSession:
         while (Path(self.options.out_dir) / f"{self.root_stem}.accepted-{number}.mid").exists():
             number += 1
         path = self._write(entry, Path(self.options.out_dir) / f"{self.root_stem}.accepted-{number}.mid")
-        return ExploreSession(path, self.options, self.models, controls=self.controls, root_stem=self.root_stem,
-                                   accepted=number)
+        return ExploreSession(path, self.given_options, self.models, controls=self.controls, root_stem=self.root_stem,
+                              accepted=number)
 
     def with_bars(self, bars: BarRange) -> "ExploreSession":
         """The same song (as it is now) with other target bars."""
-        return ExploreSession(self.prepared.path, replace(self.options, bars=bars), self.models,
-                                   controls=self.controls, root_stem=self.root_stem, accepted=self.accepted)
+        return ExploreSession(self.prepared.path, replace(self.given_options, bars=bars), self.models,
+                              controls=self.controls, root_stem=self.root_stem, accepted=self.accepted)
 
     def with_controls(self, controls: EditControls) -> "ExploreSession":
-        """The same target with other controls: candidates are drawn again."""
-        return ExploreSession(self.prepared.path, self.options, self.models, controls, self.root_stem, self.accepted)
+        """The same target with other controls: the pool is drawn again under them (a setting this
+        song cannot meet is infill's InputFileError, and this session stays as it was)."""
+        return ExploreSession(self.prepared.path, self.given_options, self.models, controls, self.root_stem,
+                              self.accepted)
 
     def _write(self, entry: Entry, path: Path) -> Path:
         self.decode(entry)
@@ -286,15 +328,18 @@ class ExploreSession:
         options = replace(self.options, verb=EXPLORE_VERB)
         result = FileResult(input=self.prepared.path, verb=EXPLORE_VERB, seed=options.seed, model=self.model.name,
                             model_sha256=self.model.sha256, bars=options.bars, decoding=self.decoding,
-                            octave_shift=self.window.octave_shift)
+                            octave_shift=self.window.octave_shift, grid=self.model.config.grid_encoding)
         w = self._latent_of(entry)
         record = provenance_record(result, entry.number, (Latent(options.bars, w),), self.generation, options,
                                    target_note_rows(entry.line, self.start, self.end))
+        record["draw_index"] = entry.draw_index  # the pool member: its random numbers, as infill records it
+        if entry.score is not None:
+            record["score"] = entry.score.to_json()
         if entry.grid is not None:
             record["grid"] = list(entry.grid)
         return write_edited_song(self.prepared.song, self.prepared.track, list(self.prepared.bars), options.bars,
                                  notes_for_writer(entry.line, self.start, self.end), path, provenance_text(record),
-                                 voice=options.voice)
+                                 voice=options.voice, triplet_steps=entry.triplet_steps)
 
 
 class _TickClock:

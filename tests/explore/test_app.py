@@ -1,6 +1,9 @@
 """The explore app driven headless (textual's pilot) with a null audio device: keys, and what they did."""
 
 import asyncio
+import io
+
+from rich.console import Console
 
 from clsm_cli.explore.app import ExploreApp, MIN_HEIGHT, MIN_WIDTH
 
@@ -13,6 +16,12 @@ def drive(app: ExploreApp, script, size=(110, 40)):
             await script(pilot, app)
 
     asyncio.run(main())
+
+
+def text_of(renderable) -> str:
+    console = Console(width=60, file=io.StringIO(), record=True)
+    console.print(renderable)
+    return console.export_text()
 
 
 def files(folder):
@@ -31,6 +40,9 @@ def test_twenty_five_keypresses_each_doing_what_it_says(make_session, null_playe
 
         status = lambda: str(app.query_one("#status").render())  # noqa: E731
         assert app.index == 1 and not app.playing and files(out) == [] and "a notice said once" in status()
+        assert len(app.session.entries) == 9 and all(entry.decoded for entry in app.session.entries)  # the pool of 8
+        side = text_of(app._list_table())
+        assert f"j{app.session.entries[1].draw_index}" in side and f"{app.session.entries[1].score.total:.2f}" in side
         await press("right")                                      # 1
         assert app.index == 2 and app.current.decoded and not app.playing
         await press("right")                                      # 2
@@ -57,10 +69,13 @@ def test_twenty_five_keypresses_each_doing_what_it_says(make_session, null_playe
         assert app.index == 0
         await press("k")                                          # 15
         assert "already in the song" in status() and len(files(out)) == 1
-        await press("r")                                          # 16: more candidates
-        assert len(app.session.entries) == 9 and app.session.entries[-1].label == "candidate 8"
+        selected = app.current
+        await press("r")                                          # 16: more pool members, ranked again
+        assert app.session.pool == 12 and 9 <= len(app.session.entries) <= 13 and app.current is selected
+        assert [entry.number for entry in app.session.entries] == list(range(len(app.session.entries)))
+        assert "pool of 12" in status()
         await press("right", "right")                             # 17-18
-        assert app.index == 2
+        assert app.index == 2 and app.current.label == "candidate 2"
         await press("g")                                          # 19: the grid from candidate 2
         assert app.grid_position == (1, 1) and app.session.grid.corners[0].label == "candidate 2"
         await press("right")                                      # 20
@@ -77,15 +92,27 @@ def test_twenty_five_keypresses_each_doing_what_it_says(make_session, null_playe
         assert app.query_one("#help").has_class("hidden") and app.index == 2
         await press("s")                                          # 26: the controls panel
         assert not app.query_one("#panel").has_class("hidden")
-        await press("H", "enter")                                 # 27-28: a bad key: a sentence, panel stays
-        assert "key must be" in status() and not app.query_one("#panel").has_class("hidden")
-        await press("escape")                                     # 29
+        await press("H", "enter")                                 # 27-28: a bad key: infill's sentence, panel stays
+        assert "--key 'H' is not a key" in status() and not app.query_one("#panel").has_class("hidden")
+        assert app.session.controls.key is None
+        app.query_one("#control_key").value = "C"
+        app.query_one("#control_range").value = "61-61"
+        await press("enter")                                      # 29: a range with no note of C: infill's sentence
+        assert "holds no note of C major" in status() and app.session.controls.key is None
+        app.query_one("#control_range").value = "60-72"
+        await press("enter")                                      # 30: applied: the pool drawn again under them
+        assert app.query_one("#panel").has_class("hidden") and app.session.controls.key == "C" and app.index == 1
+        assert "a pool of 8 drawn again" in status()
+        new = [n for entry in app.session.candidates for n in entry.line
+               if app.session.start <= n.start_step < app.session.end and n.pitch is not None]
+        assert new and all(60 <= n.pitch <= 72 and n.pitch % 12 in (0, 2, 4, 5, 7, 9, 11) for n in new)
+        await press("s", "escape")                                # 31-32
         assert app.query_one("#panel").has_class("hidden")
-        await press("b", "5", "-", "6", "enter")                  # 30-34: other bars
-        assert str(app.session.options.bars) == "bars 5-6" and app.index == 1
-        await press("a")                                          # 35: accept
+        await press("b", "5", "-", "6", "enter")                  # 33-37: other bars, the controls kept
+        assert str(app.session.options.bars) == "bars 5-6" and app.index == 1 and app.session.controls.key == "C"
+        await press("a")                                          # 38: accept
         assert "song.accepted-1.mid" in files(out) and app.session.prepared.path.name == "song.accepted-1.mid"
-        await press("q")                                          # 36
+        await press("q")                                          # 39
         assert app.return_value == [out / "song.explore-bars3-4-s5-3.mid", out / "song.explore-bars3-4-s5-grid-2-2.mid",
                                     out / "song.accepted-1.mid"]
 

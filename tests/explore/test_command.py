@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from clsm_cli.cli.explore import INSTALL_EXPLORE, NEEDS_TERMINAL, open_session
+from clsm_cli.editing.provenance import parse_provenance
+from clsm_cli.music.midi_read import read_text_events
 from synthetic_midi.tiny_soundfont import write_tiny_soundfont
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -100,8 +102,8 @@ def test_in_a_real_terminal_move_keep_and_quit_writes_the_file(song, tiny_model_
                                   "--model", str(tiny_model_dir), "--out", str(out)])
     try:
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 110, 0, 0))
-        screen = read_until(fd, b"candidate 4", 60)
-        assert b"candidate 4" in screen, screen[-2000:]
+        screen = read_until(fd, b"candidate 8", 60)
+        assert b"candidate 8" in screen, screen[-2000:]
         os.write(fd, b"\x1b[C")  # →
         read_until(fd, b"candidate 2", 10)
         time.sleep(0.5)
@@ -117,3 +119,5 @@ def test_in_a_real_terminal_move_keep_and_quit_writes_the_file(song, tiny_model_
     assert os.waitstatus_to_exitcode(status) == 0, tail[-2000:]
     assert [path.name for path in out.glob("*.mid")] == ["song.explore-bars3-4-s5-2.mid"]
     assert b"wrote" in tail
+    (record,) = parse_provenance(read_text_events(out / "song.explore-bars3-4-s5-2.mid"))
+    assert record["k"] == 2 and record["draw_index"] >= 1 and record["score"]["total"] <= 0
