@@ -42,6 +42,7 @@ from clsm_cli.editing.step_rules import (
 from clsm_cli.engine.protocol import InferenceEngine, TargetSpan
 from clsm_cli.music.key import Key, estimate_key, parse_key, pitch_class_weights
 from clsm_cli.music.tokens import StepNote, decode_tokens
+from clsm_cli.music.triplets import from_triplet_tokens
 from clsm_cli.sampling import Decoding
 
 SILENT_TARGET_DENSITY = (1.0, float("inf"))
@@ -60,11 +61,18 @@ class WindowDraw:
     rules: LineRules  # the masks the pool was drawn under
 
 
+def sounding_notes(tokens: np.ndarray, start_step: int = 0) -> list[StepNote]:
+    """The notes of a stretch of window tokens that starts on a quarter line, on either grid (a
+    triplet quarter's notes land on its 16th steps 0, 1 and 3, as the editing commands read them)."""
+    sixteenths, _ = from_triplet_tokens(tokens)
+    return [note for note in decode_tokens(sixteenths, start_step=start_step) if note.pitch is not None]
+
+
 def window_context(window: np.ndarray, target: TargetSpan) -> tuple[list[StepNote], list[StepNote]]:
     """The notes before and after the target in a window (window pitches; the target's own left out)."""
     window = np.asarray(window)
-    before = [n for n in decode_tokens(window[: target.start]) if n.pitch is not None]
-    after = [n for n in decode_tokens(window[target.end :], start_step=target.end) if n.pitch is not None]
+    before = sounding_notes(window[: target.start])
+    after = sounding_notes(window[target.end :], start_step=target.end)
     return before, after
 
 
@@ -123,7 +131,7 @@ def draw_window(engine: InferenceEngine, window: np.ndarray, target: TargetSpan,
         return problem
 
     def score_of(candidate: Candidate) -> Score:
-        notes = [n for n in decode_tokens(candidate.tokens, start_step=target.start) if n.pitch is not None]
+        notes = sounding_notes(candidate.tokens, start_step=target.start)
         return score_candidate(notes, mean_log_prob([candidate]), fit)
 
     drawn = draw_pool(draw, pool_indices(pool_size(pool, count)), problem_of, score_of, rank)
