@@ -64,6 +64,20 @@ CORPORA = {
                    "non-commercial use, and these weights\ninherit that condition.",
         "extra": "[train,corpus]",
     },
+    "folk-cre": {
+        "domain": "European folk tunes (music21's corpus: the Essen collection, O'Neill's and other Irish and\n"
+                  "  British tunes) and the CRÉ collection of Irish tunes (reels, hornpipes, polkas). Other styles\n"
+                  "  are outside what it has heard.",
+        "trained_on": "the {meter} folk tunes of music21's corpus and of the CRÉ collection of Irish tunes, on the triplet grid",
+        "build": "clsm data build --corpus music21 --corpus cre CRE/cre_corpus/MIDI --test-songs data/test_songs/cre.txt "
+                 "--meters 4/4,2/4 --grid triplet --out data/folk-triplet",
+        "data_dir": "data/folk-triplet",
+        "licence": "The example `examples/` tune in {meter} is from the test split. Licence: the tunes are traditional\n(public domain); "
+                   "the music21 encodings are distributed for non-commercial use, and these weights\ninherit that condition. "
+                   "CRÉ (github.com/polifonia-project/folk_ngram_analysis, `cre_corpus`) is credited\nhere as its README asks (CC BY 4.0; "
+                   "its LICENSE.md is the Unlicense).",
+        "extra": "[train,corpus]",
+    },
     "pop909": {
         "domain": "Pop songs: the MELODY tracks of POP909 (909 Chinese pop songs, piano arrangements of\n"
                   "  sung melodies), read on their annotated beats and downbeats. Folk tunes are folk-small's.",
@@ -111,6 +125,8 @@ def main() -> None:
     parser.add_argument("--corpus", choices=sorted(CORPORA), default="folk", help="what the model was trained on")
     parser.add_argument("--data", type=Path, default=None, help="the data set (its manifest gives the counts)")
     parser.add_argument("--harmony", type=Path, default=None, help="benchmarks/harmony.py's output")
+    parser.add_argument("--warm-start", default=None, metavar="TEXT",
+                        help="where the first stage's --init-from weights came from (a model no longer in weights/)")
     args = parser.parse_args()
     corpus = CORPORA[args.corpus]
 
@@ -130,7 +146,8 @@ def main() -> None:
     total_minutes = sum(stage["wall_seconds"] for stage in stages) / 60
     stage_lines = "\n".join(
         f"  {number}. {stage['steps']:,} steps ({_count(stage['epochs_completed'], 'epoch')}, {stage['wall_seconds'] / 60:.0f} min)"
-        + (f" from stage {number - 1}'s weights (fresh optimizer)" if stage.get("init_from") else "")
+        + (f" from stage {number - 1}'s weights (fresh optimizer)" if stage.get("init_from") and number > 1 else
+           f" from {args.warm_start} (fresh optimizer)" if stage.get("init_from") else "")
         + f": β {stage['settings']['kl_weight']:g} "
         + (f"annealed over {_count(stage['settings']['anneal_epochs'], 'epoch')}" if stage['settings']['anneal_epochs'] else "held")
         + f", free bits {stage['settings']['free_bits']:g}, seed {stage['settings']['seed']}."
@@ -144,8 +161,11 @@ def main() -> None:
                 f"--epochs {flags['epochs']} --seed {flags['seed']}" + (f" --init-from {init_from}" if init_from else ""))
 
     outs = [f"runs/{args.name}-stage{number}" for number in range(1, len(stages))] + [f"runs/{args.name}"]
-    commands = "\n".join(command(stage, out, outs[number - 1] if number else None)
+    first_init = f"runs/{args.name}-16th" if args.warm_start else None
+    commands = "\n".join(command(stage, out, outs[number - 1] if number else first_init)
                          for number, (stage, out) in enumerate(zip(stages, outs)))
+    if args.warm_start:
+        commands = f"# runs/{args.name}-16th: {args.warm_start}\n" + commands
     table = "\n".join(f"| {name} | {reference} | {requirement} | {figure.replace(' ok', ' ✓').replace(' x', ' ✗')} |"
                       for name, reference, requirement, figure in rows)
     next_step = (" more epochs are the first thing to try for the checks it misses." if failed else
@@ -164,7 +184,7 @@ repository on {corpus["trained_on"].format(meter=meter)}. `clsm infill`, `interp
 choose it by themselves for bars in {meter} (`clsm show` says so); `--model {args.name}` forces it.
 
 ## What it covers
-- Monophonic melodies in **{meter}** on a 16th-note grid ({config["steps_per_bar"]} steps a bar, 8-bar
+- Monophonic melodies in **{meter}** on {"the triplet grid (a quarter is four 16th steps or a `3:` marker and three 8th-note triplets)" if config.get("grid_encoding") == "triplet" else "a 16th-note grid"} ({config["steps_per_bar"]} steps a bar, 8-bar
   windows of {config["window_steps"]} steps, targets of 1–4 bars), pitches G3..C6 (55..84; other octaves
   are shifted into range for the model and back).
 - Domain: {corpus["domain"]}
@@ -199,8 +219,7 @@ The recommended (default) decoding is **temperature {config["decoding_temperatur
 ## Quality on the test split
 
 `python benchmarks/quality.py --model weights/{args.name} --data {corpus['data_dir']} --meter {meter} --windows 1000 --decodings {config["decoding_temperature"]:g}:{config["decoding_top_p"]:g} --seed 0`
-(full output: `docs/{log_path.name}`; the test split holds fewer than 1,000 windows, so all of them
-are used, 4 infills each): **{misses}**.
+(full output: `docs/{log_path.name}`; up to 1,000 windows of the test split, 4 infills each): **{misses}**.
 
 | check | real / bound | requirement | {args.name} |
 |---|---|---|---|
