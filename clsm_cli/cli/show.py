@@ -38,7 +38,7 @@ track before an edit.
   clsm show song.mid --bars 1-16      bars 1 to 16
   clsm show song.mid --track 2        the melody of track 2 (a number from the table, or a name)
   clsm show pop.mid --meter 4/4       bars counted in 4/4 (a file labelled 1/4 throughout)
-  clsm show pop.mid --phase 41        bars counted from tick 41 (a grid shifted by 41 ticks)
+  clsm show pop.mid --phase 0         bars counted from tick 0, not from the detected grid phase
   NO_COLOR=1 clsm show song.mid       plain text, no colours
 """
 
@@ -67,7 +67,7 @@ def show(
     ),
     phase: Optional[int] = typer.Option(
         None, "--phase", metavar="TICKS",
-        help="Count bars from this tick (a file whose grid is shifted; show prints the phase it detects). 0: from tick 0.",
+        help="Count bars from this tick. Default: the grid phase detected when the file is read, where it is clear (printed below). 0: from tick 0.",
         show_default=False,
     ),
 ) -> None:
