@@ -6,7 +6,10 @@ Three parts, each printed as a table:
   default: folk-small and a copy of it as a second user model), reading the file, loading and
   checking both models' weights and measuring each fit, as the editing commands do it, repeated
   ``--repeat`` times with a fresh chooser; median and worst milliseconds. The issue's budget is
-  100 ms for two models on 2 cores.
+  100 ms for two models on 2 cores. Then the parts, per model (median ms): reading and checking
+  the weights file (of which the SHA-256 digest), building the engine, the prior, the flow and the
+  teacher-forced pass. One BLAS thread, as the clsm command sets it (``clsm_cli/cli/__init__.py``):
+  with a thread pool on busy cores the same choice took 3-5x longer, and clsm never starts one.
 * ``--data NAME=DIR --expect NAME=MODEL`` (repeatable): on ``--windows`` test windows of each data
   set's 4/4 group (seeded; target bars 1-4 long, one per window), each model's teacher-forced NLL per
   token of the real target bars (z the prior mean) and the share of windows where the expected
@@ -26,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import os
 import shutil
 import statistics
 import sys
@@ -33,7 +38,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+# One BLAS thread, set before numpy loads, as the clsm command sets it (clsm_cli/cli/__init__.py).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402 - after the thread setting
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -79,6 +87,54 @@ def cost(names: list[str], repeat: int) -> None:
     print(f"  median {statistics.median(times):.1f} ms, worst {max(times):.1f} ms over {repeat} runs "
           f"(budget 100 ms); chose {chosen.model}: "
           + ", ".join(f"{f.model} {f.nll_per_token:.3f}" for f in chosen.fits))
+    parts(models[0], options, repeat)
+
+
+def _median_ms(work, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        work()
+        times.append(1000 * (time.perf_counter() - began))
+    return statistics.median(times)
+
+
+def fresh_prior(engine, window):
+    """The prior computed anew: the engine remembers the last context's, which the edit reuses."""
+    engine._last_prior = None
+    return engine.prior(window.tokens, window.target)
+
+
+def parts(model, options: EditOptions, repeat: int) -> None:
+    """The choice's parts for one model, each timed alone (median ms)."""
+    from clsm_cli.editing.model_choice import measured_bars
+    from clsm_cli.editing.prepare import open_song, prepare_song
+    from clsm_cli.editing.window import centred_window
+    from clsm_cli.engine.numpy_engine import NumpyEngine
+    from clsm_cli.constants import MAX_TARGET_BARS
+
+    directory = model.directory
+    weights = (directory / checkpoint.WEIGHTS_FILE).read_bytes()
+    record, config, tensors = checkpoint.read_model_files(directory)
+    engine = NumpyEngine.from_tensors(tensors, config, directory)
+    opened = open_song(COST_FILE, options.bars, None)
+    prepared = prepare_song(opened, options.bars, None)
+    bars = measured_bars(prepared, options.bars)
+    window = centred_window(prepared, prepared.line, bars.chunks(MAX_TARGET_BARS)[0], config)
+    prior = engine.prior(window.tokens, window.target)
+    z = engine.flow_inverse(np.asarray(prior.mean, dtype=np.float32)[None, :])
+    rows = [
+        ("read and check the weights file", lambda: checkpoint.read_model_files(directory)),
+        ("  of which its SHA-256", lambda: hashlib.sha256(weights).hexdigest()),
+        ("build the numpy engine", lambda: NumpyEngine.from_tensors(tensors, config, directory)),
+        ("read and prepare the song", lambda: prepare_song(open_song(COST_FILE, options.bars, None), options.bars, None)),
+        ("prior (context encoding, not remembered)", lambda: fresh_prior(engine, window)),
+        ("flow inverse", lambda: engine.flow_inverse(np.asarray(prior.mean, dtype=np.float32)[None, :])),
+        ("teacher-forced pass", lambda: engine.teacher_forced_logits(window.tokens, window.target, z)),
+    ]
+    print(f"  parts, per model ({model.name}; median of {repeat}):")
+    for name, work in rows:
+        print(f"    {name:42} {_median_ms(work, repeat):6.1f} ms")
 
 
 def accuracy(names: list[str], data: dict[str, Path], expect: dict[str, str], windows: int, seed: int) -> None:

@@ -83,7 +83,7 @@ def infill(
 ) -> None:
     values = _steering_values(key, pitch_range, keep_rhythm, max_leap, density, pool, rank)
     _run("infill", files, bars, json_output, preview, engine, device, model, jobs,
-         dict(meter=meter, also_track=also_track, phase=phase or 0, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
+         dict(meter=meter, also_track=also_track, phase=phase, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
               wav=wav, soundfont=soundfont, musicxml=musicxml, abc=abc, combined=combined, **values))
 
 
@@ -132,7 +132,7 @@ def interpolate(
         stderr_console().print(escape_markup(plan.message), style="dim", soft_wrap=True)
     songs = list(files) if files else [plan.song]
     _run("interpolate", songs, f"{plan.bars.first}-{plan.bars.last}", json_output, preview, engine, device, model, jobs,
-         dict(meter=meter, also_track=also_track, phase=phase or 0, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
+         dict(meter=meter, also_track=also_track, phase=phase, steps=steps, from_original=from_original, start_file=plan.start_file, end_file=plan.end_file,
               seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force, wav=wav,
               soundfont=soundfont, musicxml=musicxml, abc=abc, combined=combined, **values))
 
@@ -175,7 +175,7 @@ def vary(
 ) -> None:
     values = _steering_values(key, pitch_range, keep_rhythm, max_leap, density, pool, rank)
     _run("vary", files, bars, json_output, preview, engine, device, model, jobs,
-         dict(meter=meter, also_track=also_track, phase=phase or 0, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
+         dict(meter=meter, also_track=also_track, phase=phase, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
               track=track, voice=voice, out_dir=out, force=force, wav=wav, soundfont=soundfont, musicxml=musicxml, abc=abc,
               combined=combined, **values))
 

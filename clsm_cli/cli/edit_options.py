@@ -26,7 +26,7 @@ MUSICXML = typer.Option(False, "--musicxml", help="Also write each output's edit
 ABC = typer.Option(False, "--abc", help="Also write each output's melody (its top line) as ABC notation (.abc), the new bars marked.")
 COMBINED = typer.Option(False, "--combined", help="Also write one audition file: the original, then each version in turn with a bar of context either side and the other tracks under it; a named track, a channel and a marker per version.")
 DEVICE = typer.Option("auto", "--device", metavar="auto|cpu|cuda", help="Where the model runs; cuda needs the torch engine.")
-PHASE = typer.Option(None, "--phase", metavar="TICKS", help="Count bars from this tick, for a file whose grid is shifted (clsm show prints the phase it detects); new notes are written at the same offset. 0: from tick 0 (the default).", show_default=False)
+PHASE = typer.Option(None, "--phase", metavar="TICKS", help="Count bars from this tick; new notes are written at the same offset. Default: the grid phase detected when the file is read, where it is confident (clsm show prints it). 0: from tick 0.", show_default=False)
 METER = typer.Option(None, "--meter", metavar="N/D", help="Count bars in this meter from the start instead of the file's time signatures (a 4/4 song labelled 1/4); the outputs keep the file's own.", show_default=False)
 ALSO_TRACK = typer.Option(None, "--also-track", metavar="TRACK", help="A track that doubles the melody (unison or octaves, maybe whole bars later; the warning names it): edit it the same way.", show_default=False)
 JOBS = typer.Option(1, "--jobs", "-J", min=1, metavar="N", help="Edit a batch in N processes (one per core); outputs and JSON lines keep the order of the inputs.")

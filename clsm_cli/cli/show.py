@@ -38,7 +38,7 @@ track before an edit.
   clsm show song.mid --bars 1-16      bars 1 to 16
   clsm show song.mid --track 2        the melody of track 2 (a number from the table, or a name)
   clsm show pop.mid --meter 4/4       bars counted in 4/4 (a file labelled 1/4 throughout)
-  clsm show pop.mid --phase 41        bars counted from tick 41 (a grid shifted by 41 ticks)
+  clsm show pop.mid --phase 0         bars counted from tick 0, not from the detected grid phase
   NO_COLOR=1 clsm show song.mid       plain text, no colours
 """
 
@@ -67,7 +67,7 @@ def show(
     ),
     phase: Optional[int] = typer.Option(
         None, "--phase", metavar="TICKS",
-        help="Count bars from this tick (a file whose grid is shifted; show prints the phase it detects). 0: from tick 0.",
+        help="Count bars from this tick. Default: the grid phase detected when the file is read, where it is clear (printed below). 0: from tick 0.",
         show_default=False,
     ),
 ) -> None:
@@ -80,7 +80,7 @@ def show(
 
     bar_range = BarRange.parse(bars) if bars is not None else None  # usage errors first
     meter_override = Meter.parse(meter) if meter is not None else None
-    opened = open_song(file, bar_range, meter_override, phase or 0)
+    opened = open_song(file, bar_range, meter_override, phase)
     song, song_bars = opened.song, list(opened.bars)
 
     console = stdout_console()
@@ -94,7 +94,8 @@ def show(
         console.print(song_summary_table(song, song_bars), "", tracks_table(summaries), sep="\n")
         raise
     for message in prepared.warnings:
-        warn(message)
+        if message != phase_message(opened):  # the phase line below says it
+            warn(message)
     melody_track = prepared.track
     console.print(song_summary_table(song, song_bars), "", tracks_table(summaries, melody_track.number), sep="\n")
     console.print("\n".join(melody_choice_lines(prepared.choice)), markup=False, highlight=False)
@@ -104,7 +105,7 @@ def show(
             f"({_count(prepared.dropped_notes, 'lower note')} left out)."
         )
 
-    console.print(escape_markup(phase_line(song, melody_track, song_bars, phase)), highlight=False)
+    console.print(escape_markup(phase_line(opened, melody_track)), highlight=False)
     shown_bars = shown_bar_range(len(song_bars), bar_range)
     console.print(key_line(song, song_bars, shown_bars if bar_range else None), markup=False, highlight=False)
     console.print(melody_map(prepared.line, song_bars), markup=False, highlight=False)
@@ -117,16 +118,29 @@ def show(
     console.print(PianoRoll(list(prepared.line), shown, highlighted_bars=highlighted, title=title))
 
 
-def phase_line(song, melody_track, song_bars, phase: Optional[int]) -> str:
-    """The grid phase: the one detected (``music/phase.py``), and whether bars are counted from it."""
+def phase_message(opened) -> Optional[str]:
+    from clsm_cli.editing.prepare import phase_warning
+
+    return phase_warning(opened.path.name, opened.phase) if opened.phase_rule == "detected" and opened.phase_ticks else None
+
+
+def phase_line(opened, melody_track) -> str:
+    """The grid phase bars are counted from (detected and applied by default, or ``--phase``), and
+    what the detector sees (``music/phase.py``) on the melody track: offset, beat and bar phase."""
+    from clsm_cli.editing.prepare import meter_run_steps
+    from clsm_cli.music.bars import song_bars
     from clsm_cli.music.phase import song_grid_phase
 
-    detected = song_grid_phase(song, melody_track, song_bars[-1].time_signature.steps_per_bar)
-    if phase is not None:
-        return f"grid phase: bars counted from tick {phase} (--phase); detected {detected.describe()}"
-    if not detected.ticks:
-        return f"grid phase: {detected.describe()}"
-    return f"grid phase: {detected.describe()}; --phase {detected.ticks} counts bars from it"
+    unphased = song_bars(opened.song, None, 0)
+    detected = song_grid_phase(opened.song, melody_track, meter_run_steps(unphased))
+    seen = f"detected {detected.describe()}"
+    if opened.phase_rule == "forced":
+        return f"grid phase: bars counted from tick {opened.phase_ticks} (--phase); {seen}"
+    if not opened.phase_ticks:
+        return (f"grid phase: bars counted from tick 0 ({seen}"
+                + ("; the bar phase is not applied by default, --phase TICKS applies it)" if detected.ticks else ")"))
+    return (f"grid phase: {opened.phase.describe_applied()} (detected; --phase 0 turns it off); "
+            f"{seen}")
 
 
 def model_lines(opened, target: "BarRange", track: Optional[str]) -> list[str]:

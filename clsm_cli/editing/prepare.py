@@ -23,6 +23,7 @@ from clsm_cli.music import melody
 from clsm_cli.music.bars import Bar, BarRange, bar_fits, meter_run, song_bars, window_around
 from clsm_cli.timebase import Meter, meters_text
 from clsm_cli.music.midi_read import read_midi
+from clsm_cli.music.phase import GridPhase
 from clsm_cli.music.song import MidiSong, MidiTrack
 from clsm_cli.music.tokens import StepNote
 from clsm_cli.music.track_choice import MelodyChoice, choose_melody, silent_target_warning
@@ -36,6 +37,9 @@ class OpenedSong:
     song: MidiSong
     bars: tuple[Bar, ...]  # numbered from 1
     warnings: tuple[str, ...]
+    phase_ticks: int = 0  # the tick bars are counted from (music/phase.py)
+    phase_rule: str = "detected"  # "detected" (no --phase: the confident part of what was detected), "forced" (--phase)
+    phase: Optional[GridPhase] = None  # what was detected (None with --phase, or when no melody track reads)
 
 
 @dataclass(frozen=True)
@@ -80,23 +84,69 @@ def _read_once(path: Path) -> MidiSong:
 
 
 def open_song(path: Union[str, Path], bar_range: Optional[BarRange], meter: Optional[Meter] = None,
-              phase_ticks: int = 0) -> OpenedSong:
+              phase_ticks: Optional[int] = None) -> OpenedSong:
     """Read ``path``; check that ``bar_range`` (if any) lies inside it (InputFileError, exit 3).
 
-    ``meter`` (``--meter``) stands for the file's time signatures when counting bars; ``phase_ticks``
-    (``--phase``) counts them from that tick (``bars.song_bars``).
+    ``meter`` (``--meter``) stands for the file's time signatures when counting bars. Bars are
+    counted from ``phase_ticks`` (``--phase``; 0: from tick 0); None detects the grid's phase
+    (:func:`detected_phase`) and counts them from its confident part, with a warning saying so
+    (a file on the grid from tick 0 is unaffected).
     """
     path = Path(path)
     song = _read_once(path)
+    phase, rule = None, "forced"
+    if phase_ticks is None:
+        phase, rule = detected_phase(song, meter), "detected"
+        phase_ticks = phase.applied_ticks if phase is not None else 0
     bars = tuple(song_bars(song, meter, phase_ticks))
     if bar_range is not None:
         bar_range.check_inside(bars, path.name)
     warnings = list(song.warnings)
+    if rule == "detected" and phase_ticks:
+        warnings.append(phase_warning(path.name, phase))
     if meter is not None and {(n, d) for _, n, d in song.time_signatures} != {meter.as_tuple()}:
         warnings.append(meter_override_warning(song, meter, path.name))
     elif not song.had_time_signature:
         warnings.append(f"{path.name} has no time signature: assuming 4/4 (the MIDI default)")
-    return OpenedSong(path, song, bars, tuple(warnings))
+    return OpenedSong(path, song, bars, tuple(warnings), phase_ticks, rule, phase)
+
+
+def phase_warning(file_name: str, phase: GridPhase) -> str:
+    """What the editing commands say when a detected phase moved the bars."""
+    return (f"{file_name}: its grid is shifted, so {phase.describe_applied()} "
+            "(--phase 0 counts from tick 0, --phase TICKS from another tick)")
+
+
+def detected_phase(song: MidiSong, meter: Optional[Meter] = None) -> Optional[GridPhase]:
+    """The grid phase of ``song``'s automatically chosen melody track (``music/phase.py``), with its
+    bars counted from tick 0 in ``meter``; None when no track reads as a melody. Remembered with
+    the song read last (one detection per file and meter)."""
+    key = ("phase", meter)
+    remembered = _last_read.get("song") is song
+    if not remembered or key not in _last_read:
+        from clsm_cli.errors import ClsmError
+        from clsm_cli.music.phase import song_grid_phase
+
+        try:
+            bars = song_bars(song, meter, 0)
+            track = choose_melody(song, None, bars).track
+            phase = song_grid_phase(song, track, meter_run_steps(bars))
+        except ClsmError:
+            phase = None
+        if phase is not None and phase.applied_ticks >= song.last_note_end:
+            phase = None  # a song shorter than its phase: nothing to count from
+        if remembered:
+            _last_read[key] = phase
+        return phase
+    return _last_read[key]
+
+
+def meter_run_steps(bars: Sequence[Bar]) -> int:
+    """Steps per bar of the song's most common meter (the first of equals)."""
+    counts: dict[int, int] = {}
+    for bar in bars:
+        counts[bar.time_signature.steps_per_bar] = counts.get(bar.time_signature.steps_per_bar, 0) + 1
+    return max(counts, key=counts.__getitem__)
 
 
 def meter_override_warning(song: MidiSong, meter: Meter, file_name: str) -> str:

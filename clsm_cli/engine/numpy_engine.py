@@ -89,6 +89,7 @@ class NumpyEngine:
             for number in range(config.flow_layers)
         )
         self.decoder = ContextDecoder(weights, config)
+        self._last_prior: tuple | None = None  # (context key, mean, logvar) of the last prior
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, np.ndarray], config: Any, directory: Path) -> "NumpyEngine":
@@ -98,11 +99,19 @@ class NumpyEngine:
     # Distributions ---------------------------------------------------------------------------
 
     def prior(self, window: np.ndarray, target: TargetSpan) -> Gaussian:
-        """p(w | x_C, τ): the prior network reads the window with the target replaced by ``<p>``."""
+        """p(w | x_C, τ): the prior network reads the window with the target replaced by ``<p>``.
+
+        The last context's prior is remembered (it depends on the context alone): the model choice
+        measures the fit in the window the edit then draws from, so the edit reuses it.
+        """
         tokens = self._tokens(window, target)
         tokens[:, target.start : target.end] = PLACEHOLDER_TOKEN
-        mean, logvar = self.prior_network(tokens, target)  # (1, z_dim) each
-        return Gaussian(mean=mean[0], logvar=logvar[0])
+        key = (tokens.tobytes(), target.start, target.length)
+        if self._last_prior is None or self._last_prior[0] != key:
+            mean, logvar = self.prior_network(tokens, target)  # (1, z_dim) each
+            self._last_prior = (key, mean[0], logvar[0])
+        _, mean, logvar = self._last_prior
+        return Gaussian(mean=mean.copy(), logvar=logvar.copy())
 
     def posterior(self, window: np.ndarray, target: TargetSpan) -> Gaussian:
         """q(z | x, τ): the encoder reads the whole window."""

@@ -47,12 +47,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Linear:
-    weight_t: np.ndarray  # (in, out): torch's (out, in) weight, transposed once
+    weight_t: np.ndarray  # (in, out): a transposed view of torch's (out, in) weight (BLAS reads it as is)
     bias: np.ndarray  # (out,)
 
     @classmethod
     def from_weights(cls, weights: Weights, prefix: str) -> "Linear":
-        return cls(np.ascontiguousarray(weights[f"{prefix}.weight"].T), weights[f"{prefix}.bias"])
+        return cls(weights[f"{prefix}.weight"].T, weights[f"{prefix}.bias"])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return x @ self.weight_t + self.bias  # (..., in) -> (..., out)
@@ -260,15 +260,15 @@ class TransformerStack:
 class LSTMDirection:
     """One direction of one layer of ``torch.nn.LSTM``: gates i, f, g, o in PyTorch's order."""
 
-    input_weight_t: np.ndarray  # (in, 4H)
+    input_weight_t: np.ndarray  # (in, 4H): transposed views, as Linear's
     hidden_weight_t: np.ndarray  # (H, 4H)
     bias: np.ndarray  # (4H,): bias_ih + bias_hh
 
     @classmethod
     def from_weights(cls, weights: Weights, prefix: str, suffix: str) -> "LSTMDirection":
         return cls(
-            np.ascontiguousarray(weights[f"{prefix}.weight_ih_{suffix}"].T),
-            np.ascontiguousarray(weights[f"{prefix}.weight_hh_{suffix}"].T),
+            weights[f"{prefix}.weight_ih_{suffix}"].T,
+            weights[f"{prefix}.weight_hh_{suffix}"].T,
             weights[f"{prefix}.bias_ih_{suffix}"] + weights[f"{prefix}.bias_hh_{suffix}"],
         )
 
@@ -282,8 +282,9 @@ class LSTMDirection:
         outputs = np.empty((batch, steps, size), dtype=np.float32)
         for step in (range(steps - 1, -1, -1) if reverse else range(steps)):
             gates = projected[:, step] + hidden @ self.hidden_weight_t  # (B, 4H)
-            input_gate, forget_gate = sigmoid(gates[:, :size]), sigmoid(gates[:, size : 2 * size])
-            candidate, output_gate = np.tanh(gates[:, 2 * size : 3 * size]), sigmoid(gates[:, 3 * size :])
+            squashed = sigmoid(gates)  # (B, 4H): one call for the i, f and o gates (g's quarter unused)
+            input_gate, forget_gate, output_gate = squashed[:, :size], squashed[:, size : 2 * size], squashed[:, 3 * size :]
+            candidate = np.tanh(gates[:, 2 * size : 3 * size])
             cell = forget_gate * cell + input_gate * candidate
             hidden = output_gate * np.tanh(cell)
             outputs[:, step] = hidden

@@ -301,7 +301,9 @@ def _measure_pieces(events: Sequence[tuple[int, int, tuple[int, ...], bool, bool
         position = event[1]
     if position < length:
         filled.append((position, length, (), False, False, False))
-    if voice == 1 and len(filled) == 1 and not filled[0][2]:
+    numerator, denominator = time_signature
+    full_bar = length * denominator == numerator * 4 * DIVISIONS_PER_QUARTER  # not a pickup (a reader fills a whole-measure rest)
+    if voice == 1 and len(filled) == 1 and not filled[0][2] and full_bar:
         return (Piece(0, length, (), "", measure_rest=True),)
     boundaries = {b for event in filled for b in event[:2]}
     triplet_beats = {b // DIVISIONS_PER_QUARTER for b in boundaries if b % SIXTEENTH}

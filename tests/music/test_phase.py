@@ -64,3 +64,76 @@ def test_phase_zero_changes_nothing_and_bad_phases_are_refused(tmp_path):
     assert song_bars(song, phase_ticks=0) == song_bars(song)
     with pytest.raises(UsageError, match="--phase"):
         song_bars(song, phase_ticks=10**7)
+
+
+# --- the phase applied by default, when a song is read (editing.prepare.open_song) --------------
+
+
+@pytest.mark.parametrize("shift, applied", [
+    (8, 8),  # a few ticks: the offset (1/15 of a 16th)
+    (41, 41),  # POP909's kind of offset
+    (120 + 8, 128),  # a 16th and a few ticks late: the offset, and the beats one step later
+    (240 + 41, 281),  # an 8th and an offset late: the beats two steps later
+    (120, 0),  # exactly a 16th late: the onsets sit on the grid from tick 0, so the file is
+    (240, 0),  # left as it is (as a tune with an unpadded pickup); --phase applies it
+    (1, 0),  # abc2midi's one tick: below MIN_APPLIED_OFFSET, not applied
+    (0, 0),  # on the grid from tick 0: unaffected
+])
+def test_the_confident_phase_is_applied_when_a_song_is_read(tmp_path, shift, applied):
+    from clsm_cli.editing.prepare import open_song
+
+    path = write_shifted(tmp_path / f"shifted-{shift}.mid", shift)
+    opened = open_song(path, None)
+    assert (opened.phase_rule, opened.phase_ticks) == ("detected", applied)
+    assert any("grid is shifted" in w for w in opened.warnings) == bool(applied)
+    assert open_song(path, None, phase_ticks=0).bars == tuple(song_bars(read_midi(path)))  # --phase 0: off
+    assert open_song(path, None, phase_ticks=0).phase_rule == "forced"
+
+
+def test_a_shift_by_whole_beats_is_not_applied_by_default(tmp_path):
+    """Bar phase among the beats (a wrong one renumbers bars) is left to --phase, even when detected."""
+    from clsm_cli.editing.prepare import open_song
+
+    path = write_shifted(tmp_path / "beat-late.mid", 480 + 41)
+    opened = open_song(path, None)
+    assert opened.phase.ticks == 480 + 41 and opened.phase_ticks == 41
+
+
+def test_unclear_eighths_give_no_beat_step():
+    from clsm_cli.music.phase import confident_beat_step
+
+    onsets = np.arange(32) * 120  # every 16th alike: no 8th grid stands out
+    assert confident_beat_step(onsets, np.full(32, 100), 120, 4) == 0
+    late = np.arange(32) * 480 + 240  # every onset an 8th after the beat grid
+    assert confident_beat_step(late, np.full(32, 400), 120, 4) == 2
+    assert confident_beat_step(late[:8], np.full(8, 400), 120, 4) == 0  # too few onsets
+
+
+def test_files_on_the_grid_from_tick_0_are_unaffected():
+    from pathlib import Path
+
+    from clsm_cli.editing.prepare import open_song
+
+    root = Path(__file__).resolve().parents[2]
+    files = sorted((root / "examples").glob("*.mid")) + sorted((root / "tests/fixtures/dev_midi").glob("cre_*.mid"))
+    assert len(files) >= 17
+    for path in files:
+        opened = open_song(path, None)
+        assert opened.phase_ticks == 0 and opened.bars == tuple(song_bars(read_midi(path))), path.name
+
+
+def test_pop909_dev_files_get_their_offset_and_annotated_beat_step():
+    """The POP909 dev songs (4/4): the applied phase within a beat matches beat_midi.txt's beats
+    (measured once: 010 411, 101 77, 202 16, 303 401, 404 208, 707 448, 808 160 ticks after each
+    beat; 606's 8ths are unclear, so only its offset applies)."""
+    from pathlib import Path
+
+    from clsm_cli.editing.prepare import open_song
+    from clsm_cli.timebase import Meter
+
+    annotated = {"010": 411, "101": 77, "202": 16, "303": 401, "404": 208, "707": 448, "808": 160}
+    root = Path(__file__).resolve().parents[2] / "tests/fixtures/dev_midi"
+    for song, beat_ticks in annotated.items():
+        opened = open_song(root / f"pop909_{song}.mid", None, Meter(4, 4))
+        assert opened.phase_ticks % TPB == beat_ticks, song
+    assert open_song(root / "pop909_606.mid", None, Meter(4, 4)).phase_ticks == 39
