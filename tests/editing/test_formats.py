@@ -10,6 +10,7 @@ from fractions import Fraction
 import pytest
 
 from clsm_cli.editing import formats
+from clsm_cli.errors import OutputError
 from clsm_cli.music.bars import BarRange
 from clsm_cli.music.midi_read import read_midi
 from synthetic_midi.midi_factory import melody_of, scale_melody, write_song
@@ -62,7 +63,7 @@ def test_vary_and_interpolate_take_the_flags_too(run_clsm, tiny_model_dir, tmp_p
 
 def test_a_failing_notation_write_leaves_no_output_of_the_set(run_clsm, tiny_model_dir, tmp_path, song, monkeypatch):
     def full_disk(job, path):
-        raise formats.OutputError(f"cannot write to the folder {path.parent} (No space left on device)")
+        raise OutputError(f"cannot write to the folder {path.parent} (No space left on device)")
 
     monkeypatch.setattr(formats, "ABC", formats.OutputFormat("abc", ".abc", full_disk))
     monkeypatch.setattr(formats, "FORMATS", (formats.MIDI, formats.WAV, formats.MUSICXML, formats.ABC))
