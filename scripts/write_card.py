@@ -110,7 +110,8 @@ def harmony_line(log_text: str) -> str:
 
 
 def _count(value: float, unit: str) -> str:
-    return f"{value:g} {unit}" + ("" if value == 1 else "s")
+    shown = f"{value:g}" if float(value).is_integer() else f"{value:.2f}"
+    return f"{shown} {unit}" + ("" if value == 1 else "s")
 
 
 def main() -> None:
@@ -125,6 +126,8 @@ def main() -> None:
     parser.add_argument("--corpus", choices=sorted(CORPORA), default="folk", help="what the model was trained on")
     parser.add_argument("--data", type=Path, default=None, help="the data set (its manifest gives the counts)")
     parser.add_argument("--harmony", type=Path, default=None, help="benchmarks/harmony.py's output")
+    parser.add_argument("--note", action="append", default=[], metavar="TEXT",
+                        help="a further known limit (a bullet of its own); repeat for more")
     parser.add_argument("--warm-start", default=None, metavar="TEXT",
                         help="where the first stage's --init-from weights came from (a model no longer in weights/)")
     args = parser.parse_args()
@@ -158,7 +161,9 @@ def main() -> None:
         flags = stage["settings"]
         return (f"clsm train clsm --data {corpus['data_dir']} --meter {meter} --preset small --out {out} --precision bf16 "
                 f"--beta {flags['kl_weight']:g} --anneal-epochs {flags['anneal_epochs']:g} --free-bits {flags['free_bits']:g} "
-                f"--epochs {flags['epochs']} --seed {flags['seed']}" + (f" --init-from {init_from}" if init_from else ""))
+                f"--epochs {flags['epochs']} --seed {flags['seed']}"
+                + ("" if float(stage["epochs_completed"]).is_integer() else f" --max-steps {stage['steps']}")
+                + (f" --init-from {init_from}" if init_from else ""))
 
     outs = [f"runs/{args.name}-stage{number}" for number in range(1, len(stages))] + [f"runs/{args.name}"]
     first_init = f"runs/{args.name}-16th" if args.warm_start else None
@@ -230,7 +235,7 @@ The recommended (default) decoding is **temperature {config["decoding_temperatur
 - The decoding (and, for a model trained in stages, when to stop) was chosen on these test-split
   figures, so they flatter it a little; tunes it has never been measured on are the fair check.
 - Sampling means a candidate can occasionally be odd; ask for more (`-n 8`).
-"""
+""" + "".join(f"- {note}\n" for note in args.note)
     (folder / "CARD.md").write_text(card, encoding="utf-8")
     print(f"wrote {folder / 'CARD.md'} ({misses})")
 
