@@ -138,7 +138,8 @@ def phase_line(opened, melody_track) -> str:
         return f"grid phase: bars counted from tick {opened.phase_ticks} (--phase); {seen}"
     if not opened.phase_ticks:
         return (f"grid phase: bars counted from tick 0 ({seen}"
-                + ("; the bar phase is not applied by default, --phase TICKS applies it)" if detected.ticks else ")"))
+                + (f"; not applied by default, since bars would be renumbered: --phase {detected.ticks} applies it)"
+                   if detected.ticks else ")"))
     return (f"grid phase: {opened.phase.describe_applied()} (detected; --phase 0 turns it off); "
             f"{seen}")
 

@@ -52,8 +52,9 @@ class LineRules:
 
     def _row(self, step: int, drawn: np.ndarray) -> np.ndarray:
         pitches = self.pitch_allowed.copy()
-        if self.floor is not None and self.floor[step] >= 0:
-            pitches &= self.file_pitches > self.floor[step]
+        landing = _landing_step(step, drawn)
+        if self.floor is not None and self.floor[landing] >= 0:
+            pitches &= self.file_pitches > self.floor[landing]
         previous = self._previous_pitch(drawn)
         relaxed = pitches.copy()  # before the leap rule: what a forced onset may fall back on
         if self.max_leap is not None and previous is not None:
@@ -106,6 +107,20 @@ class LineRules:
         positions_left = len(range(step, bar_end, every)) if every == 1 else len(
             [s for s in range(step, bar_end) if (s - bar_start) % every == 0])
         return needed >= positions_left, True
+
+
+# Where a note drawn at token k of a triplet quarter ([3:, t1, t2, t3]) starts on the 16th grid the
+# editing commands keep (music/triplets.py: a triplet's steps round to the quarter's 16ths 0, 1 and 3).
+_TRIPLET_LANDING = {1: 0, 2: 1, 3: 3}
+
+
+def _landing_step(step: int, drawn: np.ndarray) -> int:
+    """The target's 16th step a note drawn at token ``step`` starts on, after tokens ``drawn``: the
+    step itself, or inside a triplet quarter (its marker drawn) the 16th its triplet rounds to."""
+    quarter = step - step % 4
+    if step > quarter and len(drawn) > quarter and drawn[quarter] == TRIPLET_TOKEN:
+        return quarter + _TRIPLET_LANDING[step - quarter]
+    return step
 
 
 def _nearest(candidates: np.ndarray, file_pitches: np.ndarray, previous: Optional[int]) -> np.ndarray:

@@ -62,9 +62,15 @@ class GridPhase:
 
     @property
     def applied_ticks(self) -> int:
-        """The phase applied when ``--phase`` is not given: the offset and the confident beat step,
-        in a file whose onsets are off the grid counted from tick 0; 0 otherwise."""
-        return self.offset_ticks + self.beat_steps * self.unit_ticks if self.offset_applies else 0
+        """The phase applied when ``--phase`` is not given, in a file whose onsets are off the grid
+        counted from tick 0: the offset within a 16th, when it is under half a 16th. A larger phase
+        (the offset past half a step, or the beats a 16th or more later) would open the song with a
+        short lead bar and renumber every bar, so it is only reported (``--phase`` applies it); 0
+        otherwise."""
+        if not self.offset_applies:
+            return 0
+        ticks = self.offset_ticks + self.beat_steps * self.unit_ticks
+        return ticks if 2 * ticks < self.unit_ticks else 0
 
     def describe_applied(self) -> str:
         """What the default applied, in words (``clsm show`` and the editing commands' warnings)."""

@@ -72,8 +72,8 @@ def test_phase_zero_changes_nothing_and_bad_phases_are_refused(tmp_path):
 @pytest.mark.parametrize("shift, applied", [
     (8, 8),  # a few ticks: the offset (1/15 of a 16th)
     (41, 41),  # POP909's kind of offset
-    (120 + 8, 128),  # a 16th and a few ticks late: the offset, and the beats one step later
-    (240 + 41, 281),  # an 8th and an offset late: the beats two steps later
+    (120 + 8, 0),  # a 16th and a few ticks late: applying it would renumber the bars (a short lead
+    (240 + 41, 0),  # bar first), so only --phase applies it
     (120, 0),  # exactly a 16th late: the onsets sit on the grid from tick 0, so the file is
     (240, 0),  # left as it is (as a tune with an unpadded pickup); --phase applies it
     (1, 0),  # abc2midi's one tick: below MIN_APPLIED_OFFSET, not applied
@@ -122,7 +122,7 @@ def test_files_on_the_grid_from_tick_0_are_unaffected():
         assert opened.phase_ticks == 0 and opened.bars == tuple(song_bars(read_midi(path))), path.name
 
 
-def test_pop909_dev_files_get_their_offset_and_annotated_beat_step():
+def test_pop909_dev_files_get_their_offset_and_annotated_beat_step_when_forced():
     """The POP909 dev songs (4/4): the applied phase within a beat matches beat_midi.txt's beats
     (measured once: 010 411, 101 77, 202 16, 303 401, 404 208, 707 448, 808 160 ticks after each
     beat; 606's 8ths are unclear, so only its offset applies)."""
@@ -135,5 +135,9 @@ def test_pop909_dev_files_get_their_offset_and_annotated_beat_step():
     root = Path(__file__).resolve().parents[2] / "tests/fixtures/dev_midi"
     for song, beat_ticks in annotated.items():
         opened = open_song(root / f"pop909_{song}.mid", None, Meter(4, 4))
-        assert opened.phase_ticks % TPB == beat_ticks, song
+        detected = opened.phase.offset_ticks + opened.phase.beat_steps * opened.phase.unit_ticks
+        assert detected % TPB == beat_ticks, song
+        # By default only an offset under half a 16th is applied: bar 1 stays a whole bar.
+        assert opened.phase_ticks in (0, detected) and 2 * opened.phase_ticks < opened.phase.unit_ticks, song
+        assert opened.bars[0].steps == 16, song
     assert open_song(root / "pop909_606.mid", None, Meter(4, 4)).phase_ticks == 39
