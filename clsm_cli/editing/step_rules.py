@@ -48,7 +48,38 @@ class LineRules:
     def __call__(self, step: int, generated: np.ndarray) -> np.ndarray:
         """(B, C) bool: the tokens step ``step`` may draw after ``generated`` (B, step)."""
         generated = np.asarray(generated, dtype=np.int64)
+        if self.rhythm is None and self.density is None:  # no onset rule: every row at once
+            return self._free_rows(step, generated)
         return np.stack([self._row(step, row) for row in generated])
+
+    def _free_rows(self, step: int, generated: np.ndarray) -> np.ndarray:
+        """:meth:`_row` for every row of ``generated`` (B, step) when no rhythm or density rule
+        applies, vectorised: the decoder calls this once per step of every draw."""
+        batch = generated.shape[0]
+        pitches = np.repeat(self.pitch_allowed[None], batch, axis=0)  # (B, P)
+        if self.floor is not None:
+            quarter = step - step % 4
+            landing = np.full(batch, step)
+            if step > quarter and generated.shape[1] > quarter:
+                in_triplet = generated[:, quarter] == TRIPLET_TOKEN
+                landing[in_triplet] = quarter + _TRIPLET_LANDING[step - quarter]
+            floor = self.floor[landing]  # (B,)
+            pitches &= (floor[:, None] < 0) | (self.file_pitches[None] > floor[:, None])
+        if self.max_leap is not None:
+            previous = np.full(batch, -1 if self.previous_pitch is None else self.previous_pitch)  # (B,) -1: none
+            if generated.shape[1]:
+                is_note = generated < NUM_PITCHES  # (B, step)
+                last = generated.shape[1] - 1 - np.argmax(is_note[:, ::-1], axis=1)
+                drawn = generated[np.arange(batch), last]
+                has_note = is_note.any(axis=1)
+                previous[has_note] = self.file_pitches[drawn[has_note]]
+            near = np.abs(self.file_pitches[None] - previous[:, None]) <= self.max_leap
+            pitches &= near | (previous[:, None] < 0)
+        allowed = np.zeros((batch, self.num_classes), dtype=bool)
+        allowed[:, :NUM_PITCHES] = pitches
+        allowed[:, REST_TOKEN] = allowed[:, HOLD_TOKEN] = True
+        allowed[:, NUM_MUSIC_TOKENS:] = True  # the grammar's own tokens (3:): the grid's mask decides
+        return allowed
 
     def _row(self, step: int, drawn: np.ndarray) -> np.ndarray:
         pitches = self.pitch_allowed.copy()

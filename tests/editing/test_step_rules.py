@@ -31,3 +31,20 @@ def test_keep_rhythm_keeps_a_triplet_quarter_and_grammar_tokens_are_left_to_the_
     assert first[TRIPLET_TOKEN] and first.sum() == 1  # the original's marker, nothing else
     free = rules()(0, np.zeros((1, 0), dtype=np.int64))[0]
     assert free[TRIPLET_TOKEN] and free[:NUM_PITCHES].all()  # without a rhythm the grid's mask decides
+
+
+def test_the_vectorised_masks_equal_the_row_by_row_rule():
+    """Without a rhythm or density rule every row is masked at once; it must be the same rule."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        allowed = rng.random(NUM_PITCHES) < 0.7
+        allowed[int(rng.integers(NUM_PITCHES))] = True
+        floor = np.where(rng.random(16) < 0.3, rng.integers(55, 80, 16), -1) if rng.random() < 0.5 else None
+        mask = LineRules(file_pitches=file_pitches_of(int(rng.integers(-1, 2)) * 12), pitch_allowed=allowed,
+                         previous_pitch=None if rng.random() < 0.3 else int(rng.integers(55, 80)),
+                         max_leap=None if rng.random() < 0.3 else int(rng.integers(1, 12)), floor=floor,
+                         num_classes=TRIPLET_VOCAB_SIZE)
+        step = int(rng.integers(0, 16))
+        drawn = rng.integers(0, 32, size=(6, step))
+        drawn[:, [q for q in range(0, step, 4) if rng.random() < 0.3]] = TRIPLET_TOKEN
+        assert np.array_equal(mask(step, drawn), np.stack([mask._row(step, row) for row in drawn]))
