@@ -159,18 +159,21 @@ def meter_override_warning(song: MidiSong, meter: Meter, file_name: str) -> str:
 
 
 def prepare_song(
-    source: Union[str, Path, OpenedSong], bar_range: Optional[BarRange], track: Optional[str]
+    source: Union[str, Path, OpenedSong], bar_range: Optional[BarRange], track: Optional[str],
+    triplet_grid: bool = False,
 ) -> PreparedSong:
     """Choose the melody track of ``source`` (``--track``, else automatically), quantize it and
-    reduce it to one line. Warns about notes that quantization moved."""
+    reduce it to one line. Warns about notes that quantization moved (for a model on the
+    ``triplet_grid``, not about the triplets it reads as they are)."""
     opened = source if isinstance(source, OpenedSong) else open_song(source, bar_range)
     bars = list(opened.bars)
     choice = choose_melody(opened.song, track, bars)
     chosen = choice.track
     quantized = melody.quantize_track(chosen, bars, opened.song.ticks_per_beat)
     warnings = list(opened.warnings)
-    if quantized.report.summary():
-        warnings.append(f"track {chosen.number}: {quantized.report.summary()}")
+    moved = quantized.report.summary(triplet_grid)
+    if moved:
+        warnings.append(f"track {chosen.number}: {moved}")
     warnings.extend(choice.doubling_warnings())
     all_notes = tuple(sorted(quantized.notes, key=lambda note: (note.start_step, note.pitch)))
     line, dropped = melody.reduce_to_monophony(list(all_notes))

@@ -126,7 +126,7 @@ def prepare_for_model(path: Path, options: EditOptions, edit_model: LoadedEngine
     knows the target's meter (a warning for odd bars it keeps its window off), and prepare its melody."""
     opened = opened if opened is not None else open_song(path, options.bars, options.meter, options.phase)
     odd_bars = check_model_meters(opened.bars, options.bars, opened.path.name, edit_model.name, edit_model.config)
-    prepared = prepare_song(opened, options.bars, options.track)
+    prepared = prepare_song(opened, options.bars, options.track, edit_model.config.grid.has_triplets)
     if not prepared.choice.looks_like_melody:  # an accompaniment-only arrangement: which part is the user's call
         raise InputFileError(f"{opened.path.name}: {prepared.choice.reason} (its tracks are "
                              f"{track_list(prepared.song)})")

@@ -141,12 +141,14 @@ class QuantizeReport:
     overlaps_trimmed: int  # a same-pitch note cut short where the next one starts
     duplicates_merged: int  # same pitch starting on the same step: kept once
 
-    def summary(self) -> str:
-        """One sentence for a warning, or "" when nothing moved."""
+    def summary(self, triplet_grid: bool = False) -> str:
+        """One sentence for a warning, or "" when nothing moved. On the ``triplet_grid`` (a model
+        that reads 8th-note triplets) the notes on triplets are not moved, so they go unmentioned."""
         parts = []
-        if self.off_grid:
-            parts.append(f"{self.off_grid} of {self.notes} notes were off the 16th-note grid and moved onto it")
-        if self.triplets:
+        off_grid = self.off_grid - self.triplets if triplet_grid else self.off_grid
+        if off_grid > 0:
+            parts.append(f"{off_grid} of {self.notes} notes were off the 16th-note grid and moved onto it")
+        if self.triplets and not triplet_grid:
             parts.append(f"{self.triplets} looked like triplets, which the grid cannot hold")
         if self.lengthened:
             parts.append(f"{self.lengthened} shorter than a 16th were lengthened")

@@ -193,3 +193,13 @@ def test_bassoon_is_not_a_bass_but_a_bass_guitar_is():
     assert not is_bass_track(track("Bassoon"))
     assert is_bass_track(track("Fretless Bass"))
     assert is_bass_track(track("Piano", program=33))
+
+
+def test_a_triplet_grid_model_is_not_told_that_triplets_cannot_be_held():
+    from clsm_cli.music.melody import QuantizeReport
+
+    report = QuantizeReport(notes=20, off_grid=8, triplets=6, lengthened=0, overlaps_trimmed=0, duplicates_merged=0)
+    assert "6 looked like triplets" in report.summary() and "8 of 20" in report.summary()
+    assert report.summary(triplet_grid=True) == "2 of 20 notes were off the 16th-note grid and moved onto it"
+    only_triplets = QuantizeReport(notes=9, off_grid=3, triplets=3, lengthened=0, overlaps_trimmed=0, duplicates_merged=0)
+    assert only_triplets.summary(triplet_grid=True) == ""
