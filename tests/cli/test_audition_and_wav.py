@@ -9,14 +9,8 @@ import pytest
 
 import clsm_cli.music.audio as audio
 from clsm_cli.music.midi_read import read_text_events
-from synthetic_midi.midi_factory import scale_melody, write_song
 from synthetic_midi.tiny_soundfont import write_tiny_soundfont
 from tests.music.audition_checks import audition_structure
-
-
-@pytest.fixture
-def song(tmp_path):
-    return write_song(tmp_path / "song.mid", scale_melody(10))  # melody, bass and drums
 
 
 @pytest.fixture

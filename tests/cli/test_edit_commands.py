@@ -33,11 +33,6 @@ ESCAPE = "\x1b"
 
 
 @pytest.fixture
-def song(tmp_path):
-    return write_song(tmp_path / "song.mid", scale_melody(10))
-
-
-@pytest.fixture
 def edit_cli(run_clsm, tiny_model_dir, tmp_path):
     """``clsm VERB ... --model tiny --out tmp/out --no-preview``; returns (result, json objects)."""
 

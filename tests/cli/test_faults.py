@@ -20,23 +20,6 @@ from clsm_cli.music.midi_write import provenance_event
 from synthetic_midi.midi_factory import SongSpec, TrackSpec, scale_melody, write_song
 
 
-@pytest.fixture
-def song(tmp_path):
-    return write_song(tmp_path / "song.mid", scale_melody(10))
-
-
-@pytest.fixture
-def clsm(run_clsm, tiny_model_dir, tmp_path):
-    """``clsm VERB ARGS --model tiny --out tmp/out --no-preview`` -> (result, JSON objects on stdout)."""
-
-    def run(verb, *args, out="out"):
-        result = run_clsm(verb, *args, "--model", str(tiny_model_dir), "--out", str(tmp_path / out), "--no-preview")
-        objects = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-        return result, objects
-
-    return run
-
-
 def infill_outputs(clsm, song, seed=1, n=2, out="out"):
     result, (record,) = clsm("infill", song, "--bars", "3-4", "-n", str(n), "--seed", str(seed), "--json", out=out)
     assert result.exit_code == 0, result.output

@@ -4,7 +4,6 @@ wrong pair of files is one sentence with its exit code."""
 
 from __future__ import annotations
 
-import json
 import os
 
 import mido
@@ -15,24 +14,6 @@ from clsm_cli.music.midi_read import read_midi
 from synthetic_midi.midi_factory import scale_melody, write_song
 
 BARS = BarRange(3, 4)
-
-
-@pytest.fixture
-def song(tmp_path):
-    return write_song(tmp_path / "song.mid", scale_melody(10))
-
-
-@pytest.fixture
-def clsm(run_clsm, tiny_model_dir, tmp_path):
-    """``clsm VERB ARGS --model tiny --out tmp/out --no-preview``: (result, JSON objects on stdout)."""
-
-    def run(verb, *args, out="out"):
-        extra = ["--out", str(tmp_path / out)] if out is not None else []
-        result = run_clsm(verb, *args, "--model", str(tiny_model_dir), *extra, "--no-preview")
-        objects = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-        return result, objects
-
-    return run
 
 
 def notes_by_place(path, bars=BARS):

@@ -9,12 +9,6 @@ import json
 import pytest
 
 from clsm_cli.errors import EXIT_USAGE
-from synthetic_midi.midi_factory import scale_melody, write_song
-
-
-@pytest.fixture
-def song(tmp_path):
-    return write_song(tmp_path / "song.mid", scale_melody(10))
 
 
 @pytest.mark.parametrize(("options", "message"), [
