@@ -22,7 +22,7 @@ from clsm_cli.errors import InputFileError
 from clsm_cli.music import melody
 from clsm_cli.music.bars import Bar, BarRange, bar_fits, meter_run, song_bars, window_around
 from clsm_cli.timebase import Meter, meters_text
-from clsm_cli.music.midi_read import read_midi
+from clsm_cli.music.midi_read import file_identity, read_midi
 from clsm_cli.music.phase import GridPhase
 from clsm_cli.music.song import MidiSong, MidiTrack
 from clsm_cli.music.tokens import StepNote
@@ -73,8 +73,7 @@ def _read_once(path: Path) -> MidiSong:
     """``read_midi(path)``, remembering the last file read: a command that opens a file to choose its
     model and again to edit it reads it once. A file changed since (its time or size) is read again."""
     try:
-        stat = path.stat()
-        identity = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        identity = file_identity(path)
     except OSError:
         return read_midi(path)  # read_midi says what is wrong in one sentence
     if _last_read.get("identity") != identity:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 import numpy as np
 
 from clsm_cli.errors import InputFileError
-from clsm_cli.music.midi_read import read_midi
+from clsm_cli.music.midi_read import file_identity, read_midi
 from clsm_cli.music.midi_write import check_output_path, write_output_bytes
 
 if TYPE_CHECKING:  # the synth and the SoundFont reader load when audio is first rendered
@@ -115,8 +115,8 @@ def choose_renderer(soundfont: Optional[os.PathLike | str] = None) -> RendererCh
     if path is None:
         return RendererChoice(BuiltinSynth(), missing or HOW_TO_GET_ONE)
     try:
-        stat = path.stat()
-        return _soundfont_choice(path.resolve(), stat.st_mtime_ns, stat.st_size)
+        resolved, mtime_ns, size = file_identity(path)
+        return _soundfont_choice(Path(resolved), mtime_ns, size)
     except OSError as error:
         return RendererChoice(BuiltinSynth(), f"the SoundFont {path} cannot be read ({error.strerror or error}), "
                                               "so audio uses the built-in synth")

@@ -376,13 +376,20 @@ _RECENT_FILES = 8  # files whose bytes a command keeps, so reading a song and it
 _recent_bytes: "OrderedDict[tuple, bytes]" = OrderedDict()
 
 
+def file_identity(path: str | os.PathLike) -> tuple[str, int, int]:
+    """(resolved path, modification time in ns, size): what the read-once memories key a file by,
+    so a file changed since it was read is read again. OSError when it cannot be looked at."""
+    path = Path(path)
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
+
+
 def _bytes_read_once(path: Path) -> bytes:
-    """``read_file_bytes(path)``, remembering the last few files read by path, modification time and
-    size: a command that reads an input's provenance, then its notes (to choose a model, then to
-    edit) reads the file once. A file changed since is read again."""
+    """``read_file_bytes(path)``, remembering the last few files read (by :func:`file_identity`):
+    a command that reads an input's provenance, then its notes (to choose a model, then to edit)
+    reads the file once. A file changed since is read again."""
     try:
-        stat = path.stat()
-        identity = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        identity = file_identity(path)
     except OSError:
         return read_file_bytes(path)  # it says what is wrong in one sentence
     if identity not in _recent_bytes:
