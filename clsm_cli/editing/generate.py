@@ -47,13 +47,6 @@ class Candidate:
     log_probs: Optional[np.ndarray] = None
 
 
-def candidate_numbers(count: int) -> range:
-    """The numbers of the first ``count`` candidates: 1..count, as the output files are named."""
-    if int(count) < 1:
-        raise ValueError(f"at least one candidate is needed, got {count}")
-    return range(1, int(count) + 1)
-
-
 def infill(engine: InferenceEngine, window: np.ndarray, target: TargetSpan, decoding: Decoding, seed: int,
            candidates: Sequence[int], chunk: int = 0, attempt: int = 0,
            rules: Optional[StepMask] = None) -> list[Candidate]:

@@ -9,6 +9,7 @@ import torch
 
 from clsm_cli.constants import HOLD_TOKEN, NUM_MUSIC_TOKENS, REST_TOKEN, WINDOW_STEPS
 from clsm_cli.editing import generate
+from clsm_cli.editing.draw import pool_indices
 from clsm_cli.editing.options import command_decoding
 from clsm_cli.engine.draws import candidate_draws
 from clsm_cli.engine.protocol import TargetSpan
@@ -46,11 +47,11 @@ def noise_of(seed, candidates, z_dim, length=TARGET.length):
 
 
 def infill(model, window, target, n, seed, decoding=SAMPLING):
-    return generate.infill(model, window, target, decoding, seed, generate.candidate_numbers(n))
+    return generate.infill(model, window, target, decoding, seed, pool_indices(n))
 
 
 def vary(model, window, target, amount, n, seed, decoding=SAMPLING, centre=None):
-    return generate.vary(model, window, target, decoding, seed, generate.candidate_numbers(n), amount, centre)
+    return generate.vary(model, window, target, decoding, seed, pool_indices(n), amount, centre)
 
 
 def same_candidates(first, second) -> bool:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from clsm_cli.editing import generate
+from clsm_cli.editing.draw import pool_indices
 from clsm_cli.editing.distances import pitch_edit_distance, series_distances
 from clsm_cli.editing.options import command_decoding
 from clsm_cli.editing.prepare import open_song, prepare_song
@@ -76,7 +77,7 @@ def test_the_amount_sets_how_far_variations_move(shipped, tunes):
             original = notes_for_writer(line, start, end)
             for seed in SEEDS:
                 for candidate in generate.vary(shipped.engine, window.tokens, window.target, decoding, seed,
-                                               generate.candidate_numbers(8), amount):
+                                               pool_indices(8), amount):
                     moved = notes_of(candidate, line, window, start, end)
                     distances.append(pitch_edit_distance(original, moved) / len(original))
         per_note[amount] = float(np.mean(distances))
