@@ -10,6 +10,9 @@ same token unless ``u`` falls within that rounding of a boundary (a rare, counta
 Controls (a key, a range, a rhythm, the top-voice rule, a triplet grammar) act here and nowhere else:
 ``allowed`` marks the tokens a step may draw, and a masked token gets zero probability before the
 temperature and nucleus renormalise, so the same uniforms draw the same tokens in either engine.
+A step rule may also lean instead of forbid (the song's chords on the beats): then ``allowed`` is a
+float array of log-weights added to the logits, ``-inf`` where a token is forbidden (a bool mask is
+the special case 0 / ``-inf``).
 A decoder learns a step's mask from a :class:`StepMask`, a pure function of the tokens drawn so
 far, so the same mask can be rebuilt after the draw (to score a candidate or anchor its uniforms).
 """
@@ -65,48 +68,79 @@ def resolve_decoding(recommended: Decoding, temperature: float | None, top_p: fl
 class StepMask(Protocol):
     """The tokens step ``step`` of a target may draw, given the tokens drawn before it.
 
-    ``generated`` is (B, step) int64; the answer is (B, C) or (C,) bool, or None when every token
-    is allowed. It must be pure (the same tokens give the same mask) and allow at least one token.
+    ``generated`` is (B, step) int64; the answer is (B, C) or (C,) bool, or float log-weights
+    (``-inf``: forbidden), or None when every token is allowed. It must be pure (the same tokens
+    give the same answer) and allow at least one token.
     """
 
     def __call__(self, step: int, generated: np.ndarray) -> Optional[np.ndarray]: ...
 
 
 def step_masks(step_mask: Optional[StepMask], tokens: np.ndarray, num_classes: int) -> Optional[np.ndarray]:
-    """Every step's mask for known target ``tokens`` (B, L): (B, L, C) bool, or None without a mask."""
+    """Every step's mask for known target ``tokens`` (B, L): (B, L, C) bool (float log-weights when
+    a step's rule leans), or None without a mask."""
     if step_mask is None:
         return None
     tokens = np.asarray(tokens, dtype=np.int64)
     batch, length = tokens.shape
-    masks = np.ones((batch, length, num_classes), dtype=bool)
-    for step in range(length):
-        allowed = step_mask(step, tokens[:, :step])
+    steps = [step_mask(step, tokens[:, :step]) for step in range(length)]
+    leaning = any(allowed is not None and is_weights(allowed) for allowed in steps)
+    masks = np.zeros((batch, length, num_classes)) if leaning else np.ones((batch, length, num_classes), dtype=bool)
+    for step, allowed in enumerate(steps):
         if allowed is not None:
-            masks[:, step] = np.broadcast_to(np.asarray(allowed, dtype=bool), (batch, num_classes))
+            masks[:, step] = np.broadcast_to(as_log_weights(allowed) if leaning else np.asarray(allowed, dtype=bool),
+                                             (batch, num_classes))
     return masks
 
 
+def is_weights(allowed: np.ndarray) -> bool:
+    """Whether a step rule's answer leans (float log-weights) rather than only forbids (bool)."""
+    return np.issubdtype(np.asarray(allowed).dtype, np.floating)
+
+
+def as_log_weights(allowed: np.ndarray) -> np.ndarray:
+    """A step rule's answer as float log-weights: a bool mask is 0 where allowed, -inf elsewhere."""
+    allowed = np.asarray(allowed)
+    if is_weights(allowed):
+        return allowed.astype(np.float64)
+    return np.where(allowed.astype(bool), 0.0, -np.inf)
+
+
 def both_allowed(first: Optional[np.ndarray], second: Optional[np.ndarray]) -> Optional[np.ndarray]:
-    """The tokens two masks both allow (each (B, C), (C,) or None for every token): the triplet
-    grid's grammar and a command's controls apply together."""
+    """The tokens two step rules both allow (each (B, C), (C,) or None for every token): the triplet
+    grid's grammar and a command's controls apply together. Two masks give a mask; when either
+    leans, their log-weights add (a token either forbids stays forbidden)."""
     if first is None:
         return second
     if second is None:
         return first
+    if is_weights(first) or is_weights(second):
+        return as_log_weights(first) + as_log_weights(second)
     return np.logical_and(first, second)
 
 
 def _checked_allowed(allowed: Optional[np.ndarray], shape: tuple[int, int]) -> Optional[np.ndarray]:
-    """``allowed`` as (B, C) bool (a (C,) row is shared), every row with a token left; None stays None."""
+    """``allowed`` as (B, C) (a (C,) row is shared; bool, or float log-weights), every row with a token
+    left; None stays None."""
     if allowed is None:
         return None
-    allowed = np.asarray(allowed, dtype=bool)
+    allowed = np.asarray(allowed)
     if allowed.shape not in (shape, shape[1:]):
         raise ValueError(f"allowed must have shape {shape} or {shape[1:]}, got {allowed.shape}")
-    allowed = np.broadcast_to(allowed, shape)
-    if not allowed.any(axis=-1).all():
+    allowed = np.broadcast_to(allowed if is_weights(allowed) else allowed.astype(bool), shape)
+    left = np.isfinite(allowed) if is_weights(allowed) else allowed
+    if not left.any(axis=-1).all():
         raise ValueError("every row of allowed must allow at least one token")
     return allowed
+
+
+def _ruled_logits(logits: np.ndarray, allowed: Optional[np.ndarray]) -> np.ndarray:
+    """``logits`` under a step rule: masked tokens -inf, a leaning rule's log-weights added."""
+    if allowed is None:
+        return logits
+    if is_weights(allowed):
+        return logits + allowed
+    return np.where(np.asarray(allowed, dtype=bool), logits, -np.inf)
 
 
 def choose_tokens(logits: np.ndarray, decoding: Decoding, uniforms: np.ndarray | None,
@@ -116,10 +150,7 @@ def choose_tokens(logits: np.ndarray, decoding: Decoding, uniforms: np.ndarray |
     ``allowed`` (B, C) or (C,) bool (None: every token) zeroes the probability of masked tokens
     before the temperature and nucleus renormalise; argmax takes the best allowed token.
     """
-    logits = np.asarray(logits, dtype=np.float64)
-    allowed = _checked_allowed(allowed, logits.shape)
-    if allowed is not None:
-        logits = np.where(allowed, logits, -np.inf)
+    logits = _ruled_logits(np.asarray(logits, dtype=np.float64), _checked_allowed(allowed, np.shape(logits)))
     if decoding.is_argmax:
         return logits.argmax(axis=-1).astype(np.int64)
     if uniforms is None:
@@ -156,9 +187,7 @@ def anchor_uniforms(logits: np.ndarray, tokens: np.ndarray, decoding: Decoding,
     if logits.ndim != 2 or not logits.shape[0] == tokens.shape[0] == fallback.shape[0]:
         raise ValueError(f"need logits (L, C), tokens (L,) and fallback uniforms (L,), got shapes "
                          f"{logits.shape}, {tokens.shape} and {fallback.shape}")
-    allowed = _checked_allowed(allowed, logits.shape)
-    if allowed is not None:
-        logits = np.where(allowed, logits, -np.inf)
+    logits = _ruled_logits(logits, _checked_allowed(allowed, logits.shape))
     cumulative = _kept_cumulative(logits, decoding)  # (L, C), as choose_tokens accumulates it
     rows = np.arange(tokens.shape[0])
     upper = cumulative[rows, tokens]
@@ -182,9 +211,8 @@ def token_log_probs(logits: np.ndarray, tokens: np.ndarray, decoding: Decoding,
     logits = np.asarray(logits, dtype=np.float64)
     shape = logits.shape
     flat = logits.reshape(-1, shape[-1])
-    flat_allowed = None if allowed is None else np.asarray(allowed, dtype=bool).reshape(flat.shape)
-    if flat_allowed is not None:
-        flat = np.where(flat_allowed, flat, -np.inf)
+    if allowed is not None:
+        flat = _ruled_logits(flat, np.asarray(allowed).reshape(flat.shape))
     scoring = Decoding(1.0, 1.0) if decoding.is_argmax else decoding
     probs = _kept_probabilities(flat, scoring)  # (N, C)
     probs = probs / probs.sum(axis=-1, keepdims=True)

@@ -83,7 +83,7 @@ CORPORA = {
                   "  sung melodies), read on their annotated beats and downbeats. Folk tunes are folk-small's.",
         "trained_on": "the melodies of the POP909 data set",
         "build": "clsm data build --corpus pop909 POP909-Dataset --test-songs data/test_songs/pop909.txt "
-                 "--meters 4/4 --out data/pop909",
+                 "--meters 4/4 --grid triplet --out data/pop909",
         "data_dir": "data/pop909",
         "licence": "Licence: POP909 (github.com/music-x-lab/POP909-Dataset) is\nreleased under the MIT licence, "
                    "and so are these weights (MIT).",
@@ -107,6 +107,26 @@ def manifest_counts(data_dir: Path, meter: str) -> str:
 def harmony_line(log_text: str) -> str:
     """The figure line ``benchmarks/harmony.py`` prints."""
     return next(line.strip() for line in log_text.splitlines() if line.startswith("chord-tone share"))
+
+
+def harmony_section(log_path: Path, name: str, data_dir: str) -> str:
+    """The card's harmony section: the figure ``benchmarks/harmony.py`` printed and the command that
+    printed it (``--songs``: the test songs edited with their accompaniment; ``--data``: the model
+    alone on melody windows)."""
+    text = log_path.read_text()
+    measures = []
+    for line in text.splitlines():
+        if line.startswith("harmony on"):
+            measures.append(f"On the POP909 test songs, edited as a musician edits them, with their piano and bridge "
+                            f"tracks (`python benchmarks/harmony.py --songs POP909-Dataset --split-of {data_dir}`; "
+                            f"{line.split('(', 1)[1].rstrip(')')})")
+        elif line.startswith("harmony of"):
+            measures.append(f"The model alone on melody windows, no accompaniment to follow "
+                            f"(`python benchmarks/harmony.py --model {name} --data {data_dir}`)")
+        elif line.startswith("chord-tone share") and measures:
+            measures[-1] += f": {line.strip()}."
+    body = "\n".join(f"- {measure}" for measure in measures)
+    return f"\n## Harmony\n\nFull output: `docs/{log_path.name}`.\n{body}\n"
 
 
 def _count(value: float, unit: str) -> str:
@@ -179,9 +199,7 @@ def main() -> None:
               f"{passed} of {len(rows)} checks pass; it misses: " + "; ".join(failed))
     data_counts = (manifest_counts(args.data, meter) if args.data is not None
                    else DATA_COUNTS.get(meter, "see the manifest"))
-    harmony = ("" if args.harmony is None else
-               f"\n## Harmony\n\n`python benchmarks/harmony.py --model {args.name} --data {corpus['data_dir']}` "
-               f"(full output: `docs/{args.harmony.name}`): {harmony_line(args.harmony.read_text())}.\n")
+    harmony = "" if args.harmony is None else harmony_section(args.harmony, args.name, corpus["data_dir"])
     card = f"""# {args.name} — the shipped CLSM for {meter}
 
 A Contextual Latent Space Model (Akama, ISMIR 2021), `small` preset, trained on a CPU in this

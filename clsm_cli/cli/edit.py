@@ -26,7 +26,7 @@ from clsm_cli.cli.console import error_line, escape_markup, reports_errors, stde
 from clsm_cli.cli.edit_options import (  # the options the editing commands share
     FILES, BARS, NUM, SEED, TEMPERATURE, TOP_P, MODEL, TRACK, VOICE, OUT, FORCE, JSON, PREVIEW, WAV,
     SOUNDFONT, MUSICXML, ABC, COMBINED, DEVICE, PHASE, METER, ALSO_TRACK, JOBS, ENGINE, KEY, RANGE, KEEP_RHYTHM,
-    MAX_LEAP, DENSITY, POOL, RANK,
+    MAX_LEAP, DENSITY, CHORDS, POOL, RANK,
 )
 from clsm_cli.cli.edit_help import INFILL_HELP, INTERPOLATE_HELP, VARY_HELP
 from clsm_cli.errors import EXIT_OK
@@ -78,10 +78,11 @@ def infill(
     keep_rhythm: bool = KEEP_RHYTHM,
     max_leap: Optional[int] = MAX_LEAP,
     density: Optional[str] = DENSITY,
+    chords: str = CHORDS,
     pool: Optional[int] = POOL,
     rank: str = RANK,
 ) -> None:
-    values = _steering_values(key, pitch_range, keep_rhythm, max_leap, density, pool, rank)
+    values = _steering_values(key, pitch_range, keep_rhythm, max_leap, density, chords, pool, rank)
     _run("infill", files, bars, json_output, preview, engine, device, model, jobs,
          dict(meter=meter, also_track=also_track, phase=phase, num=num, seed=seed, temperature=temperature, top_p=top_p, track=track, voice=voice, out_dir=out, force=force,
               wav=wav, soundfont=soundfont, musicxml=musicxml, abc=abc, combined=combined, **values))
@@ -122,11 +123,12 @@ def interpolate(
     keep_rhythm: bool = KEEP_RHYTHM,
     max_leap: Optional[int] = MAX_LEAP,
     density: Optional[str] = DENSITY,
+    chords: str = CHORDS,
     pool: Optional[int] = POOL,
 ) -> None:
     from clsm_cli.editing.runs import plan_interpolation
 
-    values = _steering_values(key, pitch_range, keep_rhythm, max_leap, density, pool, "fit")
+    values = _steering_values(key, pitch_range, keep_rhythm, max_leap, density, chords, pool, "fit")
     plan = plan_interpolation(files or [], bars, start, end, from_original, out, song)
     if plan.message:
         stderr_console().print(escape_markup(plan.message), style="dim", soft_wrap=True)
@@ -170,10 +172,11 @@ def vary(
     keep_rhythm: bool = KEEP_RHYTHM,
     max_leap: Optional[int] = MAX_LEAP,
     density: Optional[str] = DENSITY,
+    chords: str = CHORDS,
     pool: Optional[int] = POOL,
     rank: str = RANK,
 ) -> None:
-    values = _steering_values(key, pitch_range, keep_rhythm, max_leap, density, pool, rank)
+    values = _steering_values(key, pitch_range, keep_rhythm, max_leap, density, chords, pool, rank)
     _run("vary", files, bars, json_output, preview, engine, device, model, jobs,
          dict(meter=meter, also_track=also_track, phase=phase, amount=amount, around_file=around, num=num, seed=seed, temperature=temperature, top_p=top_p,
               track=track, voice=voice, out_dir=out, force=force, wav=wav, soundfont=soundfont, musicxml=musicxml, abc=abc,
@@ -184,15 +187,18 @@ def vary(
 
 
 def _steering_values(key: Optional[str], pitch_range: Optional[str], keep_rhythm: bool, max_leap: Optional[int],
-                     density: Optional[str], pool: Optional[int], rank: str) -> dict:
+                     density: Optional[str], chords: str, pool: Optional[int], rank: str) -> dict:
     """The steering options as EditOptions fields (parse errors are usage errors, exit 2)."""
     from clsm_cli.editing.controls import ControlRequest, parse_density, parse_range
     from clsm_cli.errors import UsageError
 
     if rank not in ("fit", "none"):
         raise UsageError(f"--rank must be fit or none, got {rank!r}")
+    if chords not in ("follow", "ignore"):
+        raise UsageError(f"--chords must be follow or ignore, got {chords!r}")
     key = "auto" if key is not None and key.strip().lower() == "auto" else key
-    request = ControlRequest(key, parse_range(pitch_range), keep_rhythm, max_leap, parse_density(density))
+    request = ControlRequest(key, parse_range(pitch_range), keep_rhythm, max_leap, parse_density(density),
+                             follow_chords=chords == "follow")
     return dict(controls=request, pool=pool, rank=rank == "fit")
 
 

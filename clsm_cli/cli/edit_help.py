@@ -4,6 +4,8 @@ COMMON_NOTES = """\
 Controls steer the new notes as they are drawn: --key, --range (default: 3
 semitones around the melody near the bars), --keep-rhythm, --max-leap,
 --density. On a track with chords the new line stays above the kept notes.
+In a song with other pitched tracks, new notes on the beats lean towards the
+chord they play there (--chords ignore turns this off).
 
 Only the chosen bars of the melody track change; everything else in each
 file stays exactly as it was. Outputs are named

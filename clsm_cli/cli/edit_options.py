@@ -37,4 +37,5 @@ KEEP_RHYTHM = typer.Option(False, "--keep-rhythm", help="New pitches on the orig
 MAX_LEAP = typer.Option(None, "--max-leap", metavar="N", help="No interval over N semitones between consecutive notes, the steps into and out of the bars included.", show_default=False)
 DENSITY = typer.Option(None, "--density", metavar="LOW-HIGH", help="Notes per bar, e.g. 2-4 (approximate).", show_default=False)
 POOL = typer.Option(None, "--pool", metavar="N", help="Candidates drawn before the best -n are written (default 8; raised to -n).", show_default=False)
+CHORDS = typer.Option("follow", "--chords", metavar="follow|ignore", help="In a song with other pitched tracks, new notes on the beats lean towards the chord those tracks play there (follow), or do not (ignore).")
 RANK = typer.Option("fit", "--rank", metavar="fit|none", help="Order of the written candidates: by the fit score (best first), or none (draw order).")

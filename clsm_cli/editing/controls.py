@@ -30,6 +30,8 @@ class ControlRequest:
     ``key``: None (no lock), "auto" (the song's key) or a key text (``parse_key``). ``pitch_range``:
     None for the default register, "any" for none, or (low, high) MIDI pitches. ``density``: notes
     per bar (low, high). ``top_voice``: new notes stay above the notes kept under them.
+    ``follow_chords``: in a song with other pitched tracks, new notes on the beats lean towards the
+    chord those tracks play there.
     """
 
     key: Optional[str] = None
@@ -38,6 +40,7 @@ class ControlRequest:
     max_leap: Optional[int] = None
     density: Optional[tuple[float, float]] = None
     top_voice: bool = True
+    follow_chords: bool = True
 
     @property
     def given_key(self) -> Optional[Key]:
@@ -51,6 +54,7 @@ class ControlRequest:
             "keep_rhythm": self.keep_rhythm,
             "max_leap": self.max_leap,
             "density": None if self.density is None else list(self.density),
+            "chords": "follow" if self.follow_chords else "ignore",
         }
 
     @property

@@ -22,6 +22,7 @@ from clsm_cli.editing.ranking import FitContext
 from clsm_cli.editing.step_rules import (
     LineRules,
     bar_bounds,
+    chord_weights,
     density_budget,
     file_pitches_of,
     floor_of_kept,
@@ -32,6 +33,7 @@ from clsm_cli.editing.window import ModelWindow, bars_per_window
 from clsm_cli.errors import InputFileError
 from clsm_cli.music import melody
 from clsm_cli.music.bars import BarRange, window_around
+from clsm_cli.music.harmony import CHORD_SPAN_BEATS, beat_chords
 from clsm_cli.music.key import Key, song_key
 from clsm_cli.music.tokens import StepNote
 
@@ -49,8 +51,8 @@ class Steering:
     density: Optional[tuple[float, float]]
     silent_target: bool
     kept: tuple[tuple[int, int], ...]  # (start step, pitch) of notes kept under the top voice
-    harmony: Optional[dict]  # beat step -> pitch classes of the other pitched tracks
-    other_onsets: tuple = ()
+    harmony: Optional[dict]  # step -> pitch classes the other pitched tracks sound there (the ranking's harmony fit)
+    chords: Optional[dict] = None  # beat step of the target -> the chord the other tracks play there (the step rules lean to it)
 
     def to_json(self) -> dict:
         record = self.request.to_json()
@@ -100,23 +102,43 @@ def resolve_steering(prepared: PreparedSong, target: BarRange, request: ControlR
     kept = ()
     if voice == "top" and request.top_voice:
         kept = tuple((n.start_step, n.pitch) for n in prepared.accompaniment if start <= n.start_step < end)
-    harmony, onsets = _other_tracks_harmony(prepared, window_start, window_end)
-    return Steering(request, key, lock, pitch_range, density, not in_target, kept, harmony, onsets)
+    others = _other_tracks_notes(prepared)
+    harmony = _sounding_classes(others, window_start, window_end)
+    chords = _target_chords(others, prepared, target) if request.follow_chords else None
+    return Steering(request, key, lock, pitch_range, density, not in_target, kept, harmony, chords)
 
 
-def _other_tracks_harmony(prepared: PreparedSong, first_step: int, end_step: int):
-    """Steps of the window -> the pitch classes the other pitched tracks sound there (None: no such track)."""
+def _other_tracks_notes(prepared: PreparedSong) -> list[StepNote]:
+    """The notes of the song's other pitched tracks on the song step grid (not the melody, not drums)."""
     others = [t for t in prepared.song.tracks if not t.is_drum and t.number != prepared.track.number and t.notes]
-    if not others:
-        return None, ()
     bars = list(prepared.bars)
+    return [note for track in others
+            for note in melody.quantize_track(track, bars, prepared.song.ticks_per_beat).notes]
+
+
+def _sounding_classes(notes: Sequence[StepNote], first_step: int, end_step: int) -> Optional[dict]:
+    """Steps of the window -> the pitch classes ``notes`` sound there (None: none sounds)."""
     sounding: dict[int, set[int]] = {}
-    for track in others:
-        for note in melody.quantize_track(track, bars, prepared.song.ticks_per_beat).notes:
-            for step in range(max(note.start_step, first_step), min(note.end_step, end_step)):
-                sounding.setdefault(step, set()).add(note.pitch % 12)
-    harmony = {step: frozenset(classes) for step, classes in sounding.items()}
-    return (harmony or None), ()
+    for note in notes:
+        for step in range(max(note.start_step, first_step), min(note.end_step, end_step)):
+            sounding.setdefault(step, set()).add(note.pitch % 12)
+    return {step: frozenset(classes) for step, classes in sounding.items()} or None
+
+
+def _target_chords(notes: Sequence[StepNote], prepared: PreparedSong, target: BarRange) -> Optional[dict]:
+    """Beat steps of the target's bars -> the chord ``notes`` play there (``music/harmony.py``)."""
+    if not notes:
+        return None
+    starts = np.array([n.start_step for n in notes])
+    ends = np.array([n.end_step for n in notes])
+    pitches = np.array([n.pitch for n in notes])
+    chords: dict[int, frozenset[int]] = {}
+    for number in target.numbers:
+        bar = prepared.bars[number - 1]
+        beat = bar.time_signature.beat_steps
+        chords.update(beat_chords(starts, ends, pitches, range(bar.first_step, bar.first_step + bar.steps, beat),
+                                  CHORD_SPAN_BEATS * beat))
+    return chords or None
 
 
 def line_rules(steering: Steering, prepared: PreparedSong, window: ModelWindow, chunk: BarRange,
@@ -141,6 +163,7 @@ def line_rules(steering: Steering, prepared: PreparedSong, window: ModelWindow, 
         rhythm=rhythm_classes(original_tokens) if request.keep_rhythm else None,
         floor=floor_of_kept(steering.kept, start, end - start),
         bar_starts=bar_starts, bar_ends=bar_ends, density=density_budget(steering.density), num_classes=num_classes,
+        pitch_weights=None if steering.chords is None else chord_weights(steering.chords, pitches, start, end - start),
     )
 
 

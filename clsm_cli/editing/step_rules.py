@@ -11,7 +11,10 @@ the file pitch ``MIN_PITCH + i - octave_shift``), so every rule is stated in the
   only ``__``, where it rests only ``R``;
 * density: per bar an onset budget; once the bar holds ``high`` onsets no pitch is allowed, and
   when the onsets still needed fill the eighth-note positions left, only a pitch is;
-* top voice: at a step where a kept note (under the melody) starts, no pitch at or under it.
+* top voice: at a step where a kept note (under the melody) starts, no pitch at or under it;
+* chords (a song with other pitched tracks): a note landing on a beat leans towards the tones of
+  the chord the other tracks play there (``pitch_weights``: log-weights, not a mask; then the
+  answer is float, ``sampling``'s leaning form).
 
 Where the rules leave a step that must sound no pitch (a forced onset), the leap rule gives way
 first (the nearest allowed pitches), then the top-voice rule, so a step always has a token.
@@ -21,12 +24,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
 from clsm_cli.constants import HOLD_TOKEN, MIN_PITCH, NUM_MUSIC_TOKENS, NUM_PITCHES, REST_TOKEN, TRIPLET_TOKEN
 
+CHORD_TONE_LEAN = 2.5  # log-odds a chord tone gains on a beat (benchmarks/harmony.py --songs measures it)
 ONSET, HOLD, REST, MARKER = 0, 1, 2, 3  # the token classes --keep-rhythm fixes per step (MARKER: a triplet quarter's 3:)
 
 
@@ -44,13 +48,21 @@ class LineRules:
     bar_ends: Optional[np.ndarray] = None  # (L,) int: the target step where step t's bar ends
     density: Optional[tuple[int, int]] = None  # onsets per bar (low, high)
     num_classes: int = NUM_MUSIC_TOKENS  # the decoder's classes: on the triplet grid also 3: (the grid's mask places it)
+    pitch_weights: Optional[np.ndarray] = None  # (L, NUM_PITCHES) float: log-weight of each pitch landing on 16th step t
 
     def __call__(self, step: int, generated: np.ndarray) -> np.ndarray:
-        """(B, C) bool: the tokens step ``step`` may draw after ``generated`` (B, step)."""
+        """(B, C): the tokens step ``step`` may draw after ``generated`` (B, step); bool, or float
+        log-weights (-inf: forbidden) when the rules lean (``pitch_weights``)."""
         generated = np.asarray(generated, dtype=np.int64)
         if self.rhythm is None and self.density is None:  # no onset rule: every row at once
-            return self._free_rows(step, generated)
-        return np.stack([self._row(step, row) for row in generated])
+            allowed = self._free_rows(step, generated)
+        else:
+            allowed = np.stack([self._row(step, row) for row in generated])
+        if self.pitch_weights is None:
+            return allowed
+        weights = np.where(allowed, 0.0, -np.inf)  # (B, C)
+        weights[:, :NUM_PITCHES] += self.pitch_weights[_landing_steps(step, generated)]
+        return weights
 
     def _free_rows(self, step: int, generated: np.ndarray) -> np.ndarray:
         """:meth:`_row` for every row of ``generated`` (B, step) when no rhythm or density rule
@@ -58,12 +70,7 @@ class LineRules:
         batch = generated.shape[0]
         pitches = np.repeat(self.pitch_allowed[None], batch, axis=0)  # (B, P)
         if self.floor is not None:
-            quarter = step - step % 4
-            landing = np.full(batch, step)
-            if step > quarter and generated.shape[1] > quarter:
-                in_triplet = generated[:, quarter] == TRIPLET_TOKEN
-                landing[in_triplet] = quarter + _TRIPLET_LANDING[step - quarter]
-            floor = self.floor[landing]  # (B,)
+            floor = self.floor[_landing_steps(step, generated)]  # (B,)
             pitches &= (floor[:, None] < 0) | (self.file_pitches[None] > floor[:, None])
         if self.max_leap is not None:
             previous = np.full(batch, -1 if self.previous_pitch is None else self.previous_pitch)  # (B,) -1: none
@@ -145,6 +152,16 @@ class LineRules:
 _TRIPLET_LANDING = {1: 0, 2: 1, 3: 3}
 
 
+def _landing_steps(step: int, generated: np.ndarray) -> np.ndarray:
+    """:func:`_landing_step` for every row of ``generated`` (B, step). (B,) int"""
+    quarter = step - step % 4
+    landing = np.full(generated.shape[0], step)
+    if step > quarter and generated.shape[1] > quarter:
+        in_triplet = generated[:, quarter] == TRIPLET_TOKEN
+        landing[in_triplet] = quarter + _TRIPLET_LANDING[step - quarter]
+    return landing
+
+
 def _landing_step(step: int, drawn: np.ndarray) -> int:
     """The target's 16th step a note drawn at token ``step`` starts on, after tokens ``drawn``: the
     step itself, or inside a triplet quarter (its marker drawn) the 16th its triplet rounds to."""
@@ -160,6 +177,22 @@ def _nearest(candidates: np.ndarray, file_pitches: np.ndarray, previous: Optiona
         return candidates
     distance = np.where(candidates, np.abs(file_pitches - previous), np.iinfo(np.int64).max)
     return distance == distance.min()
+
+
+def chord_weights(chords: Mapping[int, frozenset[int]], file_pitches: np.ndarray, target_start_step: int,
+                  length: int, lean: float = CHORD_TONE_LEAN) -> Optional[np.ndarray]:
+    """(L, NUM_PITCHES) log-weights of each pitch token landing on each target step: at a beat with a
+    chord (song step -> pitch classes), its tones ``+lean / 2`` and the other pitches ``-lean / 2``
+    (the odds of a chord tone against another pitch grow by ``e ** lean`` while a note on the beat
+    stays about as likely); 0 elsewhere. None when no beat of the target has a chord."""
+    weights = np.zeros((length, NUM_PITCHES))
+    leaning = False
+    for step, chord in chords.items():
+        offset = step - target_start_step
+        if 0 <= offset < length and chord:
+            weights[offset] = np.where(np.isin(file_pitches % 12, sorted(chord)), lean / 2, -lean / 2)
+            leaning = True
+    return weights if leaning else None
 
 
 def file_pitches_of(octave_shift: int) -> np.ndarray:
