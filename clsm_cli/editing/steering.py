@@ -17,7 +17,7 @@ import numpy as np
 
 from clsm_cli.editing import controls as control_values
 from clsm_cli.editing.controls import Achieved, ControlRequest
-from clsm_cli.editing.padding import rests_before_the_file
+from clsm_cli.editing.edge_rules import edge_rules
 from clsm_cli.editing.prepare import PreparedSong
 from clsm_cli.editing.ranking import FitContext
 from clsm_cli.editing.step_rules import (
@@ -124,7 +124,7 @@ def _other_tracks_harmony(prepared: PreparedSong, first_step: int, end_step: int
 def line_rules(steering: Steering, prepared: PreparedSong, window: ModelWindow, chunk: BarRange,
                line: Sequence[StepNote], original_tokens: np.ndarray, num_classes: int) -> StepMask:
     """The step masks of one chunk in its window, over the model's ``num_classes`` decoder classes
-    (:class:`LineRules`; only rests on bar 1's padding before the file: ``editing/padding.py``).
+    (:class:`LineRules`, with the rules at the target's first steps: ``editing/edge_rules.py``).
     InputFileError when no pitch is left to draw."""
     start, end = prepared.target_steps(chunk)
     pitches = file_pitches_of(window.octave_shift)
@@ -145,7 +145,7 @@ def line_rules(steering: Steering, prepared: PreparedSong, window: ModelWindow, 
         floor=floor_of_kept(steering.kept, start, end - start),
         bar_starts=bar_starts, bar_ends=bar_ends, density=density_budget(steering.density), num_classes=num_classes,
     )
-    return rests_before_the_file(rules, prepared.bars, prepared.song.ticks_per_beat, start, num_classes)
+    return edge_rules(rules, prepared.bars, prepared.song.ticks_per_beat, start, line, steering.kept, num_classes)
 
 
 def _range_text(pitch_range: Optional[tuple[int, int]]) -> str:

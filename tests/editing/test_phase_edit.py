@@ -117,7 +117,7 @@ def test_padded_steps_draw_only_rests():
     from types import SimpleNamespace
 
     from clsm_cli.constants import NUM_MUSIC_TOKENS, REST_TOKEN
-    from clsm_cli.editing.padding import RestsBeforeTheFile, rests_before_the_file
+    from clsm_cli.editing.edge_rules import RestsBeforeTheFile, edge_rules
 
     song = SimpleNamespace(name="s.mid", ticks_per_beat=TPB, last_note_end=8 * 4 * TPB, time_signatures=[(0, 4, 4)])
     bars = song_bars(song, phase_ticks=-319)  # bar 1 starts 319 ticks before tick 0: 3 steps of padding
@@ -125,13 +125,13 @@ def test_padded_steps_draw_only_rests():
     def everything(step, generated):
         return np.ones((len(generated), NUM_MUSIC_TOKENS), dtype=bool)
 
-    rules = rests_before_the_file(everything, bars, TPB, 0, NUM_MUSIC_TOKENS)
+    rules = edge_rules(everything, bars, TPB, 0, (), (), NUM_MUSIC_TOKENS)
     assert isinstance(rules, RestsBeforeTheFile) and rules.padded_steps == 3
     drawn = np.zeros((2, 0), dtype=np.int64)
     for step in range(3):
         assert np.flatnonzero(rules(step, drawn)).tolist() == [REST_TOKEN]
     assert rules(3, np.zeros((2, 3), dtype=np.int64)).all()
-    assert rests_before_the_file(everything, bars, TPB, 16, NUM_MUSIC_TOKENS) is everything  # bar 2
+    assert edge_rules(everything, bars, TPB, 16, (), (), NUM_MUSIC_TOKENS) is everything  # bar 2
 
 
 def test_a_file_on_the_grid_from_tick_0_edits_as_with_phase_0(run_clsm, tiny_model_dir, tmp_path):
