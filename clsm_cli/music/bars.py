@@ -152,7 +152,7 @@ def song_bars(song: Union[MidiSong, NoteTable], meter: Optional[Meter] = None, p
 
 def _phased_bars(song: Union[MidiSong, NoteTable], signatures: list, phase_ticks: int) -> list[Bar]:
     """song_bars with bar lines at ``phase_ticks`` and a bar of the meter at tick 0 apart (until the
-    next time signature): bar 1 is the bar holding tick 0. When its bar line falls half a step or
+    next time signature, moved as much as bar 1 is): bar 1 is the bar holding tick 0. When its bar line falls half a step or
     more after a line of that grid, bar 1 starts before tick 0 (a whole bar: the ticks before the
     file are its silent padding, so bar 1 edits like any other: :func:`first_sounding_step`);
     under half a step after tick 0, bar 1 starts there and onsets before it round onto its first step.
@@ -169,10 +169,10 @@ def _phased_bars(song: Union[MidiSong, NoteTable], signatures: list, phase_ticks
         return song_bars(_Signatures(song, signatures))  # says what is wrong with the meter
     first_line = phase_ticks % ticks_per_bar
     start = first_line if tick_offset_to_step(first_line, song.ticks_per_beat) == 0 else first_line - ticks_per_bar
-    in_force = max(start, 0)
-    first = [(tick, n, d) for tick, n, d in signatures if tick <= in_force][-1]
-    later = [(tick, n, d) for tick, n, d in signatures if tick > in_force]
-    return song_bars(_Signatures(song, [(start, first[1], first[2])] + later))
+    # The file's later time signatures move with its grid (by bar 1's shift from tick 0), so a meter
+    # change still falls on a bar line instead of cutting a sliver of a bar.
+    later = [(tick + start, n, d) for tick, n, d in signatures if tick > 0]
+    return song_bars(_Signatures(song, [(start, numerator, denominator)] + later))
 
 
 def first_sounding_step(bars: Sequence[Bar], ticks_per_beat: int) -> int:

@@ -166,3 +166,16 @@ def test_pop909_dev_files_get_their_offset_and_annotated_beat_step_by_default():
         assert opened.bars[0].steps == 16 and opened.bars[0].start_tick == opened.phase_ticks, song
         assert abs(len(opened.bars) - len(unphased)) <= 1, song
     assert open_song(root / "pop909_606.mid", None, Meter(4, 4)).phase_ticks == 39
+
+
+@pytest.mark.parametrize("phase_ticks, shift", [(-69, -69), (41, 41), (1851, -69), (-320, -320)])
+def test_a_meter_change_moves_with_the_phase(phase_ticks, shift):
+    """The file's later time signatures move with bar 1: no sliver of a bar is cut at a meter change."""
+    from types import SimpleNamespace
+
+    song = SimpleNamespace(name="s.mid", ticks_per_beat=TPB, last_note_end=4 * 1920 + 4 * 1440,
+                           time_signatures=[(0, 4, 4), (4 * 1920, 3, 4)])
+    bars = song_bars(song, phase_ticks=phase_ticks)
+    assert all(bar.is_complete for bar in bars)
+    assert [(bar.meter, bar.start_tick) for bar in bars[3:6]] == [
+        ((4, 4), 3 * 1920 + shift), ((3, 4), 4 * 1920 + shift), ((3, 4), 4 * 1920 + 1440 + shift)]
