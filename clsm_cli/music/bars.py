@@ -152,10 +152,11 @@ def song_bars(song: Union[MidiSong, NoteTable], meter: Optional[Meter] = None, p
 
 def _phased_bars(song: Union[MidiSong, NoteTable], signatures: list, phase_ticks: int) -> list[Bar]:
     """song_bars with bar lines at ``phase_ticks`` and a bar of the meter at tick 0 apart (until the
-    next time signature, moved as much as bar 1 is): bar 1 is the bar holding tick 0. When its bar line falls half a step or
-    more after a line of that grid, bar 1 starts before tick 0 (a whole bar: the ticks before the
-    file are its silent padding, so bar 1 edits like any other: :func:`first_sounding_step`);
-    under half a step after tick 0, bar 1 starts there and onsets before it round onto its first step.
+    next time signature, moved as much as bar 1 is): bar 1 is the bar holding tick 0. When the
+    first line after tick 0 is half a step or more in, bar 1 starts before tick 0 (a whole bar: the
+    ticks before the file are its silent padding, so bar 1 edits like any other:
+    :func:`first_sounding_step`); under half a step in, bar 1 starts there and onsets before it
+    round onto its first step.
     """
     song_end = max(1, song.last_note_end)
     if not -song_end < phase_ticks < song_end:

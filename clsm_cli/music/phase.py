@@ -18,10 +18,10 @@ first full bar where the pickup ends. Pure functions on numpy tick arrays (no fi
   shifted file only, the step within the beat where the beats fall, when the 8th grid is clear
   (:func:`confident_beat_step`). Together they put clsm's beat lines on the music's beats. Never
   the bar phase among the beats: on the POP909 dev songs it matched the annotated downbeats in 4
-  of 8, and a wrong one renumbers bars. So the bar lines move to the music's nearest beat at or
-  before the bar lines counted from tick 0 (a phase of half a step or more is applied as a
-  negative one, less than a beat: bar 1 then starts before tick 0, ``music/bars.py`` pads it, and
-  bar numbers stay those of a DAW). A file whose onsets sit on the grid from tick 0 is never moved.
+  of 8, and a wrong one renumbers bars. So each bar line moves to a beat of the music less than a
+  beat before it, or under half a step after it (a phase of half a step or more is applied as a
+  negative one: bar 1 then starts before tick 0, ``music/bars.py`` pads it, and bar numbers stay
+  those of a DAW). A file whose onsets sit on the grid from tick 0 is never moved.
 """
 
 from __future__ import annotations
