@@ -67,7 +67,7 @@ def show(
     ),
     phase: Optional[int] = typer.Option(
         None, "--phase", metavar="TICKS",
-        help="Count bars from this tick. Default: the grid phase detected when the file is read, where it is clear (printed below). 0: from tick 0.",
+        help="Put a bar line at this tick (negative: before the file; bar 1 is the bar holding tick 0). Default: the grid phase detected when the file is read, where it is clear (printed below). 0: from tick 0.",
         show_default=False,
     ),
 ) -> None:
@@ -128,20 +128,20 @@ def phase_line(opened, melody_track) -> str:
     """The grid phase bars are counted from (detected and applied by default, or ``--phase``), and
     what the detector sees (``music/phase.py``) on the melody track: offset, beat and bar phase."""
     from clsm_cli.editing.prepare import meter_run_steps
-    from clsm_cli.music.bars import song_bars
     from clsm_cli.music.phase import song_grid_phase
 
-    unphased = song_bars(opened.song, None, 0)
-    detected = song_grid_phase(opened.song, melody_track, meter_run_steps(unphased))
+    detected = song_grid_phase(opened.song, melody_track, meter_run_steps(opened.bars))  # in the bars' meter (--meter)
     seen = f"detected {detected.describe()}"
     if opened.phase_rule == "forced":
         return f"grid phase: bars counted from tick {opened.phase_ticks} (--phase); {seen}"
     if not opened.phase_ticks:
         return (f"grid phase: bars counted from tick 0 ({seen}"
-                + (f"; not applied by default, since bars would be renumbered: --phase {detected.ticks} applies it)"
-                   if detected.ticks else ")"))
+                + (f"; not applied by default, since the onsets sit on the grid from tick 0: --phase {detected.ticks} "
+                   "applies it)" if detected.ticks else ")"))
+    also = (f"; --phase {detected.ticks} also moves the bar lines to the detected downbeat (unsure: not by default)"
+            if detected.bar_steps >= detected.steps_per_beat else "")
     return (f"grid phase: {opened.phase.describe_applied()} (detected; --phase 0 turns it off); "
-            f"{seen}")
+            f"{seen}{also}")
 
 
 def model_lines(opened, target: "BarRange", track: Optional[str]) -> list[str]:

@@ -33,6 +33,7 @@ class OutputJob:
     meter: Optional[Meter]  # --meter: bars counted in this meter
     force: bool
     soundfont: Optional[Path] = None  # --soundfont: what the WAV renders with (None: the search order)
+    phase_ticks: int = 0  # where the edit's bar 1 starts (its grid phase, music/phase.py): bars counted from it
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def _write_wav(job: OutputJob, path: Path) -> str:
 
 
 def edited_track_score(midi_path: Path, track_chunk: int, track_channel: int, meter: Optional[Meter],
-                       marked: BarRange, shown: Optional[BarRange] = None):
+                       marked: BarRange, shown: Optional[BarRange] = None, phase_ticks: int = 0):
     """The :class:`~clsm_cli.music.notation.Score` of one track of a MIDI file (bars as the edit
     counts them), with ``marked`` bars as the new ones."""
     from clsm_cli.music.midi_read import read_midi
@@ -70,7 +71,7 @@ def edited_track_score(midi_path: Path, track_chunk: int, track_channel: int, me
     track = next((t for t in song.tracks if (t.chunk, t.channel) == (track_chunk, track_channel)), None)
     if track is None:  # the edit left the track without a note: a score of rests
         track = MidiTrack(0, track_chunk, track_channel, "", 0, False, [])
-    bars = song_bars(song, meter)
+    bars = song_bars(song, meter, phase_ticks)
     return track_score(song, track, bars, Path(midi_path).stem, marked.numbers, shown)
 
 
@@ -92,7 +93,8 @@ def write_text_output(path: Path, text: str, force: bool) -> None:
 
 def _notation_writer(render: Callable) -> Callable[[OutputJob, Path], None]:
     def write(job: OutputJob, path: Path) -> None:
-        score = edited_track_score(job.midi_path, job.track_chunk, job.track_channel, job.meter, job.edited_bars)
+        score = edited_track_score(job.midi_path, job.track_chunk, job.track_channel, job.meter, job.edited_bars,
+                                   phase_ticks=job.phase_ticks)
         write_text_output(path, render(score), job.force)
         return None
 

@@ -55,7 +55,7 @@ class EditOptions:
     meter: Optional[Meter] = None  # --meter: bars counted in this meter instead of the file's time signatures
     soundfont: Optional[Path] = None  # --soundfont for --wav (None: CLSM_SOUNDFONT, then the system's)
     also_track: Optional[str] = None  # --also-track: a track doubling the melody, edited the same way
-    phase: Optional[int] = None  # --phase: bars counted from this tick (0: tick 0); None: the detected phase (music/phase.py)
+    phase: Optional[int] = None  # --phase: a bar line at this tick (0: tick 0; negative: before it); None: the detected phase (music/phase.py)
     controls: ControlRequest = ControlRequest()  # --key, --range, --keep-rhythm, --max-leap, --density
     pool: Optional[int] = None  # --pool: candidates drawn before the best -n are written (None: the default)
     rank: bool = True  # False (--rank none): the pool's draw order
@@ -65,8 +65,6 @@ def check_options(options: EditOptions) -> None:
     """Usage errors (exit 2) that do not depend on any file or model."""
     if options.verb not in VERBS:
         raise UsageError(f"unknown edit {options.verb!r}; choose one of {', '.join(VERBS)}")
-    if options.phase is not None and options.phase < 0:
-        raise UsageError(f"--phase must be 0 or more ticks, got {options.phase}")
     if options.verb != "infill" and options.bars.count > MAX_TARGET_BARS:
         raise UsageError(
             f"{options.verb} changes at most {MAX_TARGET_BARS} bars at a time (the model's longest target), "

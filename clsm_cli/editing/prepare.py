@@ -87,9 +87,10 @@ def open_song(path: Union[str, Path], bar_range: Optional[BarRange], meter: Opti
     """Read ``path``; check that ``bar_range`` (if any) lies inside it (InputFileError, exit 3).
 
     ``meter`` (``--meter``) stands for the file's time signatures when counting bars. Bars are
-    counted from ``phase_ticks`` (``--phase``; 0: from tick 0); None detects the grid's phase
-    (:func:`detected_phase`) and counts them from its confident part, with a warning saying so
-    (a file on the grid from tick 0 is unaffected).
+    counted from ``phase_ticks`` (``--phase``; 0: from tick 0; negative: before it); None detects
+    the grid's phase (:func:`detected_phase`) and counts them from its confident part (the bar
+    lines on the music's beats; bar 1 may then start before tick 0, padded, see ``music/bars.py``),
+    with a warning saying so (a file on the grid from tick 0 is unaffected).
     """
     path = Path(path)
     song = _read_once(path)
@@ -132,7 +133,7 @@ def detected_phase(song: MidiSong, meter: Optional[Meter] = None) -> Optional[Gr
             phase = song_grid_phase(song, track, meter_run_steps(bars))
         except ClsmError:
             phase = None
-        if phase is not None and phase.applied_ticks >= song.last_note_end:
+        if phase is not None and abs(phase.applied_ticks) >= song.last_note_end:
             phase = None  # a song shorter than its phase: nothing to count from
         if remembered:
             _last_read[key] = phase

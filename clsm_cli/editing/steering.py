@@ -17,6 +17,7 @@ import numpy as np
 
 from clsm_cli.editing import controls as control_values
 from clsm_cli.editing.controls import Achieved, ControlRequest
+from clsm_cli.editing.edge_rules import edge_rules
 from clsm_cli.editing.prepare import PreparedSong
 from clsm_cli.editing.ranking import FitContext
 from clsm_cli.editing.step_rules import (
@@ -36,6 +37,7 @@ from clsm_cli.music.bars import BarRange, window_around
 from clsm_cli.music.harmony import CHORD_SPAN_BEATS, beat_chords
 from clsm_cli.music.key import Key, song_key
 from clsm_cli.music.tokens import StepNote
+from clsm_cli.sampling import StepMask
 
 SILENT_TARGET_DENSITY = (1.0, float("inf"))  # a silent target gets at least one note per bar
 
@@ -142,8 +144,9 @@ def _target_chords(notes: Sequence[StepNote], prepared: PreparedSong, target: Ba
 
 
 def line_rules(steering: Steering, prepared: PreparedSong, window: ModelWindow, chunk: BarRange,
-               line: Sequence[StepNote], original_tokens: np.ndarray, num_classes: int) -> LineRules:
-    """The step masks of one chunk in its window, over the model's ``num_classes`` decoder classes.
+               line: Sequence[StepNote], original_tokens: np.ndarray, num_classes: int) -> StepMask:
+    """The step masks of one chunk in its window, over the model's ``num_classes`` decoder classes
+    (:class:`LineRules`, with the rules at the target's first steps: ``editing/edge_rules.py``).
     InputFileError when no pitch is left to draw."""
     start, end = prepared.target_steps(chunk)
     pitches = file_pitches_of(window.octave_shift)
@@ -158,13 +161,14 @@ def line_rules(steering: Steering, prepared: PreparedSong, window: ModelWindow, 
     request = steering.request
     spans = [prepared.bars[number - 1] for number in chunk.numbers]
     bar_starts, bar_ends = bar_bounds([(b.first_step, b.first_step + b.steps) for b in spans], start, end - start)
-    return LineRules(
+    rules = LineRules(
         file_pitches=pitches, pitch_allowed=allowed, previous_pitch=previous, max_leap=request.max_leap,
         rhythm=rhythm_classes(original_tokens) if request.keep_rhythm else None,
         floor=floor_of_kept(steering.kept, start, end - start),
         bar_starts=bar_starts, bar_ends=bar_ends, density=density_budget(steering.density), num_classes=num_classes,
         pitch_weights=None if steering.chords is None else chord_weights(steering.chords, pitches, start, end - start),
     )
+    return edge_rules(rules, prepared.bars, prepared.song.ticks_per_beat, start, line, steering.kept, num_classes)
 
 
 def _range_text(pitch_range: Optional[tuple[int, int]]) -> str:

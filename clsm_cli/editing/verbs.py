@@ -190,7 +190,7 @@ def _run_edit(result: FileResult, options: EditOptions, edit_model: LoadedEngine
                     voice=options.voice, also=also(new_notes) if also else (), copies=version.copies,
                     triplet_steps=version.triplet_steps),
                 prepared.track.chunk, prepared.track.channel, options.bars, options.meter, options.force,
-                options.soundfont,
+                options.soundfont, bars[0].start_tick,
             )
             files = write_formats(formats, job, written)
             wav, renderer = files.get("wav", (None, None))

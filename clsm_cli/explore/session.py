@@ -351,7 +351,8 @@ class _TickClock:
         self.origin = self._absolute(origin_tick)
 
     def _absolute(self, tick: int) -> float:
-        seconds, last_tick, tempo = 0.0, 0, 500_000
+        # Before tick 0 (bar 1 padded before the file, music/bars.py) the song's first tempo holds.
+        seconds, last_tick, tempo = 0.0, 0, self.tempos[0][1] if self.tempos[0][0] <= 0 else 500_000
         for change_tick, value in self.tempos:
             if change_tick >= tick:
                 break

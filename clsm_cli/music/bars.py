@@ -12,6 +12,10 @@ How bars are found:
 * ``--meter`` (``song_bars(song, meter)``) replaces the file's time signatures: bars of that meter
   from tick 0, for files whose labels are wrong (4/4 music written as 1/4 throughout). Only the
   bar arithmetic changes; the file's own time-signature events stay in every output.
+* A grid phase (``song_bars(song, meter, phase_ticks)``, ``music/phase.py``) moves the bar lines
+  off tick 0. Bar 1 is then the bar holding tick 0: a whole bar starting before tick 0 when the
+  line falls half a step or more after tick 0, its steps before tick 0 silent padding where no
+  note is ever written (:func:`first_sounding_step`).
 * Bars are numbered from 1 as ``clsm show`` prints them, and cover the song up to the end of its
   last note. Steps count on from bar to bar, so every bar has a ``first_step`` on one grid for the
   whole song (the *song step grid* that ``melody.quantize_track`` and the writer use).
@@ -84,9 +88,11 @@ def song_bars(song: Union[MidiSong, NoteTable], meter: Optional[Meter] = None, p
     """The bars of ``song``, numbered from 1, covering it up to the end of its last note.
 
     ``meter`` (``--meter``), when given, stands for the file's time signatures: bars of that meter
-    from tick 0 to the end. ``phase_ticks`` (``--phase``, ``music/phase.py``) counts the bars from
-    that tick instead of 0: less than half a step only moves the grid (onsets before it round onto
-    bar 1's first step); more puts the ticks before it in a bar of their own, cut short.
+    from tick 0 to the end. ``phase_ticks`` (``--phase``, ``music/phase.py``; negative: before tick
+    0) puts a bar line there instead of at tick 0: less than half a step after a bar line of that
+    grid only moves the grid (onsets before it round onto bar 1's first step); more starts bar 1, a
+    whole bar, before tick 0, padded there with silence (:func:`first_sounding_step`), so bars keep
+    their length and their numbers within a bar of those counted from tick 0.
 
     Raises InputFileError for a meter the 16th grid cannot hold (7/32), a bar that is not a whole
     number of ticks at the file's resolution, or an absurd number of bars.
@@ -145,20 +151,40 @@ def song_bars(song: Union[MidiSong, NoteTable], meter: Optional[Meter] = None, p
 
 
 def _phased_bars(song: Union[MidiSong, NoteTable], signatures: list, phase_ticks: int) -> list[Bar]:
-    """song_bars counted from ``phase_ticks``: the first meter from there, a cut-short bar before it
-    when it is at least half a step from tick 0."""
-    if phase_ticks < 0 or phase_ticks >= max(1, song.last_note_end):
-        raise UsageError(f"--phase must be 0 or more ticks and inside the song, got {phase_ticks}")
-    later = [(tick, n, d) for tick, n, d in signatures if tick > phase_ticks]
-    first = [(tick, n, d) for tick, n, d in signatures if tick <= phase_ticks][-1]
-    shifted = _Signatures(song, [(phase_ticks, first[1], first[2])] + later)
-    bars = song_bars(shifted)
-    lead_steps = tick_offset_to_step(phase_ticks, song.ticks_per_beat)  # half a step or more counts
-    if not lead_steps:
-        return bars
-    lead = Bar(1, 0, phase_ticks, first[1], first[2], 0, lead_steps)
-    return [lead] + [Bar(bar.number + 1, bar.start_tick, bar.end_tick, bar.numerator, bar.denominator,
-                         bar.first_step + lead_steps, bar.steps) for bar in bars]
+    """song_bars with bar lines at ``phase_ticks`` and a bar of the meter at tick 0 apart (until the
+    next time signature, moved as much as bar 1 is): bar 1 is the bar holding tick 0. When the
+    first line after tick 0 is half a step or more in, bar 1 starts before tick 0 (a whole bar: the
+    ticks before the file are its silent padding, so bar 1 edits like any other:
+    :func:`first_sounding_step`); under half a step in, bar 1 starts there and onsets before it
+    round onto its first step.
+    """
+    song_end = max(1, song.last_note_end)
+    if not -song_end < phase_ticks < song_end:
+        raise UsageError(f"--phase must be a tick inside the song ({1 - song_end}..{song_end - 1}), got {phase_ticks}")
+    _, numerator, denominator = signatures[0]
+    try:
+        ticks_per_bar = bar_ticks(Meter(numerator, denominator), song.ticks_per_beat)
+    except ValueError:
+        ticks_per_bar = None
+    if ticks_per_bar is None:
+        return song_bars(_Signatures(song, signatures))  # says what is wrong with the meter
+    first_line = phase_ticks % ticks_per_bar
+    start = first_line if tick_offset_to_step(first_line, song.ticks_per_beat) == 0 else first_line - ticks_per_bar
+    # The file's later time signatures move with its grid (by bar 1's shift from tick 0), so a meter
+    # change still falls on a bar line instead of cutting a sliver of a bar.
+    later = [(tick + start, n, d) for tick, n, d in signatures if tick > 0]
+    return song_bars(_Signatures(song, [(start, numerator, denominator)] + later))
+
+
+def first_sounding_step(bars: Sequence[Bar], ticks_per_beat: int) -> int:
+    """The first step on the song step grid that lies at or after tick 0: the steps before it are
+    bar 1's padding before the file (bars counted from a phase, :func:`song_bars`), where no note
+    may be written. 0 when bar 1 starts at or after tick 0."""
+    first = bars[0]
+    padded = 0
+    while padded < first.steps and first.start_tick + step_offset_to_tick(padded, ticks_per_beat) < 0:
+        padded += 1
+    return first.first_step + padded
 
 
 class _Signatures:

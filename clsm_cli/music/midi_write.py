@@ -31,7 +31,7 @@ import mido
 
 from clsm_cli.atomic import write_output
 from clsm_cli.errors import OutputError
-from clsm_cli.music.bars import Bar, BarRange, bar_at_tick, step_to_tick
+from clsm_cli.music.bars import Bar, BarRange, bar_at_tick, first_sounding_step, step_to_tick
 from clsm_cli.music.midi_read import CLSM_SEQUENCER_PREFIX
 from clsm_cli.music.edit_plan import accent_velocity, plan_edit, voiced_notes
 from clsm_cli.music.song import MidiNote, MidiSong, MidiTrack, PairedNote
@@ -130,10 +130,12 @@ def _absolute_ticks(track: Sequence[mido.Message]) -> list[int]:
     return ticks
 
 
-def _checked_target_ticks(bars: Sequence[Bar], target: BarRange, new_notes: Sequence[StepNote]) -> tuple[int, int]:
-    """The target's start and end tick, once every new note is known to lie on its steps."""
+def _checked_target_ticks(bars: Sequence[Bar], target: BarRange, new_notes: Sequence[StepNote],
+                          ticks_per_beat: int) -> tuple[int, int]:
+    """The target's start and end tick, once every new note is known to lie on its steps (none on
+    bar 1's padding before tick 0: ``bars.first_sounding_step``)."""
     first_step, end_step = target.step_span(bars)
-    _check_new_notes(new_notes, first_step, end_step)
+    _check_new_notes(new_notes, max(first_step, first_sounding_step(bars, ticks_per_beat)), end_step)
     return target.tick_span(bars)
 
 
@@ -179,7 +181,7 @@ def _track_changes(song: MidiSong, bars: Sequence[Bar], edit: TrackEdit) -> tupl
     """(indices of the chunk's events to remove, (tick, group, message) events to insert) for one
     track's edit (see write_edited_song and edit_plan for the rules)."""
     ticks_per_beat, track, target, voice = song.ticks_per_beat, edit.track, edit.target, edit.voice
-    _checked_target_ticks(bars, target, edit.new_notes)
+    _checked_target_ticks(bars, target, edit.new_notes, ticks_per_beat)
     copies, triplet_steps = edit.copies, edit.triplet_steps
     paired = _notes_of_track(song, track)
     hold_pitch = _leading_hold_pitch(paired, bars, ticks_per_beat, target, voice)

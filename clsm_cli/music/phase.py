@@ -16,9 +16,12 @@ first full bar where the pickup ends. Pure functions on numpy tick arrays (no fi
   ``MIN_OFFSET_SHARE`` of the onsets share it and it is at least ``MIN_APPLIED_OFFSET`` of a step
   (abc2midi's one tick is rounding noise the quantizer absorbs either way); plus, in such a
   shifted file only, the step within the beat where the beats fall, when the 8th grid is clear
-  (:func:`confident_beat_step`). Never the bar phase among the beats: on the POP909 dev songs
-  it matched the annotated downbeats in 4 of 8, and a wrong one renumbers bars. A file whose
-  onsets sit on the grid from tick 0 is never moved.
+  (:func:`confident_beat_step`). Together they put clsm's beat lines on the music's beats. Never
+  the bar phase among the beats: on the POP909 dev songs it matched the annotated downbeats in 4
+  of 8, and a wrong one renumbers bars. So each bar line moves to a beat of the music less than a
+  beat before it, or under half a step after it (a phase of half a step or more is applied as a
+  negative one: bar 1 then starts before tick 0, ``music/bars.py`` pads it, and bar numbers stay
+  those of a DAW). A file whose onsets sit on the grid from tick 0 is never moved.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class GridPhase:
     bar_steps: int
     unit_ticks: int
     beat_steps: int = 0  # the confident step within the beat where beats fall (0: none or not confident)
+    steps_per_beat: int = 4  # grid steps in one beat: the applied phase moves bar lines by less than this
 
     @property
     def ticks(self) -> int:
@@ -61,23 +65,31 @@ class GridPhase:
         return self.offset_ticks >= max(1, math.ceil(MIN_APPLIED_OFFSET * self.unit_ticks))
 
     @property
+    def beat_ticks(self) -> int:
+        return self.unit_ticks * self.steps_per_beat
+
+    @property
     def applied_ticks(self) -> int:
         """The phase applied when ``--phase`` is not given, in a file whose onsets are off the grid
-        counted from tick 0: the offset within a 16th, when it is under half a 16th. A larger phase
-        (the offset past half a step, or the beats a 16th or more later) would open the song with a
-        short lead bar and renumber every bar, so it is only reported (``--phase`` applies it); 0
-        otherwise."""
+        counted from tick 0: the offset within a 16th plus the confident beat step. Under half a
+        step it is applied as it is (onsets just before it round onto bar 1's first step); from
+        half a step on, a beat earlier (negative: the bar lines move back to the music's beat
+        before them, bar 1 starts before tick 0 and is padded there, so no bar is renumbered and
+        no short lead bar opens the song). 0 for a file on the grid from tick 0."""
         if not self.offset_applies:
             return 0
-        ticks = self.offset_ticks + self.beat_steps * self.unit_ticks
-        return ticks if 2 * ticks < self.unit_ticks else 0
+        ticks = self.offset_ticks + self.beat_steps * self.unit_ticks  # 0 .. beat_ticks - 1
+        return ticks if 2 * ticks < self.unit_ticks else ticks - self.beat_ticks
 
     def describe_applied(self) -> str:
         """What the default applied, in words (``clsm show`` and the editing commands' warnings)."""
         parts = [f"onsets {self.offset_ticks} ticks after the 16th grid ({100 * self.offset_share:.0f}% share it)"]
         if self.beat_steps:
             parts.append(f"beats {self.beat_steps} 16th{'s' if self.beat_steps > 1 else ''} later")
-        return f"bars counted from tick {self.applied_ticks}: " + ", ".join(parts)
+        applied = self.applied_ticks
+        padded = (f" (a beat before tick {applied + self.beat_ticks}: bar 1 starts {-applied} ticks before the file, "
+                  "padded with rests)") if applied < 0 else ""
+        return f"bars counted from tick {applied}{padded}: " + ", ".join(parts)
 
     def describe(self) -> str:
         if not self.ticks:
@@ -168,7 +180,7 @@ def detect_phase(
     durations = np.asarray(end_ticks, dtype=np.int64) - onsets
     steps = bar_phase(onsets - offset, durations, unit, steps_per_bar, beat, shifted)
     beat_step = confident_beat_step(onsets - offset, durations, unit, beat)
-    return GridPhase(offset, share, steps, unit, beat_step)
+    return GridPhase(offset, share, steps, unit, beat_step, beat)
 
 
 def confident_beat_step(onset_ticks: np.ndarray, durations: np.ndarray, unit_ticks: int, steps_per_beat: int) -> int:

@@ -119,3 +119,16 @@ def test_new_notes_on_the_beats_follow_the_other_tracks_chords(engine, tiny_mode
         assert notes >= 20
         shares[follow] = tones / notes
     assert shares[True] >= shares[False] + 0.2, shares
+
+
+def test_the_edge_rules_keep_a_leaning_rules_weights():
+    from clsm_cli.editing.edge_rules import NoHoldUnderKept, RestsBeforeTheFile
+
+    weights = chord_weights({0: C_MAJOR}, PITCHES, 0, 4, lean=2.0)
+    leaning = rules(pitch_weights=weights)
+    no_hold = NoHoldUnderKept(leaning, NUM_MUSIC_TOKENS)(0, np.zeros((2, 0), dtype=np.int64))
+    assert no_hold.dtype == np.float64 and np.all(np.isneginf(no_hold[:, HOLD_TOKEN]))
+    assert np.all(no_hold[:, :NUM_PITCHES] == leaning(0, np.zeros((2, 0), dtype=np.int64))[:, :NUM_PITCHES])
+    padded = RestsBeforeTheFile(leaning, 1, NUM_MUSIC_TOKENS)
+    assert padded(0, np.zeros((1, 0), dtype=np.int64)).tolist() == [t == REST_TOKEN for t in range(NUM_MUSIC_TOKENS)]
+    assert padded(1, np.zeros((1, 1), dtype=np.int64)).dtype == np.float64

@@ -70,3 +70,39 @@ def test_the_pop909_piano_part_keeps_its_new_line_on_top(tmp_path):
         assert [n for n in prepared.accompaniment if prepared.target_steps(bars)[0] <= n.start_step
                 < prepared.target_steps(bars)[1]]  # the bars hold chords
         assert sinking_notes(result, prepared, bars) == []
+
+
+def test_a_leading_hold_under_a_kept_note_is_not_drawn():
+    """A hold at the target's first step is a new note of the pitch sounding before it (``splice``):
+    under a kept note starting there it would sink, so only then is it masked (a rest is left when
+    nothing else is); on a triplet quarter, the first triplet after ``3:`` counts as that step."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from clsm_cli.constants import HOLD_TOKEN, REST_TOKEN, TRIPLET_TOKEN
+    from clsm_cli.editing.edge_rules import NoHoldUnderKept, edge_rules
+    from clsm_cli.music.bars import song_bars
+    from clsm_cli.music.tokens import StepNote
+
+    song = SimpleNamespace(name="s.mid", ticks_per_beat=480, last_note_end=8 * 1920, time_signatures=[(0, 4, 4)])
+    bars = song_bars(song)
+    classes = TRIPLET_TOKEN + 1
+
+    def everything(step, generated):
+        return None
+
+    line = [StepNote(12, 16, 63)]  # sounds up to the target at step 16
+    rules = edge_rules(everything, bars, 480, 16, line, [(16, 68)], classes)
+    assert isinstance(rules, NoHoldUnderKept)
+    first = rules(0, np.zeros((2, 0), dtype=np.int64))
+    assert not first[:, HOLD_TOKEN].any() and first[:, REST_TOKEN].all() and first[:, :HOLD_TOKEN].all()
+    after_marker = rules(1, np.array([[TRIPLET_TOKEN], [5]]))
+    assert after_marker[:, HOLD_TOKEN].tolist() == [False, True]
+    assert rules(2, np.zeros((2, 2), dtype=np.int64)) is None
+    only_hold = NoHoldUnderKept(lambda step, generated: np.eye(classes, dtype=bool)[HOLD_TOKEN], classes)
+    assert np.flatnonzero(only_hold(0, np.zeros((1, 0), dtype=np.int64))[0]).tolist() == [REST_TOKEN]
+    # a note above the kept one, a rest before the target, or no kept note there: holds stay free
+    assert edge_rules(everything, bars, 480, 16, [StepNote(12, 16, 70)], [(16, 68)], classes) is everything
+    assert edge_rules(everything, bars, 480, 16, [StepNote(8, 12, 63)], [(16, 68)], classes) is everything
+    assert edge_rules(everything, bars, 480, 16, line, [(18, 68)], classes) is everything
