@@ -94,7 +94,7 @@ def annotated_beat_phase(folder: Path, tempos, ticks_per_beat: int) -> int:
 
 
 def song_harmony(root: Path, names: list[str], model: str | None, candidates: int, seed: int,
-                 annotated_phase: bool = False) -> dict:
+                 annotated_phase: bool = False, chords_option: str = "follow") -> dict:
     """The chord-tone shares of new and real notes over the songs' edits (see the module docstring)."""
     from typer.testing import CliRunner
 
@@ -119,7 +119,7 @@ def song_harmony(root: Path, names: list[str], model: str | None, candidates: in
             with tempfile.TemporaryDirectory() as out:
                 done = CliRunner().invoke(app, ["infill", str(midi_path), "--meter", "4/4", "--bars", target,
                                                 "--track", "MELODY", "-n", str(candidates), "--seed", str(seed),
-                                                "--out", out, "--no-preview", "--json", *phase]
+                                                "--out", out, "--no-preview", "--json", "--chords", chords_option, *phase]
                                           + (["--model", model] if model else []))
                 if done.exit_code != 0:
                     continue
@@ -175,6 +175,8 @@ def main(argv=None) -> None:
     parser.add_argument("--data", type=Path, help="the model alone on a POP909 data build's test windows")
     parser.add_argument("--songs", type=Path, metavar="ROOT", help="the POP909 test songs under ROOT, edited by clsm infill")
     parser.add_argument("--split-of", type=Path, metavar="DATA", help="with --songs: the test songs of this data build")
+    parser.add_argument("--chords", default="follow", choices=("follow", "ignore"),
+                        help="with --songs: the edits' --chords (ignore: the model and ranking alone)")
     parser.add_argument("--annotated-phase", action="store_true",
                         help="with --songs: give each edit --phase at the annotated beats (harmony apart from phase detection)")
     parser.add_argument("--windows", type=int, default=300)
@@ -204,12 +206,14 @@ def songs_main(args) -> None:
         names = sorted({str(r["song"]) for r in records if r.get("split") == "test"})
     else:
         names = sorted(read_test_songs([ROOT / "data" / "test_songs" / "pop909.txt"]))
-    result = song_harmony(args.songs, names, args.model, args.candidates, args.seed, args.annotated_phase)
+    result = song_harmony(args.songs, names, args.model, args.candidates, args.seed, args.annotated_phase, args.chords)
     chosen = ", ".join(f"{name} {count}" for name, count in sorted(result["chosen"].items(), key=str))
     print(f"harmony on {result['songs']} POP909 test songs of {args.songs} ({result['edits']} edits: bars "
           f"{', '.join(SONG_TARGETS)}, {args.candidates} files each, seed {args.seed}; model: {chosen}"
-          + ("; --phase at the annotated beats" if args.annotated_phase else "") + ")")
+          + f"; --chords {args.chords}" + ("; --phase at the annotated beats" if args.annotated_phase else "") + ")")
     print(_shares_line(result))
+    if not result["new"][1] or not result["real"][1]:
+        raise SystemExit(f"no notes measured ({result['edits']} edits ran): nothing to compare")
 
 
 def data_main(args) -> None:

@@ -87,6 +87,8 @@ CORPORA = {
         "data_dir": "data/pop909",
         "licence": "Licence: POP909 (github.com/music-x-lab/POP909-Dataset) is\nreleased under the MIT licence, "
                    "and so are these weights (MIT).",
+        "chosen": " when the song's bars fit it better than the other 4/4 models (the lowest negative\n"
+                  "log-likelihood per token of the original bars)",
         "extra": "[train]",
     },
 }
@@ -204,7 +206,7 @@ def main() -> None:
 
 A Contextual Latent Space Model (Akama, ISMIR 2021), `small` preset, trained on a CPU in this
 repository on {corpus["trained_on"].format(meter=meter)}. `clsm infill`, `interpolate` and `vary`
-choose it by themselves for bars in {meter} (`clsm show` says so); `--model {args.name}` forces it.
+choose it by themselves for bars in {meter}{corpus.get("chosen", "")} (`clsm show` says so); `--model {args.name}` forces it.
 
 ## What it covers
 - Monophonic melodies in **{meter}** on {"the triplet grid (a quarter is four 16th steps or a `3:` marker and three 8th-note triplets)" if config.get("grid_encoding") == "triplet" else "a 16th-note grid"} ({config["steps_per_bar"]} steps a bar, 8-bar

@@ -30,7 +30,7 @@ import numpy as np
 
 from clsm_cli.constants import HOLD_TOKEN, MIN_PITCH, NUM_MUSIC_TOKENS, NUM_PITCHES, REST_TOKEN, TRIPLET_TOKEN
 
-CHORD_TONE_LEAN = 2.5  # log-odds a chord tone gains on a beat (benchmarks/harmony.py --songs measures it)
+CHORD_TONE_LEAN = 3.0  # log-odds a chord tone gains on a beat (benchmarks/harmony.py --songs measures it)
 ONSET, HOLD, REST, MARKER = 0, 1, 2, 3  # the token classes --keep-rhythm fixes per step (MARKER: a triplet quarter's 3:)
 
 
