@@ -1,7 +1,10 @@
 """The ``clsm`` Typer app: command registration, consoles, and the one error path.
 
-Every command module under ``clsm_cli.cli`` exposes ``register(app)``; this module imports none of
-torch, so ``clsm --help``, ``clsm --version`` and ``clsm show`` stay fast.
+Every command module under ``clsm_cli.cli`` exposes ``register(app)``. The app registers them
+lazily (:class:`LazyCommandGroup`): a run imports only the module of the command it runs, so
+``clsm infill`` never imports the training, evaluation or explore modules; ``clsm --help`` imports
+them all to list every command with its help. This module imports none of torch, so ``clsm --help``,
+``clsm --version`` and ``clsm show`` stay fast.
 """
 
 from __future__ import annotations
@@ -9,9 +12,11 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
+import typer.main
+from typer.core import TyperGroup
 
 from clsm_cli import __version__
 from clsm_cli.cli.console import (  # noqa: F401 - re-exported for command modules
@@ -24,8 +29,15 @@ from clsm_cli.cli.console import (  # noqa: F401 - re-exported for command modul
 )
 from clsm_cli.errors import EXIT_BUG, ClsmError
 
-# Command groups, in the order `clsm --help` lists them. Each module defines register(app).
-COMMAND_MODULES = ("show", "edit", "explore", "export", "models", "data", "train", "evaluate")
+if TYPE_CHECKING:
+    from typer import _click as click  # the click that typer vendors
+
+# Command name -> the module under clsm_cli.cli whose register(app) defines it, in the order
+# `clsm --help` lists them (tests/cli/test_lazy_commands.py checks each module registers its names).
+COMMAND_MODULES = {
+    "show": "show", "infill": "edit", "interpolate": "edit", "vary": "edit", "explore": "explore",
+    "export": "export", "models": "models", "train": "train", "evaluate": "evaluate", "data": "data",
+}
 
 HELP = """\
 Edit bars of a MIDI melody with a Contextual Latent Space Model (Akama, ISMIR 2021).
@@ -42,13 +54,40 @@ Only the bars you choose change; everything else in the file stays exactly as it
   clsm explore song.mid --bars 3-4           hear, keep and walk between candidates
 """
 
+APP_SETTINGS = dict(rich_markup_mode="rich", pretty_exceptions_enable=False)
+
+
+def module_commands(module_name: str) -> dict[str, click.Command]:
+    """The click commands (and groups) that ``clsm_cli.cli.<module_name>``'s ``register`` defines,
+    built as the app builds its own."""
+    module_app = typer.Typer(**APP_SETTINGS)
+    importlib.import_module(f"clsm_cli.cli.{module_name}").register(module_app)
+    return dict(typer.main.get_group(module_app).commands)
+
+
+class LazyCommandGroup(TyperGroup):
+    """The root group: it imports a command's module when that command is looked up, not before."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            # An unknown name loads every module, so "did you mean" suggestions see every command.
+            names = [COMMAND_MODULES[cmd_name]] if cmd_name in COMMAND_MODULES else dict.fromkeys(COMMAND_MODULES.values())
+            for module_name in names:
+                for name, command in module_commands(module_name).items():
+                    self.commands.setdefault(name, command)
+        return self.commands.get(cmd_name)
+
+
 app = typer.Typer(
     name="clsm",
+    cls=LazyCommandGroup,
+    **APP_SETTINGS,
     help=HELP,
     no_args_is_help=True,
     add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -67,9 +106,6 @@ def _root(
 ) -> None:
     """Root options (see the app help above)."""
 
-
-for _module_name in COMMAND_MODULES:
-    importlib.import_module(f"clsm_cli.cli.{_module_name}").register(app)
 
 
 def main() -> None:
