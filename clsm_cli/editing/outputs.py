@@ -6,8 +6,9 @@ an existing file without ``--force``.
 
 :class:`OutputSet` is the transaction that writes the set. Each file is first written to a
 temporary beside its target (``add`` with bytes, ``add_written`` with a function that writes a
-path: every output format plugs in the same way); nothing visible changes until ``commit``, which
-renames the temporaries into place one after another. A failure before that removes only the
+path: every output format plugs in the same way; ``atomic.writing_staged`` lets the writers write
+the private temporary in place); nothing visible changes until ``commit``, which syncs the
+temporaries together (``atomic.sync_files``) and renames them into place one after another. A failure before that removes only the
 temporaries, so an earlier run's outputs are never touched. ``commit`` without ``--force`` links
 each file in without replacing anything (a file that appeared meanwhile, say from a concurrent run,
 stops it), and with ``--force`` replaces, keeping the replaced file aside until the whole set is
@@ -22,7 +23,7 @@ import secrets
 from pathlib import Path
 from typing import Callable, Optional, Sequence, TypeVar
 
-from clsm_cli.atomic import TEMPORARY_SUFFIX
+from clsm_cli.atomic import TEMPORARY_SUFFIX, sync_files, writing_staged
 from clsm_cli.errors import OutputError
 from clsm_cli.music.midi_write import write_output_bytes
 
@@ -74,6 +75,7 @@ class OutputSet:
         self.staged: dict[Path, Path] = {}  # target -> its temporary, in the order added
         self.written: list[Path] = []  # targets in place after commit
         self._done = False  # committed or aborted
+        self._unsynced: list[Path] = []  # temporaries written in place (atomic.writing_staged), synced at commit
         self._token = f"{os.getpid()}-{secrets.token_hex(4)}"
 
     def temporary_of(self, path: Path) -> Path:
@@ -92,11 +94,18 @@ class OutputSet:
             raise ValueError(f"{path.name} is already part of this output set")
         temporary = self.temporary_of(path)
         self.staged[path] = temporary
-        return write(temporary)
+        with writing_staged(self._unsynced):  # the temporary is private: written in place, synced at commit
+            return write(temporary)
 
     def commit(self) -> list[Path]:
         """Rename every temporary into place; OutputError (after undoing this commit) if one cannot be."""
         self._done = True
+        try:
+            sync_files(self._unsynced)
+        except OSError as error:
+            self._remove_temporaries()
+            raise OutputError(f"cannot write the outputs in {next(iter(self.staged)).parent} "
+                              f"({error.strerror or error}); this run kept none of its outputs") from None
         placed: list[tuple[Path, tuple[int, int], Optional[Path]]] = []  # target, its identity, what it replaced
         replaced = None
         try:
