@@ -57,11 +57,13 @@ Only the bars you choose change; everything else in the file stays exactly as it
 APP_SETTINGS = dict(rich_markup_mode="rich", pretty_exceptions_enable=False)
 
 
-def module_commands(module_name: str) -> dict[str, click.Command]:
-    """The click commands (and groups) that ``clsm_cli.cli.<module_name>``'s ``register`` defines,
-    built as the app builds its own."""
+def module_commands(module_name: str, only: Optional[str] = None) -> dict[str, click.Command]:
+    """The click commands (and groups) that ``clsm_cli.cli.<module_name>``'s ``register`` defines
+    (with ``only``: just that command, and the module's groups), built as the app builds its own."""
     module_app = typer.Typer(**APP_SETTINGS)
     importlib.import_module(f"clsm_cli.cli.{module_name}").register(module_app)
+    if only is not None:  # building a command reads every option of its function: build just the one run
+        module_app.registered_commands[:] = [info for info in module_app.registered_commands if info.name == only]
     return dict(typer.main.get_group(module_app).commands)
 
 
@@ -72,10 +74,10 @@ class LazyCommandGroup(TyperGroup):
         return list(COMMAND_MODULES)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands:
-            # An unknown name loads every module, so "did you mean" suggestions see every command.
-            names = [COMMAND_MODULES[cmd_name]] if cmd_name in COMMAND_MODULES else dict.fromkeys(COMMAND_MODULES.values())
-            for module_name in names:
+        if cmd_name in COMMAND_MODULES and cmd_name not in self.commands:
+            self.commands.update(module_commands(COMMAND_MODULES[cmd_name], only=cmd_name))
+        elif cmd_name not in COMMAND_MODULES:  # every module, so "did you mean" suggestions see every command
+            for module_name in dict.fromkeys(COMMAND_MODULES.values()):
                 for name, command in module_commands(module_name).items():
                     self.commands.setdefault(name, command)
         return self.commands.get(cmd_name)
