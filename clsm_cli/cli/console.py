@@ -20,10 +20,11 @@ from clsm_cli.errors import ClsmError
 
 def _console(stderr: bool) -> Console:
     # Rich's own NO_COLOR handling removes colours but keeps bold and dim, which are still escape
-    # codes on a terminal; a console without a colour system writes none at all.
+    # codes on a terminal; a console without a colour system writes none at all. Without emoji codes
+    # a file name like "a:smile:b.mid" prints as it is, and rich never loads its emoji table.
     if os.environ.get("NO_COLOR"):
-        return Console(stderr=stderr, highlight=False, color_system=None)
-    return Console(stderr=stderr, highlight=False)
+        return Console(stderr=stderr, highlight=False, color_system=None, emoji=False)
+    return Console(stderr=stderr, highlight=False, emoji=False)
 
 
 def stdout_console() -> Console:
