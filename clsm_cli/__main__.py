@@ -1,3 +1,3 @@
-from clsm_cli.cli.app import main
+from clsm_cli.cli.app import run
 
-main()
+run()

@@ -9,6 +9,7 @@ them all to list every command with its help. This module imports none of torch,
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import sys
@@ -130,5 +131,41 @@ def main() -> None:
         sys.exit(EXIT_BUG)
 
 
+# Commands that write every file through a closed handle and run in well under a second: after
+# them the interpreter need not be torn down (see run).
+FAST_EXIT_COMMANDS = frozenset({"show", "infill", "interpolate", "vary", "export", "models"})
+
+
+def run() -> None:
+    """The console script and ``python -m clsm_cli``: :func:`main`, then, after one of the
+    FAST_EXIT_COMMANDS with no exit handler registered (``--jobs`` registers multiprocessing's),
+    ``os._exit`` once stdout and stderr are flushed. Tearing the interpreter down, every module and
+    object freed one by one, costs an edit about 25 ms (8%) and changes nothing it wrote."""
+    try:
+        main()
+        code: object = 0
+    except SystemExit as exit_request:
+        code = exit_request.code
+    if not _may_exit_at_once():
+        raise SystemExit(code)
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        sys.stderr.write(f"{code}\n")
+        code = EXIT_BUG
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: leave as usual, which reports it
+        raise SystemExit(code) from None
+    os._exit(code)
+
+
+def _may_exit_at_once() -> bool:
+    command = next((argument for argument in sys.argv[1:] if not argument.startswith("-")), None)
+    count_handlers = getattr(atexit, "_ncallbacks", None)  # CPython's; elsewhere: leave as usual
+    return command in FAST_EXIT_COMMANDS and count_handlers is not None and count_handlers() == 0
+
+
 if __name__ == "__main__":
-    main()
+    run()

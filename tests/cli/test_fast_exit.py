@@ -1,0 +1,54 @@
+"""``python -m clsm_cli`` and the ``clsm`` script end a quick command with ``os._exit`` (app.run):
+the files, the exit code and everything printed must be as after a normal exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from clsm_cli.music.midi_read import read_midi
+
+RUN = "import sys\nsys.argv = ['clsm', *sys.argv[1:]]\nfrom clsm_cli.cli.app import run\nrun()\n"
+
+
+def _clsm(*args, prefix: str = ""):
+    return subprocess.run([sys.executable, "-c", prefix + RUN, *map(str, args)], capture_output=True, text=True)
+
+
+def test_an_edit_ends_with_its_files_written_and_its_report_printed(song, tiny_model_dir, tmp_path):
+    result = _clsm("infill", song, "--bars", "3-4", "-n", "2", "--seed", "1", "--model", tiny_model_dir,
+                   "--out", tmp_path / "out", "--no-preview")
+    assert result.returncode == 0, result.stderr
+    written = sorted((tmp_path / "out").glob("*.mid"))
+    assert len(written) == 2 and all(read_midi(path).tracks for path in written)
+    assert "1 of 1 file edited" in result.stderr  # the summary, its last line, flushed before the exit
+    assert not list((tmp_path / "out").glob(".*"))  # no temporary left behind
+
+
+def test_a_failure_keeps_its_exit_code_and_sentence(tmp_path):
+    result = _clsm("infill", tmp_path / "missing.mid", "--bars", "3-4")
+    assert result.returncode == 3 and "missing.mid does not exist" in result.stderr
+
+
+def test_json_lines_are_all_flushed(song, tiny_model_dir, tmp_path):
+    other = tmp_path / "other.mid"
+    other.write_bytes(song.read_bytes())
+    result = _clsm("infill", song, other, "--bars", "3-4", "-n", "1", "--model", tiny_model_dir,
+                   "--out", tmp_path / "out", "--json", "--force")
+    assert result.returncode == 0, result.stderr
+    assert [line[:1] for line in result.stdout.splitlines()] == ["{", "{"]
+
+
+def test_an_exit_handler_makes_it_leave_as_usual(tmp_path):
+    handler = "import atexit\natexit.register(lambda: print('handler ran'))\n"
+    result = _clsm("infill", tmp_path / "missing.mid", "--bars", "3-4", prefix=handler)
+    assert result.returncode == 3 and "handler ran" in result.stdout
+
+
+def test_slow_commands_leave_as_usual(monkeypatch):
+    from clsm_cli.cli import app
+
+    monkeypatch.setattr(sys, "argv", ["clsm", "train", "--help"])
+    assert not app._may_exit_at_once()
+    monkeypatch.setattr(sys, "argv", ["clsm", "--no-color", "infill", "x.mid"])
+    assert app._may_exit_at_once() == (app.atexit._ncallbacks() == 0)
