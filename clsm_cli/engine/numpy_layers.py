@@ -81,9 +81,9 @@ class LayerNorm:
         return cls(weights[f"{prefix}.weight"], weights[f"{prefix}.bias"])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        mean = x.mean(axis=-1, keepdims=True)
-        centred = x - mean
-        variance = (centred * centred).mean(axis=-1, keepdims=True)  # biased, as torch
+        width = np.float32(x.shape[-1])  # means as sums over the width: ndarray.mean's wrapper costs more than the maths
+        centred = x - np.add.reduce(x, axis=-1, keepdims=True) / width
+        variance = np.add.reduce(centred * centred, axis=-1, keepdims=True) / width  # biased, as torch
         return centred / np.sqrt(variance + np.float32(LAYER_NORM_EPS)) * self.weight + self.bias
 
 
@@ -124,8 +124,9 @@ class MultiHeadAttention:
 
     def keys_values(self, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keys and values of ``source`` (B, S, d), each (B, H, S, d_head)."""
-        keys, values = np.split(self.key_value(source), 2, axis=-1)
-        return self._split(keys), self._split(values)
+        both = self.key_value(source)  # (B, S, 2d): keys, then values
+        width = both.shape[-1] // 2
+        return self._split(both[..., :width]), self._split(both[..., width:])
 
     def __call__(
         self,
@@ -216,17 +217,29 @@ class TransformerLayer:
         )
 
     def __call__(self, x, rel_index=None, bias=None, memory_kv=None, query_rows: Optional[Rows] = None, cache=None):
-        """x (B, T, d) -> (B, Tq, d); see ``models.layers.TransformerLayer.forward``."""
+        """x (B, T, d) -> (B, Tq, d); see ``models.layers.TransformerLayer.forward``.
+
+        A batch whose rows are one broadcast row (the decoder's context, the same for every
+        candidate) runs the self-attention and the cross-attention's queries once; the rows part
+        where they attend to their own memory. The maths per row is unchanged."""
+        batch = x.shape[0]
+        shared = batch > 1 and x.strides[0] == 0 and (cache is None or cache.length == 0)
+        if shared:
+            x = x[:1]  # (1, T, d)
         normed = self.self_norm(x)
-        keys, values = self.self_attention.keys_values(normed)  # (B, H, T, d_head)
+        keys, values = self.self_attention.keys_values(normed)  # (B or 1, H, T, d_head)
         if cache is not None:
-            keys, values = cache.append(keys, values)  # (B, H, cached + T, d_head)
+            stored = cache.append(*(np.broadcast_to(part, (batch, *part.shape[1:])) for part in (keys, values)))
+            if not shared:
+                keys, values = stored  # (B, H, cached + T, d_head)
         if query_rows is not None:
-            x, normed = x[:, query_rows], normed[:, query_rows]  # (B, Tq, d)
+            x, normed = x[:, query_rows], normed[:, query_rows]  # (B or 1, Tq, d)
         x = x + self.self_attention(normed, keys, values, rel_index, bias)
         if self.cross_attention is not None:
-            memory_keys, memory_values = memory_kv
-            x = x + self.cross_attention(self.cross_norm(x), memory_keys, memory_values)
+            memory_keys, memory_values = memory_kv  # (B, H, M, d_head): a shared x broadcasts against them
+            x = x + self.cross_attention(self.cross_norm(x), memory_keys, memory_values)  # (B, Tq, d)
+        if shared and x.shape[0] != batch:
+            x = np.broadcast_to(x, (batch, *x.shape[1:]))
         return x + self.feed_forward(self.ff_norm(x))
 
 
