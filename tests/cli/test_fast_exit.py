@@ -52,3 +52,10 @@ def test_slow_commands_leave_as_usual(monkeypatch):
     assert not app._may_exit_at_once()
     monkeypatch.setattr(sys, "argv", ["clsm", "--no-color", "infill", "x.mid"])
     assert app._may_exit_at_once() == (app.atexit._ncallbacks() == 0)
+
+
+def test_a_profiler_still_writes_its_report(tmp_path):
+    stats = tmp_path / "run.pstats"
+    result = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "clsm_cli", "infill",
+                             str(tmp_path / "missing.mid"), "--bars", "3-4"], capture_output=True, text=True)
+    assert "missing.mid does not exist" in result.stderr and stats.is_file()  # (cProfile itself exits 0)
