@@ -25,11 +25,10 @@ import hashlib
 import json
 import math
 import os
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from clsm_cli import __version__
 from clsm_cli.atomic import atomic_write, remove_stale_temporaries
@@ -199,8 +198,6 @@ def read_model_files(directory) -> tuple[dict, Any, dict]:
     float16 for shipping): read-only views into the file's bytes, read once. Every problem is a
     ModelError (exit 4) in one sentence: a missing, truncated or replaced weights file, a config
     value out of range, a tensor of another dtype, weights that are not finite or implausibly large.
-    The digest is computed beside the other checks (hashlib lets go of the GIL) and checked first:
-    a file that does not match its digest is refused as such, whatever else is wrong with it.
     Both inference engines start here.
     """
     directory = Path(directory)
@@ -215,36 +212,12 @@ def read_model_files(directory) -> tuple[dict, Any, dict]:
     except OSError as error:
         raise ModelError(f"cannot read {weights_path}: {error.strerror or error}") from None
     expected_digest = record.get("weights_sha256")
-    digest = _sha256_beside(data) if expected_digest is not None else None
-    try:
-        tensors = _checked_tensors(data, record, directory, weights_path)
-    except ModelError:
-        if digest is not None and digest() != expected_digest:
-            raise _replaced_weights(directory) from None
-        raise
-    if digest is not None and digest() != expected_digest:
-        raise _replaced_weights(directory)
-    return record, config, tensors
-
-
-def _replaced_weights(directory: Path) -> ModelError:
-    return ModelError(
-        f"the weights in {directory} do not match its {CONFIG_FILE} (the file is truncated or was "
-        "replaced); reinstall or retrain the model"
-    )
-
-
-def _sha256_beside(data: bytes) -> Callable[[], str]:
-    """Start the SHA-256 (hex) of ``data`` in a thread; the function returned waits for it."""
-    found: list[str] = []
-    thread = threading.Thread(target=lambda: found.append(hashlib.sha256(data).hexdigest()), daemon=True)
-    thread.start()
-
-    def digest() -> str:
-        thread.join()
-        return found[0] if found else hashlib.sha256(data).hexdigest()
-
-    return digest
+    if expected_digest is not None and hashlib.sha256(data).hexdigest() != expected_digest:
+        raise ModelError(
+            f"the weights in {directory} do not match its {CONFIG_FILE} (the file is truncated or was "
+            "replaced); reinstall or retrain the model"
+        )
+    return record, config, _checked_tensors(data, record, directory, weights_path)
 
 
 def _checked_tensors(data: bytes, record: dict, directory: Path, weights_path: Path) -> dict:
