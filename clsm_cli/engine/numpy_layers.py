@@ -2,9 +2,10 @@
 
 The torch modules (``models/layers.py``, ``models/flow.py``) are the reference and hold the maths'
 explanations; these mirror them step for step, without dropout or gradients, on weights read from
-the same ``model.safetensors`` (``engine/weights.py``). A layer is a frozen dataclass of float32
-arrays built by ``from_weights(weights, prefix)``, where ``prefix`` is the torch module's name in the
-state dict, so the two stay name for name.
+the same ``model.safetensors`` (``engine/weights.py``). A layer is a dataclass of float32 arrays
+built by ``from_weights(weights, prefix)``, where ``prefix`` is the torch module's name in the state
+dict, so the two stay name for name. Only their ``__init__`` is generated: each method a dataclass
+generates costs an import (and so every edit) about 0.1 ms, and layers are never compared or printed.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return weights / weights.sum(axis=-1, keepdims=True)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class Linear:
     weight: np.ndarray  # (out, in): torch's layout, as stored
     bias: np.ndarray  # (out,)
@@ -71,7 +72,7 @@ class Linear:
         return product.reshape(*x.shape[:-1], product.shape[-1])
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class LayerNorm:
     weight: np.ndarray  # (d,)
     bias: np.ndarray  # (d,)
@@ -98,7 +99,7 @@ def mask_to_bias(allowed: np.ndarray) -> np.ndarray:
     return np.where(allowed, np.float32(0.0), np.float32(-np.inf)).astype(np.float32)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class MultiHeadAttention:
     """``models.layers.MultiHeadAttention``: logit of query q for key k is q . (k + a_(k-q)) / sqrt(d_head)."""
 
@@ -157,7 +158,7 @@ class MultiHeadAttention:
         return self.out(attended.transpose(0, 2, 1, 3).reshape(batch, length, -1))  # (B, Tq, d)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class FeedForward:
     inner: Linear
     outer: Linear
@@ -194,7 +195,7 @@ class LayerCache:
         return self.keys[:, :, :end], self.values[:, :, :end]
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class TransformerLayer:
     """Pre-LN: relative self-attention, optional cross-attention to a memory, feed-forward."""
 
@@ -243,7 +244,7 @@ class TransformerLayer:
         return x + self.feed_forward(self.ff_norm(x))
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class TransformerStack:
     layers: tuple[TransformerLayer, ...]
     final_norm: LayerNorm
@@ -288,7 +289,7 @@ class TransformerStack:
         return self.final_norm(x)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class LSTMDirection:
     """One direction of one layer of ``torch.nn.LSTM``: gates i, f, g, o in PyTorch's order."""
 
@@ -323,7 +324,7 @@ class LSTMDirection:
         return outputs
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class BiLSTMGaussianHead:
     """``models.layers.BiLSTMGaussianHead``: Bi-LSTM, last forward ⊕ last backward state, two SELU MLPs."""
 
@@ -356,7 +357,7 @@ def _mlp(layers: tuple[Linear, Linear], x: np.ndarray) -> np.ndarray:
     return second(selu(first(x)))
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class AffineCoupling:
     """``models.flow.AffineCoupling``: moves one half by exp(tanh-scale(kept)) and shift(kept)."""
 
