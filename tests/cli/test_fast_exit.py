@@ -59,3 +59,33 @@ def test_a_profiler_still_writes_its_report(tmp_path):
     result = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "clsm_cli", "infill",
                              str(tmp_path / "missing.mid"), "--bars", "3-4"], capture_output=True, text=True)
     assert "missing.mid does not exist" in result.stderr and stats.is_file()  # (cProfile itself exits 0)
+
+
+def test_a_program_that_runs_clsm_and_goes_on_goes_on(tmp_path):
+    code = ("import runpy, sys\nsys.argv = ['clsm', 'infill', sys.argv[1], '--bars', '3-4']\n"
+            "try:\n    runpy.run_module('clsm_cli', run_name='__main__')\nexcept SystemExit as done:\n"
+            "    print('went on after exit', done.code)\n")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "missing.mid")], capture_output=True, text=True)
+    assert "went on after exit 3" in result.stdout
+
+
+def test_python_m_clsm_cli_is_the_program(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "clsm_cli", "infill", str(tmp_path / "missing.mid"), "--bars", "3-4"],
+                            capture_output=True, text=True)
+    assert result.returncode == 3 and "missing.mid does not exist" in result.stderr
+
+
+def test_which_programs_are_clsm(monkeypatch):
+    import types
+    from importlib.machinery import ModuleSpec
+
+    from clsm_cli.cli import app
+
+    python_m = types.ModuleType("__main__")
+    python_m.__spec__ = ModuleSpec("clsm_cli.__main__", None)
+    script = types.ModuleType("__main__")
+    script.run = app.run
+    other = types.ModuleType("__main__")
+    for program, expected in ((python_m, True), (script, True), (other, False)):
+        monkeypatch.setitem(sys.modules, "__main__", program)
+        assert app._is_the_program() is expected
