@@ -89,3 +89,40 @@ def test_which_programs_are_clsm(monkeypatch):
     for program, expected in ((python_m, True), (script, True), (other, False)):
         monkeypatch.setitem(sys.modules, "__main__", program)
         assert app._is_the_program() is expected
+
+
+def test_garbage_collection_resumes_once_the_modules_are_in():
+    import gc
+
+    from clsm_cli.cli.console import resume_garbage_collection
+
+    frozen = gc.get_freeze_count()
+    resume_garbage_collection()  # running (as in-process): nothing to resume, nothing frozen
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    gc.disable()  # as app.run leaves it for a quick command
+    try:
+        resume_garbage_collection()
+        assert gc.isenabled() and gc.get_freeze_count() > frozen
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_a_quick_command_starts_with_the_collector_paused(monkeypatch):
+    import gc
+
+    import pytest
+
+    from clsm_cli.cli import app
+
+    seen = []
+    monkeypatch.setattr(app, "main", lambda: seen.append(gc.isenabled()))
+    monkeypatch.setattr(app, "_may_exit_at_once", lambda: False)
+    try:
+        for command in ("infill", "train"):
+            monkeypatch.setattr(sys, "argv", ["clsm", command])
+            with pytest.raises(SystemExit):
+                app.run()
+    finally:
+        gc.enable()
+    assert seen == [False, True]
