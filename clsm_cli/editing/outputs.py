@@ -37,30 +37,37 @@ def make_out_dir(out_dir: Path) -> None:
         raise OutputError(f"cannot create the output folder {out_dir} ({error.strerror or error})") from None
 
 
-def same_file(first: Path, second: Path) -> bool:
-    """True when the two paths name one file: the same path, or links to one file."""
-    if os.path.realpath(first) == os.path.realpath(second):
-        return True
-    try:
-        return os.path.samefile(first, second)
-    except OSError:
-        return False  # one of them does not exist yet: only the same path could be the same file
-
-
 def check_targets(paths: Sequence[Path], input_path: Path, force: bool) -> None:
-    """Refuse the whole set before writing any of it (see the module docstring)."""
-    for index, path in enumerate(paths):
-        if same_file(path, input_path):
+    """Refuse the whole set before writing any of it (see the module docstring). Each path is
+    resolved and looked at once: two names are one file when they resolve alike or name one
+    existing file (through a link), found by a lookup rather than by comparing every pair."""
+    input_names = _file_names(input_path)
+    seen: dict[object, Path] = {}
+    for path in paths:
+        names = _file_names(path)
+        if names & input_names:
             raise OutputError(f"{path.name} is the input file itself; clsm never overwrites its input")
         if path.is_dir():
             raise OutputError(f"{path} is a folder; move it away or choose another --out")
-        for earlier in paths[:index]:
-            if same_file(path, earlier):
-                raise OutputError(f"{path.name} and {earlier.name} are one file; one call cannot write both")
+        earlier = next((seen[name] for name in names if name in seen), None)
+        if earlier is not None:
+            raise OutputError(f"{path.name} and {earlier.name} are one file; one call cannot write both")
+        seen.update(dict.fromkeys(names, path))
         if path.exists() and not force:
             raise OutputError(
                 f"{path} already exists; use --force to overwrite it, or another --seed to write new files"
             )
+
+
+def _file_names(path: Path) -> set:
+    """What ``path`` is known by: its resolved path, and (device, inode) when the file exists."""
+    names: set = {os.path.realpath(path)}
+    try:
+        status = os.stat(path)
+    except OSError:
+        return names  # not there yet: only the same path could be the same file
+    names.add((status.st_dev, status.st_ino))
+    return names
 
 
 class OutputSet:
