@@ -203,7 +203,6 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     from clsm_cli.editing.inputs import check_readable, distinct_inputs, output_stems
     from clsm_cli.editing.model_choice import EditModels, refused_result
     from clsm_cli.editing.options import EditOptions, check_options, draw_seed
-    from clsm_cli.editing.runs import endpoint_records
     from clsm_cli.editing.verbs import edit_file
     from clsm_cli.errors import ClsmError
     from clsm_cli.music.bars import BarRange
@@ -228,6 +227,8 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     # ... and so is an earlier output whose provenance is damaged (a wrong type, a latent that is not finite).
     for role, endpoint in (("--start", options.start_file), ("--end", options.end_file), ("--around", options.around_file)):
         if endpoint is not None:
+            from clsm_cli.editing.runs import endpoint_records
+
             endpoint_records(Path(endpoint), role)
     files, repeated = distinct_inputs(files)
     for path in repeated:
