@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Union
 
 import numpy as np
@@ -23,7 +23,7 @@ LEAKY_SLOPE = 0.01  # models/flow.py: the couplings' leaky ReLUs
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 Weights = dict[str, np.ndarray]
-FEW_ROWS = 64  # a Linear called again on at most this many rows multiplies by a contiguous copy of its weight
+FEW_ROWS = 64  # a Linear called on at most this many rows multiplies by a contiguous copy of its weight
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -52,7 +52,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 class Linear:
     weight: np.ndarray  # (out, in): torch's layout, as stored
     bias: np.ndarray  # (out,)
-    few_row_calls: int = field(default=0, init=False)  # calls on at most FEW_ROWS rows so far
 
     @classmethod
     def from_weights(cls, weights: Weights, prefix: str) -> "Linear":
@@ -60,25 +59,17 @@ class Linear:
 
     @functools.cached_property
     def weight_t(self) -> np.ndarray:
-        """(in, out), C-contiguous: BLAS multiplies a few rows (a decoding step) by it about twice as
-        fast as by the transposed view; made on the second such call (see ``_weight_t_for``)."""
+        """(in, out), C-contiguous: made on the first call with few rows (decoding steps), where BLAS
+        multiplies by it about twice as fast as by the transposed view; the copy costs ~1 ms a model."""
         return np.ascontiguousarray(self.weight.T)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """(..., in) -> (..., out), as one matrix product over all leading axes (numpy would run one
         small product per row of a (B, T, in) batch)."""
         rows = x.reshape(-1, x.shape[-1])  # (B * T, in)
-        product = rows @ self._weight_t_for(rows.shape[0]) + self.bias  # (B * T, out)
+        weight_t = self.weight_t if rows.shape[0] <= FEW_ROWS else self.weight.T
+        product = rows @ weight_t + self.bias  # (B * T, out)
         return product.reshape(*x.shape[:-1], product.shape[-1])
-
-    def _weight_t_for(self, count: int) -> np.ndarray:
-        """The transposed weight to multiply ``count`` rows by: the contiguous copy from the second
-        call on few rows on (decoding calls a Linear once a step; a model only measured for its fit
-        never pays for copies), else the view."""
-        if count > FEW_ROWS:
-            return self.weight.T
-        self.few_row_calls += 1
-        return self.weight_t if self.few_row_calls > 1 else self.weight.T
 
 
 @dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
