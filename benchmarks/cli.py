@@ -120,10 +120,12 @@ def commands(example: Path, batch: list[Path], model: list[str], out: Path, with
 
 PHASES = (  # where an infill's time goes: (phase, functions whose cumulative time it is)
     ("imports (all modules)", ("<frozen importlib._bootstrap>:_find_and_load",)),
-    ("choose + load the model", ("model_choice.py:for_file",)),
+    ("choose + load the models", ("model_choice.py:for_file",)),
+    ("  of which loading (main thread)", ("load.py:load_engine",)),
+    ("  of which the fits", ("model_choice.py:rank_by_fit",)),
     ("read + prepare the song", ("verbs.py:prepare_for_model",)),
-    ("model calls (draws, decoding)", ("verbs.py:_infill_versions",)),
-    ("write the outputs", ("midi_write.py:write_edited_song",)),
+    ("model calls (draws, decoding)", ("verbs.py:_infill_pool",)),
+    ("write the outputs", ("midi_write.py:write_edited_song", "outputs.py:commit")),
     ("report (previews, summary)", ("edit.py:_report", "edit.py:_summary")),
 )
 

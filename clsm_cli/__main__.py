@@ -1,3 +1,9 @@
-from clsm_cli.cli.app import main
+"""``python -m clsm_cli``: the ``clsm`` command (``cli/app.run``)."""
 
-main()
+import gc
+
+gc.disable()  # over the app's imports; run() resumes it, or keeps it paused for a quick command
+
+from clsm_cli.cli.app import run  # noqa: E402
+
+run()

@@ -8,14 +8,18 @@ write leaves something :func:`remove_stale_temporaries` recognises and removes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import threading
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Iterator, Optional, Sequence, Union
 
 TEMPORARY_SUFFIX = ".tmp"
 
 Writer = Callable[[Path], None]  # writes the whole content to the path it is given
+_STAGED: ContextVar[Optional[list[Path]]] = ContextVar("clsm_staged_writes", default=None)  # see writing_staged
 
 
 def atomic_write(path: Union[str, Path], content: Union[bytes, str, Writer], *, overwrite: bool = True) -> Path:
@@ -27,6 +31,11 @@ def atomic_write(path: Union[str, Path], content: Union[bytes, str, Writer], *, 
     propagate; callers turn them into their own domain error with a sentence.
     """
     path = Path(path)
+    staged = _STAGED.get()
+    if staged is not None and not overwrite:
+        _write_new(path, content)
+        staged.append(path)
+        return path
     handle, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
     temporary = Path(temporary_name)
     try:
@@ -47,6 +56,54 @@ def atomic_write(path: Union[str, Path], content: Union[bytes, str, Writer], *, 
     finally:
         temporary.unlink(missing_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def writing_staged(written: list[Path]) -> Iterator[None]:
+    """Inside the block, :func:`atomic_write` with ``overwrite=False`` writes its (new) path directly,
+    without a temporary of its own or an fsync, and adds it to ``written``. For a caller whose paths
+    are already private temporaries that no reader opens (``editing/outputs.OutputSet``): it syncs
+    them all with :func:`sync_files` before it renames them into place."""
+    token = _STAGED.set(written)
+    try:
+        yield
+    finally:
+        _STAGED.reset(token)
+
+
+def sync_files(paths: Sequence[Path]) -> None:
+    """fsync every file of ``paths``, side by side (one thread each): a file system commits syncs
+    that arrive together at once, where one after another each waits for its own commit."""
+    errors: list[OSError] = []
+
+    def sync(path: Path) -> None:
+        try:
+            with open(path, "rb+") as stream:
+                os.fsync(stream.fileno())
+        except OSError as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=sync, args=(path,), daemon=True) for path in paths[1:]]
+    for thread in threads:
+        thread.start()
+    if paths:
+        sync(paths[0])
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _write_new(path: Path, content: Union[bytes, str, Writer]) -> None:
+    """``content`` written to ``path``, which must not exist yet (FileExistsError otherwise)."""
+    if callable(content):
+        if os.path.lexists(path):
+            raise FileExistsError(path)
+        content(path)
+        return
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    with open(path, "xb") as stream:
+        stream.write(data)
 
 
 def remove_stale_temporaries(folder: Union[str, Path], name: str) -> list[Path]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -194,13 +195,11 @@ def read_model_files(directory) -> tuple[dict, Any, dict]:
     """A model folder checked and read without torch: ``(record, config, tensors)``.
 
     ``tensors`` maps names to numpy arrays in the declared dtype (``weights_dtype``: float32, or
-    float16 for shipping). Every problem is a ModelError (exit 4) in one sentence: a missing,
-    truncated or replaced weights file, a config value out of range, a tensor of another dtype,
-    weights that are not finite or implausibly large. Both inference engines start here.
+    float16 for shipping): read-only views into the file's bytes, read once. Every problem is a
+    ModelError (exit 4) in one sentence: a missing, truncated or replaced weights file, a config
+    value out of range, a tensor of another dtype, weights that are not finite or implausibly large.
+    Both inference engines start here.
     """
-    from safetensors import SafetensorError
-    from safetensors.numpy import load as load_numpy
-
     directory = Path(directory)
     if directory.is_file():
         directory = directory.parent
@@ -218,22 +217,38 @@ def read_model_files(directory) -> tuple[dict, Any, dict]:
             f"the weights in {directory} do not match its {CONFIG_FILE} (the file is truncated or was "
             "replaced); reinstall or retrain the model"
         )
+    return record, config, _checked_tensors(data, record, directory, weights_path)
+
+
+def _checked_tensors(data: bytes, record: dict, directory: Path, weights_path: Path) -> dict:
+    """The tensors of a safetensors file's bytes, each of the declared dtype, finite and plausible."""
     declared = record.get("weights_dtype", "float32")
     if declared not in SAFETENSORS_DTYPES:
         raise ModelError(f"the {CONFIG_FILE} in {directory} declares weights_dtype {declared!r}; clsm reads float32 or float16")
-    for key, dtype in _stored_dtypes(data, weights_path).items():
-        if dtype != SAFETENSORS_DTYPES[declared]:
+    header, data_start = _safetensors_header(data, weights_path)
+    for key, entry in header.items():
+        if entry["dtype"] != SAFETENSORS_DTYPES[declared]:
             raise ModelError(
-                f"the weights in {directory} hold {key} as {dtype}, but the model declares {declared} "
+                f"the weights in {directory} hold {key} as {entry['dtype']}, but the model declares {declared} "
                 f"({SAFETENSORS_DTYPES[declared]}); reinstall or retrain the model"
             )
-    try:
-        tensors = load_numpy(data)
-    except (SafetensorError, ValueError, TypeError, KeyError, OverflowError, MemoryError):
-        raise ModelError(f"{weights_path} is not a readable safetensors file (truncated or not a clsm model)") from None
-    for key, value in tensors.items():
-        check_weight_values(key, value, declared, directory)
-    return record, config, tensors
+    tensors = _tensor_views(data, header, data_start, declared, weights_path)
+    if not _all_plausible(data, data_start, declared):  # else: find the tensor, and say what is wrong with it
+        for key, value in tensors.items():
+            check_weight_values(key, value, declared, directory)
+    return tensors
+
+
+def _all_plausible(data: bytes, data_start: int, declared: str) -> bool:
+    """True when every weight of the data section is finite and within MAX_WEIGHT_MAGNITUDE: its
+    minimum and maximum say so at once (a NaN makes both NaN), without a temporary array."""
+    import numpy as np
+
+    values = np.frombuffer(data, dtype=np.dtype(declared).newbyteorder("<"), offset=data_start)
+    if not values.size:
+        return True
+    low, high = float(values.min()), float(values.max())
+    return -MAX_WEIGHT_MAGNITUDE <= low and high <= MAX_WEIGHT_MAGNITUDE  # False for NaN and infinities
 
 
 def weights_sha256(directory) -> str:
@@ -245,9 +260,10 @@ def weights_sha256(directory) -> str:
     return digest.hexdigest()
 
 
-def _stored_dtypes(data: bytes, weights_path: Path) -> dict[str, str]:
-    """Tensor name -> safetensors dtype code (``F32``, ``I8``, ``F8_E4M3``...), read from the header."""
-    unreadable = ModelError(f"{weights_path} is not a readable safetensors file (truncated or not a clsm model)")
+def _safetensors_header(data: bytes, weights_path: Path) -> tuple[dict[str, dict], int]:
+    """A safetensors file's tensor entries (name -> its header entry, ``__metadata__`` left out) and
+    where its data starts; ModelError unless the header is a JSON object of well-formed entries."""
+    unreadable = _unreadable(weights_path)
     if len(data) < 8:
         raise unreadable
     header_length = int.from_bytes(data[:8], "little")
@@ -259,11 +275,49 @@ def _stored_dtypes(data: bytes, weights_path: Path) -> dict[str, str]:
         raise unreadable from None
     if not isinstance(header, dict):
         raise unreadable
-    return {
-        str(key): str(entry.get("dtype"))
-        for key, entry in header.items()
-        if key != "__metadata__" and isinstance(entry, dict)
-    }
+    entries = {}
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("dtype"), str):
+            raise unreadable
+        entries[str(key)] = entry
+    return entries, 8 + header_length
+
+
+def _tensor_views(data: bytes, header: dict[str, dict], data_start: int, declared: str,
+                  weights_path: Path) -> dict:
+    """Each tensor as a read-only numpy view of ``data``, after the checks safetensors makes: a shape
+    of whole numbers, a byte range that holds exactly that shape, and ranges that tile the data
+    section from its start to the file's end without a gap or an overlap."""
+    import numpy as np
+
+    unreadable = _unreadable(weights_path)
+    dtype = np.dtype(declared).newbyteorder("<")
+    spans = []
+    for key, entry in header.items():
+        shape, offsets = entry.get("shape"), entry.get("data_offsets")
+        if not (isinstance(shape, list) and isinstance(offsets, list) and len(offsets) == 2
+                and all(type(n) is int and n >= 0 for n in [*shape, *offsets])):
+            raise unreadable
+        count = math.prod(shape)
+        if offsets[1] - offsets[0] != count * dtype.itemsize:
+            raise unreadable
+        spans.append((offsets[0], offsets[1], key, tuple(shape), count))
+    spans.sort()
+    end_of_previous = 0
+    for begin, end, _, _, _ in spans:
+        if begin != end_of_previous:
+            raise unreadable
+        end_of_previous = end
+    if data_start + end_of_previous != len(data):
+        raise unreadable
+    return {key: np.frombuffer(data, dtype=dtype, count=count, offset=data_start + begin).reshape(shape)
+            for begin, _, key, shape, count in spans}
+
+
+def _unreadable(weights_path: Path) -> ModelError:
+    return ModelError(f"{weights_path} is not a readable safetensors file (truncated or not a clsm model)")
 
 
 def check_weight_values(key: str, value, declared: str, directory: Path) -> None:

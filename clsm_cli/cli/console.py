@@ -8,6 +8,7 @@ Command modules import from here (not from ``app.py``), so any of them can be im
 from __future__ import annotations
 
 import functools
+import gc
 import os
 from typing import Callable, TypeVar
 
@@ -20,10 +21,11 @@ from clsm_cli.errors import ClsmError
 
 def _console(stderr: bool) -> Console:
     # Rich's own NO_COLOR handling removes colours but keeps bold and dim, which are still escape
-    # codes on a terminal; a console without a colour system writes none at all.
+    # codes on a terminal; a console without a colour system writes none at all. Without emoji codes
+    # a file name like "a:smile:b.mid" prints as it is, and rich never loads its emoji table.
     if os.environ.get("NO_COLOR"):
-        return Console(stderr=stderr, highlight=False, color_system=None)
-    return Console(stderr=stderr, highlight=False)
+        return Console(stderr=stderr, highlight=False, color_system=None, emoji=False)
+    return Console(stderr=stderr, highlight=False, emoji=False)
 
 
 def stdout_console() -> Console:
@@ -47,6 +49,16 @@ def warn(message: str) -> None:
 
 def error_line(message: str) -> None:
     stderr_console().print(f"[bold red]error:[/bold red] {escape_markup(message)}", soft_wrap=True)
+
+
+def resume_garbage_collection() -> None:
+    """Once a quick command's modules are imported: the cyclic garbage collector, paused by
+    ``app.run`` over the imports, runs again, the objects made so far moved out of its reach
+    (``gc.freeze``: modules, functions and classes that live as long as the process). Nothing when
+    it was not paused (a command run in-process, as the tests do)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 CommandFunction = TypeVar("CommandFunction", bound=Callable)

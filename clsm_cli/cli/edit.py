@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, List, Optional, Sequence
 import typer
 from rich.console import Console
 
-from clsm_cli.cli.console import error_line, escape_markup, reports_errors, stderr_console, stdout_console, warn
+from clsm_cli.cli.console import (
+    error_line, escape_markup, reports_errors, resume_garbage_collection, stderr_console, stdout_console, warn,
+)
 from clsm_cli.cli.edit_options import (  # the options the editing commands share
     FILES, BARS, NUM, SEED, TEMPERATURE, TOP_P, MODEL, TRACK, VOICE, OUT, FORCE, JSON, PREVIEW, WAV,
     SOUNDFONT, MUSICXML, ABC, COMBINED, DEVICE, PHASE, METER, ALSO_TRACK, JOBS, ENGINE, KEY, RANGE, KEEP_RHYTHM,
@@ -207,12 +209,12 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     from clsm_cli.editing.inputs import check_readable, distinct_inputs, output_stems
     from clsm_cli.editing.model_choice import EditModels, refused_result
     from clsm_cli.editing.options import EditOptions, check_options, draw_seed
-    from clsm_cli.editing.runs import endpoint_records
     from clsm_cli.editing.verbs import edit_file
     from clsm_cli.errors import ClsmError
     from clsm_cli.music.bars import BarRange
     from clsm_cli.music.meter import Meter
 
+    resume_garbage_collection()  # the editing modules are in
     bar_range = BarRange.parse(bars)  # usage errors before any file or model is touched
     seed = values.pop("seed")
     meter = values.pop("meter")
@@ -231,6 +233,8 @@ def _run(verb: str, files: Sequence[Path], bars: str, json_output: bool, preview
     # ... and so is an earlier output whose provenance is damaged (a wrong type, a latent that is not finite).
     for role, endpoint in (("--start", options.start_file), ("--end", options.end_file), ("--around", options.around_file)):
         if endpoint is not None:
+            from clsm_cli.editing.runs import endpoint_records
+
             endpoint_records(Path(endpoint), role)
     files, repeated = distinct_inputs(files)
     for path in repeated:

@@ -26,6 +26,7 @@ The rule, which ``clsm show`` reports and the editing commands follow:
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,7 @@ from clsm_cli.editing.prepare import OpenedSong, PreparedSong, open_song, prepar
 from clsm_cli.editing.provenance import parse_provenance
 from clsm_cli.editing.window import centred_window
 from clsm_cli.music.midi_read import read_text_events
-from clsm_cli.engine.load import LoadedEngine, load_engine
+from clsm_cli.engine.load import LoadedEngine, choose_engine, load_engine
 from clsm_cli.sampling import Decoding
 from clsm_cli.errors import ClsmError, InputFileError, ModelError
 from clsm_cli.music.bars import Bar, BarRange
@@ -325,7 +326,7 @@ class EditModels:
         """The model for the target by fit (one eligible: that one, measured too with ``measure_all``),
         with the --meter 4/4 hint."""
         fitting = fitting_models(self.installed(), target_group(opened.bars, options.bars, opened.path.name))
-        candidates = [self._load(str(model.directory.resolve())) for model in fitting]
+        candidates = self._load_all([str(model.directory.resolve()) for model in fitting])
         prepared = prepare_song(opened, options.bars, options.track)
         if len(candidates) == 1 and not measure_all:
             fits, chosen = (), candidates[0]
@@ -380,10 +381,19 @@ class EditModels:
         return None
 
     def _load(self, name_or_path: str) -> LoadedEngine:
-        if name_or_path not in self._loaded:
+        return self._load_all([name_or_path])[0]
+
+    def _load_all(self, names: Sequence[str]) -> list[LoadedEngine]:
+        """Each model loaded once; with the numpy engine, those not loaded yet load side by side."""
+        missing = list(dict.fromkeys(name for name in names if name not in self._loaded))
+        if missing:
             with self._loading():
-                self._loaded[name_or_path] = load_engine(name_or_path, self._engine, self._device)
-        return self._loaded[name_or_path]
+                if len(missing) > 1 and choose_engine(self._engine, self._device) == "numpy":
+                    self._loaded.update(load_side_by_side(missing, self._engine, self._device))
+                for name in missing:
+                    if name not in self._loaded:
+                        self._loaded[name] = load_engine(name, self._engine, self._device)
+        return [self._loaded[name] for name in names]
 
     def _use(self, model: LoadedEngine) -> Chosen:
         chosen = (model, command_decoding(model.config, self._temperature, self._top_p))
@@ -391,6 +401,30 @@ class EditModels:
             self._announced.add(model.sha256 + model.name)
             self._announce(*chosen)
         return chosen
+
+
+def load_side_by_side(names: Sequence[str], engine: str, device: str) -> dict[str, LoadedEngine]:
+    """``load_engine`` of each name, one thread each beyond the first: reading, hashing and checking
+    weights let go of the GIL, so on two cores two models load in about the time of one. A failure
+    is raised as loading one after another would raise it: the first in ``names`` order."""
+    outcomes: dict[str, object] = {}
+
+    def load(name: str) -> None:
+        try:
+            outcomes[name] = load_engine(name, engine, device)
+        except BaseException as error:  # noqa: BLE001 - re-raised below, in order
+            outcomes[name] = error
+
+    later = [threading.Thread(target=load, args=(name,), daemon=True) for name in names[1:]]
+    for thread in later:
+        thread.start()
+    load(names[0])
+    for thread in later:
+        thread.join()
+    for name in names:
+        if isinstance(outcomes[name], BaseException):
+            raise outcomes[name]
+    return {name: outcomes[name] for name in names}  # type: ignore[misc]
 
 
 def recorded_model(path: Path, bars: BarRange) -> Optional[tuple[str, str]]:

@@ -6,8 +6,9 @@ an existing file without ``--force``.
 
 :class:`OutputSet` is the transaction that writes the set. Each file is first written to a
 temporary beside its target (``add`` with bytes, ``add_written`` with a function that writes a
-path: every output format plugs in the same way); nothing visible changes until ``commit``, which
-renames the temporaries into place one after another. A failure before that removes only the
+path: every output format plugs in the same way; ``atomic.writing_staged`` lets the writers write
+the private temporary in place); nothing visible changes until ``commit``, which syncs the
+temporaries together (``atomic.sync_files``) and renames them into place one after another. A failure before that removes only the
 temporaries, so an earlier run's outputs are never touched. ``commit`` without ``--force`` links
 each file in without replacing anything (a file that appeared meanwhile, say from a concurrent run,
 stops it), and with ``--force`` replaces, keeping the replaced file aside until the whole set is
@@ -22,7 +23,7 @@ import secrets
 from pathlib import Path
 from typing import Callable, Optional, Sequence, TypeVar
 
-from clsm_cli.atomic import TEMPORARY_SUFFIX
+from clsm_cli.atomic import TEMPORARY_SUFFIX, sync_files, writing_staged
 from clsm_cli.errors import OutputError
 from clsm_cli.music.midi_write import write_output_bytes
 
@@ -36,30 +37,37 @@ def make_out_dir(out_dir: Path) -> None:
         raise OutputError(f"cannot create the output folder {out_dir} ({error.strerror or error})") from None
 
 
-def same_file(first: Path, second: Path) -> bool:
-    """True when the two paths name one file: the same path, or links to one file."""
-    if os.path.realpath(first) == os.path.realpath(second):
-        return True
-    try:
-        return os.path.samefile(first, second)
-    except OSError:
-        return False  # one of them does not exist yet: only the same path could be the same file
-
-
 def check_targets(paths: Sequence[Path], input_path: Path, force: bool) -> None:
-    """Refuse the whole set before writing any of it (see the module docstring)."""
-    for index, path in enumerate(paths):
-        if same_file(path, input_path):
+    """Refuse the whole set before writing any of it (see the module docstring). Each path is
+    resolved and looked at once: two names are one file when they resolve alike or name one
+    existing file (through a link), found by a lookup rather than by comparing every pair."""
+    input_names = _file_names(input_path)
+    seen: dict[object, Path] = {}
+    for path in paths:
+        names = _file_names(path)
+        if names & input_names:
             raise OutputError(f"{path.name} is the input file itself; clsm never overwrites its input")
         if path.is_dir():
             raise OutputError(f"{path} is a folder; move it away or choose another --out")
-        for earlier in paths[:index]:
-            if same_file(path, earlier):
-                raise OutputError(f"{path.name} and {earlier.name} are one file; one call cannot write both")
+        earlier = next((seen[name] for name in names if name in seen), None)
+        if earlier is not None:
+            raise OutputError(f"{path.name} and {earlier.name} are one file; one call cannot write both")
+        seen.update(dict.fromkeys(names, path))
         if path.exists() and not force:
             raise OutputError(
                 f"{path} already exists; use --force to overwrite it, or another --seed to write new files"
             )
+
+
+def _file_names(path: Path) -> set:
+    """What ``path`` is known by: its resolved path, and (device, inode) when the file exists."""
+    names: set = {os.path.realpath(path)}
+    try:
+        status = os.stat(path)
+    except OSError:
+        return names  # not there yet: only the same path could be the same file
+    names.add((status.st_dev, status.st_ino))
+    return names
 
 
 class OutputSet:
@@ -74,6 +82,7 @@ class OutputSet:
         self.staged: dict[Path, Path] = {}  # target -> its temporary, in the order added
         self.written: list[Path] = []  # targets in place after commit
         self._done = False  # committed or aborted
+        self._unsynced: list[Path] = []  # temporaries written in place (atomic.writing_staged), synced at commit
         self._token = f"{os.getpid()}-{secrets.token_hex(4)}"
 
     def temporary_of(self, path: Path) -> Path:
@@ -92,11 +101,18 @@ class OutputSet:
             raise ValueError(f"{path.name} is already part of this output set")
         temporary = self.temporary_of(path)
         self.staged[path] = temporary
-        return write(temporary)
+        with writing_staged(self._unsynced):  # the temporary is private: written in place, synced at commit
+            return write(temporary)
 
     def commit(self) -> list[Path]:
         """Rename every temporary into place; OutputError (after undoing this commit) if one cannot be."""
         self._done = True
+        try:
+            sync_files(self._unsynced)
+        except OSError as error:
+            self._remove_temporaries()
+            raise OutputError(f"cannot write the outputs in {next(iter(self.staged)).parent} "
+                              f"({error.strerror or error}); this run kept none of its outputs") from None
         placed: list[tuple[Path, tuple[int, int], Optional[Path]]] = []  # target, its identity, what it replaced
         replaced = None
         try:

@@ -67,7 +67,6 @@ from clsm_cli.editing.provenance import (
     recorded_target_notes,
     stored_latent,
 )
-from clsm_cli.editing.runs import endpoint_records
 from clsm_cli.editing.splice import edited_track_notes, notes_for_writer, splice, target_notes, target_triplet_steps
 from clsm_cli.editing.window import (
     ModelWindow,
@@ -367,6 +366,8 @@ def _file_endpoint(path: Path, prepared: PreparedSong, window: ModelWindow, opti
     When this song is the ``--start`` file itself (no original given), the file must agree with it
     outside the target: InputFileError otherwise.
     """
+    from clsm_cli.editing.runs import endpoint_records  # only interpolate and vary read earlier outputs
+
     path = Path(path)
     same = _same_file(path, prepared.path)  # the song itself (--start A of A): it was read already
     if same:

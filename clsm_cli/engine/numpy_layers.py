@@ -2,13 +2,15 @@
 
 The torch modules (``models/layers.py``, ``models/flow.py``) are the reference and hold the maths'
 explanations; these mirror them step for step, without dropout or gradients, on weights read from
-the same ``model.safetensors`` (``engine/weights.py``). A layer is a frozen dataclass of float32
-arrays built by ``from_weights(weights, prefix)``, where ``prefix`` is the torch module's name in the
-state dict, so the two stay name for name.
+the same ``model.safetensors`` (``engine/weights.py``). A layer is a dataclass of float32 arrays
+built by ``from_weights(weights, prefix)``, where ``prefix`` is the torch module's name in the state
+dict, so the two stay name for name. Only their ``__init__`` is generated: each method a dataclass
+generates costs an import (and so every edit) about 0.1 ms, and layers are never compared or printed.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -21,6 +23,7 @@ LEAKY_SLOPE = 0.01  # models/flow.py: the couplings' leaky ReLUs
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 Weights = dict[str, np.ndarray]
+FEW_ROWS = 64  # a Linear called on at most this many rows multiplies by a contiguous copy of its weight
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -45,20 +48,31 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return weights / weights.sum(axis=-1, keepdims=True)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class Linear:
-    weight_t: np.ndarray  # (in, out): a transposed view of torch's (out, in) weight (BLAS reads it as is)
+    weight: np.ndarray  # (out, in): torch's layout, as stored
     bias: np.ndarray  # (out,)
 
     @classmethod
     def from_weights(cls, weights: Weights, prefix: str) -> "Linear":
-        return cls(weights[f"{prefix}.weight"].T, weights[f"{prefix}.bias"])
+        return cls(weights[f"{prefix}.weight"], weights[f"{prefix}.bias"])
+
+    @functools.cached_property
+    def weight_t(self) -> np.ndarray:
+        """(in, out), C-contiguous: made on the first call with few rows (decoding steps), where BLAS
+        multiplies by it about twice as fast as by the transposed view; the copy costs ~1 ms a model."""
+        return np.ascontiguousarray(self.weight.T)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return x @ self.weight_t + self.bias  # (..., in) -> (..., out)
+        """(..., in) -> (..., out), as one matrix product over all leading axes (numpy would run one
+        small product per row of a (B, T, in) batch)."""
+        rows = x.reshape(-1, x.shape[-1])  # (B * T, in)
+        weight_t = self.weight_t if rows.shape[0] <= FEW_ROWS else self.weight.T
+        product = rows @ weight_t + self.bias  # (B * T, out)
+        return product.reshape(*x.shape[:-1], product.shape[-1])
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class LayerNorm:
     weight: np.ndarray  # (d,)
     bias: np.ndarray  # (d,)
@@ -68,9 +82,9 @@ class LayerNorm:
         return cls(weights[f"{prefix}.weight"], weights[f"{prefix}.bias"])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        mean = x.mean(axis=-1, keepdims=True)
-        centred = x - mean
-        variance = (centred * centred).mean(axis=-1, keepdims=True)  # biased, as torch
+        width = np.float32(x.shape[-1])  # means as sums over the width: ndarray.mean's wrapper costs more than the maths
+        centred = x - np.add.reduce(x, axis=-1, keepdims=True) / width
+        variance = np.add.reduce(centred * centred, axis=-1, keepdims=True) / width  # biased, as torch
         return centred / np.sqrt(variance + np.float32(LAYER_NORM_EPS)) * self.weight + self.bias
 
 
@@ -85,7 +99,7 @@ def mask_to_bias(allowed: np.ndarray) -> np.ndarray:
     return np.where(allowed, np.float32(0.0), np.float32(-np.inf)).astype(np.float32)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class MultiHeadAttention:
     """``models.layers.MultiHeadAttention``: logit of query q for key k is q . (k + a_(k-q)) / sqrt(d_head)."""
 
@@ -111,8 +125,9 @@ class MultiHeadAttention:
 
     def keys_values(self, source: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Keys and values of ``source`` (B, S, d), each (B, H, S, d_head)."""
-        keys, values = np.split(self.key_value(source), 2, axis=-1)
-        return self._split(keys), self._split(values)
+        both = self.key_value(source)  # (B, S, 2d): keys, then values
+        width = both.shape[-1] // 2
+        return self._split(both[..., :width]), self._split(both[..., width:])
 
     def __call__(
         self,
@@ -127,9 +142,15 @@ class MultiHeadAttention:
         queries = queries * np.float32(1.0 / math.sqrt(queries.shape[-1]))  # (B, H, Tq, d_head), pre-scaled
         logits = queries @ keys.transpose(0, 1, 3, 2)  # (B, H, Tq, Tk): q . k
         if self.relative_keys is not None:
-            per_distance = queries @ self.relative_keys.T  # (B, H, Tq, 2R + 1): q . a_r for every r
-            rows = np.arange(rel_index.shape[0])[:, None]  # (Tq, 1)
-            logits = per_distance[:, :, rows, rel_index] + logits  # q . a_(k-q) + q . k
+            batch, heads, length, d_head = queries.shape
+            flat = queries.reshape(-1, d_head)  # (B * H * Tq, d_head): one matrix product, not B * H small ones
+            if length == 1:  # a decoding step: one query, so just the relative keys its keys are at
+                relative = (flat @ self.relative_keys[rel_index[0]].T).reshape(batch, heads, 1, -1)  # (B, H, 1, Tk)
+            else:
+                per_distance = (flat @ self.relative_keys.T).reshape(batch, heads, length, -1)  # (B, H, Tq, 2R + 1)
+                rows = np.arange(rel_index.shape[0])[:, None]  # (Tq, 1)
+                relative = per_distance[:, :, rows, rel_index]  # (B, H, Tq, Tk): q . a_(k-q)
+            logits = relative + logits  # q . a_(k-q) + q . k
         if bias is not None:
             logits = logits + bias
         attended = softmax(logits) @ values  # (B, H, Tq, d_head)
@@ -137,7 +158,7 @@ class MultiHeadAttention:
         return self.out(attended.transpose(0, 2, 1, 3).reshape(batch, length, -1))  # (B, Tq, d)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class FeedForward:
     inner: Linear
     outer: Linear
@@ -174,7 +195,7 @@ class LayerCache:
         return self.keys[:, :, :end], self.values[:, :, :end]
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class TransformerLayer:
     """Pre-LN: relative self-attention, optional cross-attention to a memory, feed-forward."""
 
@@ -197,21 +218,33 @@ class TransformerLayer:
         )
 
     def __call__(self, x, rel_index=None, bias=None, memory_kv=None, query_rows: Optional[Rows] = None, cache=None):
-        """x (B, T, d) -> (B, Tq, d); see ``models.layers.TransformerLayer.forward``."""
+        """x (B, T, d) -> (B, Tq, d); see ``models.layers.TransformerLayer.forward``.
+
+        A batch whose rows are one broadcast row (the decoder's context, the same for every
+        candidate) runs the self-attention and the cross-attention's queries once; the rows part
+        where they attend to their own memory. The maths per row is unchanged."""
+        batch = x.shape[0]
+        shared = batch > 1 and x.strides[0] == 0 and (cache is None or cache.length == 0)
+        if shared:
+            x = x[:1]  # (1, T, d)
         normed = self.self_norm(x)
-        keys, values = self.self_attention.keys_values(normed)  # (B, H, T, d_head)
+        keys, values = self.self_attention.keys_values(normed)  # (B or 1, H, T, d_head)
         if cache is not None:
-            keys, values = cache.append(keys, values)  # (B, H, cached + T, d_head)
+            stored = cache.append(*(np.broadcast_to(part, (batch, *part.shape[1:])) for part in (keys, values)))
+            if not shared:
+                keys, values = stored  # (B, H, cached + T, d_head)
         if query_rows is not None:
-            x, normed = x[:, query_rows], normed[:, query_rows]  # (B, Tq, d)
+            x, normed = x[:, query_rows], normed[:, query_rows]  # (B or 1, Tq, d)
         x = x + self.self_attention(normed, keys, values, rel_index, bias)
         if self.cross_attention is not None:
-            memory_keys, memory_values = memory_kv
-            x = x + self.cross_attention(self.cross_norm(x), memory_keys, memory_values)
+            memory_keys, memory_values = memory_kv  # (B, H, M, d_head): a shared x broadcasts against them
+            x = x + self.cross_attention(self.cross_norm(x), memory_keys, memory_values)  # (B, Tq, d)
+        if shared and x.shape[0] != batch:
+            x = np.broadcast_to(x, (batch, *x.shape[1:]))
         return x + self.feed_forward(self.ff_norm(x))
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class TransformerStack:
     layers: tuple[TransformerLayer, ...]
     final_norm: LayerNorm
@@ -256,7 +289,7 @@ class TransformerStack:
         return self.final_norm(x)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class LSTMDirection:
     """One direction of one layer of ``torch.nn.LSTM``: gates i, f, g, o in PyTorch's order."""
 
@@ -291,7 +324,7 @@ class LSTMDirection:
         return outputs
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class BiLSTMGaussianHead:
     """``models.layers.BiLSTMGaussianHead``: Bi-LSTM, last forward ⊕ last backward state, two SELU MLPs."""
 
@@ -324,7 +357,7 @@ def _mlp(layers: tuple[Linear, Linear], x: np.ndarray) -> np.ndarray:
     return second(selu(first(x)))
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, repr=False)  # only __init__ is generated (see the module docstring)
 class AffineCoupling:
     """``models.flow.AffineCoupling``: moves one half by exp(tanh-scale(kept)) and shift(kept)."""
 

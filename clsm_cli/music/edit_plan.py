@@ -36,6 +36,7 @@ The rules, as a musician would check them:
 
 from __future__ import annotations
 
+import functools
 import statistics
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -73,9 +74,17 @@ class EditPlan:
 
 def voiced_notes(paired: Sequence[PairedNote], bars: Sequence[Bar], ticks_per_beat: int, voice: str):
     """(edited voice, other notes) of ``paired`` as :class:`VoicedNote` whose ``index`` is the
-    position in ``paired``. Zero-length notes are silent: in neither part, so never touched."""
+    position in ``paired``. Zero-length notes are silent: in neither part, so never touched.
+
+    Every output of one song splits the same notes: the split is remembered by value (the notes,
+    bars and voice themselves, all immutable), so a file's n outputs split its track once."""
     if voice not in VOICES:
         raise ValueError(f"voice must be one of {', '.join(VOICES)}, got {voice!r}")
+    return _voiced_notes(tuple(paired), tuple(bars), ticks_per_beat, voice)
+
+
+@functools.lru_cache(maxsize=8)
+def _voiced_notes(paired: tuple[PairedNote, ...], bars: tuple[Bar, ...], ticks_per_beat: int, voice: str):
     sounding = [position for position, note in enumerate(paired) if note.end_tick > note.start_tick]
     if not sounding:
         return (), ()

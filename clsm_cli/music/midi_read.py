@@ -22,11 +22,11 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
-import mido
 import numpy as np
-from mido.midifiles.meta import UnknownMetaMessage, build_meta_message
 
 from clsm_cli.constants import DRUM_CHANNEL
+from clsm_cli.music.mido_module import mido  # before any other import of mido: it spares mido a slow lookup
+from mido.midifiles.meta import UnknownMetaMessage, build_meta_message  # after mido_module, which imports mido
 from clsm_cli.errors import InputFileError
 from clsm_cli.music.smf_scan import META_STATUS, ChunkEvents, check_bytes, parse_file, read_file_bytes
 from clsm_cli.music.song import MidiSong, MidiTrack, NoteArrays, NoteTable, NoteTrack, PairedNote

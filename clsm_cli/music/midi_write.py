@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-import mido
-
 from clsm_cli.atomic import write_output
 from clsm_cli.errors import OutputError
 from clsm_cli.music.bars import Bar, BarRange, bar_at_tick, first_sounding_step, step_to_tick
 from clsm_cli.music.midi_read import CLSM_SEQUENCER_PREFIX
+from clsm_cli.music.mido_module import mido
 from clsm_cli.music.edit_plan import accent_velocity, plan_edit, voiced_notes
 from clsm_cli.music.song import MidiNote, MidiSong, MidiTrack, PairedNote
 from clsm_cli.music.tokens import StepNote

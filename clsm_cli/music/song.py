@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-import mido
 import numpy as np
+
+from clsm_cli.music.mido_module import mido
 
 
 def _track_label(name: str, is_drum: bool, channel: int) -> str:
