@@ -31,6 +31,7 @@ import numpy as np
 from clsm_cli.constants import HOLD_TOKEN, MIN_PITCH, NUM_MUSIC_TOKENS, NUM_PITCHES, REST_TOKEN, TRIPLET_TOKEN
 
 CHORD_TONE_LEAN = 3.0  # log-odds a chord tone gains on a beat (benchmarks/harmony.py --songs measures it)
+UNLEANED_CHORD_TONE_SHARE = 0.5  # chord tones among the pitches drawn on a beat without the lean (0.51 measured)
 ONSET, HOLD, REST, MARKER = 0, 1, 2, 3  # the token classes --keep-rhythm fixes per step (MARKER: a triplet quarter's 3:)
 
 
@@ -180,17 +181,23 @@ def _nearest(candidates: np.ndarray, file_pitches: np.ndarray, previous: Optiona
 
 
 def chord_weights(chords: Mapping[int, frozenset[int]], file_pitches: np.ndarray, target_start_step: int,
-                  length: int, lean: float = CHORD_TONE_LEAN) -> Optional[np.ndarray]:
+                  length: int, lean: float = CHORD_TONE_LEAN,
+                  unleaned_share: float = UNLEANED_CHORD_TONE_SHARE) -> Optional[np.ndarray]:
     """(L, NUM_PITCHES) log-weights of each pitch token landing on each target step: at a beat with a
-    chord (song step -> pitch classes), its tones ``+lean / 2`` and the other pitches ``-lean / 2``
-    (the odds of a chord tone against another pitch grow by ``e ** lean`` while a note on the beat
-    stays about as likely); 0 elsewhere. None when no beat of the target has a chord."""
+    chord (song step -> pitch classes), its tones ``up`` and the other pitches ``up - lean``, so the
+    odds of a chord tone against another pitch grow by ``e ** lean``; 0 elsewhere. None when no
+    beat of the target has a chord.
+
+    ``up`` keeps a note on the beat as likely as before when ``unleaned_share`` of the pitch mass
+    sat on chord tones (``s e^up + (1 - s) e^(up - lean) = 1``): the lean moves pitches, not the
+    rhythm (an even split, ``+-lean / 2``, made onsets on beats over twice as likely)."""
+    up = -math.log(unleaned_share + (1 - unleaned_share) * math.exp(-lean))
     weights = np.zeros((length, NUM_PITCHES))
     leaning = False
     for step, chord in chords.items():
         offset = step - target_start_step
         if 0 <= offset < length and chord:
-            weights[offset] = np.where(np.isin(file_pitches % 12, sorted(chord)), lean / 2, -lean / 2)
+            weights[offset] = np.where(np.isin(file_pitches % 12, sorted(chord)), up, up - lean)
             leaning = True
     return weights if leaning else None
 

@@ -24,10 +24,13 @@ C_MAJOR = frozenset({0, 4, 7})
 
 
 def test_chord_weights_lean_to_the_chord_tones_on_its_beats_only():
-    weights = chord_weights({16: C_MAJOR, 20: frozenset({9, 0, 4})}, PITCHES, target_start_step=16, length=8, lean=2.0)
+    weights = chord_weights({16: C_MAJOR, 20: frozenset({9, 0, 4})}, PITCHES, target_start_step=16, length=8,
+                            lean=2.0, unleaned_share=0.5)
     assert weights.shape == (8, NUM_PITCHES)
     chord_tone = np.isin(PITCHES % 12, [0, 4, 7])
-    assert np.all(weights[0][chord_tone] == 1.0) and np.all(weights[0][~chord_tone] == -1.0)
+    up = weights[0][chord_tone][0]
+    assert np.all(weights[0][chord_tone] == up) and np.allclose(weights[0][~chord_tone], up - 2.0)
+    assert np.isclose(0.5 * np.exp(up) + 0.5 * np.exp(up - 2.0), 1.0)  # a note on the beat stays as likely
     assert np.all(weights[1] == 0.0)  # no beat, no lean
     assert chord_weights({40: C_MAJOR}, PITCHES, 16, 8) is None  # a chord outside the target
 
@@ -44,7 +47,7 @@ def test_line_rules_answer_log_weights_and_keep_what_the_masks_forbid():
     answer = leaning(0, np.zeros((2, 0), dtype=np.int64))
     assert answer.dtype == np.float64 and answer.shape == (2, NUM_MUSIC_TOKENS)
     assert np.all(np.isneginf(answer[:, :NUM_PITCHES][:, PITCHES % 12 == 4]))
-    assert np.all(answer[:, :NUM_PITCHES][:, PITCHES % 12 == 7] == 1.0)
+    assert np.all(answer[:, :NUM_PITCHES][:, PITCHES % 12 == 7] == weights[0][PITCHES % 12 == 7])
     assert np.all(answer[:, [REST_TOKEN, HOLD_TOKEN]] == 0.0)
     assert rules()(0, np.zeros((1, 0), dtype=np.int64)).dtype == bool  # no chords: a plain mask
 
@@ -54,7 +57,7 @@ def test_a_triplet_quarter_leans_on_the_note_that_lands_on_the_beat():
     leaning = rules(pitch_weights=weights, num_classes=NUM_MUSIC_TOKENS + 1)
     after_marker = leaning(1, np.array([[TRIPLET_TOKEN]]))  # the first triplet lands on the beat
     after_rest = leaning(1, np.array([[REST_TOKEN]]))  # a 16th after the beat
-    assert after_marker[0, :NUM_PITCHES].max() == 1.0
+    assert after_marker[0, :NUM_PITCHES].max() == weights[0].max() > 0
     assert np.all(after_rest[0, :NUM_PITCHES] == 0.0)
 
 
@@ -75,7 +78,7 @@ def test_the_sampler_draws_under_log_weights_and_scores_what_it_drew():
 def test_step_masks_rebuild_leaning_steps_as_log_weights():
     weights = chord_weights({0: C_MAJOR}, PITCHES, 0, 2, lean=2.0)
     masks = step_masks(rules(pitch_weights=weights), np.array([[REST_TOKEN, REST_TOKEN]]), NUM_MUSIC_TOKENS)
-    assert masks.dtype == np.float64 and masks[0, 0, :NUM_PITCHES].max() == 1.0 and np.all(masks[0, 1] == 0.0)
+    assert masks.dtype == np.float64 and masks[0, 0, :NUM_PITCHES].max() == weights[0].max() and np.all(masks[0, 1] == 0.0)
 
 
 def song_with_chords(path):
