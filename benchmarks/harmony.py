@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from clsm_cli.data.chords import chord_pitch_classes, strong_beat_chord_tones  # noqa: E402
 from clsm_cli.data.corpus import read_test_songs  # noqa: E402
 from clsm_cli.data.pop909 import (  # noqa: E402
-    BEATS_FILE, CHORDS_FILE, pop909_songs_root, read_beats, read_segments, seconds_to_ticks)
+    BEATS_FILE, CHORDS_FILE, beat_phase_ticks, pop909_songs_root, read_beats, read_segments, seconds_to_ticks)
 from clsm_cli.data.shards import open_split  # noqa: E402
 from clsm_cli.editing.generate import infill  # noqa: E402
 from clsm_cli.editing.options import command_decoding  # noqa: E402
@@ -53,21 +53,23 @@ from clsm_cli.music.midi_read import read_midi  # noqa: E402
 SONG_TARGETS = ("9-10", "17-18", "25-26", "33-34")
 
 
-def strong_beats_and_chords(folder: Path, tempos, ticks_per_beat: int) -> tuple[np.ndarray, list]:
-    """The ticks of beats 1 and 3 of the song's 4/4 bars (from its annotated downbeats), and its
-    chords as (start tick, end tick, pitch classes) rows."""
-    times, downbeats = read_beats(folder / BEATS_FILE)
-    beats = seconds_to_ticks(times, tempos, ticks_per_beat)
+def strong_beat_ticks(beats: np.ndarray, downbeats: np.ndarray) -> np.ndarray:
+    """The ticks of beats 1 and 3 of the song's 4/4 bars, from its annotated beats and downbeats."""
     first_beats = np.flatnonzero(downbeats)
     strong = [beats[i] for i in first_beats]
     strong += [beats[i + 2] for i in first_beats if i + 2 < len(beats) and not downbeats[i + 1 : i + 3].any()]
+    return np.sort(np.array(strong))
+
+
+def annotated_chords(folder: Path, tempos, ticks_per_beat: int) -> list:
+    """The song's annotated chords as (start tick, end tick, pitch classes) rows."""
     chords = []
     for start, end, label in read_segments(folder / CHORDS_FILE):
         classes = chord_pitch_classes(label)
         if classes is not None:
             ticks = seconds_to_ticks(np.array([start, end]), tempos, ticks_per_beat)
             chords.append((float(ticks[0]), float(ticks[1]), classes))
-    return np.sort(np.array(strong)), chords
+    return chords
 
 
 def chord_tones_on_strong_beats(onsets: list[tuple[int, int]], strong: np.ndarray, chords: list,
@@ -84,13 +86,6 @@ def chord_tones_on_strong_beats(onsets: list[tuple[int, int]], strong: np.ndarra
         notes += 1
         tones += pitch % 12 in chord
     return tones, notes
-
-
-def annotated_beat_phase(folder: Path, tempos, ticks_per_beat: int) -> int:
-    """Where the annotated beats fall within a beat counted from tick 0 (their median offset, ticks)."""
-    times, _ = read_beats(folder / BEATS_FILE)
-    beats = seconds_to_ticks(times, tempos, ticks_per_beat)
-    return int(round(float(np.median(beats % ticks_per_beat))))
 
 
 def song_harmony(root: Path, names: list[str], model: str | None, candidates: int, seed: int,
@@ -112,9 +107,11 @@ def song_harmony(root: Path, names: list[str], model: str | None, candidates: in
         original = read_midi(midi_path)
         tpb = original.ticks_per_beat
         melody = next(i for i, t in enumerate(original.tracks) if t.name.strip().upper() == "MELODY")
-        strong, chords = strong_beats_and_chords(base / name, original.tempos, tpb)
+        times, downbeats = read_beats(base / name / BEATS_FILE)
+        beats = seconds_to_ticks(times, original.tempos, tpb)
+        strong, chords = strong_beat_ticks(beats, downbeats), annotated_chords(base / name, original.tempos, tpb)
         before = {(n.start_tick, n.pitch) for n in original.tracks[melody].notes}
-        phase = ["--phase", str(annotated_beat_phase(base / name, original.tempos, tpb))] if annotated_phase else []
+        phase = ["--phase", str(beat_phase_ticks(beats, tpb))] if annotated_phase else []
         for target in SONG_TARGETS:
             with tempfile.TemporaryDirectory() as out:
                 done = CliRunner().invoke(app, ["infill", str(midi_path), "--meter", "4/4", "--bars", target,

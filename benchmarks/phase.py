@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from clsm_cli.data.corpus import read_test_songs  # noqa: E402
-from clsm_cli.data.pop909 import BEATS_FILE, pop909_songs_root, read_beats, seconds_to_ticks  # noqa: E402
+from clsm_cli.data.pop909 import BEATS_FILE, beat_phase_ticks, pop909_songs_root, read_beats, seconds_to_ticks  # noqa: E402
 from clsm_cli.music.midi_read import read_midi  # noqa: E402
 from clsm_cli.music.phase import song_grid_phase  # noqa: E402
 
@@ -108,7 +108,7 @@ def main(argv=None) -> None:
         detected = song_grid_phase(song, melody, 16)
         times, downbeats = read_beats(base / name / BEATS_FILE)
         beats = seconds_to_ticks(times, song.tempos, tpb)
-        beat_phase = int(round(float(np.median(beats % tpb))))
+        beat_phase = beat_phase_ticks(beats, tpb)
         bar_phase = int(round(float(beats[np.flatnonzero(downbeats)[0]] % (4 * tpb))))
         beat_ok = abs((detected.ticks - beat_phase + tpb / 2) % tpb - tpb / 2) <= tpb / 8
         bar_ok = abs((detected.ticks - bar_phase + 2 * tpb) % (4 * tpb) - 2 * tpb) <= tpb / 8

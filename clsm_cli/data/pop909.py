@@ -118,6 +118,11 @@ def seconds_to_ticks(seconds: np.ndarray, tempos: list[tuple[int, int]], ticks_p
     return ticks[index] + (seconds - starts[index]) / per_tick[index]
 
 
+def beat_phase_ticks(beat_ticks: np.ndarray, ticks_per_beat: int) -> int:
+    """Where annotated beats fall within a beat counted from tick 0: their median offset, in ticks."""
+    return int(round(float(np.median(np.asarray(beat_ticks) % ticks_per_beat))))
+
+
 def beat_positions(ticks: np.ndarray, beat_ticks: np.ndarray) -> np.ndarray:
     """Where each tick falls in beats: ``k + (t - beat_k) / (beat_k+1 - beat_k)``, extrapolated by
     the first and last beat lengths before and after the annotated beats."""

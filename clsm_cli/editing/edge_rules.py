@@ -58,15 +58,12 @@ class NoHoldUnderKept:
         leading = np.ones(batch, dtype=bool) if step == 0 else generated[:, 0] == TRIPLET_TOKEN  # (B,)
         if not leading.any():
             return allowed
-        if allowed is not None and is_weights(allowed):  # a leaning rule's log-weights (the chords)
-            rows = np.array(np.broadcast_to(allowed, (batch, self.num_classes)), dtype=np.float64)  # (B, C)
-            rows[leading, HOLD_TOKEN] = -np.inf
-            rows[leading & ~np.isfinite(rows).any(axis=1), REST_TOKEN] = 0.0
-            return rows
-        rows = np.ones((batch, self.num_classes), dtype=bool) if allowed is None else \
-            np.array(np.broadcast_to(np.asarray(allowed, dtype=bool), (batch, self.num_classes)))  # (B, C)
-        rows[leading, HOLD_TOKEN] = False
-        rows[leading & ~rows.any(axis=1), REST_TOKEN] = True
+        leaning = allowed is not None and is_weights(allowed)  # log-weights (the chords), or a mask
+        forbidden, free = (-np.inf, 0.0) if leaning else (False, True)
+        rows = np.full((batch, self.num_classes), free) if allowed is None else \
+            np.array(np.broadcast_to(allowed, (batch, self.num_classes)), dtype=np.float64 if leaning else bool)  # (B, C)
+        rows[leading, HOLD_TOKEN] = forbidden
+        rows[leading & ~(rows != forbidden).any(axis=1), REST_TOKEN] = free
         return rows
 
 

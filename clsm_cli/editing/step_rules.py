@@ -91,7 +91,7 @@ class LineRules:
 
     def _row(self, step: int, drawn: np.ndarray) -> np.ndarray:
         pitches = self.pitch_allowed.copy()
-        landing = _landing_step(step, drawn)
+        landing = int(_landing_steps(step, drawn[None])[0])
         if self.floor is not None and self.floor[landing] >= 0:
             pitches &= self.file_pitches > self.floor[landing]
         previous = self._previous_pitch(drawn)
@@ -154,22 +154,15 @@ _TRIPLET_LANDING = {1: 0, 2: 1, 3: 3}
 
 
 def _landing_steps(step: int, generated: np.ndarray) -> np.ndarray:
-    """:func:`_landing_step` for every row of ``generated`` (B, step). (B,) int"""
+    """The target's 16th step a note drawn at token ``step`` starts on, for every row of tokens
+    ``generated`` (B, step) drawn before it: the step itself, or inside a triplet quarter (its
+    marker drawn) the 16th its triplet rounds to. (B,) int"""
     quarter = step - step % 4
     landing = np.full(generated.shape[0], step)
     if step > quarter and generated.shape[1] > quarter:
         in_triplet = generated[:, quarter] == TRIPLET_TOKEN
         landing[in_triplet] = quarter + _TRIPLET_LANDING[step - quarter]
     return landing
-
-
-def _landing_step(step: int, drawn: np.ndarray) -> int:
-    """The target's 16th step a note drawn at token ``step`` starts on, after tokens ``drawn``: the
-    step itself, or inside a triplet quarter (its marker drawn) the 16th its triplet rounds to."""
-    quarter = step - step % 4
-    if step > quarter and len(drawn) > quarter and drawn[quarter] == TRIPLET_TOKEN:
-        return quarter + _TRIPLET_LANDING[step - quarter]
-    return step
 
 
 def _nearest(candidates: np.ndarray, file_pitches: np.ndarray, previous: Optional[int]) -> np.ndarray:

@@ -26,19 +26,15 @@ TRIADS = {"maj": (0, 4, 7), "min": (0, 3, 7), "dim": (0, 3, 6), "sus4": (0, 5, 7
 QUALITY_ORDER = ("maj", "min", "dim", "sus4", "sus2")  # ties go to the more common chord
 
 
-def _templates() -> tuple[np.ndarray, list[tuple[int, str]]]:
-    """(T, 12) 0/1 rows, one per root and quality, and their (root, quality) names."""
-    rows, names = [], []
-    for quality in QUALITY_ORDER:
-        for root in range(12):
-            row = np.zeros(12)
-            row[[(root + interval) % 12 for interval in TRIADS[quality]]] = 1.0
-            rows.append(row)
-            names.append((root, quality))
-    return np.array(rows), names
+def _templates() -> np.ndarray:
+    """(T, 12) 0/1 rows, one per quality (in QUALITY_ORDER) and root."""
+    rows = np.zeros((len(QUALITY_ORDER) * 12, 12))
+    for index, (quality, root) in enumerate((q, r) for q in QUALITY_ORDER for r in range(12)):
+        rows[index, [(root + interval) % 12 for interval in TRIADS[quality]]] = 1.0
+    return rows
 
 
-_TEMPLATES, _TEMPLATE_NAMES = _templates()
+_TEMPLATES = _templates()
 CHORD_SPAN_BEATS = 2  # the editing commands read a beat's chord over two beats
 
 

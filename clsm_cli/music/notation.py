@@ -92,11 +92,6 @@ def quantize_to_beat_grid(bar_quarters: Fraction, events: Sequence[Fraction], tr
     ]
 
 
-def meter_has_triplets(numerator: int, denominator: int) -> bool:
-    """x/4 and 2/2 count in quarters, so a beat may be a triplet; 6/8 and 9/8 divide theirs in three."""
-    return denominator == 4 or (numerator, denominator) == (2, 2)
-
-
 @dataclass(frozen=True)
 class GridNote:
     """A note in divisions from the start of the first notated bar."""
@@ -148,7 +143,7 @@ def quantize_notes(notes: Iterable[tuple[int, int, int]], bars: Sequence[Bar], t
     for bar, events in zip(bars, by_bar):
         length = bar.steps * DIVISIONS_PER_SIXTEENTH_STEP
         quarters = Fraction(length, DIVISIONS_PER_QUARTER)
-        beat_grids = quantize_to_beat_grid(quarters, events, meter_has_triplets(bar.numerator, bar.denominator))
+        beat_grids = quantize_to_beat_grid(quarters, events, bar.time_signature.is_simple_quarter_meter)
         grids.append(_BarGrid(bar, position, length, tuple(beat_grids)))
         position += length
     longest: dict[tuple[int, int], int] = {}

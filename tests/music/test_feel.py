@@ -129,18 +129,23 @@ def test_the_swung_hornpipe_from_cre_keeps_its_swing_on_new_notes(tmp_path):
 # --- exact copies ----------------------------------------------------------------------------------
 
 
+def read_target_line(tmp_path, notes):
+    """A one-track song of ``notes`` (ticks) read as an edit reads it: the song, its bars, and the
+    line's notes in TARGET unchanged (what a candidate equal to the original bars holds)."""
+    song = read_midi(make_midi(tmp_path / "in.mid", [TrackSpec(notes, name="Lead")]))
+    bars = song_bars(song)
+    line, _ = quantize_line(song.tracks[0], bars, TPB)
+    first_step, end_step = TARGET.step_span(bars)
+    return song, bars, [note for note in line if first_step <= note.start_step < end_step]
+
+
 def test_new_notes_equal_to_the_target_notes_keep_their_ticks_and_velocities(tmp_path):
     rng = random.Random(7)
     notes = []
     for step in range(0, 128, 2):  # human-timed 8ths: onsets and lengths a few ticks off, accents
         start = max(0, step * 120 + rng.randint(-9, 9))
         notes.append((start, start + rng.choice((133, 180, 221)), 60 + rng.randint(0, 12), rng.randint(60, 110)))
-    path = make_midi(tmp_path / "in.mid", [TrackSpec(notes, name="Lead")])
-    song = read_midi(path)
-    bars = song_bars(song)
-    line, _ = quantize_line(song.tracks[0], bars, TPB)
-    first_step, end_step = TARGET.step_span(bars)
-    same = [note for note in line if first_step <= note.start_step < end_step]
+    song, bars, same = read_target_line(tmp_path, notes)
     plan = plan_edit(song.chunk_notes[song.tracks[0].chunk], bars, TPB, TARGET, same)
     assert plan.replaced == frozenset() and plan.new_notes == () and plan.unchanged == len(same)
     out = write_edited_song(song, song.tracks[0], bars, TARGET, same, tmp_path / "out.mid", "p", force=True)
@@ -150,12 +155,7 @@ def test_new_notes_equal_to_the_target_notes_keep_their_ticks_and_velocities(tmp
 
 def test_only_the_notes_the_line_changes_are_written_anew(tmp_path):
     notes = [(step * 240 + 7, step * 240 + 140, 60 + step % 5, 70 + step % 30) for step in range(64)]
-    path = make_midi(tmp_path / "in.mid", [TrackSpec(notes, name="Lead")])
-    song = read_midi(path)
-    bars = song_bars(song)
-    line, _ = quantize_line(song.tracks[0], bars, TPB)
-    first_step, end_step = TARGET.step_span(bars)
-    same = [note for note in line if first_step <= note.start_step < end_step]
+    song, bars, same = read_target_line(tmp_path, notes)
     changed = [StepNote(n.start_step, n.end_step, 79) if index == 3 else n for index, n in enumerate(same)]
     plan = plan_edit(song.chunk_notes[song.tracks[0].chunk], bars, TPB, TARGET, changed)
     assert plan.unchanged == len(same) - 1 and len(plan.new_notes) == 1 and len(plan.replaced) == 1
